@@ -1,0 +1,66 @@
+"""Convolution arithmetic for question 5.4.
+
+PyTorch's documented output sizes (dilation ``d``, stride ``s``, padding ``p``,
+output padding ``op``, kernel ``k``)::
+
+    Conv2d:          H_out = floor((H + 2p - d(k-1) - 1) / s) + 1
+    ConvTranspose2d: H_out = (H - 1)s - 2p + d(k-1) + op + 1
+
+``solve_paddings`` searches these formulas for the paddings that keep the
+Figure 4b shapes; the report compares the answer with the closed form below and
+with real layers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def conv_out(h: int, k: int, s: int = 1, p: int = 0, d: int = 1) -> int:
+    """Output height of ``nn.Conv2d`` (PyTorch docs formula)."""
+    return (h + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def tconv_out(h: int, k: int, s: int = 1, p: int = 0, op: int = 0,
+              d: int = 1) -> int:
+    """Output height of ``nn.ConvTranspose2d`` (PyTorch docs formula)."""
+    return (h - 1) * s - 2 * p + d * (k - 1) + op + 1
+
+
+@dataclass(frozen=True)
+class Paddings:
+    kernel: int
+    conv_padding: int  # the two stride-2 Conv2d layers: 32 -> 16 -> 8
+    tconv_padding: int  # the two ConvTranspose2d layers: 8 -> 16 -> 32
+    output_padding: int
+
+
+def closed_form(kernel: int, stride: int = 2, dilation: int = 1) -> Paddings:
+    """The paddings derived in the report for halving / doubling a size.
+
+    Halving an even size with stride 2 needs ``2p - d(k-1)`` in ``{-1, 0}``,
+    so ``p = d(k-1) // 2``. Doubling with the same ``p`` then needs
+    ``op = s - 1 + 2p - d(k-1)``, which must satisfy ``0 <= op < max(s, d)``.
+    """
+    span = dilation * (kernel - 1)
+    p = span // 2
+    op = stride - 1 + 2 * p - span
+    return Paddings(kernel, p, p, op)
+
+
+def solve_paddings(kernel: int, size: int = 32, stride: int = 2,
+                   dilation: int = 1, max_pad: int = 8) -> list[Paddings]:
+    """Every (padding, output_padding) that keeps the Figure 4b shapes.
+
+    Brute force over the documented formulas: the two strided convolutions
+    must map 32 -> 16 -> 8 and the two transposed ones 8 -> 16 -> 32, with
+    PyTorch's constraint ``output_padding < max(stride, dilation)``.
+    """
+    half, quarter = size // 2, size // 4
+    convs = [p for p in range(max_pad + 1)
+             if conv_out(size, kernel, stride, p, dilation) == half
+             and conv_out(half, kernel, stride, p, dilation) == quarter]
+    tconvs = [(p, op) for p in range(max_pad + 1)
+              for op in range(max(stride, dilation))
+              if tconv_out(quarter, kernel, stride, p, op, dilation) == half
+              and tconv_out(half, kernel, stride, p, op, dilation) == size]
+    return [Paddings(kernel, pc, pt, op) for pc in convs for pt, op in tconvs]
