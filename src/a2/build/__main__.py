@@ -1,0 +1,99 @@
+"""`python -m a2.build <command>`: the steps the Makefile runs.
+
+  deps OUT                   write Make rules: section -> library files
+  check [--profile F]        validate every section's params file
+  execute NAME [--params F] [--profile F]
+                             validate, then run one section's notebook
+  resolve NAME               print the stem of a section (stem or number)
+  stamp FILE TEXT            write TEXT to FILE only when it differs
+  render pdf|html --dist D [--extra F ...]
+  assemble OUT
+Errors print one line (no traceback) and exit non-zero.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from a2.build.sections import BuildError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m a2.build")
+    p.add_argument("--root", type=Path, default=Path.cwd())
+    p.add_argument("--build", type=Path, default=Path("build/full"))
+    sub = p.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("deps").add_argument("out", type=Path)
+    sub.add_parser("check").add_argument("--profile", type=Path)
+    ex = sub.add_parser("execute")
+    ex.add_argument("name")
+    ex.add_argument("--params", type=Path)
+    ex.add_argument("--profile", type=Path)
+    sub.add_parser("resolve").add_argument("name")
+    st = sub.add_parser("stamp")
+    st.add_argument("file", type=Path)
+    st.add_argument("text")
+    rd = sub.add_parser("render")
+    rd.add_argument("what", choices=("pdf", "html"))
+    rd.add_argument("--dist", type=Path, required=True)
+    rd.add_argument("--extra", type=Path, action="append", default=[])
+    sub.add_parser("assemble").add_argument("out", type=Path)
+    return p
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    """Keep the file's time when its content is unchanged (Make stamps)."""
+    if path.is_file() and path.read_text() == text:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    root, build = args.root.resolve(), args.build.resolve()
+    from a2.build import sections
+    if args.cmd == "deps":
+        _write_if_changed(args.out, sections.deps_makefile(root))
+    elif args.cmd == "stamp":
+        _write_if_changed(args.file, args.text + "\n")
+    elif args.cmd == "resolve":
+        print(sections.resolve(root, args.name).stem)
+    elif args.cmd == "check":
+        from a2.build.execute import section_params
+        for s in sections.notebooks(root):
+            section_params(root, s, profile=args.profile)
+    elif args.cmd == "execute":
+        from a2.build.execute import execute, section_params
+        s = sections.resolve(root, args.name)
+        params = section_params(root, s, args.params, args.profile)
+        t0 = time.perf_counter()
+        execute(root, s, build, params)
+        print(f"executed {s.stem} in {time.perf_counter() - t0:.1f}s")
+    elif args.cmd == "render":
+        from a2.build.render import render
+        t0 = time.perf_counter()
+        used = render(root, build, args.dist.resolve(), args.what,
+                      [e.resolve() for e in args.extra])
+        print(f"rendered {args.what} with {used} renderer "
+              f"in {time.perf_counter() - t0:.1f}s")
+    elif args.cmd == "assemble":
+        from a2.build.assemble import assemble
+        from a2.build.render import load_book
+        assemble(root, build, args.out.resolve(),
+                 load_book(root, build).title)
+        print(f"assembled {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    from a2.config import ParamsError
+    try:
+        sys.exit(main())
+    except (BuildError, ParamsError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2 if isinstance(err, ParamsError) else 1)

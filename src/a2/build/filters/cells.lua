@@ -1,0 +1,103 @@
+-- Notebook cells -> report blocks (pandoc's ipynb reader, one chapter).
+-- Code is hidden unless the cell is tagged show-code (or `#| echo: true`);
+-- `#| label: fig-x` and `#| fig-cap: "..."` make the cell's images one
+-- figure; the parameters cells become a one-line note; stderr, and
+-- bare reprs such as <Figure size ...>, are dropped.
+
+local function tagset(div)
+  local set = {}
+  for tag in (div.attributes.tags or ""):gmatch('"(.-)"') do
+    set[tag] = true
+  end
+  return set
+end
+
+-- Split leading `#| key: value` lines (Quarto cell options) from code.
+local function cell_options(code)
+  local opts, body, head = {}, {}, true
+  for line in (code .. "\n"):gmatch("(.-)\n") do
+    local k, v = line:match("^#|%s*([%w%-]+):%s*(.-)%s*$")
+    if head and k then
+      v = v:match('^"(.*)"$') or v:match("^'(.*)'$") or v
+      opts[k] = v
+    else
+      head = false
+      body[#body + 1] = line
+    end
+  end
+  return opts, table.concat(body, "\n"):gsub("%s+$", "")
+end
+
+local function is_noise(div)
+  if div.classes:includes("stderr") then return true end
+  if div.classes:includes("execute_result") then
+    local text = pandoc.utils.stringify(div)
+    return text:match("^%s*%[?<.* at 0x%x+>%]?%s*$") ~= nil
+        or text:match("^%s*<Figure size .*>%s*$") ~= nil
+  end
+  return false
+end
+
+local function params_note(code)
+  local items = pandoc.Inlines{pandoc.Emph{pandoc.Str("Parameters used:")}}
+  local n = 0
+  for line in (code .. "\n"):gmatch("(.-)\n") do
+    if line:match("^[%a_][%w_]*%s*=") then
+      items:insert(n == 0 and pandoc.Space() or pandoc.Str("; "))
+      items:insert(pandoc.Code(line))
+      n = n + 1
+    end
+  end
+  if n == 0 then return {} end
+  return pandoc.Div({pandoc.Para(items)}, pandoc.Attr("", {"params"}))
+end
+
+local function figure(images, opts)
+  local caption = {}
+  if opts["fig-cap"] then
+    caption = pandoc.read(opts["fig-cap"], "markdown").blocks
+  end
+  return pandoc.Figure(pandoc.Plain(images), caption,
+                       pandoc.Attr(opts.label or ""))
+end
+
+local function code_cell(div)
+  local tags = tagset(div)
+  if tags["parameters"] then return {} end
+  local out, opts = pandoc.Blocks{}, {}
+  local images, fig_at = pandoc.Inlines{}, nil
+  for _, block in ipairs(div.content) do
+    if block.t == "CodeBlock" then
+      if tags["injected-parameters"] then return params_note(block.text) end
+      local code
+      opts, code = cell_options(block.text)
+      if tags["show-code"] or opts.echo == "true" then
+        out:insert(pandoc.CodeBlock(code, {class = "python"}))
+      end
+    elseif block.t == "Div" and not is_noise(block) then
+      local want_fig = opts["fig-cap"] or (opts.label or ""):match("^fig%-")
+      local imgs = pandoc.Inlines{}
+      if want_fig then
+        block:walk{Image = function(img) imgs:insert(img) end}
+      end
+      if #imgs > 0 then
+        images:extend(imgs)
+        if not fig_at then
+          fig_at = #out + 1
+          out:insert(pandoc.Div({}))  -- placeholder
+        end
+      else
+        out:insert(pandoc.Div(block.content, {class = "output"}))
+      end
+    end
+  end
+  if fig_at then out[fig_at] = figure(images, opts) end
+  return out
+end
+
+function Div(div)
+  if div.classes:includes("cell") then
+    if div.classes:includes("code") then return code_cell(div) end
+    return div.content  -- markdown/raw cells: no wrapper, no metadata
+  end
+end

@@ -1,0 +1,76 @@
+"""Pandoc from the pypandoc-binary wheel, and small JSON-AST helpers."""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any, Iterator
+
+from a2.build.sections import BuildError
+
+HERE = Path(__file__).parent
+FILTERS = HERE / "filters"
+TEMPLATES = HERE / "templates"
+
+
+def executable() -> str:
+    import pypandoc
+
+    return pypandoc.get_pandoc_path()
+
+
+def run(args: list[str], cwd: Path, stdin: str | None = None) -> str:
+    """Run pandoc; its warnings pass through, a failure is a BuildError."""
+    proc = subprocess.run([executable(), *args], cwd=cwd, input=stdin,
+                          capture_output=True, text=True)
+    for line in proc.stderr.splitlines():
+        print(f"pandoc: {line}")
+    if proc.returncode != 0:
+        raise BuildError(f"pandoc {' '.join(args[:3])} ... failed "
+                         f"(exit {proc.returncode})")
+    return proc.stdout
+
+
+def to_json(doc: dict[str, Any]) -> str:
+    return json.dumps(doc)
+
+
+def block(kind: str, content: Any) -> dict[str, Any]:
+    return {"t": kind, "c": content}
+
+
+def div(ident: str, classes: list[str], blocks: list[Any]) -> dict[str, Any]:
+    return block("Div", [[ident, classes, []], blocks])
+
+
+def walk(node: Any) -> Iterator[dict[str, Any]]:
+    """Every element of a JSON AST, depth first."""
+    if isinstance(node, dict):
+        if "t" in node:
+            yield node
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from walk(item)
+
+
+# Position of the Attr triple in the contents of elements that carry one.
+_ATTR_AT = {"Header": 1, "Div": 0, "Span": 0, "Figure": 0, "CodeBlock": 0,
+            "Table": 0, "Code": 0, "Image": 0, "Link": 0}
+
+
+def ids(node: Any) -> set[str]:
+    """Identifiers defined anywhere under node."""
+    out = set()
+    for el in walk(node):
+        at = _ATTR_AT.get(el["t"])
+        if at is not None and isinstance(el.get("c"), list):
+            attr = el["c"][at]
+            if isinstance(attr, list) and attr and attr[0]:
+                out.add(attr[0])
+    return out
+
+
+def meta_str(text: str) -> dict[str, Any]:
+    return {"t": "MetaString", "c": text}

@@ -1,0 +1,215 @@
+"""The book's sections: the manifest, each notebook's parameters cell, and
+the library modules a notebook uses (for Make's dependency graph)."""
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MANIFEST = "_quarto.yml"
+# Library code whose change alters what the data-dependent sections compute.
+DATA_MODULES = ("a2.data", "a2.settings")
+
+
+class BuildError(RuntimeError):
+    """A build step that cannot go on; the message says why (no traceback)."""
+
+
+@dataclass(frozen=True)
+class Section:
+    stem: str
+    source: Path  # report/<stem>.ipynb (executed) or report/<stem>.md
+    appendix: bool = False
+
+    @property
+    def is_notebook(self) -> bool:
+        return self.source.suffix == ".ipynb"
+
+
+def manifest(root: Path) -> dict[str, Any]:
+    """_quarto.yml, the one list of chapters and the book's metadata."""
+    path = root / MANIFEST
+    if not path.is_file():
+        raise BuildError(f"{path}: manifest not found")
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def _flatten(entries: list[Any]) -> list[str]:
+    """Chapter entries are paths, {href: path} or {part: .., chapters: ..}."""
+    out: list[str] = []
+    for entry in entries or []:
+        if isinstance(entry, str):
+            out.append(entry)
+        elif isinstance(entry, dict) and "chapters" in entry:
+            out.extend(_flatten(entry["chapters"]))
+        elif isinstance(entry, dict) and "href" in entry:
+            out.append(entry["href"])
+    return out
+
+
+def chapters(root: Path, existing: bool = True) -> list[Section]:
+    """Sections in book order; those whose source is missing are skipped
+    so that the book builds while sections are being written."""
+    book = manifest(root).get("book", {})
+    out = []
+    for key, appendix in (("chapters", False), ("appendices", True)):
+        for rel in _flatten(book.get(key, [])):
+            path = root / rel
+            if existing and not path.is_file():
+                continue
+            out.append(Section(path.stem, path, appendix))
+    return out
+
+
+def notebooks(root: Path) -> list[Section]:
+    return [s for s in chapters(root) if s.is_notebook]
+
+
+def resolve(root: Path, name: str) -> Section:
+    """A section from its stem, its number ('4') or its path."""
+    found = notebooks(root)
+    stem = Path(name).stem
+    for s in found:
+        if stem == s.stem or stem == s.stem.split("-", 1)[0]:
+            return s
+    valid = ", ".join(s.stem for s in found) or "(none)"
+    raise BuildError(f"unknown section '{name}'; valid sections: {valid}")
+
+
+def _cells(nb_path: Path) -> list[dict[str, Any]]:
+    return json.loads(nb_path.read_text())["cells"]
+
+
+def _code(cell: dict[str, Any]) -> str:
+    src = cell["source"]
+    return "".join(src) if isinstance(src, list) else src
+
+
+def _strip_magics(code: str) -> str:
+    """IPython lines (%magic, !shell) are not Python; blank them."""
+    return "\n".join("" if ln.lstrip().startswith(("%", "!")) else ln
+                     for ln in code.splitlines())
+
+
+NOT_LITERAL = object()  # a default the build cannot evaluate statically
+
+
+def parameters(nb_path: Path) -> dict[str, Any]:
+    """Names assigned in the cell tagged `parameters`, with their literal
+    defaults (NOT_LITERAL where the right-hand side is an expression)."""
+    for cell in _cells(nb_path):
+        if "parameters" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        out: dict[str, Any] = {}
+        tree = ast.parse(_strip_magics(_code(cell)))
+        for node in tree.body:
+            targets = (node.targets if isinstance(node, ast.Assign)
+                       else [node.target] if isinstance(node, ast.AnnAssign)
+                       else [])
+            for t in targets:
+                if isinstance(t, ast.Name):
+                    try:
+                        out[t.id] = ast.literal_eval(node.value)
+                    except (ValueError, TypeError, SyntaxError):
+                        out[t.id] = NOT_LITERAL
+        return out
+    return {}
+
+
+def _imports(code: str, package: str = "") -> set[str]:
+    """Absolute names of the a2 modules (or module.attr) that code imports;
+    `package` resolves relative imports inside src/a2."""
+    try:
+        tree = ast.parse(_strip_magics(code))
+    except SyntaxError:
+        return set()
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) -
+                                           node.level + 1]
+                base = ".".join(p for p in parts + [base] if p)
+            out.add(base)
+            out.update(f"{base}.{a.name}" for a in node.names)
+    return {n for n in out if n == "a2" or n.startswith("a2.")}
+
+
+def _module_file(src: Path, name: str) -> Path | None:
+    """src/a2/x.py or src/a2/x/__init__.py for 'a2.x'; None otherwise."""
+    base = src.joinpath(*name.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _is_build(name: str) -> bool:
+    return name == "a2.build" or name.startswith("a2.build.")
+
+
+def library_modules(root: Path, code: str) -> list[str]:
+    """a2 modules that `code` uses, transitively, dependencies first.
+
+    The package a2 itself comes first (importing a2.x runs it); a2.build is
+    the build, not library code of a section."""
+    src = root / "src"
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in seen or _is_build(name):
+            return
+        seen.add(name)
+        path = _module_file(src, name)
+        if path is None:  # `from a2.x import attr`: attr is not a module
+            return
+        pkg = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for dep in sorted(_imports(path.read_text(), pkg)):
+            visit(dep)
+        order.append(name)
+
+    names = _imports(code)
+    if names:
+        visit("a2")
+    for name in sorted(names):
+        visit(name)
+    return order
+
+
+def notebook_code(nb_path: Path) -> str:
+    return "\n".join(_code(c) for c in _cells(nb_path)
+                     if c.get("cell_type") == "code")
+
+
+def module_path(root: Path, name: str) -> Path:
+    path = _module_file(root / "src", name)
+    assert path is not None, name
+    return path
+
+
+def deps_makefile(root: Path) -> str:
+    """Make rules: each executed notebook depends on the library files its
+    notebook imports; data-dependent sections on the data setting too."""
+    lines = ["# Generated by `python -m a2.build deps`; do not edit.", ""]
+    stems, library = [], []
+    for s in notebooks(root):
+        mods = library_modules(root, notebook_code(s.source))
+        files = [module_path(root, m).relative_to(root).as_posix()
+                 for m in mods]
+        target = f"$(B)/exec/{s.stem}.ipynb"
+        stems.append(s.stem)
+        lines.append(f"{target}: {' '.join(files)}".rstrip())
+        if any(m in DATA_MODULES for m in mods):
+            lines.append(f"{target}: $(B)/data.stamp")
+        library += [f for f in files if f not in library]
+    lines += ["", f"SECTIONS := {' '.join(stems)}",
+              f"LIBRARY := {' '.join(library)}", ""]
+    return "\n".join(lines)
