@@ -87,6 +87,16 @@ SPECS: dict[str, Spec] = {
     "curvature": Spec("float", "a number > 0", _pos),
     "target_loss": Spec("float", "a number > 0", _pos),
     "grid_points": Spec("int", "an integer >= 2", lambda v: v >= 2),
+    # --- Sections 1-3 additions (minnorm, weightdecay, scaling) ---
+    "adaptive_lr": Spec("float", "a number > 0", _pos),
+    "adaptive_steps": Spec("int", "an integer >= 1", _pos),
+    "base_params": Spec("float", "a number > 0 (non-embedding parameters)",
+                        _pos),
+    "base_steps": Spec("int_or_none", "null (stop at the compute-efficient "
+                       "frontier) or an integer >= 1",
+                       lambda v: v is None or v > 0),
+    "compute_factor": Spec("float", "a number > 1", lambda v: v > 1),
+    # --- end of sections 1-3 additions ---
 }
 
 _TYPES = {

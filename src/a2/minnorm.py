@@ -1,0 +1,169 @@
+"""Questions 1.1-1.2: which interpolating solution an optimiser finds.
+
+Loss throughout: L(w) = (1/n) ||X w - t||^2 (equation (1) of the handout),
+so the full gradient is (2/n) X^T (X w - t) and the loss of one example is
+(x_j^T w - t_j)^2 with gradient 2 (x_j^T w - t_j) x_j.
+
+Used by report/1-optimization.ipynb.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+ADAM_BETA1 = 0.9  # Adam's usual first-moment decay (Kingma and Ba)
+ADAM_BETA2 = 0.999  # and second-moment decay
+METHODS = ("gd", "rmsprop", "adagrad", "adam")
+
+
+def random_problem(n: int, d: int, rng: np.random.Generator
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """An over-parameterised least-squares problem, X of shape (n, d).
+
+    Entries have variance 1/d so rows have norm about 1 and one learning
+    rate suits every size; Gaussian X has full row rank almost surely.
+    """
+    X = rng.standard_normal((n, d)) / np.sqrt(d)
+    t = rng.standard_normal(n)
+    return X, t
+
+
+def min_norm_solution(X: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The derived closed form w* = X^T (X X^T)^{-1} t (X full row rank)."""
+    return X.T @ np.linalg.solve(X @ X.T, t)
+
+
+def min_norm_lstsq(X: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Independent route: LAPACK's SVD least squares, min-norm by design."""
+    return np.linalg.lstsq(X, t, rcond=None)[0]
+
+
+def off_row_space(X: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Norm of the part of w (or of each row of w) outside span{rows of X}."""
+    q, _ = np.linalg.qr(X.T)  # orthonormal basis of the row space, (d, n)
+    w = np.atleast_2d(w)
+    return np.linalg.norm(w - (w @ q) @ q.T, axis=1)
+
+
+@dataclass
+class SGDRun:
+    """One mini-batch SGD run; arrays are indexed by step 0..steps."""
+    w: np.ndarray  # final weights, (d,)
+    w_star: np.ndarray  # the min-norm solution, (d,)
+    dist: np.ndarray  # ||w_k - w*||
+    off_row: np.ndarray  # ||(I - P_row) w_k||
+    loss: np.ndarray  # L(w_k)
+
+
+def sgd(X: np.ndarray, t: np.ndarray, batch_size: int, eta: float,
+        steps: int, rng: np.random.Generator) -> SGDRun:
+    """Mini-batch SGD from w0 = 0, equation (2): a batch is drawn without
+    replacement and the step averages the per-example gradients."""
+    n, d = X.shape
+    w = np.zeros(d)
+    ws = np.empty((steps + 1, d))
+    ws[0] = w
+    for k in range(steps):
+        j = rng.choice(n, size=batch_size, replace=False)
+        r = X[j] @ w - t[j]  # residuals of the batch, (b,)
+        w = w - eta / batch_size * (2 * r @ X[j])
+        ws[k + 1] = w
+    w_star = min_norm_solution(X, t)
+    return SGDRun(
+        w=w, w_star=w_star,
+        dist=np.linalg.norm(ws - w_star, axis=1),
+        off_row=off_row_space(X, ws),
+        loss=np.mean((ws @ X.T - t) ** 2, axis=1))
+
+
+def sgd_experiment(n: int, d: int, instances: int, batch_size: int,
+                   eta: float, steps: int, seed: int) -> list[SGDRun]:
+    """Question 1.1.1 on several random problems (one seed for all)."""
+    if d <= n:
+        raise ValueError(f"need d > n for an over-parameterised model, "
+                         f"got n={n}, d={d}")
+    rng = np.random.default_rng(seed)
+    runs = []
+    for _ in range(instances):
+        X, t = random_problem(n, d, rng)
+        runs.append(sgd(X, t, batch_size, eta, steps, rng))
+    return runs
+
+
+# --- 1.2: adaptive methods -------------------------------------------------
+
+HINT_X = np.array([[2.0, 1.0]])  # question 1.2.1's hint: x_1 = [2, 1]
+HINT_T = np.array([2.0])  # t = [2], w0 = [0, 0]
+
+
+def optimise(X: np.ndarray, t: np.ndarray, method: str, lr: float,
+             steps: int, beta: float = 0.9, eps: float = 1e-8
+             ) -> np.ndarray:
+    """Full-batch trajectory (steps + 1, d) from w0 = 0.
+
+    rmsprop follows equations (3)-(4) with v_{-1} = 0; adagrad sums g^2;
+    adam uses (ADAM_BETA1, ADAM_BETA2) with bias correction.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method {method!r}; valid: {', '.join(METHODS)}")
+    n, d = X.shape
+    w = np.zeros(d)
+    m = np.zeros(d)
+    v = np.zeros(d)
+    traj = np.empty((steps + 1, d))
+    traj[0] = w
+    for k in range(steps):
+        g = 2.0 / n * X.T @ (X @ w - t)
+        if method == "gd":
+            step = lr * g
+        elif method == "rmsprop":
+            v = beta * v + (1 - beta) * g ** 2
+            step = lr * g / (np.sqrt(v) + eps)
+        elif method == "adagrad":
+            v = v + g ** 2
+            step = lr * g / (np.sqrt(v) + eps)
+        else:
+            m = ADAM_BETA1 * m + (1 - ADAM_BETA1) * g
+            v = ADAM_BETA2 * v + (1 - ADAM_BETA2) * g ** 2
+            m_hat = m / (1 - ADAM_BETA1 ** (k + 1))
+            v_hat = v / (1 - ADAM_BETA2 ** (k + 1))
+            step = lr * m_hat / (np.sqrt(v_hat) + eps)
+        w = w - step
+        traj[k + 1] = w
+    return traj
+
+
+def first_step(x: np.ndarray, t: float, method: str, lr: float,
+               beta: float = 0.9, eps: float = 1e-8) -> np.ndarray:
+    """Derived w_1 for one example (n = 1) from w0 = 0.
+
+    g_0 = -2 t x. RMSProp: v_0 = (1 - beta) g_0^2, so
+    w_1 = -lr g_0 / (sqrt(1 - beta) |g_0| + eps); Adagrad and bias-corrected
+    Adam have v_0 (resp. v_hat_0) = g_0^2, so w_1 = -lr g_0 / (|g_0| + eps);
+    gradient descent: w_1 = -lr g_0.
+    """
+    g = -2.0 * t * np.asarray(x, dtype=float)
+    if method == "gd":
+        return -lr * g
+    scale = np.sqrt(1 - beta) if method == "rmsprop" else 1.0
+    return -lr * g / (scale * np.abs(g) + eps)
+
+
+def adaptive_limit(x: np.ndarray, t: float) -> np.ndarray:
+    """Derived limit (eps -> 0) for one example from w0 = 0.
+
+    Every gradient is a multiple of x, so each v_i (and Adam's m_i) is the
+    same sequence times x_i^2 (times x_i): every step is a multiple of
+    sign(x). The iterate stays on the ray through sign(x) and stops where
+    it meets x^T w = t: w = t sign(x) / ||x||_1.
+    """
+    x = np.asarray(x, dtype=float)
+    return t * np.sign(x) / np.abs(x).sum()
+
+
+def adaptive_experiment(lr: float, steps: int, beta: float, eps: float
+                        ) -> dict[str, np.ndarray]:
+    """Trajectories of every method on the hint's example (1.2.1-1.2.2)."""
+    return {m: optimise(HINT_X, HINT_T, m, lr, steps, beta, eps)
+            for m in METHODS}

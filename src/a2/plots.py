@@ -1,0 +1,275 @@
+"""Figures for sections 1-3: generic helpers first, then one function per
+figure (each takes the results its experiment module returned, so
+restyling a figure never reruns an experiment).
+
+Figures are matplotlib ``Figure`` objects not registered with pyplot (no
+duplicate inline output); :func:`show` displays one as a PNG.
+"""
+from __future__ import annotations
+
+import io
+from typing import Any, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+# Okabe-Ito: distinguishable with the common colour-vision deficiencies.
+COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00",
+           "#56B4E9", "#F0E442", "#000000")
+WIDTH = 6.5  # inches: the PDF's text width
+DPI = 200
+TINY = 1e-18  # floor for exact zeros on log axes
+
+_RC = {"font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8,
+       "legend.fontsize": 7, "xtick.labelsize": 7, "ytick.labelsize": 7,
+       "axes.grid": True, "grid.alpha": 0.3, "lines.linewidth": 1.3}
+
+
+def figure(ncols: int = 1, height: float = 2.6, nrows: int = 1
+           ) -> tuple[Figure, Any]:
+    """A page-wide figure with the report's style; returns (fig, axes)."""
+    import matplotlib
+
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(WIDTH, height), layout="constrained")
+        axes = fig.subplots(nrows, ncols, squeeze=False)
+        for ax in axes.flat:
+            ax.grid(True, alpha=0.3)
+            ax.set_prop_cycle(color=COLOURS)
+    return fig, (axes.flat[0] if axes.size == 1 else axes.flatten())
+
+
+def png(fig: Figure) -> bytes:
+    """The figure as PNG bytes."""
+    import matplotlib
+
+    buf = io.BytesIO()
+    with matplotlib.rc_context(_RC):
+        fig.savefig(buf, format="png", dpi=DPI)
+    return buf.getvalue()
+
+
+def show(fig: Figure) -> None:
+    """Display a figure as a PNG cell output."""
+    from IPython.display import Image, display
+
+    display(Image(data=png(fig), format="png"))
+
+
+def floor(values: np.ndarray) -> np.ndarray:
+    """Exact zeros lifted to TINY so they show on a log axis."""
+    return np.maximum(np.asarray(values, dtype=float), TINY)
+
+
+def panel_label(ax: Any, text: str) -> None:
+    ax.set_title(text, loc="left")
+
+
+# --- section 1 ---------------------------------------------------------
+
+def sgd_min_norm(runs: Sequence[Any]) -> Figure:
+    """1.1.1: distance to w* and the part outside the row space."""
+    fig, (a, b) = figure(2)
+    for i, r in enumerate(runs):
+        k = np.arange(len(r.dist))
+        a.semilogy(k, floor(r.dist), color=COLOURS[i % 8],
+                   label=f"instance {i + 1}")
+        b.semilogy(k, floor(r.off_row), color=COLOURS[i % 8])
+    a.set(xlabel="SGD step k", ylabel=r"$\|w_k - w^*\|_2$")
+    b.set(xlabel="SGD step k",
+          ylabel=r"$\|(I - P_{\mathrm{row}(X)})\, w_k\|_2$", ylim=(1e-18, 1))
+    b.axhline(np.finfo(float).eps, color="grey", ls=":", lw=1)
+    b.text(0.02, 0.55, "float64 machine epsilon (dotted)",
+           transform=b.transAxes, fontsize=7, color="grey")
+    panel_label(a, "(a) distance to the min-norm solution")
+    panel_label(b, "(b) component outside the row space")
+    a.legend(ncol=1)
+    return fig
+
+
+_METHOD_NAMES = {"gd": "gradient descent", "rmsprop": "RMSProp",
+                 "adagrad": "Adagrad", "adam": "Adam"}
+
+
+def adaptive_paths(trajs: dict[str, np.ndarray], x: np.ndarray, t: float,
+                   w_star: np.ndarray, limit: np.ndarray) -> Figure:
+    """1.2.1-1.2.2: trajectories in the plane and distance to the limit."""
+    fig, (a, b) = figure(2, height=3.0)
+    u = np.linspace(-0.1, 1.1, 2)
+    a.plot(u, (t - x[0] * u) / x[1], color="grey", lw=1,
+           label=r"solutions $x^\top w = t$")
+    a.plot([0, 1.2 * w_star[0]], [0, 1.2 * w_star[1]], color="grey",
+           ls=":", lw=1, label=r"row space span$\{x\}$")
+    for i, (m, w) in enumerate(trajs.items()):
+        a.plot(w[:, 0], w[:, 1], color=COLOURS[i], marker=".", ms=2,
+               lw=0.8, label=_METHOD_NAMES[m])
+        d = np.linalg.norm(w - (w_star if m == "gd" else limit), axis=1)
+        b.semilogy(np.arange(len(w)), floor(d), color=COLOURS[i],
+                   label=_METHOD_NAMES[m])
+    a.plot(*w_star, "k*", ms=8, label=r"$w^* = [0.8, 0.4]$")
+    a.plot(*limit, "kD", ms=5, mfc="none", label="derived adaptive limit")
+    a.set(xlabel="$w_1$", ylabel="$w_2$", xlim=(-0.05, 1.05),
+          ylim=(-0.05, 1.05), aspect="equal")
+    a.legend(loc="upper right", fontsize=6)
+    b.set(xlabel="step k",
+          ylabel=r"distance to derived limit ($w^*$ for GD)")
+    b.legend()
+    panel_label(a, "(a) trajectories from $w_0 = 0$")
+    panel_label(b, "(b) convergence to the derived limits")
+    return fig
+
+
+# --- section 2 ---------------------------------------------------------
+
+def one_step_loss(trials: Sequence[Any]) -> Figure:
+    """2.1: L1(eta) in closed form, grid search, eta* marked."""
+    fig, (a, b) = figure(2)
+    tr = trials[0]
+    from a2.hyperopt import l1_closed
+
+    a.plot(tr.grid, l1_closed(tr.X, tr.t, tr.w0, tr.grid), color=COLOURS[0],
+           label="closed form $L_1(\\eta)$")
+    every = max(len(tr.grid) // 40, 1)
+    a.plot(tr.grid[::every], tr.grid_loss[::every], "o", ms=2.5,
+           color=COLOURS[1], label="loss after an actual GD step")
+    a.axvline(tr.eta_star, color="k", ls="--", lw=1,
+              label=f"$\\eta^* = {tr.eta_star:.3f}$")
+    a.set(xlabel=r"learning rate $\eta$", ylabel=r"$L_1(\eta)$",
+          yscale="log")
+    a.legend()
+    for i, tr in enumerate(trials):
+        l0 = l1_closed(tr.X, tr.t, tr.w0, 0.0)
+        a_ = tr.grid / tr.eta_star
+        keep = a_ <= 2.2
+        b.plot(a_[keep], l1_closed(tr.X, tr.t, tr.w0, tr.grid[keep]) / l0,
+               color=COLOURS[i % 8], label=f"problem {i + 1}")
+        b.plot(tr.eta_grid / tr.eta_star,
+               np.interp(tr.eta_grid, tr.grid, tr.grid_loss) / l0, "o",
+               ms=3, color=COLOURS[i % 8])
+    b.axvline(1.0, color="k", ls="--", lw=1)
+    b.set(xlabel=r"$\eta / \eta^*$", ylabel=r"$L_1(\eta) / L_0$")
+    b.legend(fontsize=6)
+    panel_label(a, "(a) problem 1")
+    panel_label(b, "(b) all problems; dots: grid-search minima")
+    return fig
+
+
+def decay_gaps(comparisons: dict[str, Any]) -> Figure:
+    """2.2.3: distance between the L2 and the decoupled trajectories."""
+    fig, (a, b) = figure(2)
+    for i, (m, c) in enumerate(comparisons.items()):
+        a.semilogy(np.arange(len(c.gap)), floor(c.gap), color=COLOURS[i],
+                   label=_METHOD_NAMES[m])
+    a.set(xlabel="step k",
+          ylabel=r"$\|w_k^{\mathrm{L2}} - w_k^{\mathrm{decay}}\|_2$",
+          ylim=(1e-18, 10))
+    a.legend()
+    d = len(next(iter(comparisons.values())).l2[-1])
+    j = np.arange(1, d + 1)
+    width = 0.13
+    for i, (m, c) in enumerate(comparisons.items()):
+        b.bar(j + (2 * i - 2.5) * width, c.l2[-1], width,
+              color=COLOURS[i], label=f"{_METHOD_NAMES[m]}, L2")
+        b.bar(j + (2 * i - 1.5) * width, c.decoupled[-1], width,
+              color=COLOURS[i], alpha=0.45, hatch="///",
+              label=f"{_METHOD_NAMES[m]}, decay")
+    b.set(xlabel="weight index j (feature scale grows with j)",
+          ylabel="final weight $w_j$")
+    b.legend(fontsize=5.5, ncol=2)
+    panel_label(a, "(a) L2 vs decoupled decay")
+    panel_label(b, "(b) final weights")
+    return fig
+
+
+# --- section 3 ---------------------------------------------------------
+
+def lr_vs_batch(r: Any, curve: Any, a: float) -> Figure:
+    """3.1.1: best learning rate against batch size."""
+    fig, (p, q) = figure(2)
+    p.semilogx(r.batch_sizes, r.eta_closed, "-", color=COLOURS[0],
+               label="recursion (exact)")
+    p.semilogx(r.batch_sizes, r.eta_mc, "o", color=COLOURS[1],
+               label="Monte Carlo (grid argmin)")
+    p.semilogx(r.batch_sizes, r.eta_small, "--", color=COLOURS[2],
+               label=r"small-$\eta$ formula")
+    p.set_xscale("log", base=2)
+    p.set(xlabel="batch size B (examples)",
+          ylabel=r"best learning rate $\eta^*$")
+    p.legend()
+    q.loglog(curve.batch, curve.eta, "-o", ms=2.5, color=COLOURS[0],
+             label="multi-dimensional NQM")
+    q.set_xscale("log", base=2)
+    q.set_yscale("log", base=2)
+    q.plot(curve.batch, curve.eta[0] * curve.batch / curve.batch[0], ":",
+           color="grey", label=r"$\eta \propto B$")
+    q.set(xlabel="batch size B (examples)",
+          ylabel=r"$\eta$ reaching the target in fewest steps",
+          ylim=(curve.eta.min() / 2, curve.eta.max() * 2))
+    q.legend()
+    panel_label(p, f"(a) scalar NQM, a = {a:g}, fixed steps")
+    panel_label(q, "(b) tuned for steps to a target loss")
+    return fig
+
+
+def steps_vs_batch(curve: Any) -> Figure:
+    """3.1.2: Figure 1 from the NQM, with A, B and C marked."""
+    from a2.nqm import interp_steps
+
+    fig, ax = figure(1, height=3.0)
+    ax.loglog(curve.batch, curve.steps, "-", color=COLOURS[0],
+              label="NQM, learning rate tuned per point")
+    ax.loglog(curve.batch, curve.perfect, ":", color="grey",
+              label="perfect scaling (slope $-1$)")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log", base=2)
+    for name, b, col in (("A", curve.point_a, COLOURS[1]),
+                         ("C", curve.knee, COLOURS[2]),
+                         ("B", curve.point_b, COLOURS[3])):
+        s = interp_steps(curve, b)
+        ax.plot(b, s, "o", color=col, ms=6)
+        ax.annotate(name, (b, s), textcoords="offset points",
+                    xytext=(6, 6), fontsize=10, weight="bold", color=col)
+    ax.set(xlabel="batch size B (examples, log$_2$)",
+           ylabel="steps to reach the target loss (log$_2$)",
+           ylim=(curve.steps.min() / 2, curve.steps.max() * 1.5))
+    ax.legend()
+    return fig
+
+
+def scaling_options(curves: dict[float, dict[str, np.ndarray]],
+                    opts: dict[str, Any], sweep_steps: np.ndarray,
+                    sweep: dict[str, np.ndarray], frontier: float,
+                    factor: float) -> Figure:
+    """3.2: learning curves from the fits, and the three options."""
+    fig, (p, q, r) = figure(3, height=2.6)
+    for i, (n, c) in enumerate(curves.items()):
+        col = COLOURS[i % 8]
+        p.loglog(c["pf_days"], c["loss"], color=col,
+                 label=f"N = $10^{{{np.log10(n):.0f}}}$")
+        q.semilogx(c["s_min"], c["loss"], color=col)
+    p.set_yscale("linear")
+    p.set(xlabel="compute (PF-days)", ylabel="test loss (nats/token)",
+          ylim=(2, 7))
+    q.set(xlabel=r"steps $S_{\min}$", ylabel="test loss (nats/token)",
+          ylim=(2, 7))
+    p.legend(fontsize=5.5)
+    marks = {"baseline": "k", "A": COLOURS[1], "B": COLOURS[3],
+             "C": COLOURS[2]}
+    for name, o in opts.items():
+        p.plot(o.pf_days, o.loss, "o", color=marks[name], ms=4)
+        p.annotate(name if name != "baseline" else "base",
+                   (o.pf_days, o.loss), textcoords="offset points",
+                   xytext=(3, 3), fontsize=7, color=marks[name])
+    for name in ("A", "B", "C"):
+        r.semilogx(sweep_steps, sweep[name], color=marks[name],
+                   label=f"option {name}")
+    r.semilogx(sweep_steps, sweep["baseline"], color="k", ls="--",
+               label="baseline")
+    r.axvline(frontier, color="grey", ls=":", lw=1)
+    r.set(xlabel="baseline training steps S", ylabel="test loss after",
+          ylim=(2, 6))
+    r.legend(fontsize=5.5)
+    panel_label(p, "(a) like Figure 2 (right)")
+    panel_label(q, "(b) like Figure 3")
+    panel_label(r, f"(c) {factor:g}x compute, N = base")
+    return fig

@@ -1,0 +1,186 @@
+"""Question 3.2: the published scaling-law fits of Kaplan et al. (2020).
+
+Constants (arXiv:2001.08361v1):
+- eq. (1.4): B_crit(L) = B_* / L^(1/alpha_B), B_* ~ 2e8 tokens,
+  alpha_B ~ 0.21;
+- eq. (1.5) = (4.1): L(N, D) = [(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D
+  with Table 2: alpha_N = 0.076, alpha_D = 0.103, N_c = 6.4e13,
+  D_c = 1.8e13 tokens;
+- eq. (1.6) = (5.6): L(N, S_min) = (N_c/N)^alpha_N + (S_c/S_min)^alpha_S
+  with Table 3: alpha_N = 0.077, alpha_S = 0.76, N_c = 6.5e13, S_c = 2.1e3;
+- eq. (5.4): S_min = S / (1 + B_crit(L)/B);
+- section 2.1: training compute C ~ 6 N B S FLOPs (B in tokens);
+- eq. (1.8): alpha_C^min = 1 / (1/alpha_S + 1/alpha_B + 1/alpha_N).
+The single-factor fits (1.1)-(1.2) (N_c = 8.8e13, alpha_N = 0.076;
+D_c = 5.4e13, alpha_D = 0.095) belong to L(N) and L(D) alone; the joint
+forms use their own fitted constants above. N counts non-embedding
+parameters; losses are in nats per token.
+
+Used by report/3-resources.ipynb.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+NS = dict(alpha_n=0.077, alpha_s=0.76, n_c=6.5e13, s_c=2.1e3)  # Table 3
+ND = dict(alpha_n=0.076, alpha_d=0.103, n_c=6.4e13, d_c=1.8e13)  # Table 2
+B_STAR, ALPHA_B = 2e8, 0.21  # eq. (1.4)
+PF_DAY = 1e15 * 24 * 3600  # FLOPs in one petaflop/s-day
+
+
+def loss_ns(n: np.ndarray, s_min: np.ndarray) -> np.ndarray:
+    """Eq. (1.6): test loss after S_min steps for N parameters."""
+    return (NS["n_c"] / np.asarray(n, float)) ** NS["alpha_n"] + (
+        NS["s_c"] / np.asarray(s_min, float)) ** NS["alpha_s"]
+
+
+def loss_nd(n: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Eq. (1.5): early-stopped test loss for N parameters, D tokens."""
+    a_n, a_d = ND["alpha_n"], ND["alpha_d"]
+    return ((ND["n_c"] / np.asarray(n, float)) ** (a_n / a_d)
+            + ND["d_c"] / np.asarray(d, float)) ** a_d
+
+
+def b_crit(loss: np.ndarray) -> np.ndarray:
+    """Eq. (1.4): critical batch size in tokens."""
+    return B_STAR / np.asarray(loss, float) ** (1 / ALPHA_B)
+
+
+def flops(n: float, batch: float, steps: float) -> float:
+    """C = 6 N B S (forward and backward pass, B in tokens)."""
+    return 6.0 * n * batch * steps
+
+
+def trained_loss(n: float, batch: float, steps: float,
+                 iters: int = 200) -> tuple[float, float]:
+    """(L, S_min) after S steps at batch size B (tokens): eq. (5.4) turns
+    S into S_min, which depends on L through B_crit(L); solved by fixed
+    point iteration from the infinite-batch value."""
+    s_min = steps
+    for _ in range(iters):
+        loss = float(loss_ns(n, s_min))
+        new = steps / (1 + float(b_crit(loss)) / batch)
+        if abs(new - s_min) <= 1e-12 * s_min:
+            break
+        s_min = new
+    return float(loss_ns(n, s_min)), s_min
+
+
+@dataclass
+class Option:
+    """One way to spend the extra compute of question 3.2(a)."""
+    name: str
+    n: float
+    batch: float  # tokens per step
+    steps: float
+    s_min: float
+    loss: float
+    pf_days: float
+
+
+def options(base_params: float, base_steps: float, compute_factor: float
+            ) -> dict[str, Option]:
+    """Baseline at its critical batch size, then A (k x steps), B (k x
+    batch), C (k x parameters), each with k times the compute."""
+    # Baseline batch = B_crit(L0), so S_min = S/2 and L0 = L(N0, S0/2).
+    l0 = float(loss_ns(base_params, base_steps / 2))
+    b0 = float(b_crit(l0))
+    k = compute_factor
+    plans = {"baseline": (base_params, b0, base_steps),
+             "A": (base_params, b0, k * base_steps),
+             "B": (base_params, k * b0, base_steps),
+             "C": (k * base_params, b0, base_steps)}
+    out = {}
+    for name, (n, b, s) in plans.items():
+        loss, s_min = trained_loss(n, b, s)
+        out[name] = Option(name, n, b, s, s_min, loss,
+                           flops(n, b, s) / PF_DAY)
+    return out
+
+
+def frontier_exponent() -> float:
+    """Derived: N_opt ∝ C^(alpha_C^min / alpha_N), eq. (1.7)-(1.8)."""
+    a_n, a_s = NS["alpha_n"], NS["alpha_s"]
+    a_c = 1 / (1 / a_s + 1 / ALPHA_B + 1 / a_n)
+    return a_c / a_n
+
+
+def s_min_for_compute(n: np.ndarray, flop: float) -> np.ndarray:
+    """S_min with 6 N B_crit(L(N, S_min)) S_min = C, per N. The left side
+    grows with S_min (L falls, B_crit rises), so bisection in log S."""
+    n = np.asarray(n, float)
+    lo, hi = np.full_like(n, -10.0), np.full_like(n, 60.0)
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        s = np.exp(mid)
+        over = 6 * n * b_crit(loss_ns(n, s)) * s > flop
+        hi, lo = np.where(over, mid, hi), np.where(over, lo, mid)
+    return np.exp((lo + hi) / 2)
+
+
+def compute_optimal(pf_days: np.ndarray, grid: int = 2001
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Independent route: for each budget C_min (training at the critical
+    batch size, C_min = 6 N B_crit(L) S_min), search N on a log grid and
+    refine with a parabola in log N; returns (best N, its loss)."""
+    best_n, best_l = [], []
+    ns = np.logspace(2, 16, grid)
+    for c in np.atleast_1d(pf_days) * PF_DAY:
+        loss = loss_ns(ns, s_min_for_compute(ns, c))
+        i = int(np.clip(np.argmin(loss), 1, grid - 2))
+        x = np.log(ns[i - 1:i + 2]) - np.log(ns[i])
+        p = np.polyfit(x, loss[i - 1:i + 2], 2)
+        best_n.append(ns[i] * np.exp(-p[1] / (2 * p[0])))
+        best_l.append(np.polyval(p, -p[1] / (2 * p[0])))
+    return np.array(best_n), np.array(best_l)
+
+
+def frontier_steps(n: float) -> float:
+    """Steps S (= 2 S_min at the critical batch) where training at the
+    compute-efficient frontier stops for N parameters: there the step
+    term is alpha_N/alpha_S times the parameter term (Kaplan et al.,
+    appendix B), L = (1 + alpha_N/alpha_S) L(N, infinity)."""
+    a_n, a_s = NS["alpha_n"], NS["alpha_s"]
+    s_term = a_n / a_s * (NS["n_c"] / n) ** a_n
+    return 2 * NS["s_c"] / s_term ** (1 / a_s)
+
+
+def options_sweep(base_params: float, base_steps: np.ndarray,
+                  compute_factor: float) -> dict[str, np.ndarray]:
+    """Loss after each option against the baseline's training length."""
+    out: dict[str, list[float]] = {k: [] for k in
+                                   ("baseline", "A", "B", "C")}
+    for s in np.atleast_1d(base_steps):
+        for k, o in options(base_params, s, compute_factor).items():
+            out[k].append(o.loss)
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def learning_curves(sizes: list[float], steps: np.ndarray
+                    ) -> dict[float, dict[str, np.ndarray]]:
+    """Figures 2-3 in spirit: per model size, loss against S_min and
+    against compute when training at the critical batch size
+    (S = 2 S_min, C = 6 N B_crit(L) S)."""
+    out = {}
+    for n in sizes:
+        loss = loss_ns(n, steps)
+        c = flops(n, b_crit(loss), 2 * steps) / PF_DAY
+        out[n] = {"s_min": steps, "loss": loss, "pf_days": c,
+                  "tokens": b_crit(loss) * 2 * steps}
+    return out
+def crossover_steps(base_params: float, compute_factor: float) -> float:
+    """Baseline steps beyond which option C beats option A (bisection in
+    log S; A wins only for baselines stopped this early)."""
+    def c_minus_a(s: float) -> float:
+        o = options(base_params, s, compute_factor)
+        return o["C"].loss - o["A"].loss
+
+    lo, hi = np.log(1e2), np.log(1e8)
+    if c_minus_a(np.exp(lo)) < 0 or c_minus_a(np.exp(hi)) > 0:
+        raise ValueError("no crossover in 1e2..1e8 steps")
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if c_minus_a(np.exp(mid)) > 0 else (lo, mid)
+    return float(np.exp((lo + hi) / 2))
