@@ -62,9 +62,25 @@ def load_book(root: Path, build: Path) -> Book:
 
 # --- the book AST ----------------------------------------------------------
 
+def _markdown_outputs(src: Path, dst: Path) -> Path:
+    """A copy of a notebook whose Markdown outputs (a2.report.md) reach
+    pandoc as Markdown: its ipynb reader prefers their text/plain repr."""
+    nb = json.loads(src.read_text())
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "text/markdown" in data:
+                data.pop("text/plain", None)
+    dst.write_text(json.dumps(nb))
+    return dst
+
+
 def _chapter(s: Section, work: Path) -> list[Any]:
+    source = s.source.resolve()
+    if s.is_notebook:
+        source = _markdown_outputs(source, work / f"{s.stem}.ipynb")
     fmt = "ipynb+citations" if s.is_notebook else "markdown"
-    out = pandoc.run(["-f", fmt, "-t", "json", str(s.source.resolve()),
+    out = pandoc.run(["-f", fmt, "-t", "json", str(source),
                       f"--extract-media=media/{s.stem}",
                       "--lua-filter", str(pandoc.FILTERS / "cells.lua")],
                      cwd=work)

@@ -28,10 +28,20 @@ local function cell_options(code)
   return opts, table.concat(body, "\n"):gsub("%s+$", "")
 end
 
+local function code_text(div)
+  local parts = {}
+  div:walk{CodeBlock = function(cb) parts[#parts + 1] = cb.text end}
+  return table.concat(parts, "\n")
+end
+
 local function is_noise(div)
   if div.classes:includes("stderr") then return true end
-  if div.classes:includes("execute_result") then
-    local text = pandoc.utils.stringify(div)
+  if div.classes:includes("execute_result")
+      or div.classes:includes("display_data") then
+    local has_image = false
+    div:walk{Image = function() has_image = true end}
+    if has_image then return false end
+    local text = code_text(div)
     return text:match("^%s*%[?<.* at 0x%x+>%]?%s*$") ~= nil
         or text:match("^%s*<Figure size .*>%s*$") ~= nil
   end
@@ -93,6 +103,13 @@ local function code_cell(div)
   end
   if fig_at then out[fig_at] = figure(images, opts) end
   return out
+end
+
+-- Markdown outputs (a2.report.md): prose with computed numbers.
+function RawBlock(raw)
+  if raw.format == "markdown" then
+    return pandoc.read(raw.text, "markdown").blocks
+  end
 end
 
 function Div(div)
