@@ -1,0 +1,258 @@
+"""CIFAR-10 for the colourisation questions (sections 4 and 5).
+
+Sources (``a2.settings.data_source()``, env ``A2_DATA``, unless given):
+
+- ``download``: the official python archive, fetched once with torchvision's
+  utilities into ``<cache>/data``, its md5 checked before extraction;
+- a ``cifar-10-batches-py`` folder, or the ``cifar-10-python.tar.gz``
+  archive, already on disk;
+- an ``.npz`` holding ``x_train``, ``y_train``, ``x_test``, ``y_test`` in the
+  layout of the official batches (e.g. ``../shared/data/cifar10-horse.npz``).
+
+Preprocessing follows the course's helper: keep one class, pixels / 256,
+greyscale input = plain mean of R, G, B; training set = the class's training
+images, validation set = its test images. Unlike the helper, images keep the
+file order here; the training loop owns shuffling (``RunConfig.shuffle``).
+"""
+from __future__ import annotations
+
+import hashlib
+import pickle
+import shutil
+import socket
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from a2 import palette as pal
+from a2 import settings
+
+URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+MD5 = "c58f30108f718f92721af3b95e74349a"
+ARCHIVE = "cifar-10-python.tar.gz"
+FOLDER = "cifar-10-batches-py"
+DOWNLOAD_TIMEOUT_S = 10.0
+HORSE = 7
+
+LOCAL_OPTIONS = (
+    "Without a network, set A2_DATA (or pass `source`) to a local copy: "
+    f"a '{FOLDER}' folder, the '{ARCHIVE}' archive, or an .npz in the "
+    "layout of ../shared/data/cifar10-horse.npz (x_train, y_train, x_test, "
+    "y_test as in the official batches)."
+)
+
+
+class DataError(RuntimeError):
+    """The data cannot be obtained; the message says why and what to do."""
+
+
+@dataclass(frozen=True, eq=False)
+class ColourData:
+    """One class of CIFAR-10, ready for colourisation.
+
+    Tensors live on the CPU; the training loop moves them to its device once.
+    """
+
+    train_grey: torch.Tensor  # (N, 1, 32, 32) float32, the network's input
+    train_rgb: torch.Tensor  # (N, 3, 32, 32) float32 in [0, 1)
+    train_target: torch.Tensor  # (N, 32, 32) int64, nearest palette colour
+    valid_grey: torch.Tensor
+    valid_rgb: torch.Tensor
+    valid_target: torch.Tensor
+    palette: np.ndarray  # (NC, 3) float32 RGB in [0, 1]
+    identity: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_colours(self) -> int:
+        return int(self.palette.shape[0])
+
+
+def load(label: int = HORSE, source: str | Path | None = None,
+         n_train: int | None = None, n_valid: int | None = None,
+         palette: str | Path | None = None,
+         num_colours: int = pal.NUM_COLOURS) -> ColourData:
+    """Load one class with its palette and nearest-colour targets.
+
+    ``n_train``/``n_valid`` keep the first N images (tests, smoke profile).
+    ``palette`` is the course's palette file; ``None`` computes the k-means
+    palette of the class's training pixels (all of them, so that a subset
+    run shares the full run's colours), cached by the data identity.
+    """
+    x_train, y_train, x_test, y_test, source_id = load_arrays(source)
+    train = _one_class(x_train, y_train, label, "training")
+    valid = _one_class(x_test, y_test, label, "test")
+    class_id = f"{source_id}|label={label}"
+    if palette is None:
+        colours = pal.cached_kmeans(_scale(train), class_id, num_colours)
+    else:
+        colours = pal.load_palette_file(palette)
+    train, valid = _first(train, n_train), _first(valid, n_valid)
+    train_rgb, valid_rgb = _scale(train), _scale(valid)
+    identity = {"source": source_id, "label": label,
+                "n_train": len(train), "n_valid": len(valid)}
+    return ColourData(
+        train_grey=train_rgb.mean(dim=1, keepdim=True),
+        train_rgb=train_rgb,
+        train_target=pal.nearest_colour(train_rgb, colours),
+        valid_grey=valid_rgb.mean(dim=1, keepdim=True),
+        valid_rgb=valid_rgb,
+        valid_target=pal.nearest_colour(valid_rgb, colours),
+        palette=colours,
+        identity=identity,
+    )
+
+
+def load_arrays(source: str | Path | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                           str]:
+    """(x_train, y_train, x_test, y_test, source identity) from a source.
+
+    Images are uint8 (N, 3, 32, 32). The identity is ``md5:<archive md5>``
+    for an archive (downloaded or local) and ``sha256:<hash of the arrays>``
+    for a folder or an npz.
+    """
+    source = str(source if source is not None else settings.data_source())
+    if source == "download":
+        return _from_archive(download(), MD5)
+    path = Path(source).expanduser()
+    if path.is_dir():
+        arrays = _read_batches(path)
+        return (*arrays, "sha256:" + _hash_arrays(arrays))
+    if path.is_file() and path.name.endswith(".npz"):
+        arrays = _read_npz(path)
+        return (*arrays, "sha256:" + _hash_arrays(arrays))
+    if path.is_file() and path.name.endswith((".tar.gz", ".tgz")):
+        return _from_archive(path, _md5(path))
+    raise DataError(f"data source '{source}' is neither 'download' nor an "
+                    f"existing folder, .tar.gz or .npz. {LOCAL_OPTIONS}")
+
+
+def download(root: Path | None = None) -> Path:
+    """Fetch the official archive once into ``<cache>/data``; md5-checked.
+
+    Fails within seconds offline (short socket timeout). A download whose
+    checksum does not match is deleted and reported, never extracted.
+    """
+    from torchvision.datasets.utils import check_integrity, download_url
+
+    root = Path(root) if root is not None else settings.cache_dir() / "data"
+    root.mkdir(parents=True, exist_ok=True)
+    target = root / ARCHIVE
+    if target.is_file():
+        return target  # md5 was checked before it got this name
+    part = root / (ARCHIVE + ".part")
+    part.unlink(missing_ok=True)
+    old_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+    try:
+        download_url(URL, str(root), filename=part.name)
+    except Exception as err:  # URLError, timeout, HTTP errors, OSError
+        part.unlink(missing_ok=True)
+        raise DataError(f"could not download CIFAR-10 from {URL} "
+                        f"({type(err).__name__}: {err}). "
+                        f"{LOCAL_OPTIONS}") from None
+    finally:
+        socket.setdefaulttimeout(old_timeout)
+    if not check_integrity(str(part), MD5):
+        part.unlink(missing_ok=True)
+        raise DataError(f"the downloaded {ARCHIVE} does not have md5 {MD5}; "
+                        f"it was deleted, not extracted. Try again later. "
+                        f"{LOCAL_OPTIONS}")
+    part.replace(target)
+    return target
+
+
+def _from_archive(archive: Path, md5: str):
+    """Extract once into ``<cache>/data/<md5>/`` and read the batches."""
+    out = settings.cache_dir() / "data" / md5
+    done = out / ".extracted"
+    if not done.is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        # A private temporary folder: two processes may extract at once.
+        tmp = Path(tempfile.mkdtemp(prefix=md5 + ".", dir=out.parent))
+        try:
+            with tarfile.open(archive, "r:gz") as tar:
+                tar.extractall(tmp, filter="data")
+        except (tarfile.TarError, OSError, EOFError) as err:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise DataError(f"cannot extract {archive} ({err}). "
+                            f"{LOCAL_OPTIONS}") from None
+        (tmp / ".extracted").touch()
+        try:
+            tmp.replace(out)
+        except OSError:  # another process got there first
+            pass
+        shutil.rmtree(tmp, ignore_errors=True)
+    return (*_read_batches(out / FOLDER), "md5:" + md5)
+
+
+def _read_batches(folder: Path):
+    """The official python batches: five training, one test."""
+    if (folder / FOLDER).is_dir():
+        folder = folder / FOLDER
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    missing = [n for n in names if not (folder / n).is_file()]
+    if missing:
+        raise DataError(f"{folder} lacks {', '.join(missing)}; it is not a "
+                        f"'{FOLDER}' folder. {LOCAL_OPTIONS}")
+    xs, ys = [], []
+    for name in names:
+        with open(folder / name, "rb") as fh:
+            batch = pickle.load(fh, encoding="bytes")
+        xs.append(np.asarray(batch[b"data"], np.uint8).reshape(-1, 3, 32, 32))
+        ys.append(np.asarray(batch[b"labels"], np.int64))
+    return (np.concatenate(xs[:5]), np.concatenate(ys[:5]), xs[5], ys[5])
+
+
+def _read_npz(path: Path):
+    try:
+        with np.load(path) as npz:
+            arrays = tuple(npz[k] for k in ("x_train", "y_train",
+                                            "x_test", "y_test"))
+    except (KeyError, ValueError, OSError) as err:
+        raise DataError(f"{path} is not an npz with x_train, y_train, "
+                        f"x_test, y_test ({err}). {LOCAL_OPTIONS}") from None
+    for x in arrays[0::2]:
+        if x.dtype != np.uint8 or x.shape[1:] != (3, 32, 32):
+            raise DataError(f"{path}: images must be uint8 (N, 3, 32, 32), "
+                            f"got {x.dtype} {x.shape}. {LOCAL_OPTIONS}")
+    return arrays
+
+
+def _hash_arrays(arrays) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(str((a.dtype.str, a.shape)).encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def _md5(path: Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _one_class(x: np.ndarray, y: np.ndarray, label: int,
+               split: str) -> np.ndarray:
+    keep = x[np.asarray(y) == label]
+    if len(keep) == 0:
+        raise DataError(f"the data source has no {split} images of class "
+                        f"{label}; choose another label or source.")
+    return keep
+
+
+def _first(x: np.ndarray, n: int | None) -> np.ndarray:
+    return x if n is None else x[:n]
+
+
+def _scale(x: np.ndarray) -> torch.Tensor:
+    # The course divides by 256, so pixels lie in [0, 255/256].
+    return torch.from_numpy(x.astype(np.float32) / 256.0)

@@ -1,0 +1,224 @@
+"""The colourisation networks of Figure 4 and the paddings that keep their
+shapes.
+
+Shapes are ``(BS, C, H, W)``; NIC = ``num_in_channels``, NF =
+``num_filters``, NC = ``num_colours``. Every network maps a greyscale
+``(BS, NIC, 32, 32)`` batch to per-pixel colour scores
+``(BS, NC, 32, 32)``. Paddings are derived from PyTorch's output-size
+formulas (``conv_padding``, ``transpose_padding``) so that kernels 3, 4 and
+5 keep the figure's shapes (question 5.4).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+def conv_padding(kernel: int, stride: int = 1, dilation: int = 1) -> int:
+    """Padding for ``nn.Conv2d`` so that ``H_out = H_in / stride``.
+
+    PyTorch: ``H_out = floor((H_in + 2p - d(k-1) - 1) / s) + 1``. For
+    ``H_in`` a multiple of ``s``, ``H_out = H_in / s`` holds exactly when
+    ``d(k-1) + 1 - s <= 2p <= d(k-1)``; the smallest such p is returned.
+    Raises ValueError when no integer p fits (stride 1, even kernel: a
+    'same' convolution would need one more row on one side).
+    """
+    span = dilation * (kernel - 1)  # d(k-1)
+    p = max(0, math.ceil((span + 1 - stride) / 2))
+    if 2 * p > span:
+        raise ValueError(
+            f"kernel {kernel} cannot keep the size in a stride-{stride} "
+            f"convolution: 2*padding would have to lie in "
+            f"[{span + 1 - stride}, {span}]"
+            + (", so the kernel must be odd" if stride == 1 else ""))
+    return p
+
+
+def transpose_padding(kernel: int, stride: int = 2,
+                      dilation: int = 1) -> tuple[int, int]:
+    """(padding, output_padding) for ``nn.ConvTranspose2d`` so that
+    ``H_out = stride * H_in``.
+
+    PyTorch: ``H_out = (H_in - 1)s - 2p + d(k-1) + output_padding + 1``,
+    so ``2p - output_padding = d(k-1) + 1 - s``, with ``p >= 0`` and
+    ``0 <= output_padding < max(s, d)``. The smallest p is returned: kernel
+    3 gives (1, 1) (the handout's), 4 gives (1, 0), 5 gives (2, 1).
+    """
+    need = dilation * (kernel - 1) + 1 - stride  # 2p - output_padding
+    p = max(0, math.ceil(need / 2))
+    out_pad = 2 * p - need
+    if not 0 <= out_pad < max(stride, dilation):
+        raise ValueError(
+            f"kernel {kernel}, stride {stride}, dilation {dilation}: a "
+            f"transposed convolution cannot multiply the size by {stride} "
+            f"(needs output_padding {out_pad}, below max(stride, "
+            f"dilation) = {max(stride, dilation)})")
+    return p, out_pad
+
+
+def same_padding(kernel: int) -> tuple[int, int]:
+    """(before, after) zero padding that keeps the size in a stride-1
+    convolution: ``kernel - 1`` in all, the extra one after when even."""
+    return (kernel - 1) // 2, kernel // 2
+
+
+def _final_conv(in_channels: int, nc: int, kernel: int) -> nn.Module:
+    """The last stride-1 ``Conv2d(-> NC)`` of Figure 4b/c.
+
+    An even kernel cannot keep the size with symmetric padding, so it gets
+    one extra zero row and column at the bottom and right, as PyTorch's
+    ``padding='same'`` would (question 5.4 leaves this layer out).
+    """
+    if kernel % 2:
+        return nn.Conv2d(in_channels, nc, kernel, padding=kernel // 2)
+    before, after = same_padding(kernel)
+    return nn.Sequential(nn.ZeroPad2d((before, after, before, after)),
+                         nn.Conv2d(in_channels, nc, kernel))
+
+
+class PoolUpsampleNet(nn.Module):
+    """Figure 4a: stride-1 convolutions with max-pooling and upsampling.
+
+    Every convolution is a stride-1 'same' convolution, which needs an odd
+    kernel; an even one raises ValueError.
+    """
+
+    def __init__(self, kernel: int = 3, num_filters: int = 32,
+                 num_colours: int = 24, num_in_channels: int = 1):
+        super().__init__()
+        nic, nf, nc = num_in_channels, num_filters, num_colours
+        padding = conv_padding(kernel, stride=1)
+        self.block1 = nn.Sequential(  # -> (BS, NF, 16, 16)
+            nn.Conv2d(nic, nf, kernel, padding=padding),
+            nn.MaxPool2d(2), nn.BatchNorm2d(nf), nn.ReLU())
+        self.block2 = nn.Sequential(  # -> (BS, 2NF, 8, 8)
+            nn.Conv2d(nf, 2 * nf, kernel, padding=padding),
+            nn.MaxPool2d(2), nn.BatchNorm2d(2 * nf), nn.ReLU())
+        self.block3 = nn.Sequential(  # -> (BS, NF, 16, 16)
+            nn.Conv2d(2 * nf, nf, kernel, padding=padding),
+            nn.Upsample(scale_factor=2), nn.BatchNorm2d(nf), nn.ReLU())
+        self.block4 = nn.Sequential(  # -> (BS, NC, 32, 32)
+            nn.Conv2d(nf, nc, kernel, padding=padding),
+            nn.Upsample(scale_factor=2), nn.BatchNorm2d(nc), nn.ReLU())
+        self.block5 = nn.Conv2d(nc, nc, kernel, padding=padding)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in (self.block1, self.block2, self.block3, self.block4,
+                      self.block5):
+            x = block(x)
+        return x
+
+
+class ConvTransposeNet(nn.Module):
+    """Figure 4b: stride-2 convolutions down, transposed convolutions up.
+
+    The handout fixes padding 1 and output_padding 1 for kernel 3; other
+    kernels get the paddings that keep the same shapes (question 5.4).
+    ``dilation`` applies to the transposed convolutions, as in 5.1.
+    """
+
+    def __init__(self, kernel: int = 3, num_filters: int = 32,
+                 num_colours: int = 24, num_in_channels: int = 1,
+                 dilation: int = 1):
+        super().__init__()
+        nic, nf, nc = num_in_channels, num_filters, num_colours
+        pad = conv_padding(kernel, stride=2)
+        tpad, out_pad = transpose_padding(kernel, 2, dilation)
+        self.block1 = nn.Sequential(  # -> (BS, NF, 16, 16)
+            nn.Conv2d(nic, nf, kernel, stride=2, padding=pad),
+            nn.BatchNorm2d(nf), nn.ReLU())
+        self.block2 = nn.Sequential(  # -> (BS, 2NF, 8, 8)
+            nn.Conv2d(nf, 2 * nf, kernel, stride=2, padding=pad),
+            nn.BatchNorm2d(2 * nf), nn.ReLU())
+        self.block3 = nn.Sequential(  # -> (BS, NF, 16, 16)
+            nn.ConvTranspose2d(2 * nf, nf, kernel, stride=2, padding=tpad,
+                               output_padding=out_pad, dilation=dilation),
+            nn.BatchNorm2d(nf), nn.ReLU())
+        self.block4 = nn.Sequential(  # -> (BS, NC, 32, 32)
+            nn.ConvTranspose2d(nf, nc, kernel, stride=2, padding=tpad,
+                               output_padding=out_pad, dilation=dilation),
+            nn.BatchNorm2d(nc), nn.ReLU())
+        self.block5 = _final_conv(nc, nc, kernel)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in (self.block1, self.block2, self.block3, self.block4,
+                      self.block5):
+            x = block(x)
+        return x
+
+
+class UNet(nn.Module):
+    """Figure 4c: Figure 4b with two skip connections along channels.
+
+    Block 1's output joins block 3's before block 4; the input image joins
+    block 4's output before the final convolution.
+    """
+
+    def __init__(self, kernel: int = 3, num_filters: int = 32,
+                 num_colours: int = 24, num_in_channels: int = 1,
+                 dilation: int = 1):
+        super().__init__()
+        nic, nf, nc = num_in_channels, num_filters, num_colours
+        pad = conv_padding(kernel, stride=2)
+        tpad, out_pad = transpose_padding(kernel, 2, dilation)
+        self.block1 = nn.Sequential(  # -> (BS, NF, 16, 16)
+            nn.Conv2d(nic, nf, kernel, stride=2, padding=pad),
+            nn.BatchNorm2d(nf), nn.ReLU())
+        self.block2 = nn.Sequential(  # -> (BS, 2NF, 8, 8)
+            nn.Conv2d(nf, 2 * nf, kernel, stride=2, padding=pad),
+            nn.BatchNorm2d(2 * nf), nn.ReLU())
+        self.block3 = nn.Sequential(  # -> (BS, NF, 16, 16)
+            nn.ConvTranspose2d(2 * nf, nf, kernel, stride=2, padding=tpad,
+                               output_padding=out_pad, dilation=dilation),
+            nn.BatchNorm2d(nf), nn.ReLU())
+        # (BS, NF + NF, 16, 16) -> (BS, NC, 32, 32)
+        self.block4 = nn.Sequential(
+            nn.ConvTranspose2d(2 * nf, nc, kernel, stride=2, padding=tpad,
+                               output_padding=out_pad, dilation=dilation),
+            nn.BatchNorm2d(nc), nn.ReLU())
+        # (BS, NIC + NC, 32, 32) -> (BS, NC, 32, 32)
+        self.block5 = _final_conv(nic + nc, nc, kernel)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out1 = self.block1(x)
+        out3 = self.block3(self.block2(out1))
+        out4 = self.block4(torch.cat([out1, out3], dim=1))
+        return self.block5(torch.cat([x, out4], dim=1))
+
+
+MODELS = {
+    "pool_upsample": PoolUpsampleNet,
+    "conv_transpose": ConvTransposeNet,
+    "unet": UNet,
+}
+
+
+def build_model(name: str, kernel: int = 3, num_filters: int = 32,
+                num_colours: int = 24, num_in_channels: int = 1,
+                dilation: int = 1) -> nn.Module:
+    """A network by its config name (``a2.config.MODELS``)."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model '{name}'; valid: "
+                         + ", ".join(MODELS))
+    kwargs = dict(kernel=kernel, num_filters=num_filters,
+                  num_colours=num_colours, num_in_channels=num_in_channels)
+    if name != "pool_upsample":
+        kwargs["dilation"] = dilation
+    elif dilation != 1:
+        raise ValueError("pool_upsample has no transposed convolution; "
+                         "dilation must be 1")
+    return MODELS[name](**kwargs)
+
+
+def check_kernel(model_name: str, kernel: int, dilation: int = 1) -> None:
+    """Raise ValueError when ``kernel`` cannot keep Figure 4's shapes."""
+    if model_name == "pool_upsample":
+        conv_padding(kernel, stride=1)
+    elif model_name in MODELS:
+        conv_padding(kernel, stride=2)
+        transpose_padding(kernel, 2, dilation)
+    else:
+        raise ValueError(f"unknown model '{model_name}'; valid: "
+                         + ", ".join(MODELS))
