@@ -1,0 +1,158 @@
+"""The checkpoint cache: hits load, misses train, damage is reported and
+retrained, and a killed run resumes to the same numbers."""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+
+from a2 import cache, settings
+from a2 import train as a2_train
+from a2.train import RunConfig
+
+TINY = RunConfig(num_filters=4, batch_size=64, epochs=2, device="cpu",
+                 shuffle="epoch")
+
+
+def metrics(run):
+    return [(r.train_loss, r.valid_loss, r.valid_acc) for r in run.history]
+
+
+def no_training(*args, **kwargs):
+    raise AssertionError("trained although the run was cached")
+
+
+def test_a_miss_trains_and_stores_the_run(a2_cache, tiny_data):
+    run = cache.train_or_load(TINY, tiny_data, log=None)
+    assert len(run.history) == 2 and not run.model.training
+    folder = a2_cache / "runs" / run.key
+    assert (folder / "checkpoint.pt").is_file()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["complete"] and manifest["meta"]["devices"] == ["cpu"]
+    assert manifest["final"]["valid_acc"] == run.history.last.valid_acc
+
+
+def test_a_hit_loads_without_training(a2_cache, tiny_data, monkeypatch):
+    first = cache.train_or_load(TINY, tiny_data, log=None)
+    monkeypatch.setattr(a2_train.Trainer, "fit", no_training)
+    lines = []
+    again = cache.train_or_load(TINY, tiny_data, log=lines.append)
+    assert lines[0].startswith(f"loaded run {first.key}")
+    assert metrics(again) == metrics(first)
+    assert list(again.model.state_dict()) == list(first.model.state_dict())
+
+
+def test_key_ignores_device_but_not_what_changes_results(tiny_data):
+    key = cache.run_key(TINY, tiny_data)
+    assert cache.run_key(TINY.replace(device="auto"), tiny_data) == key
+    for change in (dict(lr=0.01), dict(seed=1), dict(epochs=3),
+                   dict(shuffle="once"), dict(model="unet")):
+        assert cache.run_key(TINY.replace(**change), tiny_data) != key
+    assert len(key) == 16
+
+
+def test_a_corrupt_checkpoint_is_reported_in_one_line_and_retrained(
+        a2_cache, tiny_data):
+    first = cache.train_or_load(TINY, tiny_data, log=None)
+    ckpt = a2_cache / "runs" / first.key / "checkpoint.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:1000])  # a torn write
+    lines = []
+    again = cache.train_or_load(TINY, tiny_data, log=lines.append)
+    damaged = [line for line in lines if "damaged" in line]
+    assert len(damaged) == 1 and "checksum" in damaged[0]
+    assert any(line.startswith("training run") for line in lines)
+    assert metrics(again) == metrics(first)
+
+
+def test_retrain_ignores_a_finished_entry(a2_cache, tiny_data):
+    cache.train_or_load(TINY, tiny_data, log=None)
+    lines = []
+    cache.train_or_load(TINY, tiny_data, retrain=True, log=lines.append)
+    assert lines[0].startswith("training run")
+
+
+CHILD = """
+import sys, time
+from a2 import cache, data
+from a2.train import RunConfig
+
+def save_then_hang(*args, **kwargs):
+    SAVE(*args, **kwargs)
+    print("saved", flush=True)
+    time.sleep(120)  # killed here, in the middle of the run
+
+SAVE, cache._save = cache._save, save_then_hang
+d = data.load(source=sys.argv[1], n_train=200, n_valid=100)
+cache.train_or_load(RunConfig(**{config!r}), d, log=None)
+"""
+
+
+def test_a_killed_run_resumes_to_the_same_final_metrics(
+        tmp_path, monkeypatch, tiny_data, horse_npz):
+    monkeypatch.setenv("A2_CACHE", str(tmp_path / "straight"))
+    straight = cache.train_or_load(TINY, tiny_data, log=None)
+
+    monkeypatch.setenv("A2_CACHE", str(tmp_path / "killed"))
+    script = textwrap.dedent(CHILD).format(config=TINY.to_dict())
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, str(horse_npz)],
+        stdout=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        assert child.stdout.readline().strip() == "saved"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    assert child.returncode == -signal.SIGKILL
+    manifest = json.loads(
+        (settings.cache_dir() / "runs" / straight.key / "manifest.json")
+        .read_text())
+    assert manifest["meta"]["epochs_done"] == 1
+
+    lines = []
+    resumed = cache.train_or_load(TINY, tiny_data, log=lines.append)
+    assert lines[0].startswith(f"resuming run {straight.key}")
+    assert metrics(resumed) == metrics(straight)
+
+
+def test_a_second_process_waits_for_the_lock_then_loads(a2_cache,
+                                                        tiny_data):
+    first = cache.train_or_load(TINY, tiny_data, log=None)
+    lock = a2_cache / "runs" / first.key / "lock"
+    lines, result = [], {}
+    with open(lock, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # another process holds the run
+        worker = threading.Thread(target=lambda: result.update(
+            run=cache.train_or_load(TINY, tiny_data, log=lines.append)))
+        worker.start()
+        worker.join(timeout=1.0)
+        assert worker.is_alive() and "waiting" in lines[0]
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    worker.join(timeout=30)
+    assert lines[1].startswith("loaded run")
+    assert metrics(result["run"]) == metrics(first)
+
+
+def test_list_runs_gives_the_manifests_for_the_appendix(a2_cache,
+                                                        tiny_data):
+    cache.train_or_load(TINY, tiny_data, log=None)
+    cache.train_or_load(TINY.replace(epochs=1), tiny_data, log=None)
+    runs = cache.list_runs()
+    assert [r["config"]["epochs"] for r in runs] in ([2, 1], [1, 2])
+    assert all(r["complete"] and r["meta"]["git"] for r in runs)
+
+
+def test_cache_source_is_not_part_of_the_key(tiny_data, monkeypatch):
+    key = cache.run_key(TINY, tiny_data)
+    real_read = type(settings.REPO).read_bytes
+
+    def read(path):
+        assert path.name != "cache.py"
+        return real_read(path)
+
+    monkeypatch.setattr(type(settings.REPO), "read_bytes", read)
+    assert cache.run_key(TINY, tiny_data) == key
