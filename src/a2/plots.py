@@ -7,8 +7,9 @@ duplicate inline output); :func:`show` displays one as a PNG.
 """
 from __future__ import annotations
 
+import functools
 import io
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -25,17 +26,25 @@ _RC = {"font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8,
        "axes.grid": True, "grid.alpha": 0.3, "lines.linewidth": 1.3}
 
 
+def styled(make: Callable[..., Figure]) -> Callable[..., Figure]:
+    """Run a figure function under the report's rc settings (font sizes
+    are fixed when text is created, so the whole body needs them)."""
+    @functools.wraps(make)
+    def wrapper(*args: Any, **kwargs: Any) -> Figure:
+        import matplotlib
+
+        with matplotlib.rc_context(_RC):
+            return make(*args, **kwargs)
+    return wrapper
+
+
 def figure(ncols: int = 1, height: float = 2.6, nrows: int = 1
            ) -> tuple[Figure, Any]:
-    """A page-wide figure with the report's style; returns (fig, axes)."""
-    import matplotlib
-
-    with matplotlib.rc_context(_RC):
-        fig = Figure(figsize=(WIDTH, height), layout="constrained")
-        axes = fig.subplots(nrows, ncols, squeeze=False)
-        for ax in axes.flat:
-            ax.grid(True, alpha=0.3)
-            ax.set_prop_cycle(color=COLOURS)
+    """A page-wide figure; returns (fig, axes). Call inside @styled."""
+    fig = Figure(figsize=(WIDTH, height), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for ax in axes.flat:
+        ax.set_prop_cycle(color=COLOURS)
     return fig, (axes.flat[0] if axes.size == 1 else axes.flatten())
 
 
@@ -67,6 +76,7 @@ def panel_label(ax: Any, text: str) -> None:
 
 # --- section 1 ---------------------------------------------------------
 
+@styled
 def sgd_min_norm(runs: Sequence[Any]) -> Figure:
     """1.1.1: distance to w* and the part outside the row space."""
     fig, (a, b) = figure(2)
@@ -91,6 +101,7 @@ _METHOD_NAMES = {"gd": "gradient descent", "rmsprop": "RMSProp",
                  "adagrad": "Adagrad", "adam": "Adam"}
 
 
+@styled
 def adaptive_paths(trajs: dict[str, np.ndarray], x: np.ndarray, t: float,
                    w_star: np.ndarray, limit: np.ndarray) -> Figure:
     """1.2.1-1.2.2: trajectories in the plane and distance to the limit."""
@@ -110,7 +121,7 @@ def adaptive_paths(trajs: dict[str, np.ndarray], x: np.ndarray, t: float,
     a.plot(*limit, "kD", ms=5, mfc="none", label="derived adaptive limit")
     a.set(xlabel="$w_1$", ylabel="$w_2$", xlim=(-0.05, 1.05),
           ylim=(-0.05, 1.05), aspect="equal")
-    a.legend(loc="upper right", fontsize=6)
+    a.legend(loc="upper left", fontsize=6)
     b.set(xlabel="step k",
           ylabel=r"distance to derived limit ($w^*$ for GD)")
     b.legend()
@@ -121,21 +132,23 @@ def adaptive_paths(trajs: dict[str, np.ndarray], x: np.ndarray, t: float,
 
 # --- section 2 ---------------------------------------------------------
 
+@styled
 def one_step_loss(trials: Sequence[Any]) -> Figure:
     """2.1: L1(eta) in closed form, grid search, eta* marked."""
     fig, (a, b) = figure(2)
     tr = trials[0]
     from a2.hyperopt import l1_closed
 
-    a.plot(tr.grid, l1_closed(tr.X, tr.t, tr.w0, tr.grid), color=COLOURS[0],
+    near = tr.grid <= 2.5 * tr.eta_star
+    g = tr.grid[near]
+    a.plot(g, l1_closed(tr.X, tr.t, tr.w0, g), color=COLOURS[0],
            label="closed form $L_1(\\eta)$")
-    every = max(len(tr.grid) // 40, 1)
-    a.plot(tr.grid[::every], tr.grid_loss[::every], "o", ms=2.5,
+    every = max(len(g) // 30, 1)
+    a.plot(g[::every], tr.grid_loss[near][::every], "o", ms=2.5,
            color=COLOURS[1], label="loss after an actual GD step")
     a.axvline(tr.eta_star, color="k", ls="--", lw=1,
               label=f"$\\eta^* = {tr.eta_star:.3f}$")
-    a.set(xlabel=r"learning rate $\eta$", ylabel=r"$L_1(\eta)$",
-          yscale="log")
+    a.set(xlabel=r"learning rate $\eta$", ylabel=r"$L_1(\eta)$")
     a.legend()
     for i, tr in enumerate(trials):
         l0 = l1_closed(tr.X, tr.t, tr.w0, 0.0)
@@ -154,6 +167,7 @@ def one_step_loss(trials: Sequence[Any]) -> Figure:
     return fig
 
 
+@styled
 def decay_gaps(comparisons: dict[str, Any]) -> Figure:
     """2.2.3: distance between the L2 and the decoupled trajectories."""
     fig, (a, b) = figure(2)
@@ -164,25 +178,25 @@ def decay_gaps(comparisons: dict[str, Any]) -> Figure:
           ylabel=r"$\|w_k^{\mathrm{L2}} - w_k^{\mathrm{decay}}\|_2$",
           ylim=(1e-18, 10))
     a.legend()
-    d = len(next(iter(comparisons.values())).l2[-1])
-    j = np.arange(1, d + 1)
-    width = 0.13
+    lim = 0.0
     for i, (m, c) in enumerate(comparisons.items()):
-        b.bar(j + (2 * i - 2.5) * width, c.l2[-1], width,
-              color=COLOURS[i], label=f"{_METHOD_NAMES[m]}, L2")
-        b.bar(j + (2 * i - 1.5) * width, c.decoupled[-1], width,
-              color=COLOURS[i], alpha=0.45, hatch="///",
-              label=f"{_METHOD_NAMES[m]}, decay")
-    b.set(xlabel="weight index j (feature scale grows with j)",
-          ylabel="final weight $w_j$")
-    b.legend(fontsize=5.5, ncol=2)
+        b.plot(c.l2[-1], c.decoupled[-1], "os^"[i % 3], ms=4,
+               color=COLOURS[i], mfc="none" if i else COLOURS[i],
+               label=_METHOD_NAMES[m])
+        lim = max(lim, np.abs(c.l2[-1]).max(), np.abs(c.decoupled[-1]).max())
+    b.plot([-lim, lim], [-lim, lim], color="grey", ls=":", lw=1,
+           label="equal")
+    b.set(xlabel="final weight $w_j$ with L2",
+          ylabel="final weight $w_j$ with decoupled decay")
+    b.legend()
     panel_label(a, "(a) L2 vs decoupled decay")
-    panel_label(b, "(b) final weights")
+    panel_label(b, "(b) final weights, one dot per $j$")
     return fig
 
 
 # --- section 3 ---------------------------------------------------------
 
+@styled
 def lr_vs_batch(r: Any, curve: Any, a: float) -> Figure:
     """3.1.1: best learning rate against batch size."""
     fig, (p, q) = figure(2)
@@ -211,6 +225,7 @@ def lr_vs_batch(r: Any, curve: Any, a: float) -> Figure:
     return fig
 
 
+@styled
 def steps_vs_batch(curve: Any) -> Figure:
     """3.1.2: Figure 1 from the NQM, with A, B and C marked."""
     from a2.nqm import interp_steps
@@ -236,6 +251,7 @@ def steps_vs_batch(curve: Any) -> Figure:
     return fig
 
 
+@styled
 def scaling_options(curves: dict[float, dict[str, np.ndarray]],
                     opts: dict[str, Any], sweep_steps: np.ndarray,
                     sweep: dict[str, np.ndarray], frontier: float,
@@ -257,19 +273,22 @@ def scaling_options(curves: dict[float, dict[str, np.ndarray]],
              "C": COLOURS[2]}
     for name, o in opts.items():
         p.plot(o.pf_days, o.loss, "o", color=marks[name], ms=4)
+        off = {"baseline": (-24, -2), "A": (5, -2), "B": (5, 2),
+               "C": (5, -7)}[name]
         p.annotate(name if name != "baseline" else "base",
                    (o.pf_days, o.loss), textcoords="offset points",
-                   xytext=(3, 3), fontsize=7, color=marks[name])
+                   xytext=off, fontsize=7, color=marks[name])
     for name in ("A", "B", "C"):
         r.semilogx(sweep_steps, sweep[name], color=marks[name],
                    label=f"option {name}")
     r.semilogx(sweep_steps, sweep["baseline"], color="k", ls="--",
                label="baseline")
     r.axvline(frontier, color="grey", ls=":", lw=1)
-    r.set(xlabel="baseline training steps S", ylabel="test loss after",
+    r.set(xlabel="baseline training steps S",
+          ylabel="loss after option (nats/token)",
           ylim=(2, 6))
     r.legend(fontsize=5.5)
     panel_label(p, "(a) like Figure 2 (right)")
     panel_label(q, "(b) like Figure 3")
-    panel_label(r, f"(c) {factor:g}x compute, N = base")
+    panel_label(r, f"(c) options, {factor:g}x compute")
     return fig

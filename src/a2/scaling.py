@@ -53,18 +53,21 @@ def flops(n: float, batch: float, steps: float) -> float:
     return 6.0 * n * batch * steps
 
 
-def trained_loss(n: float, batch: float, steps: float,
-                 iters: int = 200) -> tuple[float, float]:
-    """(L, S_min) after S steps at batch size B (tokens): eq. (5.4) turns
-    S into S_min, which depends on L through B_crit(L); solved by fixed
-    point iteration from the infinite-batch value."""
-    s_min = steps
-    for _ in range(iters):
-        loss = float(loss_ns(n, s_min))
-        new = steps / (1 + float(b_crit(loss)) / batch)
-        if abs(new - s_min) <= 1e-12 * s_min:
-            break
-        s_min = new
+def trained_loss(n: float, batch: float, steps: float
+                 ) -> tuple[float, float]:
+    """(L, S_min) after S steps at batch size B (tokens).
+
+    Eq. (5.4) ties S_min to L through B_crit(L): solve
+    S_min (1 + B_crit(L(N, S_min)) / B) = S, whose left side grows with
+    S_min (L falls, B_crit rises), by bisection in log S_min.
+    """
+    lo, hi = np.log(steps) - 60.0, np.log(steps)
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        x = np.exp(mid)
+        over = x * (1 + float(b_crit(loss_ns(n, x))) / batch) > steps
+        lo, hi = (lo, mid) if over else (mid, hi)
+    s_min = float(np.exp((lo + hi) / 2))
     return float(loss_ns(n, s_min)), s_min
 
 

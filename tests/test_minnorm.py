@@ -1,0 +1,73 @@
+"""Questions 1.1-1.2: which solution SGD and adaptive methods find."""
+import numpy as np
+import pytest
+
+from a2 import minnorm
+
+
+def _problem(seed: int = 0, n: int = 6, d: int = 15):
+    return minnorm.random_problem(n, d, np.random.default_rng(seed))
+
+
+def test_closed_form_min_norm_solution_matches_lapack_lstsq():
+    X, t = _problem()
+    np.testing.assert_allclose(minnorm.min_norm_solution(X, t),
+                               minnorm.min_norm_lstsq(X, t), atol=1e-12)
+
+
+def test_min_norm_solution_is_shorter_than_any_other_solution():
+    X, t = _problem()
+    w = minnorm.min_norm_solution(X, t)
+    u = np.linalg.svd(X)[2][-1]  # a null-space direction of X
+    np.testing.assert_allclose(X @ (w + u), t, atol=1e-12)
+    assert np.linalg.norm(w) < np.linalg.norm(w + 0.1 * u)
+
+
+def test_minibatch_sgd_from_zero_reaches_min_norm_and_stays_in_row_space():
+    runs = minnorm.sgd_experiment(6, 15, 2, 2, 1.0, 1500, seed=1)
+    for r in runs:
+        assert np.linalg.norm(r.w - r.w_star) < 1e-8
+        assert r.off_row.max() < 1e-12
+
+
+def test_sgd_experiment_refuses_an_underparameterised_problem():
+    with pytest.raises(ValueError):
+        minnorm.sgd_experiment(10, 5, 1, 2, 0.1, 10, seed=0)
+
+
+@pytest.mark.parametrize("method", ["gd", "rmsprop", "adagrad", "adam"])
+def test_first_step_matches_derivation(method):
+    traj = minnorm.optimise(minnorm.HINT_X, minnorm.HINT_T, method, 0.05, 1)
+    np.testing.assert_allclose(
+        traj[1], minnorm.first_step([2.0, 1.0], 2.0, method, 0.05),
+        rtol=1e-12)
+
+
+def test_rmsprop_first_step_is_along_ones_not_along_x():
+    w1 = minnorm.first_step([2.0, 1.0], 2.0, "rmsprop", 0.05, beta=0.9)
+    np.testing.assert_allclose(w1, 0.05 / np.sqrt(0.1) * np.ones(2),
+                               rtol=1e-6)
+
+
+def test_gradient_descent_reaches_min_norm_solution_of_hint_example():
+    traj = minnorm.optimise(minnorm.HINT_X, minnorm.HINT_T, "gd", 0.05, 200)
+    np.testing.assert_allclose(traj[-1], [0.8, 0.4], atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["rmsprop", "adagrad", "adam"])
+def test_adaptive_methods_converge_to_two_thirds_not_min_norm(method):
+    traj = minnorm.optimise(minnorm.HINT_X, minnorm.HINT_T, method, 0.05,
+                            2000)
+    limit = minnorm.adaptive_limit([2.0, 1.0], 2.0)
+    np.testing.assert_allclose(limit, [2 / 3, 2 / 3], rtol=1e-15)
+    np.testing.assert_allclose(traj[-1], limit, atol=1e-6)
+    assert np.linalg.norm(traj[-1]) > np.linalg.norm([0.8, 0.4]) + 0.04
+
+
+def test_single_example_adaptive_limit_solves_and_is_no_shorter():
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        x, t = rng.standard_normal(4), float(rng.standard_normal())
+        w = minnorm.adaptive_limit(x, t)
+        assert x @ w == pytest.approx(t)
+        assert np.linalg.norm(w) >= abs(t) / np.linalg.norm(x) - 1e-12

@@ -1,0 +1,49 @@
+"""Question 3.1: the noisy quadratic model."""
+import numpy as np
+
+from a2 import nqm
+
+
+def test_recursion_matches_monte_carlo_with_per_example_noise():
+    etas = np.array([0.05, 0.2, 0.6])
+    rng = np.random.default_rng(0)
+    for b in (1, 8):
+        mc, se = nqm.monte_carlo_loss(1.5, 2.0, b, etas, 20, 4000, rng)
+        closed = nqm.expected_loss(1.5, 2.0, b, etas, 20)
+        assert np.all(np.abs(mc - closed) < 5 * se)
+
+
+def test_steady_state_is_the_fixed_point_of_the_recursion():
+    etas = np.array([0.1, 0.5, 1.5])
+    np.testing.assert_allclose(
+        nqm.expected_loss(1.0, 1.0, 4, etas, 2000,
+                          w0=np.sqrt(2 * nqm.steady_state_loss(
+                              1.0, 1.0, 4, 0.1))),
+        nqm.steady_state_loss(1.0, 1.0, 4, etas), rtol=1e-9)
+
+
+def test_best_learning_rate_grows_with_batch_size():
+    r = nqm.lr_vs_batch(1.0, 1.0, [1, 16, 256], 50, 200, 10, seed=0)
+    assert np.all(np.diff(r.eta_closed) > 0)
+
+
+def test_steps_curve_has_slope_minus_one_then_a_plateau():
+    c = nqm.steps_curve(100, 0.1, 30, log2_max_batch=12)
+    small = np.log2(c.steps[2] / c.steps[0])  # one doubling of B
+    large = np.log2(c.steps[-1] / c.steps[-3])
+    assert abs(small + 1) < 0.1
+    assert abs(large) < 0.05
+    assert c.point_a < c.knee < c.point_b
+
+
+def test_knee_is_where_steps_reach_twice_perfect_scaling():
+    c = nqm.steps_curve(100, 0.1, 30, log2_max_batch=12)
+    ratio = nqm.interp_steps(c, c.knee) * c.knee / (c.steps[0] * c.batch[0])
+    assert abs(ratio - 2) < 0.05
+
+
+def test_preconditioning_helps_most_on_the_plateau():
+    c = nqm.steps_curve(100, 0.1, 30, log2_max_batch=12)
+    fix = nqm.remedies(100, 0.1, 30, c.point_b)
+    assert fix["double_batch"] / fix["steps"] > 0.95
+    assert fix["precond"] / fix["steps"] < 0.5

@@ -1,0 +1,44 @@
+"""Question 3.2: Kaplan et al. (2020) fits and the three options."""
+import numpy as np
+import pytest
+
+from a2 import scaling
+
+
+def test_constants_are_kaplan_tables_2_and_3_and_eq_1_4():
+    assert scaling.NS == dict(alpha_n=0.077, alpha_s=0.76, n_c=6.5e13,
+                              s_c=2.1e3)
+    assert scaling.ND == dict(alpha_n=0.076, alpha_d=0.103, n_c=6.4e13,
+                              d_c=1.8e13)
+    assert (scaling.B_STAR, scaling.ALPHA_B) == (2e8, 0.21)
+
+
+def test_joint_fits_agree_on_the_converged_loss():
+    for n in (1e6, 1e8, 1e10):
+        assert scaling.loss_ns(n, 1e30) == pytest.approx(
+            scaling.loss_nd(n, 1e40), rel=0.03)
+
+
+def test_s_min_solves_eq_5_4():
+    loss, s_min = scaling.trained_loss(1e8, 1e6, 2e4)
+    assert s_min * (1 + scaling.b_crit(loss) / 1e6) == pytest.approx(2e4)
+
+
+def test_frontier_exponent_matches_numerical_compute_optimum():
+    c = np.logspace(-4, 1, 4)
+    n_opt, _ = scaling.compute_optimal(c)
+    slope = np.polyfit(np.log(c), np.log(n_opt), 1)[0]
+    assert slope == pytest.approx(scaling.frontier_exponent(), rel=1e-4)
+
+
+def test_increasing_model_size_beats_more_steps_and_bigger_batches():
+    base = scaling.frontier_steps(1e8)
+    o = scaling.options(1e8, base, 10.0)
+    assert o["C"].loss < o["A"].loss < o["baseline"].loss
+    assert o["C"].loss < o["B"].loss < o["baseline"].loss
+    assert o["A"].pf_days == pytest.approx(10 * o["baseline"].pf_days)
+
+
+def test_a_larger_batch_at_most_doubles_s_min_from_the_critical_batch():
+    o = scaling.options(1e8, 2e4, 1000.0)
+    assert o["B"].s_min < 2 * o["baseline"].s_min
