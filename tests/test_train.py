@@ -96,3 +96,39 @@ def test_colourise_returns_images_for_the_figures(tiny_data):
     np.testing.assert_array_equal(
         out["quantised"][0],
         tiny_data.palette[tiny_data.valid_target[0].numpy()])
+
+
+# The command line: python -m a2 train ...
+
+def test_cli_trains_then_loads_and_ignores_other_experiments_keys(
+        a2_cache, horse_npz, tmp_path, monkeypatch, capsys):
+    from a2.__main__ import main
+
+    monkeypatch.setenv("A2_DATA", str(horse_npz))
+    params = tmp_path / "p.yaml"
+    params.write_text("n_train: 100\nn_valid: 50\nepochs: 1\n"
+                      "num_filters: 4\nseeds: [0, 1]\n")
+    assert main(["train", "--params", str(params)]) == 0
+    out, err = capsys.readouterr()
+    assert "training run" in out and "valid loss" in out
+    assert "ignores" in err and "seeds" in err
+    assert main(["train", "--params", str(params)]) == 0
+    assert "loaded run" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--set", "kernal=3"], "did you mean 'kernel'"),
+    (["--set", "lr=-1"], "valid: a number > 0"),
+    (["--set", "kernel=4"], "odd"),
+    (["--set", "model=resnet"], "pool_upsample"),
+])
+def test_cli_bad_keys_or_values_exit_2_with_one_line(a2_cache, horse_npz,
+                                                     monkeypatch, capsys,
+                                                     args, message):
+    from a2.__main__ import main
+
+    monkeypatch.setenv("A2_DATA", str(horse_npz))
+    assert main(["train", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
+    assert err.count("\n") == 1

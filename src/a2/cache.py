@@ -94,7 +94,7 @@ def train_or_load(config: RunConfig, data: ColourData, retrain: bool = False,
             meta = stored["meta"]
         done = len(trainer.history)
         if done >= config.epochs:
-            _say(log, f"loaded run {key} from the cache ({done} epochs, "
+            _say(log, f"loaded run {key} from the cache ({_epochs(done)}, "
                       f"trained on {', '.join(meta['devices'])})")
             _say(log, _train.HEADER)
             for record in trainer.history:
@@ -104,7 +104,8 @@ def train_or_load(config: RunConfig, data: ColourData, retrain: bool = False,
             if device not in meta["devices"]:
                 meta["devices"].append(device)
             _say(log, f"{'resuming' if done else 'training'} run {key} "
-                      f"({config.model}, {config.epochs} epochs) on {device}")
+                      f"({config.model}, {_epochs(config.epochs)}) on "
+                      f"{device}")
 
             def save(t: _train.Trainer) -> None:
                 _save(folder, key, t, meta)
@@ -123,6 +124,10 @@ def list_runs() -> list[dict[str, Any]]:
         except (OSError, ValueError):
             continue  # damaged entries are reported when used
     return sorted(out, key=lambda m: m.get("meta", {}).get("created", ""))
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch" + ("" if n == 1 else "s")
 
 
 def _say(log: Log, line: str) -> None:

@@ -1,0 +1,129 @@
+"""Command line for the colourisation runs.
+
+    python -m a2 train [--params FILE.yaml] [--set key=value ...] [--retrain]
+    python -m a2 runs
+
+``train`` trains a network, or loads it from the checkpoint cache, and
+prints the epoch table. It takes the ``RunConfig`` keys (model, kernel,
+num_filters, ...) and the data keys (label, n_train, n_valid, palette); the
+data source is ``A2_DATA``. A section's params file may also hold keys that
+other experiments use (``batch_sizes``, ``seeds``, ...): ``train`` names
+them and ignores them. ``runs`` lists the cached runs.
+
+A bad key or value ends with a one-line message and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from a2 import config
+from a2.data import DataError
+from a2.palette import PaletteError
+
+DATA_KEYS = ("label", "n_train", "n_valid", "palette")
+
+
+def train_keys() -> tuple[str, ...]:
+    from a2.train import run_config_keys
+
+    return run_config_keys() + DATA_KEYS
+
+
+def gather(params: str | None, overrides: list[str]
+           ) -> tuple[dict[str, Any], list[str]]:
+    """Training keys from a params file and ``--set`` overrides, and the
+    names of the file's keys that belong to other experiments."""
+    keys = train_keys()
+    valid = ", ".join(keys)
+    chosen: dict[str, Any] = {}
+    ignored: list[str] = []
+    raw = config.load_yaml(params) if params else {}
+    for key, value in raw.items():
+        if key in keys:
+            chosen[key] = config.check_value(key, value, str(params))
+        elif key in config.SPECS:
+            ignored.append(key)
+        else:
+            raise config.ParamsError(
+                f"{params}: unknown key '{key}'"
+                f"{config.suggest(str(key), keys)}; train takes: {valid}")
+    for text in overrides:
+        key, value = config.parse_override(text)
+        if key not in keys:
+            raise config.ParamsError(
+                f"--set {text}: '{key}' is not a training key"
+                f"{config.suggest(key, keys)}; train takes: {valid}")
+        chosen[key] = config.check_value(key, value, "--set")
+    return chosen, ignored
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from a2 import cache, data
+    from a2.train import RunConfig
+
+    chosen, ignored = gather(args.params, args.set or [])
+    if ignored:
+        print(f"note: train ignores keys for other experiments: "
+              f"{', '.join(ignored)}", file=sys.stderr)
+    run_config = RunConfig(**{k: v for k, v in chosen.items()
+                              if k not in DATA_KEYS})
+    colour_data = data.load(**{k: v for k, v in chosen.items()
+                               if k in DATA_KEYS})
+    run = cache.train_or_load(run_config, colour_data, retrain=args.retrain)
+    last = run.history.last
+    print(f"run {run.key}: validation loss {last.valid_loss:.4f}, "
+          f"accuracy {last.valid_acc:.2f}% after {last.epoch} epochs")
+
+
+def cmd_runs(args: argparse.Namespace) -> None:
+    from a2 import cache
+
+    print(f"{'key':16} {'model':14} {'k':>1} {'NF':>3} {'epochs':>6} "
+          f"{'device':8} {'train s':>8} {'val loss':>8} {'val acc':>7}")
+    for m in cache.list_runs():
+        c, meta, last = m["config"], m["meta"], m["final"] or {}
+        print(f"{m['key']:16} {c['model']:14} {c['kernel']:>1} "
+              f"{c['num_filters']:>3} "
+              f"{meta.get('epochs_done', 0):>2}/{c['epochs']:<3} "
+              f"{','.join(meta['devices']):8} "
+              f"{meta.get('train_seconds', 0):>8.1f} "
+              f"{last.get('valid_loss', float('nan')):>8.4f} "
+              f"{last.get('valid_acc', float('nan')):>7.2f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m a2", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_train = sub.add_parser(
+        "train", help="train or load a colourisation run",
+        description="Train or load a run; prints the epoch table. Keys: "
+                    + ", ".join(train_keys()) + ". Other experiments' "
+                    "keys in the params file are ignored (and named).")
+    p_train.add_argument("--params", metavar="FILE",
+                         help="YAML params file (e.g. params/smoke.yaml)")
+    p_train.add_argument("--set", action="append", metavar="KEY=VALUE",
+                         help="override one key (repeatable)")
+    p_train.add_argument("--retrain", action="store_true",
+                         help="train again even if the run is cached")
+    p_train.set_defaults(func=cmd_train)
+    p_runs = sub.add_parser("runs", help="list the cached runs")
+    p_runs.set_defaults(func=cmd_runs)
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except (config.ParamsError, DataError, PaletteError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; finished epochs are cached, run again to "
+              "resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
