@@ -11,6 +11,7 @@
 #   make clean      removes build/ and dist/ (never .venv or .cache)
 
 SHELL := /bin/bash
+MAKEFILE := $(abspath $(firstword $(MAKEFILE_LIST)))
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -86,7 +87,7 @@ section: | $(SETUP) $(B)/params.ok
 	@stem=$$($(BUILD) resolve "$(S)") && \
 	$(BUILD) execute "$$stem" $(if $(PARAMS),--params $(PARAMS)) \
 	  $(PROFILE_ARG) && \
-	$(MAKE) --no-print-directory pdf
+	$(MAKE) --no-print-directory -f $(MAKEFILE) pdf
 
 # --- rendering --------------------------------------------------------------
 RENDER_IN := $(EXEC) _quarto.yml $(wildcard report/*.md report/*.bib) \
