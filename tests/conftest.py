@@ -28,10 +28,10 @@ def a2_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_data(horse_npz: Path, tmp_path_factory: pytest.TempPathFactory):
-    """200 training and 100 validation horses with their k-means palette,
+    """128 training and 64 validation horses with their k-means palette,
     loaded once (the palette cache lives in a session folder)."""
     from a2 import data
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("A2_CACHE", str(tmp_path_factory.mktemp("cache")))
-        return data.load(source=horse_npz, n_train=200, n_valid=100)
+        return data.load(source=horse_npz, n_train=128, n_valid=64)

@@ -11,6 +11,8 @@ import sys
 import textwrap
 import threading
 
+import numpy as np
+
 from a2 import cache, settings
 from a2 import train as a2_train
 from a2.train import RunConfig
@@ -87,7 +89,9 @@ def save_then_hang(*args, **kwargs):
     time.sleep(120)  # killed here, in the middle of the run
 
 SAVE, cache._save = cache._save, save_then_hang
-d = data.load(source=sys.argv[1], n_train=200, n_valid=100)
+# The parent's palette, as a file: no k-means in the child.
+d = data.load(source=sys.argv[1], n_train=128, n_valid=64,
+              palette=sys.argv[2])
 cache.train_or_load(RunConfig(**{config!r}), d, log=None)
 """
 
@@ -99,8 +103,11 @@ def test_a_killed_run_resumes_to_the_same_final_metrics(
 
     monkeypatch.setenv("A2_CACHE", str(tmp_path / "killed"))
     script = textwrap.dedent(CHILD).format(config=TINY.to_dict())
+    colours = tmp_path / "colours.npy"
+    np.save(colours, np.array([tiny_data.palette], dtype=object),
+            allow_pickle=True)
     child = subprocess.Popen(
-        [sys.executable, "-c", script, str(horse_npz)],
+        [sys.executable, "-c", script, str(horse_npz), str(colours)],
         stdout=subprocess.PIPE, text=True, env=dict(os.environ))
     try:
         assert child.stdout.readline().strip() == "saved"

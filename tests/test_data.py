@@ -46,8 +46,8 @@ def test_npz_source_gives_one_class_preprocessed_as_the_course(
                                rtol=1e-6)
     np.testing.assert_allclose(tiny_data.train_grey[0, 0].numpy(),
                                first.mean(axis=0), rtol=1e-5)
-    assert tiny_data.train_grey.shape == (200, 1, 32, 32)
-    assert tiny_data.valid_target.shape == (100, 32, 32)
+    assert tiny_data.train_grey.shape == (128, 1, 32, 32)
+    assert tiny_data.valid_target.shape == (64, 32, 32)
     assert tiny_data.palette.shape == (24, 3)
 
 
@@ -55,7 +55,7 @@ def test_data_identity_names_the_arrays_class_and_subset_sizes(tiny_data):
     ident = tiny_data.identity
     assert ident["source"].startswith("sha256:")
     assert (ident["label"], ident["n_train"], ident["n_valid"]) \
-        == (7, 200, 100)
+        == (7, 128, 64)
 
 
 def test_batches_folder_and_archive_sources_agree(tmp_path, a2_cache):

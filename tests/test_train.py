@@ -30,20 +30,21 @@ def test_run_config_rejects_bad_values_with_params_error(bad):
 
 
 def test_a_few_steps_lower_the_training_loss(tiny_data):
-    config = RunConfig(**{**TINY, "epochs": 4})
+    config = RunConfig(**{**TINY, "epochs": 3, "batch_size": 32})
     history = Trainer(config, tiny_data).fit(log=None)
     assert history[-1].train_loss < history[0].train_loss
     assert history[-1].valid_loss < history[0].valid_loss
 
 
 def test_partial_last_batch_is_trained_on(tiny_data):
-    # 200 images in batches of 64: three full batches and one of 8.
-    trainer = Trainer(RunConfig(**{**TINY, "epochs": 1}), tiny_data)
+    # 128 images in batches of 48: two full batches and one of 32.
+    config = RunConfig(**{**TINY, "epochs": 1, "batch_size": 48})
+    trainer = Trainer(config, tiny_data)
     seen = []
     trainer.model.register_forward_pre_hook(
         lambda m, args: seen.append(len(args[0])) if m.training else None)
     trainer.fit(log=None)
-    assert seen == [64, 64, 64, 8]
+    assert seen == [48, 48, 32]
 
 
 @pytest.mark.parametrize("shuffle", ["once", "epoch"])
@@ -101,13 +102,17 @@ def test_colourise_returns_images_for_the_figures(tiny_data):
 # The command line: python -m a2 train ...
 
 def test_cli_trains_then_loads_and_ignores_other_experiments_keys(
-        a2_cache, horse_npz, tmp_path, monkeypatch, capsys):
+        a2_cache, horse_npz, tiny_data, tmp_path, monkeypatch, capsys):
     from a2.__main__ import main
 
     monkeypatch.setenv("A2_DATA", str(horse_npz))
+    colours = tmp_path / "colours.npy"  # a course-style palette file
+    np.save(colours, np.array([tiny_data.palette], dtype=object),
+            allow_pickle=True)
     params = tmp_path / "p.yaml"
-    params.write_text("n_train: 100\nn_valid: 50\nepochs: 1\n"
-                      "num_filters: 4\nseeds: [0, 1]\n")
+    params.write_text(f"n_train: 100\nn_valid: 50\nepochs: 1\n"
+                      f"num_filters: 4\nseeds: [0, 1]\n"
+                      f"palette: {colours}\n")
     assert main(["train", "--params", str(params)]) == 0
     out, err = capsys.readouterr()
     assert "training run" in out and "valid loss" in out
