@@ -200,8 +200,9 @@ def shape_markdown(rows: Sequence[ShapeRow], size: int = 32) -> str:
     """The shape table as Markdown; a block's last row carries the
     shape Figure 4 gives for it."""
     labels = iter(figure_labels(size))
+    # Pandoc sizes wide tables' columns by the dashes below the header.
     lines = ["| layer | module | output shape | Figure 4 |",
-             "|---|---|---|---|"]
+             "|" + "|".join("-" * w for w in (10, 40, 17, 17)) + "|"]
     for r in rows:
         shape = "[" + ", ".join(["BS", *map(str, r.shape[1:])]) + "]"
         fig = next(labels, "") if r.block_end else ""
@@ -256,7 +257,7 @@ def reproducibility_markdown(runs: Sequence[cache.Run]) -> str:
     seen, lines = set(), [
         "| key | model | k, NF, lr, B, epochs, seed | device "
         "| time (s) | valid loss | valid acc (%) |",
-        "|---|---|---|---|---|---|---|"]
+        "|" + "|".join("-" * w for w in (18, 17, 22, 7, 8, 9, 9)) + "|"]
     for row in results_table(runs):
         if row["key"] in seen:
             continue
