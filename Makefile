@@ -34,7 +34,8 @@ PROFILE_ARG := $(if $(PROFILE_FILE),--profile $(PROFILE_FILE))
 # The data source, one setting: DATA=... on the command line or A2_DATA in
 # the environment; a local path is made absolute (notebooks run elsewhere).
 DATA ?= $(if $(A2_DATA),$(A2_DATA),download)
-override A2_DATA := $(if $(filter download,$(DATA)),download,$(abspath $(DATA)))
+override A2_DATA := $(strip $(if $(filter download,$(DATA)),download,\
+                       $(abspath $(DATA))))
 export A2_DATA
 
 .PHONY: all pdf section test venv clean FORCE
@@ -52,7 +53,8 @@ $(VENV)/.a2-installed: requirements.txt pyproject.toml
 
 # --- which sections exist and what each depends on -------------------------
 NOTEBOOKS := $(wildcard report/*.ipynb)
-LIB_SOURCES := $(filter-out src/a2/build/%,$(wildcard src/a2/*.py src/a2/*/*.py))
+LIB_SOURCES := $(filter-out src/a2/build/%,\
+                 $(wildcard src/a2/*.py src/a2/*/*.py))
 BUILD_SOURCES := $(wildcard src/a2/build/*.py src/a2/build/filters/* \
                    src/a2/build/templates/*)
 

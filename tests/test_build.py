@@ -332,13 +332,13 @@ def test_rendered_pages_hide_code_and_show_parameters(built: Path) -> None:
     assert 'href="2-beta.html"' in page  # next page and sidebar
 
 
-def test_vmatrix_is_written_as_typst_can_read_it() -> None:
-    from a2.build.render import _TYPST_FIXES
+def test_typst_math_fixes_apply_inside_math_only() -> None:
+    from a2.build.render import fix_math
 
-    text = 'mat(delim: "||", a, b; c, d)'
-    for pattern, repl in _TYPST_FIXES:
-        text = pattern.sub(repl, text)
-    assert text == 'mat(delim: "|", a, b; c, d)'
+    typ = ('parallel rays, $det mat(delim: "||", a, b; c, d)$ and '
+           '$parallel x parallel_2 + \\| t \\|$ cost \\$5')
+    assert fix_math(typ) == ('parallel rays, $det mat(delim: "|", a, b; '
+                             'c, d)$ and $norm(x)_2 + abs(t)$ cost \\$5')
 
 
 def test_build_cli_prints_one_line_on_error(tmp_path: Path) -> None:

@@ -128,8 +128,27 @@ def _chapter_parts(ch: dict[str, Any]) -> tuple[str, list[Any]]:
 
 # --- PDF -------------------------------------------------------------------
 
-# pandoc writes \begin{vmatrix} as mat(delim: "||"), which Typst rejects.
-_TYPST_FIXES = [(re.compile(r'delim: "\|\|"'), 'delim: "|"')]
+# Fixes to pandoc's Typst math, applied inside $...$ only:
+# \begin{vmatrix} comes out as mat(delim: "||"), which Typst rejects;
+# \|x\|_2 comes out as `parallel x parallel_2`, whose subscript Typst
+# sets under the bar (a relation symbol), and |x| as `\| x \|`.
+_PAR = r"(?<![\w.])parallel(?![A-Za-z.])"
+_TYPST_FIXES = [
+    (re.compile(r'delim: "\|\|"'), 'delim: "|"'),
+    (re.compile(rf"{_PAR} ([^$,;]*?) {_PAR}"), r"norm(\1)"),
+    (re.compile(_PAR), "bar.v.double"),
+    (re.compile(r"\\\| ([^$,;|]*?) \\\|"), r"abs(\1)"),
+]
+_MATH = re.compile(r"(?<!\\)\$(.+?)(?<!\\)\$", re.DOTALL)
+
+
+def fix_math(typ: str) -> str:
+    def fix(m: re.Match) -> str:
+        body = m.group(1)
+        for pattern, repl in _TYPST_FIXES:
+            body = pattern.sub(repl, body)
+        return f"${body}$"
+    return _MATH.sub(fix, typ)
 
 
 def typst_source(book: Book, doc: dict[str, Any], work: Path) -> Path:
@@ -142,8 +161,7 @@ def typst_source(book: Book, doc: dict[str, Any], work: Path) -> Path:
     if book.date:
         args += ["-M", f"date={book.date}"]
     text = pandoc.run(args, work, pandoc.to_json({**doc, "blocks": flat}))
-    for pattern, repl in _TYPST_FIXES:
-        text = pattern.sub(repl, text)
+    text = fix_math(text)
     path = work / "book.typ"
     path.write_text(text)
     return path
@@ -176,7 +194,8 @@ def _nav(book: Book, pages: list[tuple[str, str]], current: str) -> str:
 
 def _pager(pages: list[tuple[str, str]], i: int) -> str:
     prev = (f'<a rel="prev" href="{pages[i - 1][0]}">&larr; '
-            f"{html.escape(pages[i - 1][1])}</a>" if i > 0 else "<span></span>")
+            f"{html.escape(pages[i - 1][1])}</a>"
+            if i > 0 else "<span></span>")
     nxt = (f'<a rel="next" href="{pages[i + 1][0]}">'
            f"{html.escape(pages[i + 1][1])} &rarr;</a>"
            if i + 1 < len(pages) else "<span></span>")
@@ -316,6 +335,8 @@ def render_quarto(root: Path, build: Path, dist: Path, what: str,
         dst = stage / s.source.relative_to(root)
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(src, dst)
+        if s.is_notebook:
+            _echo_tagged_cells(dst)
     if book.get("bibliography") and (root / book["bibliography"]).is_file():
         shutil.copy(root / book["bibliography"],
                     stage / book["bibliography"])
@@ -330,3 +351,14 @@ def render_quarto(root: Path, build: Path, dist: Path, what: str,
         for extra in extras:
             shutil.copy(extra, made / extra.name)
         _swap(made, dist / "site")
+
+
+def _echo_tagged_cells(path: Path) -> None:
+    """Quarto has no `show-code` tag: such cells get `#| echo: true`."""
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        if "show-code" in cell.get("metadata", {}).get("tags", []):
+            src = cell["source"]
+            src = "".join(src) if isinstance(src, list) else src
+            cell["source"] = "#| echo: true\n" + src
+    path.write_text(json.dumps(nb))

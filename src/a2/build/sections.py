@@ -72,11 +72,14 @@ def notebooks(root: Path) -> list[Section]:
 def resolve(root: Path, name: str) -> Section:
     """A section from its stem, its number ('4') or its path."""
     found = notebooks(root)
+    valid = ", ".join(s.stem for s in found) or "(none)"
+    if not name.strip():
+        raise BuildError(f"no section given (S=<stem-or-number>); "
+                         f"valid sections: {valid}")
     stem = Path(name).stem
     for s in found:
         if stem == s.stem or stem == s.stem.split("-", 1)[0]:
             return s
-    valid = ", ".join(s.stem for s in found) or "(none)"
     raise BuildError(f"unknown section '{name}'; valid sections: {valid}")
 
 
