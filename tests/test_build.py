@@ -172,6 +172,13 @@ def test_manifest_chapters_missing_on_disk_are_skipped(
         "index", "1-alpha", "2-beta"]
 
 
+def test_notebooks_missing_from_the_manifest_are_reported(
+        tmp_path: Path) -> None:
+    root = make_scratch(tmp_path / "book")
+    write_notebook(root / "report/3-draft.ipynb", alpha_cells())
+    assert sections.unlisted(root) == [root / "report/3-draft.ipynb"]
+
+
 # --- incremental builds ----------------------------------------------------
 
 def test_first_build_executes_every_section_and_writes_outputs(

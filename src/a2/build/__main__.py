@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     root, build = args.root.resolve(), args.build.resolve()
     from a2.build import sections
     if args.cmd == "deps":
+        for path in sections.unlisted(root):
+            print(f"warning: {path.relative_to(root)} is not listed in "
+                  f"{sections.MANIFEST}; it is not built", file=sys.stderr)
         _write_if_changed(args.out, sections.deps_makefile(root))
     elif args.cmd == "stamp":
         _write_if_changed(args.file, args.text + "\n")

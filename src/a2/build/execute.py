@@ -83,6 +83,9 @@ def execute(root: Path, section: Section, build: Path,
         tmp.unlink(missing_ok=True)
         raise BuildError(f"section {section.stem} failed: "
                          f"{type(err).__name__}: {err}") from None
+    except KeyboardInterrupt:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, out)
     return out
 

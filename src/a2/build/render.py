@@ -245,7 +245,7 @@ def render_site(book: Book, doc: dict[str, Any], work: Path, out: Path,
         chapter_list.append((stem, page, blocks))
     if not any(p == "index.html" for _, p, _ in chapter_list):
         chapter_list.insert(0, ("index", "index.html", []))
-    pages = [(p, book.title if p == "index.html" else _title(b, s))
+    pages = [(p, _title(b, book.title if p == "index.html" else s))
              for s, p, b in chapter_list]
     where = {i: p for _, p, b in chapter_list for i in pandoc.ids(b)}
     tmp = out.with_name(f".{out.name}.tmp")

@@ -65,6 +65,13 @@ def chapters(root: Path, existing: bool = True) -> list[Section]:
     return out
 
 
+def unlisted(root: Path) -> list[Path]:
+    """Notebooks in report/ that the manifest does not list (not built)."""
+    listed = {s.source.resolve() for s in chapters(root, existing=False)}
+    return [p for p in sorted((root / "report").glob("*.ipynb"))
+            if p.resolve() not in listed]
+
+
 def notebooks(root: Path) -> list[Section]:
     return [s for s in chapters(root) if s.is_notebook]
 
