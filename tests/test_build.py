@@ -310,8 +310,9 @@ def test_code_notebook_runs_top_to_bottom_in_a_fresh_kernel(
     notebook's own cells, and a module missing from it fails the run."""
     nb = nbformat.read(built / "dist/a2-code.ipynb", 4)
     nb.cells.append(nbformat.v4.new_code_cell(
-        "import sys, a2.report\n"
+        "import inspect, sys, a2.report\n"
         "assert a2.report.__file__.startswith(str(Path.cwd()))\n"
+        "assert 'def md(' in inspect.getsource(a2.report)\n"
         "assert sys.modules['a2'].__path__ == []"))
     path = tmp_path / "a2-code.ipynb"
     nbformat.write(nb, path)

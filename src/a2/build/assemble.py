@@ -14,9 +14,10 @@ from a2.build.sections import (Section, library_modules, module_path,
 # Registers `%%a2module a2.x`: the cell's body is the source of module a2.x,
 # executed into a fresh module in sys.modules, so `import a2.x` finds it.
 # __file__ points into the working folder, so paths derived from it (such
-# as settings.REPO) resolve to the folder the notebook runs in.
+# as settings.REPO) resolve to the folder the notebook runs in; the source
+# goes into linecache, so inspect.getsource and tracebacks show it.
 LOADER = '''\
-import sys, types
+import linecache, sys, types
 from pathlib import Path
 from IPython.core.magic import register_cell_magic
 
@@ -30,6 +31,8 @@ def a2module(name, source):
                                                + ".py"))
     if name == "a2":
         module.__path__ = []  # a package; its modules come from cells only
+    linecache.cache[module.__file__] = (
+        len(source), None, source.splitlines(True), module.__file__)
     sys.modules[name] = module
     exec(compile(source, module.__file__, "exec"), module.__dict__)
     parent, _, child = name.rpartition(".")
