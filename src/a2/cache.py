@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import inspect
 import io
 import json
 import os
@@ -62,7 +63,8 @@ def run_key(config: RunConfig, data: ColourData) -> str:
     """Short sha256 of all that changes a run's result (not the device)."""
     run = {k: v for k, v in config.to_dict().items() if k != "device"}
     palette = np.ascontiguousarray(data.palette, dtype=np.float32)
-    code = {name: _sha256(Path(mod.__file__).read_bytes())
+    # getsource, not the file: the code notebook's inlined modules have none.
+    code = {name: _sha256(inspect.getsource(mod).encode())
             for name, mod in (("models", models), ("train", _train))}
     payload = {"run": run, "data": data.identity,
                "palette": _sha256(palette.tobytes()), "code": code}
