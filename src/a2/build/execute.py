@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,10 @@ def _source_cell(nb_path: Path, cell_index: int) -> int:
     return cell_index - shift + 1
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def execute(root: Path, section: Section, build: Path,
             params: dict[str, Any]) -> Path:
     """Execute into build/exec/<stem>.ipynb; a failure keeps the previous
@@ -64,6 +69,7 @@ def execute(root: Path, section: Section, build: Path,
     tmp = out.with_name(f".{section.stem}.tmp.ipynb")
     out.parent.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    signal.signal(signal.SIGTERM, _interrupt)  # make killed: clean up too
     print(f"executing {section.stem} with {params}", flush=True)
     try:
         papermill.execute_notebook(
