@@ -108,7 +108,8 @@ end
 -- Markdown outputs (a2.report.md): prose with computed numbers.
 function RawBlock(raw)
   if raw.format == "markdown" then
-    return pandoc.read(raw.text, "markdown").blocks
+    -- One Div: a returned list would keep only its first block here.
+    return pandoc.Div(pandoc.read(raw.text, "markdown").blocks)
   end
 end
 
