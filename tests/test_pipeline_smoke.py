@@ -109,9 +109,6 @@ def test_site_has_every_page_and_loads_nothing_remote(dist: Path) -> None:
         assert (site / name).is_file()
 
 
-@pytest.mark.xfail(reason="a2.cache.run_key hashes open(module.__file__), "
-                   "which inlined modules lack; hash inspect.getsource(mod) "
-                   "instead, then drop this mark", strict=False)
 def test_code_notebook_runs_top_to_bottom_elsewhere(
         dist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """In a folder without src/a2: the library comes from its cells."""
