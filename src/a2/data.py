@@ -150,6 +150,7 @@ def download(root: Path | None = None) -> Path:
     old_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     try:
+        _resolve(URL, DOWNLOAD_TIMEOUT_S)
         download_url(URL, str(root), filename=part.name)
     except Exception as err:  # URLError, timeout, HTTP errors, OSError
         part.unlink(missing_ok=True)
@@ -165,6 +166,28 @@ def download(root: Path | None = None) -> Path:
                         f"{LOCAL_OPTIONS}")
     part.replace(target)
     return target
+
+
+def _resolve(url: str, timeout: float) -> None:
+    """Fail when looking the host up takes over ``timeout`` seconds: name
+    lookups ignore the socket timeout and can hang on a network without
+    DNS. A lookup that fails is left for the download to report."""
+    import threading
+    import urllib.parse
+
+    host = urllib.parse.urlsplit(url).hostname or ""
+
+    def lookup() -> None:
+        try:
+            socket.getaddrinfo(host, 443)
+        except OSError:
+            pass
+
+    worker = threading.Thread(target=lookup, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise socket.timeout(f"no answer for {host} within {timeout:g} s")
 
 
 def _from_archive(archive: Path, md5: str):
@@ -209,18 +232,34 @@ def _read_batches(folder: Path):
     return (np.concatenate(xs[:5]), np.concatenate(ys[:5]), xs[5], ys[5])
 
 
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
 def _read_npz(path: Path):
+    """The four arrays, checked: images uint8 (N, 3, 32, 32), labels
+    integer (N,). Garbage, a truncated zip or a plain .npy is a DataError."""
     try:
-        with np.load(path) as npz:
-            arrays = tuple(npz[k] for k in ("x_train", "y_train",
-                                            "x_test", "y_test"))
-    except (KeyError, ValueError, OSError) as err:
+        npz = np.load(path)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise ValueError(f"holds a single {type(npz).__name__}")
+        with npz:
+            arrays = tuple(npz[k] for k in NPZ_KEYS)
+    except Exception as err:  # ValueError, BadZipFile, KeyError, OSError
+        reason = str(err).splitlines()[0][:120] if str(err) else ""
         raise DataError(f"{path} is not an npz with x_train, y_train, "
-                        f"x_test, y_test ({err}). {LOCAL_OPTIONS}") from None
-    for x in arrays[0::2]:
-        if x.dtype != np.uint8 or x.shape[1:] != (3, 32, 32):
-            raise DataError(f"{path}: images must be uint8 (N, 3, 32, 32), "
-                            f"got {x.dtype} {x.shape}. {LOCAL_OPTIONS}")
+                        f"x_test, y_test ({type(err).__name__}: {reason})"
+                        f". {LOCAL_OPTIONS}") from None
+    for name, x, y in (("train", *arrays[:2]), ("test", *arrays[2:])):
+        if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (3, 32, 32):
+            raise DataError(f"{path}: x_{name} must be uint8 "
+                            f"(N, 3, 32, 32), got {x.dtype} {x.shape}. "
+                            f"{LOCAL_OPTIONS}")
+        if (y.ndim != 1 or len(y) != len(x)
+                or not np.issubdtype(y.dtype, np.integer)):
+            raise DataError(f"{path}: y_{name} must be integer labels of "
+                            f"shape ({len(x)},), one per image of "
+                            f"x_{name}, got {y.dtype} {y.shape}. "
+                            f"{LOCAL_OPTIONS}")
     return arrays
 
 
