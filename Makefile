@@ -72,8 +72,10 @@ $(B)/data.stamp: FORCE
 	@mkdir -p $(@D)
 	@[ "$$(cat $@ 2>/dev/null)" = "$(A2_DATA)" ] || echo "$(A2_DATA)" > $@
 
-# Every params file is validated before any section runs.
-$(B)/params.ok: $(NOTEBOOKS) $(wildcard params/*.yaml) | $(SETUP)
+# Every params file, and the data setting, are validated before any
+# section runs.
+$(B)/params.ok: $(NOTEBOOKS) $(wildcard params/*.yaml) $(B)/data.stamp \
+                | $(SETUP)
 	$(BUILD) check $(PROFILE_ARG)
 	@touch $@
 

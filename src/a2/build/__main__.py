@@ -1,7 +1,8 @@
 """`python -m a2.build <command>`: the steps the Makefile runs.
 
   deps OUT                   write Make rules: section -> library files
-  check [--profile F]        validate every section's params file
+  check [--profile F]        validate every section's params file, and
+                             the data source if a section reads data
   execute NAME [--params F] [--profile F]
                              validate, then run one section's notebook
   resolve NAME               print the stem of a section (stem or number)
@@ -67,9 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     elif args.cmd == "resolve":
         print(sections.resolve(root, args.name).stem)
     elif args.cmd == "check":
+        from a2.build.checks import check_data
         from a2.build.execute import section_params
-        for s in sections.notebooks(root):
-            section_params(root, s, profile=args.profile)
+        params = {s: section_params(root, s, profile=args.profile)
+                  for s in sections.notebooks(root)}
+        check_data(root, params)  # A2_DATA, for the sections that read it
     elif args.cmd == "execute":
         from a2.build.execute import execute, section_params
         s = sections.resolve(root, args.name)

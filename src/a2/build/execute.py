@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from a2.config import ParamsError, check_value, load_yaml, validate
+from a2.build.checks import check_models
 from a2.build.sections import NOT_LITERAL, BuildError, Section, parameters
 
 KERNEL = "a2"  # registered by `make venv` from the venv's python
@@ -24,21 +25,25 @@ def section_params(root: Path, section: Section,
     mapping whose keys must exist in config.SPECS and apply only to the
     sections that take them. Any problem raises ParamsError."""
     defaults = parameters(section.source)
+    origin = dict.fromkeys(defaults, str(section.source))
     if params_file is None:
         params_file = root / "params" / f"{section.stem}.yaml"
         raw = load_yaml(params_file) if params_file.is_file() else {}
     else:
         raw = load_yaml(params_file)
     values = validate(raw, defaults, str(params_file))
+    origin.update(dict.fromkeys(values, str(params_file)))
     if profile is not None:
         overlay = load_yaml(profile)
         for key, value in overlay.items():
             value = check_value(key, value, str(profile))
             if key in defaults:
                 values[key] = value
+                origin[key] = str(profile)
     # Every parameter is injected, so the executed notebook records them all.
     merged = {k: v for k, v in defaults.items() if v is not NOT_LITERAL}
     merged.update(values)
+    check_models(section, merged, origin)  # e.g. the kernel vs Figure 4
     return merged
 
 
