@@ -11,10 +11,14 @@ other experiments use (``batch_sizes``, ``seeds``, ...): ``train`` names
 them and ignores them. ``runs`` lists the cached runs.
 
 A bad key or value ends with a one-line message and exit status 2.
+SIGINT (Ctrl-C) or SIGTERM ends training with one line, "interrupted after
+epoch N; rerun to resume" (exit 130 or 143): finished epochs are cached,
+and the next run goes on from there to the same numbers.
 """
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from typing import Any
 
@@ -23,6 +27,7 @@ from a2.data import DataError
 from a2.palette import PaletteError
 
 DATA_KEYS = ("label", "n_train", "n_valid", "palette")
+_current: dict[str, Any] = {}  # the run being trained, for interruptions
 
 
 def train_keys() -> tuple[str, ...]:
@@ -71,6 +76,14 @@ def cmd_train(args: argparse.Namespace) -> None:
                               if k not in DATA_KEYS})
     colour_data = data.load(**{k: v for k, v in chosen.items()
                                if k in DATA_KEYS})
+    if colour_data.num_colours != run_config.num_colours:
+        raise config.ParamsError(
+            f"palette {chosen.get('palette')} has {colour_data.num_colours}"
+            f" colours but num_colours is {run_config.num_colours}; valid: "
+            f"a palette of {run_config.num_colours} colours, or "
+            f"--set num_colours={colour_data.num_colours}")
+    _current.update(key=cache.run_key(run_config, colour_data),
+                    epochs=run_config.epochs)
     run = cache.train_or_load(run_config, colour_data, retrain=args.retrain)
     last = run.history.last
     print(f"run {run.key}: validation loss {last.valid_loss:.4f}, "
@@ -113,16 +126,50 @@ def main(argv: list[str] | None = None) -> int:
     p_runs = sub.add_parser("runs", help="list the cached runs")
     p_runs.set_defaults(func=cmd_runs)
     args = parser.parse_args(argv)
+    _current.clear()
+    received = [signal.SIGINT]
+    previous = _on_sigterm(received)
     try:
         args.func(args)
     except (config.ParamsError, DataError, PaletteError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; finished epochs are cached, run again to "
-              "resume", file=sys.stderr)
-        return 130
+        print(interrupted_message(), file=sys.stderr)
+        return 128 + received[-1]
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _on_sigterm(received: list[int]):
+    """SIGTERM (a killed build, a scheduler) ends like Ctrl-C: cleanly,
+    with one line. Returns the previous handler (None off the main
+    thread, where handlers cannot be set)."""
+    def handler(signum: int, frame: object) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:
+        return None
+
+
+def interrupted_message() -> str:
+    """One line: how far the interrupted run got and what to do."""
+    if "key" not in _current:
+        return "interrupted before training started; nothing to resume"
+    from a2 import cache
+
+    done = cache.stored_epochs(_current["key"])
+    if done == 0:
+        return ("interrupted before epoch 1 finished; rerun to start "
+                "again")
+    if done >= _current["epochs"]:
+        return (f"interrupted after the run finished ({done} epochs, "
+                f"cached); rerun to load it")
+    return f"interrupted after epoch {done}; rerun to resume"
 
 
 if __name__ == "__main__":

@@ -22,8 +22,10 @@ import inspect
 import io
 import json
 import os
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,11 +112,21 @@ def train_or_load(config: RunConfig, data: ColourData, retrain: bool = False,
                       f"{device}")
 
             def save(t: _train.Trainer) -> None:
-                _save(folder, key, t, meta)
+                with _signals_held():
+                    _save(folder, key, t, meta)
 
             trainer.fit(on_epoch=save, log=log)
     trainer.model.eval()
     return Run(trainer.model, trainer.history, key, config, meta)
+
+
+def stored_epochs(key: str) -> int:
+    """Finished epochs of run ``key`` in the cache (0 when none)."""
+    try:
+        info = json.loads((runs_dir() / key / MANIFEST).read_text())
+        return int(info["meta"]["epochs_done"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
 
 
 def list_runs() -> list[dict[str, Any]]:
@@ -135,6 +147,26 @@ def _epochs(n: int) -> str:
 def _say(log: Log, line: str) -> None:
     if log is not None:
         log(line)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT/SIGTERM wait until the checkpoint and its manifest are both
+    written, so an interrupted run always resumes from its last epoch."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    wanted = (signal.SIGINT, signal.SIGTERM)
+    old = {s: signal.signal(s, lambda signum, frame: held.append(signum))
+           for s in wanted}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        if held:
+            signal.raise_signal(held[0])  # now handled as it would have been
 
 
 @contextlib.contextmanager

@@ -3,7 +3,8 @@
 - the kernel against every network a section trains (an even kernel
   cannot keep Figure 4a's shapes in PoolUpsampleNet's stride-1
   convolutions): the networks are the model names (``a2.config.MODELS``)
-  the section's code mentions, plus its ``model``/``models`` parameters;
+  the section's code mentions outside its parameters cell, plus the
+  values of its ``model``/``models`` parameters;
 - the data source (``A2_DATA``) for the sections that read data: its
   arrays are loaded once (about a second), so a missing, garbage or
   wrongly shaped file is reported before hours of work, not in a cell.
@@ -18,15 +19,19 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from a2.config import MODELS, SPECS, ParamsError
-from a2.build.sections import (BuildError, Section, _strip_magics,
-                               library_modules, notebook_code)
+from a2.build.sections import (BuildError, Section, _cells, _code,
+                               _strip_magics, library_modules, notebook_code)
 
 
 def section_models(section: Section, params: Mapping[str, Any]) -> list[str]:
     """The networks a section trains, in ``MODELS`` order."""
     found: set[str] = set()
+    code = "\n".join(  # the parameters cell's defaults may be overridden
+        _code(c) for c in _cells(section.source)
+        if c.get("cell_type") == "code"
+        and "parameters" not in c.get("metadata", {}).get("tags", []))
     try:
-        tree = ast.parse(_strip_magics(notebook_code(section.source)))
+        tree = ast.parse(_strip_magics(code))
     except SyntaxError:
         tree = None
     if tree is not None:
