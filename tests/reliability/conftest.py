@@ -1,0 +1,99 @@
+"""Fault cases: a scratch book with a data section, fake earlier outputs,
+and helpers that run the real command lines as a user would."""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+TESTS = Path(__file__).resolve().parents[1]
+if str(TESTS) not in sys.path:  # reuse the build tests' scratch book
+    sys.path.insert(0, str(TESTS))
+
+from test_build import MANIFEST, make_scratch, write_notebook  # noqa: E402
+
+REPO = TESTS.parent
+PY = str(REPO / ".venv/bin/python") if (REPO / ".venv/bin/python").is_file() \
+    else sys.executable
+
+
+def make_book(root: Path) -> Path:
+    """The build tests' scratch book plus 3-colour, a section that reads
+    CIFAR-10 and trains PoolUpsampleNet (as section 4 does)."""
+    make_scratch(root)
+    (root / "_quarto.yml").write_text(
+        MANIFEST.replace("  appendices:",
+                         "    - report/3-colour.ipynb\n  appendices:"))
+    write_notebook(root / "report/3-colour.ipynb", [
+        ("md", "# 3 Colour", []),
+        ("code", "model = 'pool_upsample'\nkernel = 3\nlr = 0.001\n"
+                 "batch_size = 100\nepochs = 2\nn_train = None",
+         ["parameters"]),
+        ("code", "import a2.data\nprint(model, kernel)", [])])
+    return root
+
+
+def fake_outputs(root: Path) -> None:
+    """Outputs of an earlier build, which a failing command must keep."""
+    for rel in ("build/full/exec/1-alpha.ipynb",
+                "build/full/exec/3-colour.ipynb", "dist/a2-writeup.pdf",
+                "dist/a2-code.ipynb", "dist/site/index.html"):
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(f"earlier {rel}".encode())
+
+
+def snapshot(*folders: Path) -> dict[str, str]:
+    """sha256 of every file under the folders (missing folders: empty)."""
+    out = {}
+    for folder in folders:
+        for path in sorted(folder.rglob("*")) if folder.exists() else []:
+            if path.is_file():
+                out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def run(args: list[str], cwd: Path, env: dict[str, str] | None = None,
+        timeout: float = 120) -> subprocess.CompletedProcess:
+    full = {**os.environ, "A2_EMBEDDED_RENDERER": "1", **(env or {})}
+    full.pop("MAKEFLAGS", None)
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True,
+                          env=full, timeout=timeout)
+
+
+def build_cli(root: Path, *args: str, env: dict[str, str] | None = None
+              ) -> subprocess.CompletedProcess:
+    return run([PY, "-m", "a2.build", "--root", str(root), "--build",
+                str(root / "build/full"), *args], root, env)
+
+
+def one_error_line(proc: subprocess.CompletedProcess) -> str:
+    """The failure's message: exactly one 'error:' line, no traceback."""
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
+    errors = [ln for ln in proc.stderr.splitlines()
+              if ln.startswith("error:")]
+    assert len(errors) == 1, proc.stderr
+    return errors[0]
+
+
+@pytest.fixture
+def book(tmp_path: Path) -> Path:
+    root = make_book(tmp_path / "book")
+    fake_outputs(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def palette_file(tiny_data, tmp_path_factory) -> Path:
+    """The tiny data's palette as a course-style file: no k-means in
+    child processes."""
+    path = tmp_path_factory.mktemp("palette") / "colours.npy"
+    np.save(path, np.array([tiny_data.palette], dtype=object),
+            allow_pickle=True)
+    return path

@@ -1,0 +1,237 @@
+"""Bad input gets one clear error before any work starts: the message
+names the file (or setting), the key and the valid values; the exit status
+is non-zero; there is no traceback; earlier outputs are untouched."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import build_cli, one_error_line, run, snapshot, PY
+
+# (params file, its text, the error line after 'error: <file>: ')
+PARAMS_CASES = {
+    "unknown key, with a suggestion": (
+        "1-alpha", "epoch: 2\n",
+        "unknown key 'epoch' (did you mean 'epochs'?); "
+        "valid keys: epochs, lr"),
+    "wrong type": (
+        "1-alpha", "epochs: three\n",
+        "key 'epochs' has value 'three'; valid: an integer >= 1"),
+    "a YAML true where a number goes": (
+        "1-alpha", "lr: true\n", "key 'lr' has value True; valid: a number > 0"),
+    "zero learning rate": (
+        "3-colour", "lr: 0\n", "key 'lr' has value 0; valid: a number > 0"),
+    "negative learning rate": (
+        "3-colour", "lr: -0.001\n",
+        "key 'lr' has value -0.001; valid: a number > 0"),
+    "zero batch size": (
+        "3-colour", "batch_size: 0\n",
+        "key 'batch_size' has value 0; valid: an integer >= 1"),
+    "negative epochs": (
+        "3-colour", "epochs: -1\n",
+        "key 'epochs' has value -1; valid: an integer >= 1"),
+    "kernel out of range": (
+        "3-colour", "kernel: 7\n",
+        "key 'kernel' has value 7; valid: 3, 4 or 5 (odd only for "
+        "pool_upsample)"),
+    "even kernel for a section that trains pool_upsample": (
+        "3-colour", "kernel: 4\n",
+        "key 'kernel' has value 4; valid: 3 or 5 for section 3-colour, "
+        "which trains pool_upsample (pool_upsample: kernel 4 cannot keep "
+        "the size in a stride-1 convolution: 2*padding would have to lie "
+        "in [3, 3], so the kernel must be odd)"),
+    "unknown model name": (
+        "3-colour", "model: resnet\n",
+        "key 'model' has value 'resnet'; valid: one of pool_upsample, "
+        "conv_transpose, unet"),
+    "not valid YAML": ("1-alpha", "epochs: [1,\n", "not valid YAML"),
+    "a list instead of a mapping": (
+        "1-alpha", "- epochs\n- 2\n",
+        "expected a mapping of key: value, got list"),
+}
+
+
+@pytest.mark.parametrize("case", PARAMS_CASES)
+def test_bad_params_file_is_one_line_naming_file_key_and_valid_values(
+        book: Path, a2_cache: Path, case: str) -> None:
+    stem, text, message = PARAMS_CASES[case]
+    params = book / "params" / f"{stem}.yaml"
+    params.write_text(text)
+    before = snapshot(book / "build", book / "dist")
+    proc = build_cli(book, "execute", stem)  # validates, then would run
+    line = one_error_line(proc)
+    assert line.startswith(f"error: {params}: "), line
+    assert message in line
+    assert "executing" not in proc.stdout
+    assert snapshot(book / "build", book / "dist") == before
+
+
+def test_even_kernel_is_fine_where_only_transposed_networks_train(
+        book: Path) -> None:
+    """The kernel check knows which networks a section trains: kernel 4
+    keeps Figure 4b's shapes, so a conv_transpose section accepts it."""
+    from a2.build.execute import section_params
+    from a2.build.sections import resolve
+
+    (book / "params/3-colour.yaml").write_text(
+        "model: conv_transpose\nkernel: 4\n")
+    got = section_params(book, resolve(book, "3"))
+    assert (got["model"], got["kernel"]) == ("conv_transpose", 4)
+
+
+def test_bad_profile_key_is_named_with_a_suggestion(book: Path) -> None:
+    profile = book / "params/smoke.yaml"
+    profile.write_text("n_trian: 8\n")
+    before = snapshot(book / "build", book / "dist")
+    line = one_error_line(build_cli(book, "check", "--profile",
+                                    str(profile)))
+    assert line == (f"error: {profile}: unknown key 'n_trian' (did you "
+                    f"mean 'n_train'?)")
+    assert snapshot(book / "build", book / "dist") == before
+
+
+def test_unknown_section_lists_the_valid_sections(book: Path) -> None:
+    before = snapshot(book / "build", book / "dist")
+    line = one_error_line(build_cli(book, "execute", "pooling"))
+    assert line == ("error: unknown section 'pooling'; valid sections: "
+                    "1-alpha, 3-colour, 2-beta")
+    assert snapshot(book / "build", book / "dist") == before
+
+
+def test_missing_params_file_is_named(book: Path) -> None:
+    before = snapshot(book / "build", book / "dist")
+    line = one_error_line(build_cli(book, "execute", "1", "--params",
+                                    str(book / "nope.yaml")))
+    assert line == f"error: {book}/nope.yaml: params file not found"
+    assert snapshot(book / "build", book / "dist") == before
+
+
+# --- the data source (A2_DATA) ---------------------------------------------
+
+def _npz(path: Path, horse_npz: Path, **changes) -> Path:
+    with np.load(horse_npz) as z:
+        arrays = {k: z[k][:50] for k in z.files}
+    arrays.update(changes)
+    np.savez(path, **arrays)
+    return path
+
+
+def _data_cases(tmp: Path, horse_npz: Path) -> dict[str, tuple[Path, str]]:
+    garbage = tmp / "garbage.npz"
+    garbage.write_bytes(b"this is not an npz\n" * 10)
+    truncated = tmp / "truncated.npz"
+    truncated.write_bytes(horse_npz.read_bytes()[:4096])
+    with np.load(horse_npz) as z:
+        x, y = z["x_train"][:50], z["y_train"][:50]
+    return {
+        "missing path": (tmp / "missing.npz",
+                         "is neither 'download' nor an existing folder"),
+        "garbage": (garbage, "is not an npz with x_train, y_train, "
+                             "x_test, y_test (ValueError"),
+        "truncated": (truncated, "is not an npz with x_train, y_train, "
+                                 "x_test, y_test (BadZipFile"),
+        "images the wrong way round": (
+            _npz(tmp / "hwc.npz", horse_npz,
+                 x_train=np.ascontiguousarray(x.transpose(0, 2, 3, 1))),
+            "x_train must be uint8 (N, 3, 32, 32), got uint8 "
+            "(50, 32, 32, 3)"),
+        "labels not one per image": (
+            _npz(tmp / "labels.npz", horse_npz, y_train=y[:10]),
+            "y_train must be integer labels of shape (50,), one per image "
+            "of x_train, got int64 (10,)"),
+        "no horses": (
+            _npz(tmp / "cats.npz", horse_npz, y_train=np.full(50, 3)),
+            "the data source has no training images of class 7"),
+    }
+
+
+DATA_CASES = ["missing path", "garbage", "truncated",
+              "images the wrong way round", "labels not one per image",
+              "no horses"]
+
+
+@pytest.mark.parametrize("case", DATA_CASES)
+def test_bad_data_source_is_reported_by_check_before_any_section_runs(
+        book: Path, tmp_path: Path, horse_npz: Path, a2_cache: Path,
+        monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    """In process (the CLI prints 'error: ' + this message; the garbage
+    case below runs the real command line)."""
+    from a2.build.__main__ import main
+    from a2.build.sections import BuildError
+
+    source, message = _data_cases(tmp_path, horse_npz)[case]
+    monkeypatch.setenv("A2_DATA", str(source))
+    before = snapshot(book / "build", book / "dist")
+    with pytest.raises(BuildError) as err:
+        main(["--root", str(book), "--build", str(book / "build/full"),
+              "check"])
+    line = str(err.value)
+    assert line.startswith(f"A2_DATA={source} (read by 3-colour): ")
+    assert message in line and "\n" not in line, line
+    if case != "no horses":  # a bad file: the local options are listed
+        assert "cifar-10-batches-py" in line and ".npz" in line
+    assert snapshot(book / "build", book / "dist") == before
+
+
+def test_bad_data_source_on_the_command_line_is_one_line(
+        book: Path, tmp_path: Path, horse_npz: Path, a2_cache: Path) -> None:
+    source, message = _data_cases(tmp_path, horse_npz)["garbage"]
+    before = snapshot(book / "build", book / "dist")
+    proc = build_cli(book, "check", env={"A2_DATA": str(source)})
+    line = one_error_line(proc)
+    assert line.startswith(f"error: A2_DATA={source} (read by 3-colour): ")
+    assert message in line
+    assert snapshot(book / "build", book / "dist") == before
+
+
+def test_make_pdf_with_bad_data_stops_before_executing_anything(
+        book: Path, tmp_path: Path, a2_cache: Path) -> None:
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"\0" * 100)
+    before = snapshot(book / "build/full/exec", book / "dist")
+    proc = run(["make", "--no-print-directory", "-f",
+                str(Path(__file__).resolve().parents[2] / "Makefile"),
+                f"VENV={Path(PY).parents[1]}", "SETUP=", f"DATA={garbage}",
+                "pdf"], book)
+    line = one_error_line(proc)
+    assert line.startswith(f"error: A2_DATA={garbage} (read by 3-colour)")
+    assert "executing" not in proc.stdout
+    assert snapshot(book / "build/full/exec", book / "dist") == before
+
+
+# --- python -m a2 train ----------------------------------------------------
+
+def _train(args: list[str], cwd: Path) -> object:
+    return run([PY, "-m", "a2", "train", *args], cwd)
+
+
+@pytest.mark.parametrize("shape,message", [
+    ((24, 4), "element 0 has shape (24, 4); expected (K, 3) RGB colours"),
+    ((10, 3), "has 10 colours but num_colours is 24; valid: a palette of "
+              "24 colours, or --set num_colours=10"),
+])
+def test_train_with_a_palette_of_the_wrong_shape_stops_before_training(
+        tmp_path: Path, horse_npz: Path, a2_cache: Path, monkeypatch,
+        shape, message) -> None:
+    monkeypatch.setenv("A2_DATA", str(horse_npz))
+    palette = tmp_path / "palette.npy"
+    colours = np.random.default_rng(0).random(shape).astype(np.float32)
+    np.save(palette, np.array([colours], dtype=object), allow_pickle=True)
+    proc = _train(["--set", f"palette={palette}", "--set", "n_train=8",
+                   "--set", "n_valid=8"], tmp_path)
+    line = one_error_line(proc)
+    assert str(palette) in line and message in line, line
+    assert proc.returncode == 2
+    assert not (a2_cache / "runs").exists()  # no run entry was started
+
+
+def test_train_params_file_with_a_typo_names_file_and_suggestion(
+        tmp_path: Path, a2_cache: Path) -> None:
+    params = tmp_path / "p.yaml"
+    params.write_text("kernal: 3\n")
+    line = one_error_line(_train(["--params", str(params)], tmp_path))
+    assert line.startswith(f"error: {params}: unknown key 'kernal' "
+                           f"(did you mean 'kernel'?); train takes: model,")
+    assert not (a2_cache / "runs").exists()
