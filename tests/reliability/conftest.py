@@ -97,3 +97,20 @@ def palette_file(tiny_data, tmp_path_factory) -> Path:
     np.save(path, np.array([tiny_data.palette], dtype=object),
             allow_pickle=True)
     return path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread here and in child processes: on a shared
+    2-core machine tiny runs are ~10x faster so (and CPU runs stay
+    bit-exact between the parent and its children)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OMP_NUM_THREADS", "1")
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(threads)
