@@ -65,7 +65,13 @@ def load_book(root: Path, build: Path) -> Book:
 def _markdown_outputs(src: Path, dst: Path) -> Path:
     """A copy of a notebook whose Markdown outputs (a2.report.md) reach
     pandoc as Markdown: its ipynb reader prefers their text/plain repr."""
-    nb = json.loads(src.read_text())
+    try:
+        nb = json.loads(src.read_text())
+        nb["cells"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise BuildError(f"executed notebook {src} is unreadable "
+                         f"({type(err).__name__}); run `make section "
+                         f"S={src.stem}` to execute it again") from None
     for cell in nb["cells"]:
         for out in cell.get("outputs", []):
             data = out.get("data", {})
