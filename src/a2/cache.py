@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from a2 import models, settings
+from a2 import models, provenance, settings
 from a2 import train as _train
 from a2.data import ColourData
 from a2.train import History, RunConfig
@@ -117,6 +117,7 @@ def train_or_load(config: RunConfig, data: ColourData, retrain: bool = False,
 
             trainer.fit(on_epoch=save, log=log)
     trainer.model.eval()
+    provenance.note_run(key)  # the appendix lists the runs a build used
     return Run(trainer.model, trainer.history, key, config, meta)
 
 

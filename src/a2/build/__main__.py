@@ -78,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         s = sections.resolve(root, args.name)
         params = section_params(root, s, args.params, args.profile)
         t0 = time.perf_counter()
-        execute(root, s, build, params)
+        files = [args.params or root / "params" / f"{s.stem}.yaml",
+                 *([args.profile] if args.profile else [])]
+        execute(root, s, build, params, files)
         print(f"executed {s.stem} in {time.perf_counter() - t0:.1f}s")
     elif args.cmd == "render":
         from a2.build.render import render

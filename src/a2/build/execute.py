@@ -6,7 +6,7 @@ import logging
 import os
 import signal
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from a2.config import ParamsError, check_value, load_yaml, validate
 from a2.build.checks import check_models
@@ -64,15 +64,24 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def execute(root: Path, section: Section, build: Path,
-            params: dict[str, Any]) -> Path:
+            params: dict[str, Any],
+            params_files: Sequence[Path] = ()) -> Path:
     """Execute into build/exec/<stem>.ipynb; a failure keeps the previous
-    executed notebook and leaves the failed one in build/failed/."""
+    executed notebook and leaves the failed one in build/failed/.
+    build/provenance/<stem>.json records the runs the section used, its
+    params files and the commit (figure source lines, the appendix)."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
+
+    from a2 import provenance
 
     out = build / "exec" / f"{section.stem}.ipynb"
     tmp = out.with_name(f".{section.stem}.tmp.ipynb")
     out.parent.mkdir(parents=True, exist_ok=True)
+    record = build / "provenance" / f"{section.stem}.json"
+    pending = record.with_name(f".{section.stem}.pending.json")
+    pending.unlink(missing_ok=True)
+    os.environ[provenance.ENV] = str(pending)  # the kernel inherits it
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     signal.signal(signal.SIGTERM, _interrupt)  # make killed: clean up too
     print(f"executing {section.stem} with {params}", flush=True)
@@ -97,6 +106,7 @@ def execute(root: Path, section: Section, build: Path,
     except KeyboardInterrupt:
         tmp.unlink(missing_ok=True)
         raise
+    provenance.finish(pending, record, root, section.source, params_files)
     os.replace(tmp, out)
     return out
 

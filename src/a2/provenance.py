@@ -1,0 +1,142 @@
+"""Where the report's results come from.
+
+The build executes each section with ``A2_PROVENANCE`` naming a JSON file
+in the build folder; ``a2.cache`` calls :func:`note_run` for every run a
+section trains or loads, so that file lists the trained models the section
+used. After a section succeeds the build adds its notebook, params files
+and commit (:func:`finish`); the renderer prints these under every figure
+and table, and the appendix lists the runs of all sections
+(:func:`used_runs`). Outside the build (the code notebook) the runs are
+kept in memory, where the appendix finds them in the same kernel.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+ENV = "A2_PROVENANCE"
+_used: list[str] = []  # keys this process used, in order
+
+
+def note_run(key: str) -> None:
+    """Record that this process trained or loaded run ``key``."""
+    if key not in _used:
+        _used.append(key)
+    path = os.environ.get(ENV)
+    if path:
+        _write(Path(path), {"runs": _used})
+
+
+def used_runs() -> list[str]:
+    """Keys of the runs this build used: every finished section's record
+    in the provenance folder, then this process's own runs."""
+    keys: list[str] = []
+    path = os.environ.get(ENV)
+    if path:
+        for record in sorted(Path(path).parent.glob("[!.]*.json")):
+            keys += read(record).get("runs", [])
+    keys += _used
+    return list(dict.fromkeys(keys))
+
+
+def read(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write(path: Path, record: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    os.replace(tmp, path)
+
+
+def commit(root: Path) -> str:
+    """Short hash of HEAD, with ``-dirty`` when tracked files changed;
+    ``unknown`` outside a git checkout."""
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], cwd=root, timeout=10,
+                                 capture_output=True, text=True)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    head = git("rev-parse", "--short", "HEAD")
+    if head is None:
+        return "unknown"
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return head + ("-dirty" if dirty else "")
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+
+
+def finish(pending: Path, out: Path, root: Path, notebook: Path,
+           params: Sequence[Path]) -> dict[str, Any]:
+    """The section's record: the runs its kernel noted in ``pending``,
+    plus where it came from; written to ``out``."""
+    def rel(p: Path) -> str:
+        p = p.resolve()
+        return (p.relative_to(root).as_posix()
+                if p.is_relative_to(root) else str(p))
+
+    record = {"notebook": rel(notebook),
+              "params": [rel(p) for p in params if p.is_file()],
+              "commit": commit(root), "executed": now(),
+              "runs": read(pending).get("runs", [])}
+    _write(out, record)
+    pending.unlink(missing_ok=True)
+    return record
+
+
+# --- the appendix's tables -------------------------------------------------
+
+def runs_markdown(manifests: Sequence[dict[str, Any]]) -> str:
+    """One row per stored run (``a2.cache`` manifests): settings, data
+    subset, device, training time and final metrics."""
+    lines = ["| cache key | model | k, NF, lr, B, epochs, seed "
+             "| train / valid images | device | time (s) "
+             "| valid loss | valid acc. (%) |",
+             "|" + "|".join("-" * w for w in (19, 16, 24, 12, 7, 7, 8, 8))
+             + "|"]
+    for m in manifests:
+        c, meta, last = m["config"], m.get("meta", {}), m.get("final") or {}
+        data = meta.get("data", {})
+        lines.append(
+            f"| `{m['key']}` | {c['model']} "
+            f"| {c['kernel']}, {c['num_filters']}, {c['lr']:g}, "
+            f"{c['batch_size']}, {c['epochs']}, {c['seed']} "
+            f"| {data.get('n_train', '?')} / {data.get('n_valid', '?')} "
+            f"| {', '.join(meta.get('devices', [])) or '?'} "
+            f"| {meta.get('train_seconds', float('nan')):.1f} "
+            f"| {last.get('valid_loss', float('nan')):.4f} "
+            f"| {last.get('valid_acc', float('nan')):.2f} |")
+    return "\n".join(lines)
+
+
+def sections_markdown(folder: Path) -> str:
+    """One row per executed section: notebook, params files, commit and
+    time of execution, from the build's provenance folder."""
+    lines = ["| notebook | params | commit | executed | models |",
+             "|" + "|".join("-" * w for w in (26, 30, 16, 20, 8)) + "|"]
+    for path in sorted(folder.glob("[!.]*.json")):
+        r = read(path)
+        params = ", ".join(f"`{p}`" for p in r.get("params", [])) or "none"
+        lines.append(f"| `{r.get('notebook', path.stem)}` | {params} "
+                     f"| `{r.get('commit', '?')}` | {r.get('executed', '?')}"
+                     f" | {len(r.get('runs', []))} |")
+    return "\n".join(lines)
+
+
+def folder() -> Path | None:
+    """The build's provenance folder (None outside the build)."""
+    path = os.environ.get(ENV)
+    return Path(path).parent if path else None
