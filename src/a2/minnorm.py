@@ -97,40 +97,53 @@ HINT_X = np.array([[2.0, 1.0]])  # question 1.2.1's hint: x_1 = [2, 1]
 HINT_T = np.array([2.0])  # t = [2], w0 = [0, 0]
 
 
+class Stepper:
+    """One method's update rule, with its running state.
+
+    rmsprop follows equations (3)-(4) with v_{-1} = 0; adagrad sums g^2;
+    adam uses (ADAM_BETA1, ADAM_BETA2) with bias correction. ``update(g)``
+    returns the step to subtract from w.
+    """
+
+    def __init__(self, method: str, lr: float, d: int, beta: float = 0.9,
+                 eps: float = 1e-8, methods: tuple[str, ...] = METHODS):
+        if method not in methods:
+            raise ValueError(
+                f"method {method!r}; valid: {', '.join(methods)}")
+        self.method, self.lr, self.beta, self.eps = method, lr, beta, eps
+        self.m = np.zeros(d)
+        self.v = np.zeros(d)
+        self.k = 0  # steps taken, for Adam's bias correction
+
+    def update(self, g: np.ndarray) -> np.ndarray:
+        self.k += 1
+        lr, beta, eps = self.lr, self.beta, self.eps
+        if self.method == "gd":
+            return lr * g
+        if self.method == "rmsprop":
+            self.v = beta * self.v + (1 - beta) * g ** 2
+            return lr * g / (np.sqrt(self.v) + eps)
+        if self.method == "adagrad":
+            self.v = self.v + g ** 2
+            return lr * g / (np.sqrt(self.v) + eps)
+        self.m = ADAM_BETA1 * self.m + (1 - ADAM_BETA1) * g
+        self.v = ADAM_BETA2 * self.v + (1 - ADAM_BETA2) * g ** 2
+        m_hat = self.m / (1 - ADAM_BETA1 ** self.k)
+        v_hat = self.v / (1 - ADAM_BETA2 ** self.k)
+        return lr * m_hat / (np.sqrt(v_hat) + eps)
+
+
 def optimise(X: np.ndarray, t: np.ndarray, method: str, lr: float,
              steps: int, beta: float = 0.9, eps: float = 1e-8
              ) -> np.ndarray:
-    """Full-batch trajectory (steps + 1, d) from w0 = 0.
-
-    rmsprop follows equations (3)-(4) with v_{-1} = 0; adagrad sums g^2;
-    adam uses (ADAM_BETA1, ADAM_BETA2) with bias correction.
-    """
-    if method not in METHODS:
-        raise ValueError(f"method {method!r}; valid: {', '.join(METHODS)}")
+    """Full-batch trajectory (steps + 1, d) from w0 = 0 (see Stepper)."""
     n, d = X.shape
-    w = np.zeros(d)
-    m = np.zeros(d)
-    v = np.zeros(d)
-    traj = np.empty((steps + 1, d))
-    traj[0] = w
+    stepper = Stepper(method, lr, d, beta, eps)
+    traj = np.zeros((steps + 1, d))
     for k in range(steps):
+        w = traj[k]
         g = 2.0 / n * X.T @ (X @ w - t)
-        if method == "gd":
-            step = lr * g
-        elif method == "rmsprop":
-            v = beta * v + (1 - beta) * g ** 2
-            step = lr * g / (np.sqrt(v) + eps)
-        elif method == "adagrad":
-            v = v + g ** 2
-            step = lr * g / (np.sqrt(v) + eps)
-        else:
-            m = ADAM_BETA1 * m + (1 - ADAM_BETA1) * g
-            v = ADAM_BETA2 * v + (1 - ADAM_BETA2) * g ** 2
-            m_hat = m / (1 - ADAM_BETA1 ** (k + 1))
-            v_hat = v / (1 - ADAM_BETA2 ** (k + 1))
-            step = lr * m_hat / (np.sqrt(v_hat) + eps)
-        w = w - step
-        traj[k + 1] = w
+        traj[k + 1] = w - stepper.update(g)
     return traj
 
 

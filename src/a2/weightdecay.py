@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from a2.minnorm import ADAM_BETA1, ADAM_BETA2
+from a2.minnorm import Stepper
 
 METHODS = ("gd", "rmsprop", "adam")
 
@@ -89,33 +89,21 @@ def train(X: np.ndarray, t: np.ndarray, w0: np.ndarray, method: str,
     through the method's preconditioner; "decoupled": equation (5),
     w <- (1 - lam) w - (method's step on L).
     """
-    if method not in METHODS:
-        raise ValueError(f"method {method!r}; valid: {', '.join(METHODS)}")
     if coupling not in ("l2", "decoupled"):
         raise ValueError(f"coupling {coupling!r}; valid: l2, decoupled")
     n, d = X.shape
     lam_tilde = matching_l2(lam, lr)
-    w = w0.astype(float).copy()
-    m = np.zeros(d)
-    v = np.zeros(d)
+    stepper = Stepper(method, lr, d, beta, eps, methods=METHODS)
     traj = np.empty((steps + 1, d))
-    traj[0] = w
+    traj[0] = w0
     for k in range(steps):
+        w = traj[k]
         g = 2.0 / n * X.T @ (X @ w - t)
         if coupling == "l2":
             g = g + 2 * lam_tilde * w
-        if method == "gd":
-            step = lr * g
-        elif method == "rmsprop":
-            v = beta * v + (1 - beta) * g ** 2
-            step = lr * g / (np.sqrt(v) + eps)
-        else:
-            m = ADAM_BETA1 * m + (1 - ADAM_BETA1) * g
-            v = ADAM_BETA2 * v + (1 - ADAM_BETA2) * g ** 2
-            step = lr * (m / (1 - ADAM_BETA1 ** (k + 1))) / (
-                np.sqrt(v / (1 - ADAM_BETA2 ** (k + 1))) + eps)
-        w = (1 - lam) * w - step if coupling == "decoupled" else w - step
-        traj[k + 1] = w
+        step = stepper.update(g)
+        traj[k + 1] = (1 - lam) * w - step if coupling == "decoupled" \
+            else w - step
     return traj
 
 
