@@ -146,6 +146,8 @@ def test_deps_makefile_lists_library_files_and_data_setting(
     assert "$(B)/exec/2-beta.ipynb: $(B)/data.stamp" in rules
     assert "$(B)/exec/1-alpha.ipynb: $(B)/data.stamp" not in rules
     assert "SECTIONS := 1-alpha 2-beta" in rules
+    # the appendix reports on the chapters, so it runs after them
+    assert ("$(B)/exec/2-beta.ipynb: $(B)/exec/1-alpha.ipynb" in rules)
 
 
 def test_parameters_are_the_names_of_the_parameters_cell(
@@ -201,11 +203,11 @@ def test_no_change_rebuild_executes_nothing(book: Path) -> None:
     assert stamps(book) == before
 
 
-def test_editing_one_params_file_reexecutes_only_that_section(
+def test_editing_one_params_file_reexecutes_that_section_and_appendix(
         book: Path) -> None:
     (book / "params/1-alpha.yaml").write_text("epochs: 5\n")
     proc = make(book, "pdf")
-    assert executed(proc) == ["1-alpha"]
+    assert executed(proc) == ["1-alpha", "2-beta"]  # appendix reports on 1
     assert "embedded" in proc.stdout  # the renderer says which it is
 
 
@@ -237,7 +239,7 @@ def test_section_target_reruns_one_section_with_other_params(
     other = book / "other.yaml"
     other.write_text("epochs: 9\n")
     proc = make(book, "section", "S=1", f"PARAMS={other}")
-    assert executed(proc) == ["1-alpha"]
+    assert executed(proc) == ["1-alpha", "2-beta"]
     site = (book / "dist/site/1-alpha.html").read_text()
     assert "alpha ran 9 epochs" in site
 

@@ -105,13 +105,13 @@ def runs_markdown(manifests: Sequence[dict[str, Any]]) -> str:
     lines = ["| cache key | model | k, NF, lr, B, epochs, seed "
              "| train / valid images | device | time (s) "
              "| valid loss | valid acc. (%) |",
-             "|" + "|".join("-" * w for w in (19, 16, 24, 12, 7, 7, 8, 8))
+             "|" + "|".join("-" * w for w in (22, 14, 22, 12, 8, 7, 8, 8))
              + "|"]
     for m in manifests:
         c, meta, last = m["config"], m.get("meta", {}), m.get("final") or {}
         data = meta.get("data", {})
         lines.append(
-            f"| `{m['key']}` | {c['model']} "
+            f"| `{m['key']}` | {c['model'].replace('_', ' ')} "
             f"| {c['kernel']}, {c['num_filters']}, {c['lr']:g}, "
             f"{c['batch_size']}, {c['epochs']}, {c['seed']} "
             f"| {data.get('n_train', '?')} / {data.get('n_valid', '?')} "
@@ -123,14 +123,14 @@ def runs_markdown(manifests: Sequence[dict[str, Any]]) -> str:
 
 
 def sections_markdown(folder: Path) -> str:
-    """One row per executed section: notebook, params files, commit and
-    time of execution, from the build's provenance folder."""
-    lines = ["| notebook | params | commit | executed | models |",
-             "|" + "|".join("-" * w for w in (26, 30, 16, 20, 8)) + "|"]
+    """One row per executed section: its params files, commit and time of
+    execution, from the build's provenance folder."""
+    lines = ["| section | params files | commit | executed | runs |",
+             "|" + "|".join("-" * w for w in (20, 30, 18, 24, 6)) + "|"]
     for path in sorted(folder.glob("[!.]*.json")):
         r = read(path)
-        params = ", ".join(f"`{p}`" for p in r.get("params", [])) or "none"
-        lines.append(f"| `{r.get('notebook', path.stem)}` | {params} "
+        params = ", ".join(f"`{Path(p).name}`" for p in r.get("params", []))
+        lines.append(f"| {path.stem} | {params or 'none'} "
                      f"| `{r.get('commit', '?')}` | {r.get('executed', '?')}"
                      f" | {len(r.get('runs', []))} |")
     return "\n".join(lines)

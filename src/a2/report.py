@@ -1,5 +1,6 @@
 """What a section notebook needs to show results: Markdown output for prose
-that carries computed numbers, and checks that fail the build loudly."""
+that carries computed numbers, the models behind a figure or table, and
+checks that fail the build loudly."""
 from __future__ import annotations
 
 from typing import Any
@@ -18,6 +19,14 @@ def md(text: str) -> None:
     display(Markdown(text))
 
 
+def source(*runs: Any) -> None:
+    """Name the trained models that the figure or table just shown comes
+    from (runs or cache keys): the renderer moves them into the source
+    line under it, which links them to the appendix."""
+    keys = ", ".join(f"`{getattr(r, 'key', r)}`" for r in runs)
+    md(f'<span class="a2-models">Trained models shown: {keys}</span>')
+
+
 def check(name: str, derived: Any, independent: Any, rtol: float = 1e-6,
           atol: float = 0.0) -> float:
     """Compare a derived value with an independent computation.
@@ -28,7 +37,8 @@ def check(name: str, derived: Any, independent: Any, rtol: float = 1e-6,
     a = np.asarray(derived, dtype=float)
     b = np.asarray(independent, dtype=float)
     if a.shape != b.shape:
-        raise CheckFailed(f"check '{name}': shapes differ, {a.shape} vs {b.shape}")
+        raise CheckFailed(f"check '{name}': shapes differ, "
+                          f"{a.shape} vs {b.shape}")
     diff = float(np.max(np.abs(a - b))) if a.size else 0.0
     if not np.allclose(a, b, rtol=rtol, atol=atol):
         raise CheckFailed(f"check '{name}' failed: derived {a} vs independent "

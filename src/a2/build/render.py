@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,9 @@ class Book:
     date: str
     sections: list[Section]  # notebook sources point at executed copies
     bibliography: Path | None
+    # stem -> where the section came from (build/provenance/<stem>.json)
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    root: Path = Path(".")
 
     def page(self, s: Section) -> str:
         return "index.html" if s.stem == "index" else f"{s.stem}.html"
@@ -40,13 +43,14 @@ def load_book(root: Path, build: Path) -> Book:
     executed copy in build/exec."""
     book = manifest(root)
     meta = book.get("book", {})
-    sections = []
+    sections, records = [], {}
     for s in chapters(root):
         if s.is_notebook:
             executed = build / "exec" / s.source.name
             if not executed.is_file():
                 raise BuildError(f"section {s.stem} has not been executed "
                                  f"({executed} missing)")
+            records[s.stem] = _record(root, build, s)
             s = Section(s.stem, executed, s.appendix)
         sections.append(s)
     bib = book.get("bibliography")
@@ -57,7 +61,22 @@ def load_book(root: Path, build: Path) -> Book:
                            for a in author)
     return Book(meta.get("title", "a2"), str(author), str(meta.get("date", "")),
                 sections,
-                bib_path if bib_path and bib_path.is_file() else None)
+                bib_path if bib_path and bib_path.is_file() else None,
+                records, root)
+
+
+def _record(root: Path, build: Path, s: Section) -> dict[str, Any]:
+    """What the section was executed from; a section executed before
+    records were kept gets its default params file and no commit."""
+    from a2 import provenance
+
+    record = provenance.read(build / "provenance" / f"{s.stem}.json")
+    if record:
+        return record
+    params = root / "params" / f"{s.stem}.yaml"
+    return {"notebook": s.source.relative_to(root).as_posix(),
+            "params": [params.relative_to(root).as_posix()]
+            if params.is_file() else [], "commit": "unknown", "runs": []}
 
 
 # --- the book AST ----------------------------------------------------------
@@ -81,15 +100,22 @@ def _markdown_outputs(src: Path, dst: Path) -> Path:
     return dst
 
 
-def _chapter(s: Section, work: Path) -> list[Any]:
+def _chapter(s: Section, work: Path,
+             record: dict[str, Any] | None = None) -> list[Any]:
     source = s.source.resolve()
     if s.is_notebook:
         source = _markdown_outputs(source, work / f"{s.stem}.ipynb")
     fmt = "ipynb+citations" if s.is_notebook else "markdown"
-    out = pandoc.run(["-f", fmt, "-t", "json", str(source),
-                      f"--extract-media=media/{s.stem}",
-                      "--lua-filter", str(pandoc.FILTERS / "cells.lua")],
-                     cwd=work)
+    args = ["-f", fmt, "-t", "json", str(source),
+            f"--extract-media=media/{s.stem}",
+            "--lua-filter", str(pandoc.FILTERS / "cells.lua")]
+    if record:  # a source line under every figure and table
+        args += ["--lua-filter", str(pandoc.FILTERS / "provenance.lua"),
+                 "-M", f"a2-stem={s.stem}",
+                 "-M", f"a2-notebook={record['notebook']}",
+                 "-M", f"a2-params={' '.join(record.get('params', []))}",
+                 "-M", f"a2-commit={record.get('commit', 'unknown')}"]
+    out = pandoc.run(args, cwd=work)
     return json.loads(out)["blocks"]
 
 
@@ -98,7 +124,8 @@ def book_ast(book: Book, work: Path) -> dict[str, Any]:
     citations resolved; a references chapter when anything is cited."""
     blocks = [pandoc.div(s.stem, ["chapter"] +
                          (["appendix"] if s.appendix else []),
-                         _chapter(s, work)) for s in book.sections]
+                         _chapter(s, work, book.records.get(s.stem)))
+              for s in book.sections]
     args = ["-f", "json", "-t", "json",
             "--lua-filter", str(pandoc.FILTERS / "crossref.lua")]
     if book.bibliography:
@@ -162,6 +189,7 @@ def typst_source(book: Book, doc: dict[str, Any], work: Path) -> Path:
     args = ["-f", "json", "-t", "typst-citations", "--standalone",
             "--toc", "--toc-depth=3",
             "-H", str(pandoc.TEMPLATES / "header.typ"),
+            "--lua-filter", str(pandoc.FILTERS / "typst.lua"),
             "-V", "papersize=a4", "-V", "page-numbering=1",
             "-M", f"title={book.title}", "-M", f"author={book.author}"]
     if book.date:
@@ -274,9 +302,26 @@ def render_site(book: Book, doc: dict[str, Any], work: Path, out: Path,
     if (work / "media").is_dir():
         shutil.copytree(work / "media", tmp / "media")
     shutil.copy(pandoc.TEMPLATES / "style.css", tmp / "style.css")
+    _copy_sources(book, tmp)
     for extra in extras:
         shutil.copy(extra, tmp / extra.name)
     _swap(tmp, out)
+
+
+def _copy_sources(book: Book, site: Path) -> None:
+    """The executed notebooks and params files that source lines link
+    to: site/notebooks/<stem>.ipynb, site/params/<name>."""
+    for s in book.sections:
+        record = book.records.get(s.stem)
+        if record is None:
+            continue
+        (site / "notebooks").mkdir(exist_ok=True)
+        shutil.copy(s.source, site / "notebooks" / f"{s.stem}.ipynb")
+        for rel in record.get("params", []):
+            path = book.root / rel  # rel may be absolute: then rel
+            if path.is_file():
+                (site / "params").mkdir(exist_ok=True)
+                shutil.copy(path, site / "params" / path.name)
 
 
 def _title_block(book: Book) -> list[Any]:

@@ -220,6 +220,13 @@ def deps_makefile(root: Path) -> str:
         if any(m in DATA_MODULES for m in mods):
             lines.append(f"{target}: $(B)/data.stamp")
         library += [f for f in files if f not in library]
+    # An appendix reports on the chapters (the runs they used): it runs
+    # after them, and again whenever one of them is re-executed.
+    body = [s.stem for s in notebooks(root) if not s.appendix]
+    for s in notebooks(root):
+        if s.appendix and body:
+            lines.append(f"$(B)/exec/{s.stem}.ipynb: " + " ".join(
+                f"$(B)/exec/{stem}.ipynb" for stem in body))
     lines += ["", f"SECTIONS := {' '.join(stems)}",
               f"LIBRARY := {' '.join(library)}", ""]
     return "\n".join(lines)

@@ -2,7 +2,8 @@
 -- Code is hidden unless the cell is tagged show-code (or `#| echo: true`);
 -- `#| label: fig-x` and `#| fig-cap: "..."` make the cell's images one
 -- figure; the parameters cells become a one-line note; stderr, and
--- bare reprs such as <Figure size ...>, are dropped.
+-- bare reprs such as <Figure size ...>, are dropped; the models named by
+-- a2.report.source go to the figure or table shown before them.
 
 local function tagset(div)
   local set = {}
@@ -66,16 +67,51 @@ local function figure(images, opts)
   local caption = {}
   if opts["fig-cap"] then
     caption = pandoc.read(opts["fig-cap"], "markdown").blocks
+    local alt = pandoc.utils.stringify(caption)
+    images = images:map(function(img)  -- alt text for readers of the HTML
+      img.caption = pandoc.Inlines(alt)
+      return img
+    end)
   end
   return pandoc.Figure(pandoc.Plain(images), caption,
                        pandoc.Attr(opts.label or ""))
+end
+
+-- Cache keys named by a2.report.source (a Span.a2-models), or nil.
+local function model_keys(block)
+  local keys
+  block:walk{Span = function(span)
+    if span.classes:includes("a2-models") then
+      keys = keys or {}
+      span:walk{Code = function(c) keys[#keys + 1] = c.text end}
+    end
+  end}
+  return keys
+end
+
+-- Give the keys to the last figure or table in out[1..n] (provenance.lua
+-- prints them in the source line under it).
+local function attach_keys(out, n, keys)
+  local value = table.concat(keys, " ")
+  local function tag(el)
+    el.attributes["a2-models"] = value
+    return el
+  end
+  for i = n, 1, -1 do
+    local hit = false
+    out[i] = out[i]:walk{
+      Figure = function(f) hit = true; return tag(f) end,
+      Table = function(t) hit = true; return tag(t) end}
+    if out[i].t == "Figure" then hit = true; tag(out[i]) end
+    if hit then return end
+  end
 end
 
 local function code_cell(div)
   local tags = tagset(div)
   if tags["parameters"] then return {} end
   local out, opts = pandoc.Blocks{}, {}
-  local images, fig_at = pandoc.Inlines{}, nil
+  local images, fig_at, named = pandoc.Inlines{}, nil, {}
   for _, block in ipairs(div.content) do
     if block.t == "CodeBlock" then
       if tags["injected-parameters"] then return params_note(block.text) end
@@ -84,6 +120,8 @@ local function code_cell(div)
       if tags["show-code"] or opts.echo == "true" then
         out:insert(pandoc.CodeBlock(code, {class = "python"}))
       end
+    elseif block.t == "Div" and model_keys(block) then
+      named[#named + 1] = {at = #out, keys = model_keys(block)}
     elseif block.t == "Div" and not is_noise(block) then
       local want_fig = opts["fig-cap"] or (opts.label or ""):match("^fig%-")
       local imgs = pandoc.Inlines{}
@@ -102,6 +140,7 @@ local function code_cell(div)
     end
   end
   if fig_at then out[fig_at] = figure(images, opts) end
+  for _, n in ipairs(named) do attach_keys(out, n.at, n.keys) end
   return out
 end
 

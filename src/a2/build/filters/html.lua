@@ -10,3 +10,14 @@ function Figure(fig)
   fig.attributes.number = nil
   return fig
 end
+
+-- typst:* attributes style the PDF only (the source lines' small text).
+function Div(div)
+  local drop = {}
+  for k, _ in pairs(div.attributes) do
+    if k:match("^typst:") then drop[#drop + 1] = k end
+  end
+  if #drop == 0 then return nil end
+  for _, k in ipairs(drop) do div.attributes[k] = nil end
+  return div
+end
