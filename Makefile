@@ -6,6 +6,11 @@
 #       params, profile, data setting or library code changed.
 #   make section S=<stem-or-number> [PARAMS=file.yaml]
 #       re-runs one section (with other parameters if given), re-renders.
+#   make check-visual [PROFILE=full]
+#       screenshots of every HTML page (in chromium) and PNGs of every PDF
+#       page in $(B)/visual/{html,pdf}/, and what a reader would trip on
+#       (failed requests, broken images, text outside the margins, ...).
+#       Builds the smoke profile unless PROFILE is given.
 #   make test       the pytest suite
 #   make venv       .venv with the pinned requirements (done by the above)
 #   make clean      removes build/ and dist/ (never .venv or .cache)
@@ -19,6 +24,10 @@ PY := $(VENV)/bin/python
 # Makefile against a scratch copy set SETUP= to use the existing venv.
 SETUP ?= $(VENV)/.a2-installed
 
+# check-visual looks at the smoke build unless told otherwise.
+ifeq ($(origin PROFILE)$(MAKECMDGOALS),undefinedcheck-visual)
+  PROFILE := smoke
+endif
 PROFILE ?= full
 B ?= build/$(PROFILE)
 ifeq ($(PROFILE),full)
@@ -38,7 +47,7 @@ override A2_DATA := $(strip $(if $(filter download,$(DATA)),download,\
                        $(abspath $(DATA))))
 export A2_DATA
 
-.PHONY: all pdf section test venv clean FORCE
+.PHONY: all pdf section check-visual test venv clean FORCE
 all: pdf
 
 # --- the virtual environment ----------------------------------------------
@@ -63,7 +72,7 @@ $(B)/deps.mk: $(NOTEBOOKS) $(LIB_SOURCES) _quarto.yml | $(SETUP)
 	@mkdir -p $(@D)
 	$(BUILD) deps $@
 	@touch $@
-ifneq ($(filter all pdf section,$(or $(MAKECMDGOALS),all)),)
+ifneq ($(filter all pdf section check-visual,$(or $(MAKECMDGOALS),all)),)
 include $(B)/deps.mk
 endif
 
@@ -111,6 +120,10 @@ $(DIST)/site/index.html: $(RENDER_IN) $(DIST)/a2-writeup.pdf \
 
 pdf: $(DIST)/a2-writeup.pdf $(DIST)/a2-code.ipynb $(DIST)/site/index.html
 	@echo "outputs in $(DIST)/: a2-writeup.pdf a2-code.ipynb site/"
+
+# --- looking at the outputs -----------------------------------------------
+check-visual: pdf
+	$(PY) -m a2.build.visual $(DIST) $(B)/visual
 
 # --- tests and housekeeping -------------------------------------------------
 test: | $(SETUP)

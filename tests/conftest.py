@@ -1,6 +1,10 @@
-"""Shared fixtures: the offline CIFAR-10 stand-in and isolated caches."""
+"""Shared fixtures: the offline CIFAR-10 stand-in, isolated caches, and
+the one smoke build that the end-to-end tests look at."""
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -35,3 +39,37 @@ def tiny_data(horse_npz: Path, tmp_path_factory: pytest.TempPathFactory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("A2_CACHE", str(tmp_path_factory.mktemp("cache")))
         return data.load(source=horse_npz, n_train=128, n_valid=64)
+
+
+SMOKE_BUILD = "build/test-smoke"  # apart from build/smoke, which users keep
+
+
+def data_setting() -> str:
+    """A local source when there is one: `make test` exports A2_DATA as
+    `download` by default, and a test should not need the network."""
+    chosen = os.environ.get("A2_DATA", "download")
+    if chosen == "download" and HORSE_NPZ.is_file():
+        return str(HORSE_NPZ)
+    return chosen
+
+
+@pytest.fixture(scope="session")
+def smoke_data() -> str:
+    """The data setting the smoke build uses."""
+    return data_setting()
+
+
+@pytest.fixture(scope="session")
+def smoke_dist() -> Path:
+    """`make pdf PROFILE=smoke` on the real report from a cold build
+    folder, with the embedded renderer; its dist folder."""
+    shutil.rmtree(REPO / SMOKE_BUILD, ignore_errors=True)
+    env = {**os.environ, "A2_EMBEDDED_RENDERER": "1"}
+    env.pop("MAKEFLAGS", None)
+    proc = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(REPO), "pdf",
+         "PROFILE=smoke", f"B={SMOKE_BUILD}", f"DATA={data_setting()}"],
+        capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "embedded (pandoc + typst) renderer" in proc.stdout
+    return REPO / SMOKE_BUILD / "dist"

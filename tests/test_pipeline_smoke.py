@@ -3,7 +3,6 @@ build folder, with papermill and the embedded renderer, then checks that
 a reader would make of each output."""
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -16,31 +15,12 @@ import pytest
 from a2.build.sections import chapters
 
 REPO = Path(__file__).resolve().parents[1]
-BUILD = "build/test-smoke"  # apart from build/smoke, which users keep
-STAND_IN = REPO.parent / "shared/data/cifar10-horse.npz"
 
 
-def data_setting() -> str:
-    """A local source when there is one: `make test` exports A2_DATA as
-    `download` by default, and a test should not need the network."""
-    chosen = os.environ.get("A2_DATA", "download")
-    if chosen == "download" and STAND_IN.is_file():
-        return str(STAND_IN)
-    return chosen
-
-
-@pytest.fixture(scope="module")
-def dist() -> Path:
-    shutil.rmtree(REPO / BUILD, ignore_errors=True)
-    env = {**os.environ, "A2_EMBEDDED_RENDERER": "1"}
-    env.pop("MAKEFLAGS", None)
-    proc = subprocess.run(
-        ["make", "--no-print-directory", "-C", str(REPO), "pdf",
-         "PROFILE=smoke", f"B={BUILD}", f"DATA={data_setting()}"],
-        capture_output=True, text=True, env=env)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    assert "embedded (pandoc + typst) renderer" in proc.stdout
-    return REPO / BUILD / "dist"
+@pytest.fixture
+def dist(smoke_dist: Path) -> Path:
+    """The smoke build's outputs (built once per session, conftest.py)."""
+    return smoke_dist
 
 
 def headings() -> list[str]:
@@ -104,6 +84,8 @@ def test_site_has_every_page_and_loads_nothing_remote(dist: Path) -> None:
         parser = Resources()
         parser.feed((site / page).read_text())
         for url in parser.urls:
+            if url.startswith("data:"):  # inline, e.g. the empty favicon
+                continue
             assert not re.match(r"(https?:)?//", url), (page, url)
             assert (site / url).is_file(), (page, url)
     css = (site / "style.css").read_text()
@@ -112,14 +94,42 @@ def test_site_has_every_page_and_loads_nothing_remote(dist: Path) -> None:
         assert (site / name).is_file()
 
 
-def test_code_notebook_runs_top_to_bottom_elsewhere(
-        dist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """In a folder without src/a2: the library comes from its cells."""
+# Cells the test adds around the code notebook: the first hides the
+# installed package (the venv's .pth puts src/ on sys.path), the last
+# checks that every a2 module came from a cell, not from a file.
+HIDE_SRC = """\
+import importlib, importlib.util, sys
+from pathlib import Path
+sys.path[:] = [p for p in sys.path if not (Path(p or ".") / "a2").is_dir()]
+importlib.invalidate_caches()
+assert importlib.util.find_spec("a2") is None, "a2 importable from files"
+"""
+FROM_CELLS = """\
+import sys
+from pathlib import Path
+mods = {n: m for n, m in sys.modules.items() if n.split(".")[0] == "a2"}
+assert len(mods) > 5, sorted(mods)
+assert all(not Path(m.__file__).exists() for m in mods.values()), mods
+assert all(Path(m.__file__).is_relative_to(Path.cwd())
+           for m in mods.values()), mods
+"""
+
+
+def test_code_notebook_runs_top_to_bottom_without_the_repository(
+        dist: Path, smoke_data: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """In an empty folder, with src/a2 hidden from sys.path: the library
+    comes from the notebook's own cells."""
     import papermill
 
-    nb = tmp_path / "a2-code.ipynb"
-    shutil.copy(dist / "a2-code.ipynb", nb)
-    monkeypatch.setenv("A2_DATA", data_setting())
+    nb = nbformat.read(dist / "a2-code.ipynb", 4)
+    nb.cells.insert(0, nbformat.v4.new_code_cell(HIDE_SRC))
+    nb.cells.append(nbformat.v4.new_code_cell(FROM_CELLS))
+    path = tmp_path / "a2-code.ipynb"
+    nbformat.write(nb, path)
+    monkeypatch.setenv("A2_DATA", smoke_data)
     monkeypatch.setenv("A2_CACHE", str(tmp_path / "cache"))
-    papermill.execute_notebook(str(nb), str(nb), kernel_name="a2",
+    monkeypatch.delenv("A2_PROVENANCE", raising=False)
+    papermill.execute_notebook(str(path), str(path), kernel_name="a2",
                                cwd=str(tmp_path), progress_bar=False)
+    assert not (tmp_path / "src").exists()

@@ -301,11 +301,45 @@ def render_site(book: Book, doc: dict[str, Any], work: Path, out: Path,
         pandoc.run(args, work, pandoc.to_json({**doc, "blocks": blocks}))
     if (work / "media").is_dir():
         shutil.copytree(work / "media", tmp / "media")
-    shutil.copy(pandoc.TEMPLATES / "style.css", tmp / "style.css")
+    for name in ("style.css", "search.js"):
+        shutil.copy(pandoc.TEMPLATES / name, tmp / name)
+    index = [e for _, page, blocks in chapter_list
+             for e in _search_entries(page, blocks)]
+    (tmp / "search-index.js").write_text(
+        "window.A2_SEARCH = " + json.dumps(index) + ";\n")
     _copy_sources(book, tmp)
     for extra in extras:
         shutil.copy(extra, tmp / extra.name)
     _swap(tmp, out)
+
+
+def _plain(node: Any) -> str:
+    """The words of an AST fragment, for the search index."""
+    out = []
+    for el in pandoc.walk(node):
+        if el["t"] == "Str":
+            out.append(el["c"])
+        elif el["t"] in ("Code", "Math"):
+            out.append(el["c"][1])
+        elif el["t"] in ("Space", "SoftBreak", "LineBreak"):
+            out.append(" ")
+    return " ".join("".join(out).split())
+
+
+def _search_entries(page: str, blocks: list[Any]) -> list[dict[str, Any]]:
+    """One entry per heading (levels 1-3): its page, id, title and the
+    text up to the next such heading (search-index.js)."""
+    entries: list[dict[str, Any]] = []
+    for b in pandoc.walk(blocks):
+        if b["t"] == "Header" and b["c"][0] <= 3:
+            entries.append({"p": page, "i": b["c"][1][0],
+                            "t": _plain(b["c"][2]), "x": []})
+        elif entries and b["t"] in ("Para", "Plain", "CodeBlock"):
+            entries[-1]["x"].append(_plain(b) if b["t"] != "CodeBlock"
+                                    else b["c"][1])
+    for e in entries:
+        e["x"] = " ".join(e["x"])
+    return entries
 
 
 def _copy_sources(book: Book, site: Path) -> None:

@@ -1,0 +1,70 @@
+"""The PDF checked as a person would look at it: every page rendered by
+pdftoppm (build/test-smoke/visual/pdf), text and ink inside the margins,
+no heading left at the bottom of a page, every question answered."""
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from a2.build import visual
+
+REPO = Path(__file__).resolve().parents[1]
+# Every numbered question of the assignment (shared/seed/assignment-a2).
+QUESTIONS = ["1.1.1", "1.2.1", "1.2.2", "2.1.1", "2.1.2", "2.1.3",
+             "2.2.1", "2.2.2", "2.2.3", "3.1.1", "3.1.2", "3.2", "4.1",
+             "4.2", "4.3", "5.1", "5.2", "5.3", "5.4", "5.5"]
+
+
+@pytest.fixture(scope="module")
+def pdf(smoke_dist: Path) -> Path:
+    return smoke_dist / "a2-writeup.pdf"
+
+
+@pytest.fixture(scope="module")
+def layout(pdf: Path) -> visual.PdfLayout:
+    return visual.layout(pdf)
+
+
+@pytest.fixture(scope="module")
+def pngs(pdf: Path, smoke_dist: Path) -> list[Path]:
+    return visual.render_pages(pdf, smoke_dist.parent / "visual" / "pdf")
+
+
+def test_every_page_is_rendered_to_png(pngs: list[Path],
+                                       layout: visual.PdfLayout) -> None:
+    assert len(pngs) == len(layout.pages) > 1
+
+
+def test_text_stays_inside_the_margins(layout: visual.PdfLayout) -> None:
+    assert layout.width == pytest.approx(595.3, abs=1)  # A4
+    assert visual.overflowing_words(layout) == []
+
+
+def test_margins_are_blank_so_figures_tables_and_code_fit(
+        pngs: list[Path]) -> None:
+    assert visual.inked_margins(pngs) == []
+
+
+def test_no_page_ends_with_a_heading(layout: visual.PdfLayout) -> None:
+    headings = visual.source_headings(REPO)
+    assert len(headings) > 20
+    assert visual.orphaned_headings(layout, headings) == []
+
+
+def test_every_question_number_is_in_the_text(pdf: Path) -> None:
+    text = subprocess.run(["pdftotext", str(pdf), "-"], check=True,
+                          capture_output=True, text=True).stdout
+    lines = {ln.split()[0] for ln in text.splitlines() if ln.split()}
+    missing = [q for q in QUESTIONS if q not in lines]
+    assert missing == []
+
+
+def test_figures_and_tables_carry_a_source_line(pdf: Path) -> None:
+    text = subprocess.run(["pdftotext", str(pdf), "-"], check=True,
+                          capture_output=True, text=True).stdout
+    figures = len(re.findall(r"^Figure \d+:", text, re.M))
+    assert figures > 5
+    assert text.count("Source: report/") > figures  # and the tables

@@ -1,0 +1,122 @@
+"""Provenance: the runs a section used, the source line under every
+figure and table, and the files those lines link to in the site."""
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from a2 import provenance
+
+
+@pytest.fixture
+def record_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(provenance, "_used", [])
+    monkeypatch.setenv(provenance.ENV, str(tmp_path / ".5-x.pending.json"))
+    return tmp_path
+
+
+def test_runs_a_section_uses_are_noted_once_each_in_order(
+        record_dir: Path) -> None:
+    for key in ("b", "a", "b"):
+        provenance.note_run(key)
+    pending = json.loads((record_dir / ".5-x.pending.json").read_text())
+    assert pending["runs"] == ["b", "a"]
+
+
+def test_used_runs_joins_finished_sections_and_this_process(
+        record_dir: Path) -> None:
+    (record_dir / "4-y.json").write_text(json.dumps({"runs": ["c", "a"]}))
+    provenance.note_run("a")
+    provenance.note_run("d")
+    assert provenance.used_runs() == ["c", "a", "d"]
+
+
+def test_finish_records_notebook_params_commit_and_runs(
+        record_dir: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    provenance.note_run("k1")
+    out = record_dir / "5-x.json"
+    rec = provenance.finish(record_dir / ".5-x.pending.json", out, root,
+                            root / "report/5-transposed.ipynb",
+                            [root / "params/5-transposed.yaml",
+                             root / "params/missing.yaml"])
+    assert rec["notebook"] == "report/5-transposed.ipynb"
+    assert rec["params"] == ["params/5-transposed.yaml"]
+    assert re.fullmatch(r"[0-9a-f]{7,}(-dirty)?", rec["commit"])
+    assert rec["runs"] == ["k1"]
+    assert json.loads(out.read_text()) == rec
+    assert not (record_dir / ".5-x.pending.json").exists()
+
+
+def test_commit_outside_a_checkout_is_unknown(tmp_path: Path) -> None:
+    assert provenance.commit(tmp_path) == "unknown"
+
+
+class Blocks(HTMLParser):
+    """Figures and tables of a page, each with the source line after it
+    (None when the next block is something else)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: list[list] = []  # [tag, source line links or None]
+        self.depth = 0
+        self.links: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        attrs = dict(attrs)
+        if tag in ("figure", "table") and self.depth == 0:
+            self.items.append([tag, None])
+        if tag in ("figure", "table"):
+            self.depth += 1
+        elif (tag == "div" and "provenance" in (attrs.get("class") or "")
+              and self.items and self.items[-1][1] is None):
+            self.links = self.items[-1][1] = []
+        elif tag == "a" and self.links is not None:
+            self.links.append(attrs.get("href") or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("figure", "table"):
+            self.depth -= 1
+        elif tag == "div":
+            self.links = None
+
+
+def test_every_figure_and_table_in_the_site_has_a_source_line_that_links(
+        smoke_dist: Path) -> None:
+    site = smoke_dist / "site"
+    seen = 0
+    for page in sorted(site.glob("[0-9]*.html")):
+        parser = Blocks()
+        parser.feed(page.read_text())
+        for tag, links in parser.items:
+            seen += 1
+            assert links, (page.name, tag)
+            assert links[0] == f"notebooks/{page.stem}.ipynb"
+            for href in links:
+                target = href.split("#")[0]
+                assert (site / target).is_file(), (page.name, href)
+    assert seen > 10
+
+
+def test_figures_of_trained_models_name_their_cache_keys(
+        smoke_dist: Path) -> None:
+    html = (smoke_dist / "site/4-pooling.html").read_text()
+    keys = re.findall(r'href="6-reproducibility.html#trained-models">'
+                      r"<code>([0-9a-f]{16})</code>", html)
+    assert keys, "no trained model named under section 4's figures"
+    appendix = (smoke_dist / "site/6-reproducibility.html").read_text()
+    assert all(k in appendix for k in keys)
+
+
+def test_appendix_lists_exactly_the_runs_this_build_used(
+        smoke_dist: Path) -> None:
+    records = (smoke_dist.parent / "provenance").glob("*.json")
+    used = {k for r in records for k in json.loads(r.read_text())["runs"]}
+    appendix = (smoke_dist / "site/6-reproducibility.html").read_text()
+    listed = set(re.findall(r"<td><code>([0-9a-f]{16})</code></td>",
+                            appendix))
+    assert used and listed == used
