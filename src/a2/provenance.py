@@ -125,13 +125,14 @@ def runs_markdown(manifests: Sequence[dict[str, Any]]) -> str:
 def sections_markdown(folder: Path) -> str:
     """One row per executed section: its params files, commit and time of
     execution, from the build's provenance folder."""
-    lines = ["| section | params files | commit | executed | runs |",
-             "|" + "|".join("-" * w for w in (20, 30, 18, 24, 6)) + "|"]
+    lines = ["| section | params files | commit | executed (UTC) | runs |",
+             "|" + "|".join("-" * w for w in (24, 32, 18, 18, 6)) + "|"]
     for path in sorted(folder.glob("[!.]*.json")):
         r = read(path)
         params = ", ".join(f"`{Path(p).name}`" for p in r.get("params", []))
         lines.append(f"| {path.stem} | {params or 'none'} "
-                     f"| `{r.get('commit', '?')}` | {r.get('executed', '?')}"
+                     f"| `{r.get('commit', '?')}` "
+                     f"| {r.get('executed', '?').removesuffix(' UTC')}"
                      f" | {len(r.get('runs', []))} |")
     return "\n".join(lines)
 
