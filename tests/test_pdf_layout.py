@@ -68,3 +68,21 @@ def test_figures_and_tables_carry_a_source_line(pdf: Path) -> None:
     figures = len(re.findall(r"^Figure \d+:", text, re.M))
     assert figures > 5
     assert text.count("Source: report/") > figures  # and the tables
+
+
+def test_library_and_notebook_code_lines_fit_a_printed_page() -> None:
+    """Code is printed (listings in the PDF, the code notebook): lines
+    stay under 80 characters; Quarto's `#|` cell options are exempt."""
+    import nbformat
+
+    long = [f"{p.relative_to(REPO)}:{i}"
+            for p in sorted((REPO / "src/a2").rglob("*.py"))
+            for i, ln in enumerate(p.read_text().splitlines(), 1)
+            if len(ln) >= 80]
+    for p in sorted((REPO / "report").glob("*.ipynb")):
+        for n, cell in enumerate(nbformat.read(p, 4).cells, 1):
+            if cell.cell_type == "code":
+                long += [f"{p.name} cell {n}" for ln in
+                         cell.source.splitlines()
+                         if len(ln) >= 80 and not ln.startswith("#|")]
+    assert long == []

@@ -21,7 +21,9 @@ class ParamsError(ValueError):
 
 @dataclass(frozen=True)
 class Spec:
-    kind: str  # "int", "float", "str", "bool", "int_list", "float_list", "str_or_none", "int_or_none"
+    # "int", "float", "str", "bool", "int_list", "float_list", "str_list",
+    # "str_or_none" or "int_or_none"
+    kind: str
     valid: str  # what a user may write, shown in errors
     check: Callable[[Any], bool] = lambda v: True
 
@@ -58,12 +60,15 @@ SPECS: dict[str, Spec] = {
                      lambda v: v == 1),
     "lr": Spec("float", "a number > 0", _pos),
     "batch_size": Spec("int", "an integer >= 1", _pos),
-    "batch_sizes": Spec("int_list", "a non-empty list of integers >= 1", _all_pos),
+    "batch_sizes": Spec("int_list", "a non-empty list of integers >= 1",
+                        _all_pos),
     "epochs": Spec("int", "an integer >= 1", _pos),
     "sweep_epochs": Spec("int", "an integer >= 1", _pos),
     "seed": Spec("int", "an integer >= 0", _nonneg),
-    "seeds": Spec("int_list", "a non-empty list of integers >= 0", _all_nonneg),
-    "label": Spec("int", "a CIFAR-10 class label, 0..9", lambda v: 0 <= v <= 9),
+    "seeds": Spec("int_list", "a non-empty list of integers >= 0",
+                  _all_nonneg),
+    "label": Spec("int", "a CIFAR-10 class label, 0..9",
+                  lambda v: 0 <= v <= 9),
     "n_train": Spec("int_or_none", "null (all) or an integer >= 1",
                     lambda v: v is None or v > 0),
     "n_valid": Spec("int_or_none", "null (all) or an integer >= 1",
@@ -71,8 +76,10 @@ SPECS: dict[str, Spec] = {
     "n_samples": Spec("int", "an integer >= 1", _pos),
     "shuffle": Spec("str", "'epoch' (reshuffle every epoch) or 'once'",
                     lambda v: v in ("epoch", "once")),
-    "device": Spec("str", "one of " + ", ".join(DEVICES), lambda v: v in DEVICES),
-    "palette": Spec("str_or_none", "null (k-means) or a path to a palette file"),
+    "device": Spec("str", "one of " + ", ".join(DEVICES),
+                   lambda v: v in DEVICES),
+    "palette": Spec("str_or_none",
+                    "null (k-means) or a path to a palette file"),
     # Theory experiments (sections 1-3).
     "n": Spec("int", "an integer >= 1", _pos),
     "d": Spec("int", "an integer >= 1", _pos),

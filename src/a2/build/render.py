@@ -59,8 +59,8 @@ def load_book(root: Path, build: Path) -> Book:
     if isinstance(author, list):
         author = ", ".join(a if isinstance(a, str) else a.get("name", "")
                            for a in author)
-    return Book(meta.get("title", "a2"), str(author), str(meta.get("date", "")),
-                sections,
+    return Book(meta.get("title", "a2"), str(author),
+                str(meta.get("date", "")), sections,
                 bib_path if bib_path and bib_path.is_file() else None,
                 records, root)
 
