@@ -37,7 +37,7 @@ else
   DIST ?= $(B)/dist
   PROFILE_FILE := params/$(PROFILE).yaml
 endif
-BUILD := $(PY) -m a2.build --build $(B)
+BUILD := $(PY) -m a2.pipeline --build $(B)
 PROFILE_ARG := $(if $(PROFILE_FILE),--profile $(PROFILE_FILE))
 
 # The data source, one setting: DATA=... on the command line or A2_DATA in
@@ -62,10 +62,10 @@ $(VENV)/.a2-installed: requirements.txt pyproject.toml
 
 # --- which sections exist and what each depends on -------------------------
 NOTEBOOKS := $(wildcard report/*.ipynb)
-LIB_SOURCES := $(filter-out src/a2/build/%,\
+LIB_SOURCES := $(filter-out src/a2/pipeline/%,\
                  $(wildcard src/a2/*.py src/a2/*/*.py))
-BUILD_SOURCES := $(wildcard src/a2/build/*.py src/a2/build/filters/* \
-                   src/a2/build/templates/*)
+BUILD_SOURCES := $(wildcard src/a2/pipeline/*.py src/a2/pipeline/filters/* \
+                   src/a2/pipeline/templates/*)
 
 # deps.mk: SECTIONS, LIBRARY, and each section's library files.
 $(B)/deps.mk: $(NOTEBOOKS) $(LIB_SOURCES) _quarto.yml | $(SETUP)
@@ -110,7 +110,7 @@ $(DIST)/a2-writeup.pdf: $(RENDER_IN)
 	$(BUILD) render pdf --dist $(DIST)
 
 $(DIST)/a2-code.ipynb: $(EXEC) $(LIBRARY) _quarto.yml \
-                       src/a2/build/assemble.py
+                       src/a2/pipeline/assemble.py
 	$(BUILD) assemble $@
 
 $(DIST)/site/index.html: $(RENDER_IN) $(DIST)/a2-writeup.pdf \
@@ -123,7 +123,7 @@ pdf: $(DIST)/a2-writeup.pdf $(DIST)/a2-code.ipynb $(DIST)/site/index.html
 
 # --- looking at the outputs -----------------------------------------------
 check-visual: pdf
-	$(PY) -m a2.build.visual $(DIST) $(B)/visual
+	$(PY) -m a2.pipeline.visual $(DIST) $(B)/visual
 
 # --- tests and housekeeping -------------------------------------------------
 test: | $(SETUP)

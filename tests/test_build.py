@@ -15,8 +15,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from a2.build import sections
-from a2.build.assemble import assemble
+from a2.pipeline import sections
+from a2.pipeline.assemble import assemble
 
 REPO = Path(__file__).resolve().parents[1]
 VENV = REPO / ".venv"
@@ -120,14 +120,14 @@ def book(built: Path, tmp_path: Path) -> Path:
 
 def test_dep_scanner_follows_imports_transitively(tmp_path: Path) -> None:
     pkg = tmp_path / "src/a2"
-    (pkg / "build").mkdir(parents=True)
+    (pkg / "pipeline").mkdir(parents=True)
     (pkg / "__init__.py").write_text("")
     (pkg / "a.py").write_text("from a2 import b\nfrom a2.b import helper\n")
     (pkg / "b.py").write_text("from . import c\n\ndef helper(): pass\n")
     (pkg / "c.py").write_text("import numpy\n")
     (pkg / "unused.py").write_text("")
-    (pkg / "build/__init__.py").write_text("")
-    code = "%matplotlib inline\nimport a2.a\nfrom a2.build import sections"
+    (pkg / "pipeline/__init__.py").write_text("")
+    code = "%matplotlib inline\nimport a2.a\nfrom a2.pipeline import sections"
     assert sections.library_modules(tmp_path, code) == [
         "a2", "a2.c", "a2.b", "a2.a"]
 
@@ -219,7 +219,7 @@ def test_library_change_reexecutes_the_sections_that_import_it(
 
 
 def test_build_code_is_not_library_code_of_a_section(book: Path) -> None:
-    with open(book / "src/a2/build/sections.py", "a") as f:
+    with open(book / "src/a2/pipeline/sections.py", "a") as f:
         f.write("\n# touched\n")
     proc = make(book, "pdf")
     assert executed(proc) == []
@@ -343,7 +343,7 @@ def test_rendered_pages_hide_code_and_show_parameters(built: Path) -> None:
 
 
 def test_typst_math_fixes_apply_inside_math_only() -> None:
-    from a2.build.render import fix_math
+    from a2.pipeline.render import fix_math
 
     typ = ('parallel rays, $det mat(delim: "||", a, b; c, d)$ and '
            '$parallel x parallel_2 + \\| t \\|$ cost \\$5')
@@ -354,7 +354,7 @@ def test_typst_math_fixes_apply_inside_math_only() -> None:
 def test_build_cli_prints_one_line_on_error(tmp_path: Path) -> None:
     root = make_scratch(tmp_path / "book")
     proc = subprocess.run(
-        [sys.executable, "-m", "a2.build", "--root", str(root),
+        [sys.executable, "-m", "a2.pipeline", "--root", str(root),
          "execute", "3"], capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from a2.build.execute import section_params
-from a2.build.sections import resolve
+from a2.pipeline.execute import section_params
+from a2.pipeline.sections import resolve
 from a2.config import ParamsError
 from test_build import make_scratch
 
@@ -84,7 +84,7 @@ def test_profile_key_unknown_everywhere_is_an_error(root: Path) -> None:
 def test_cli_prints_one_line_without_traceback(root: Path) -> None:
     (root / "params/1-alpha.yaml").write_text("lr: [1]\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "a2.build", "--root", str(root), "check"],
+        [sys.executable, "-m", "a2.pipeline", "--root", str(root), "check"],
         capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
@@ -94,7 +94,7 @@ def test_cli_prints_one_line_without_traceback(root: Path) -> None:
 
 def test_unknown_section_lists_the_valid_ones(root: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "a2.build", "--root", str(root),
+        [sys.executable, "-m", "a2.pipeline", "--root", str(root),
          "execute", "pooling", "--params", "x.yaml"],
         capture_output=True, text=True)
     assert proc.returncode == 1
@@ -105,7 +105,7 @@ def test_unknown_section_lists_the_valid_ones(root: Path) -> None:
 def test_repository_params_files_are_valid() -> None:
     """Every committed params file passes, alone and under the profile."""
     repo = Path(__file__).resolve().parents[1]
-    from a2.build.sections import notebooks
+    from a2.pipeline.sections import notebooks
     for s in notebooks(repo):
         section_params(repo, s)
         section_params(repo, s, profile=repo / "params/smoke.yaml")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from a2.build import visual
+from a2.pipeline import visual
 
 REPO = Path(__file__).resolve().parents[1]
 # Every numbered question of the assignment (shared/seed/assignment-a2).

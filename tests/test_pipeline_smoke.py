@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from a2.build.sections import chapters
+from a2.pipeline.sections import chapters
 
 REPO = Path(__file__).resolve().parents[1]
 

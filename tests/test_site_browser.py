@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from a2.build import visual
-from a2.build.sections import chapters
+from a2.pipeline import visual
+from a2.pipeline.sections import chapters
 
 REPO = Path(__file__).resolve().parents[1]
 

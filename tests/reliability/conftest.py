@@ -68,7 +68,7 @@ def run(args: list[str], cwd: Path, env: dict[str, str] | None = None,
 
 def build_cli(root: Path, *args: str, env: dict[str, str] | None = None
               ) -> subprocess.CompletedProcess:
-    return run([PY, "-m", "a2.build", "--root", str(root), "--build",
+    return run([PY, "-m", "a2.pipeline", "--root", str(root), "--build",
                 str(root / "build/full"), *args], root, env)
 
 

@@ -72,8 +72,8 @@ def test_even_kernel_is_fine_where_only_transposed_networks_train(
         book: Path) -> None:
     """The kernel check knows which networks a section trains: kernel 4
     keeps Figure 4b's shapes, so a conv_transpose section accepts it."""
-    from a2.build.execute import section_params
-    from a2.build.sections import resolve
+    from a2.pipeline.execute import section_params
+    from a2.pipeline.sections import resolve
 
     (book / "params/3-colour.yaml").write_text(
         "model: conv_transpose\nkernel: 4\n")
@@ -158,8 +158,8 @@ def test_bad_data_source_is_reported_by_check_before_any_section_runs(
         monkeypatch: pytest.MonkeyPatch, case: str) -> None:
     """In process (the CLI prints 'error: ' + this message; the garbage
     case below runs the real command line)."""
-    from a2.build.__main__ import main
-    from a2.build.sections import BuildError
+    from a2.pipeline.__main__ import main
+    from a2.pipeline.sections import BuildError
 
     source, message = _data_cases(tmp_path, horse_npz)[case]
     monkeypatch.setenv("A2_DATA", str(source))

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 from typing import Any, Iterator
 
-from a2.build.sections import BuildError
+from a2.pipeline.sections import BuildError
 
 HERE = Path(__file__).parent
 FILTERS = HERE / "filters"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 
-from a2.build.sections import (Section, library_modules, module_path,
+from a2.pipeline.sections import (Section, library_modules, module_path,
                                notebook_code, notebooks)
 
 # Registers `%%a2module a2.x`: the cell's body is the source of module a2.x,

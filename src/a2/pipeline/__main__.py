@@ -1,4 +1,4 @@
-"""`python -m a2.build <command>`: the steps the Makefile runs.
+"""`python -m a2.pipeline <command>`: the steps the Makefile runs.
 
   deps OUT                   write Make rules: section -> library files
   check [--profile F]        validate every section's params file, and
@@ -18,11 +18,11 @@ import sys
 import time
 from pathlib import Path
 
-from a2.build.sections import BuildError
+from a2.pipeline.sections import BuildError
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m a2.build")
+    p = argparse.ArgumentParser(prog="python -m a2.pipeline")
     p.add_argument("--root", type=Path, default=Path.cwd())
     p.add_argument("--build", type=Path, default=Path("build/full"))
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -57,7 +57,7 @@ def _write_if_changed(path: Path, text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     root, build = args.root.resolve(), args.build.resolve()
-    from a2.build import sections
+    from a2.pipeline import sections
     if args.cmd == "deps":
         for path in sections.unlisted(root):
             print(f"warning: {path.relative_to(root)} is not listed in "
@@ -68,13 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     elif args.cmd == "resolve":
         print(sections.resolve(root, args.name).stem)
     elif args.cmd == "check":
-        from a2.build.checks import check_data
-        from a2.build.execute import section_params
+        from a2.pipeline.checks import check_data
+        from a2.pipeline.execute import section_params
         params = {s: section_params(root, s, profile=args.profile)
                   for s in sections.notebooks(root)}
         check_data(root, params)  # A2_DATA, for the sections that read it
     elif args.cmd == "execute":
-        from a2.build.execute import execute, section_params
+        from a2.pipeline.execute import execute, section_params
         s = sections.resolve(root, args.name)
         params = section_params(root, s, args.params, args.profile)
         t0 = time.perf_counter()
@@ -83,15 +83,15 @@ def main(argv: list[str] | None = None) -> int:
         execute(root, s, build, params, files)
         print(f"executed {s.stem} in {time.perf_counter() - t0:.1f}s")
     elif args.cmd == "render":
-        from a2.build.render import render
+        from a2.pipeline.render import render
         t0 = time.perf_counter()
         used = render(root, build, args.dist.resolve(), args.what,
                       [e.resolve() for e in args.extra])
         print(f"rendered {args.what} with {used} renderer "
               f"in {time.perf_counter() - t0:.1f}s")
     elif args.cmd == "assemble":
-        from a2.build.assemble import assemble
-        from a2.build.render import load_book
+        from a2.pipeline.assemble import assemble
+        from a2.pipeline.render import load_book
         assemble(root, build, args.out.resolve(),
                  load_book(root, build).title)
         print(f"assembled {args.out}")

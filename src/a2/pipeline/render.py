@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from a2.build import pandoc
-from a2.build.sections import BuildError, Section, chapters, manifest
+from a2.pipeline import pandoc
+from a2.pipeline.sections import BuildError, Section, chapters, manifest
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from a2.config import MODELS, SPECS, ParamsError
-from a2.build.sections import (BuildError, Section, _cells, _code,
+from a2.pipeline.sections import (BuildError, Section, _cells, _code,
                                _strip_magics, library_modules, notebook_code)
 
 

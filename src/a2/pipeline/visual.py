@@ -7,7 +7,7 @@ each page is screenshotted. PDF: pdftoppm renders every page; the word
 boxes of ``pdftotext -bbox-layout`` and the rendered margins must stay
 inside the page's margins, and no heading may end a page.
 
-    python -m a2.build.visual DIST OUT   # OUT/html/*.png, OUT/pdf/*.png
+    python -m a2.pipeline.visual DIST OUT   # OUT/html/*.png, OUT/pdf/*.png
 """
 from __future__ import annotations
 
@@ -302,7 +302,7 @@ def source_headings(root: Path) -> list[str]:
     """Every Markdown heading the sections' sources write."""
     import nbformat
 
-    from a2.build.sections import chapters
+    from a2.pipeline.sections import chapters
 
     out = []
     for s in chapters(root):

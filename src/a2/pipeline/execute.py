@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from a2.config import ParamsError, check_value, load_yaml, validate
-from a2.build.checks import check_models
-from a2.build.sections import NOT_LITERAL, BuildError, Section, parameters
+from a2.pipeline.checks import check_models
+from a2.pipeline.sections import NOT_LITERAL, BuildError, Section, parameters
 
 KERNEL = "a2"  # registered by `make venv` from the venv's python
 
