@@ -6,7 +6,6 @@
   execute NAME [--params F] [--profile F]
                              validate, then run one section's notebook
   resolve NAME               print the stem of a section (stem or number)
-  stamp FILE TEXT            write TEXT to FILE only when it differs
   render pdf|html --dist D [--extra F ...]
   assemble OUT
 Errors print one line (no traceback) and exit non-zero.
@@ -33,9 +32,6 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--params", type=Path)
     ex.add_argument("--profile", type=Path)
     sub.add_parser("resolve").add_argument("name")
-    st = sub.add_parser("stamp")
-    st.add_argument("file", type=Path)
-    st.add_argument("text")
     rd = sub.add_parser("render")
     rd.add_argument("what", choices=("pdf", "html"))
     rd.add_argument("--dist", type=Path, required=True)
@@ -63,8 +59,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"warning: {path.relative_to(root)} is not listed in "
                   f"{sections.MANIFEST}; it is not built", file=sys.stderr)
         _write_if_changed(args.out, sections.deps_makefile(root))
-    elif args.cmd == "stamp":
-        _write_if_changed(args.file, args.text + "\n")
     elif args.cmd == "resolve":
         print(sections.resolve(root, args.name).stem)
     elif args.cmd == "check":
@@ -78,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         s = sections.resolve(root, args.name)
         params = section_params(root, s, args.params, args.profile)
         t0 = time.perf_counter()
-        files = [args.params or root / "params" / f"{s.stem}.yaml",
+        files = [args.params or s.params_file(root),
                  *([args.profile] if args.profile else [])]
         execute(root, s, build, params, files)
         print(f"executed {s.stem} in {time.perf_counter() - t0:.1f}s")

@@ -27,7 +27,7 @@ def section_params(root: Path, section: Section,
     defaults = parameters(section.source)
     origin = dict.fromkeys(defaults, str(section.source))
     if params_file is None:
-        params_file = root / "params" / f"{section.stem}.yaml"
+        params_file = section.params_file(root)
         raw = load_yaml(params_file) if params_file.is_file() else {}
     else:
         raw = load_yaml(params_file)

@@ -71,6 +71,3 @@ def ids(node: Any) -> set[str]:
                 out.add(attr[0])
     return out
 
-
-def meta_str(text: str) -> dict[str, Any]:
-    return {"t": "MetaString", "c": text}

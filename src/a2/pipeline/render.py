@@ -34,8 +34,9 @@ class Book:
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     root: Path = Path(".")
 
-    def page(self, s: Section) -> str:
-        return "index.html" if s.stem == "index" else f"{s.stem}.html"
+    @staticmethod
+    def page(stem: str) -> str:
+        return "index.html" if stem == "index" else f"{stem}.html"
 
 
 def load_book(root: Path, build: Path) -> Book:
@@ -73,7 +74,7 @@ def _record(root: Path, build: Path, s: Section) -> dict[str, Any]:
     record = provenance.read(build / "provenance" / f"{s.stem}.json")
     if record:
         return record
-    params = root / "params" / f"{s.stem}.yaml"
+    params = s.params_file(root)
     return {"notebook": s.source.relative_to(root).as_posix(),
             "params": [params.relative_to(root).as_posix()]
             if params.is_file() else [], "commit": "unknown", "runs": []}
@@ -217,7 +218,7 @@ def render_pdf(book: Book, doc: dict[str, Any], work: Path,
 
 # --- HTML ------------------------------------------------------------------
 
-def _nav(book: Book, pages: list[tuple[str, str]], current: str) -> str:
+def _nav(pages: list[tuple[str, str]], current: str) -> str:
     items = []
     for page, title in pages:
         cls = ' class="current"' if page == current else ""
@@ -275,7 +276,7 @@ def render_site(book: Book, doc: dict[str, Any], work: Path, out: Path,
     chapter_list = []
     for ch in doc["blocks"]:
         stem, blocks = _chapter_parts(ch)
-        page = "index.html" if stem == "index" else f"{stem}.html"
+        page = Book.page(stem)
         chapter_list.append((stem, page, blocks))
     if not any(p == "index.html" for _, p, _ in chapter_list):
         chapter_list.insert(0, ("index", "index.html", []))
@@ -292,7 +293,7 @@ def render_site(book: Book, doc: dict[str, Any], work: Path, out: Path,
                 "--lua-filter", str(pandoc.FILTERS / "html.lua"),
                 "--toc", "--toc-depth=3", "--section-divs",
                 "-V", f"book-title={book.title}",
-                "-V", f"nav={_nav(book, pages, page)}",
+                "-V", f"nav={_nav(pages, page)}",
                 "-V", f"pager={_pager(pages, i)}",
                 "-M", f"pagetitle={pages[i][1]}",
                 "-o", str(tmp / page)]

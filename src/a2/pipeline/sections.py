@@ -29,6 +29,10 @@ class Section:
     def is_notebook(self) -> bool:
         return self.source.suffix == ".ipynb"
 
+    def params_file(self, root: Path) -> Path:
+        """The section's own params file: params/<stem>.yaml."""
+        return root / "params" / f"{self.stem}.yaml"
+
 
 def manifest(root: Path) -> dict[str, Any]:
     """_quarto.yml, the one list of chapters and the book's metadata."""
