@@ -3,6 +3,7 @@ retrained, and a killed run resumes to the same numbers."""
 from __future__ import annotations
 
 import fcntl
+import inspect
 import json
 import os
 import signal
@@ -12,8 +13,10 @@ import textwrap
 import threading
 
 import numpy as np
+import torch
 
 from a2 import cache, settings
+from a2 import models as a2_models
 from a2 import train as a2_train
 from a2.train import RunConfig
 
@@ -46,7 +49,9 @@ def test_a_hit_loads_without_training(a2_cache, tiny_data, monkeypatch):
     again = cache.train_or_load(TINY, tiny_data, log=lines.append)
     assert lines[0].startswith(f"loaded run {first.key}")
     assert metrics(again) == metrics(first)
-    assert list(again.model.state_dict()) == list(first.model.state_dict())
+    saved = first.model.state_dict()
+    assert all(torch.equal(again.model.state_dict()[k], v)
+               for k, v in saved.items())
 
 
 def test_key_ignores_device_but_not_what_changes_results(tiny_data):
@@ -153,13 +158,20 @@ def test_list_runs_gives_the_manifests_for_the_appendix(a2_cache,
     assert all(r["complete"] and r["meta"]["git"] for r in runs)
 
 
-def test_cache_source_is_not_part_of_the_key(tiny_data, monkeypatch):
+def test_key_hashes_model_and_training_source_but_not_the_cache(
+        tiny_data, monkeypatch):
     key = cache.run_key(TINY, tiny_data)
-    real_read = type(settings.REPO).read_bytes
+    real = inspect.getsource
+    seen = []
 
-    def read(path):
-        assert path.name != "cache.py"
-        return real_read(path)
+    def edited(obj, *extra):
+        seen.append(obj.__name__)
+        return real(obj) + ("\n# edited" if obj is edit[0] else "")
 
-    monkeypatch.setattr(type(settings.REPO), "read_bytes", read)
+    monkeypatch.setattr(cache.inspect, "getsource", edited)
+    edit = [cache]
     assert cache.run_key(TINY, tiny_data) == key
+    assert sorted(set(seen)) == ["a2.models", "a2.train"]
+    for module in (a2_models, a2_train):
+        edit[0] = module
+        assert cache.run_key(TINY, tiny_data) != key

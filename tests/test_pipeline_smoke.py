@@ -4,7 +4,6 @@ a reader would make of each output."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path

@@ -21,10 +21,7 @@ import hashlib
 import inspect
 import io
 import json
-import os
 import signal
-import subprocess
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -36,6 +33,7 @@ import torch
 from torch import nn
 
 from a2 import models, provenance, settings
+from a2.fileio import atomic_write
 from a2 import train as _train
 from a2.data import ColourData
 from a2.train import History, RunConfig
@@ -92,10 +90,9 @@ def train_or_load(config: RunConfig, data: ColourData, retrain: bool = False,
     with _locked(folder / "lock", key, log):
         stored = None if retrain else _read(folder, key, log)
         trainer = _train.Trainer(config, data)
-        meta = _new_meta(config, data, key)
+        meta = _new_meta(data, key) if stored is None else stored["meta"]
         if stored is not None:
             trainer.load_state_dict(stored["trainer"])
-            meta = stored["meta"]
         done = len(trainer.history)
         if done >= config.epochs:
             _say(log, f"loaded run {key} from the cache ({_epochs(done)}, "
@@ -186,13 +183,12 @@ def _locked(path: Path, key: str, log: Log) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _new_meta(config: RunConfig, data: ColourData, key: str
-              ) -> dict[str, Any]:
+def _new_meta(data: ColourData, key: str) -> dict[str, Any]:
     return {
         "key": key,
         "created": _now(),
         "torch": str(torch.__version__),
-        "git": _git_commit(),
+        "git": provenance.commit(settings.REPO),
         "devices": [],
         "data": data.identity,
     }
@@ -202,14 +198,6 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"],
-                             cwd=settings.REPO, capture_output=True,
-                             text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return out.stdout.strip() if out.returncode == 0 else "unknown"
 
 
 def _save(folder: Path, key: str, trainer: _train.Trainer,
@@ -220,7 +208,7 @@ def _save(folder: Path, key: str, trainer: _train.Trainer,
     torch.save({"key": key, "config": trainer.config.to_dict(),
                 "trainer": state, "meta": meta}, buf)
     blob = buf.getvalue()
-    _atomic_write(folder / CHECKPOINT, blob)
+    atomic_write(folder / CHECKPOINT, blob)
     history = trainer.history
     meta.update(updated=_now(), epochs_done=len(history),
                 train_seconds=sum(r.train_s for r in history),
@@ -234,33 +222,10 @@ def _save(folder: Path, key: str, trainer: _train.Trainer,
         "final": history.to_list()[-1] if len(history) else None,
         "history": history.to_list(),
     }
-    _atomic_write(folder / MANIFEST,
+    atomic_write(folder / MANIFEST,
                   json.dumps(manifest, indent=1).encode())
 
 
-def _atomic_write(path: Path, blob: bytes) -> None:
-    """Temporary file in the same folder, fsync, rename: a reader sees the
-    old file or the new one, never half of one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".",
-                               suffix=".tmp")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp's 0600 is too private
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # the rename itself survives a crash
-    finally:
-        os.close(dir_fd)
 
 
 def _read(folder: Path, key: str, log: Log) -> dict[str, Any] | None:

@@ -15,12 +15,7 @@ from matplotlib.figure import Figure
 from a2 import plots
 from a2.train import History
 
-LINESTYLES = ("-", "--", ":", "-.")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
-
-
-def _epochs(h: History) -> list[int]:
-    return h.columns()["epoch"]
 
 
 @plots.styled

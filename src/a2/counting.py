@@ -78,13 +78,13 @@ def measured_counts(model: nn.Module, nic: int, size: int = 32) -> Counts:
 
     handles = [m.register_forward_hook(hook) for m in model.modules()
                if isinstance(m, _COUNTED)]
+    was_training = model.training
+    model.eval()
     try:
-        was_training = model.training
-        model.eval()
         with torch.no_grad():
             model(torch.zeros(1, nic, size, size))
-        model.train(was_training)
     finally:
+        model.train(was_training)
         for h in handles:
             h.remove()
     return Counts(weights, totals["outputs"], totals["connections"])

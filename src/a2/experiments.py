@@ -20,15 +20,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from a2 import cache, counting, data as _data, train as _train
+from a2 import cache, counting, data as _data, models, train as _train
 from a2.data import ColourData
 from a2.train import RunConfig
 
 Log = Callable[[str], None] | None
 
-MODEL_NAMES = {"pool_upsample": "PoolUpsampleNet",
-               "conv_transpose": "ConvTransposeNet",
-               "unet": "UNet"}
+MODEL_NAMES = {k: cls.__name__ for k, cls in models.MODELS.items()}
 
 
 def stderr_log(line: str) -> None:

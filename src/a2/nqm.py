@@ -191,16 +191,6 @@ def knee(batch: np.ndarray, steps: np.ndarray) -> float:
     return float(np.exp(np.interp(np.log(2), lr_, lb)))
 
 
-def hyperbola_fit(batch: np.ndarray, steps: np.ndarray
-                  ) -> tuple[float, float]:
-    """Independent knee: least-squares fit (relative error) of
-    S(B) = S_min + E_min / B (Shallue et al.; McCandlish et al.);
-    returns (S_min, B_crit = E_min / S_min)."""
-    A = np.stack([1 / steps, 1 / (batch * steps)], axis=1)
-    s_min, e_min = np.linalg.lstsq(A, np.ones_like(steps), rcond=None)[0]
-    return float(s_min), float(e_min / s_min)
-
-
 def steps_curve(d: int, target_loss: float, grid_points: int,
                 log2_max_batch: int = 16, spacing: float = 4.0
                 ) -> StepsCurve:

@@ -9,15 +9,15 @@ accepted too (``load_palette_file``).
 from __future__ import annotations
 
 import hashlib
-import os
+import io
 import pickle
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from a2 import settings
+from a2.fileio import atomic_write
 
 NUM_COLOURS = 24
 SEED = 0  # the palette is a property of the data, not of a training run
@@ -104,12 +104,9 @@ def cached_kmeans(rgb: torch.Tensor, data_id: str,
     pixels = rgb.permute(0, 2, 3, 1).reshape(-1, 3).numpy()
     colours = kmeans(pixels, k)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
-    with os.fdopen(fd, "wb") as fh:
-        np.save(fh, colours)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    buf = io.BytesIO()
+    np.save(buf, colours)
+    atomic_write(path, buf.getvalue())
     return colours
 
 
@@ -162,7 +159,3 @@ def nearest_colour(rgb: torch.Tensor, colours: np.ndarray | torch.Tensor,
         out[s:s + chunk] = d.argmin(dim=1)  # (P, K) -> (P,)
     return out.reshape(n, h, w)
 
-
-def to_rgb(target: torch.Tensor, colours: np.ndarray) -> np.ndarray:
-    """Colour classes ``(..., H, W)`` to RGB images ``(..., H, W, 3)``."""
-    return np.asarray(colours)[np.asarray(target)]
