@@ -107,3 +107,26 @@ def test_colour_stats_are_shares_and_saturations(tiny_data, a2_cache):
     assert 0 <= s.pred_saturation <= 1 and 0 <= s.truth_saturation <= 1
     assert 1 <= s.pred_colours <= tiny_data.num_colours
     assert s.quantised_rgb_error <= s.pred_rgb_error + 1e-9
+
+
+def test_colour_stats_of_a_perfect_colouriser_match_the_truth(
+        tiny_data, monkeypatch):
+    monkeypatch.setattr(ex, "predict",
+                        lambda model, x: tiny_data.valid_target)
+    s = ex.colour_stats(None, tiny_data)
+    assert s.pred_share == pytest.approx(s.truth_share)
+    assert s.pred_colours == s.truth_colours
+    assert s.pred_saturation == pytest.approx(s.truth_saturation)
+    assert s.pred_rgb_error == pytest.approx(s.quantised_rgb_error)
+    counts = torch.bincount(tiny_data.valid_target.ravel())
+    assert s.majority_acc == pytest.approx(
+        100.0 * counts.max().item() / tiny_data.valid_target.numel())
+
+
+def test_colour_stats_of_a_one_colour_colouriser(tiny_data, monkeypatch):
+    monkeypatch.setattr(ex, "predict", lambda model, x: torch.full_like(
+        tiny_data.valid_target, 5))
+    s = ex.colour_stats(None, tiny_data)
+    assert s.pred_colours == 1 and s.top[0] == 5
+    assert s.pred_share == pytest.approx(100.0)
+    assert s.pred_rgb_error > s.quantised_rgb_error
