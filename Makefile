@@ -1,19 +1,26 @@
 # a2: `make pdf` builds the report, `make test` runs the test suite.
 #
-#   make pdf [PROFILE=smoke] [DATA=path|download]
+#   make pdf [PROFILE=smoke] [DATA=path|download] [RENDERER=auto|quarto|
+#            embedded] [QUARTO=path/to/quarto]
 #       dist/a2-writeup.pdf, dist/a2-code.ipynb, dist/site/ (PROFILE=smoke:
-#       build/smoke/dist/). Executes only the sections whose notebook,
-#       params, profile, data setting or library code changed.
+#       build/smoke/dist/). Executes only the sections whose source,
+#       params, profile, data setting or library code changed; renders
+#       with Quarto when one is found, else with the embedded renderer.
 #   make section S=<stem-or-number> [PARAMS=file.yaml]
 #       re-runs one section (with other parameters if given), re-renders.
+#   make params [S=<stem-or-number>]
+#       every parameter of a section: default, meaning, valid values.
 #   make check-visual [PROFILE=full]
 #       screenshots of every HTML page (in chromium) and PNGs of every PDF
-#       page in $(B)/visual/{html,pdf}/, and what a reader would trip on
-#       (failed requests, broken images, text outside the margins, ...).
+#       page in $(B)/visual/{html,pdf}/, and what a reader would trip on.
 #       Builds the smoke profile unless PROFILE is given.
 #   make test       the pytest suite
 #   make venv       .venv with the pinned requirements (done by the above)
 #   make clean      removes build/ and dist/ (never .venv or .cache)
+#
+# What users pass (S, PARAMS, DATA, QUARTO) reaches the build through the
+# environment, never through the shell's parser: a value with spaces or
+# `;` is one argument, not a command.
 
 SHELL := /bin/bash
 MAKEFILE := $(abspath $(firstword $(MAKEFILE_LIST)))
@@ -29,6 +36,11 @@ ifeq ($(origin PROFILE)$(MAKECMDGOALS),undefinedcheck-visual)
   PROFILE := smoke
 endif
 PROFILE ?= full
+ifneq ($(shell [[ '$(subst ','',$(PROFILE))' =~ ^[A-Za-z0-9_-]+$$ ]] \
+                 && echo ok),ok)
+  $(error PROFILE must be a name such as full or smoke (letters, digits, \
+    - and _), e.g. make pdf PROFILE=smoke)
+endif
 B ?= build/$(PROFILE)
 ifeq ($(PROFILE),full)
   DIST ?= dist
@@ -41,13 +53,15 @@ BUILD := $(PY) -m a2.pipeline --build $(B)
 PROFILE_ARG := $(if $(PROFILE_FILE),--profile $(PROFILE_FILE))
 
 # The data source, one setting: DATA=... on the command line or A2_DATA in
-# the environment; a local path is made absolute (notebooks run elsewhere).
-DATA ?= $(if $(A2_DATA),$(A2_DATA),download)
-override A2_DATA := $(strip $(if $(filter download,$(DATA)),download,\
-                       $(abspath $(DATA))))
-export A2_DATA
+# the environment (the build makes a relative path absolute).
+export A2_DATA := $(or $(DATA),$(A2_DATA),download)
+# The renderer: auto (Quarto when found: QUARTO=path or `quarto` on PATH),
+# quarto or embedded.
+export A2_RENDERER := $(or $(RENDERER),$(A2_RENDERER),auto)
+export QUARTO
+export S PARAMS
 
-.PHONY: all pdf section check-visual test venv clean FORCE
+.PHONY: all pdf section params check-visual test venv clean FORCE
 all: pdf
 
 # --- the virtual environment ----------------------------------------------
@@ -61,14 +75,14 @@ $(VENV)/.a2-installed: requirements.txt pyproject.toml
 	cp requirements.txt $@
 
 # --- which sections exist and what each depends on -------------------------
-NOTEBOOKS := $(wildcard report/*.ipynb)
+SOURCES := $(wildcard report/*.qmd)
 LIB_SOURCES := $(filter-out src/a2/pipeline/%,\
                  $(wildcard src/a2/*.py src/a2/*/*.py))
 BUILD_SOURCES := $(wildcard src/a2/pipeline/*.py src/a2/pipeline/filters/* \
                    src/a2/pipeline/templates/*)
 
 # deps.mk: SECTIONS, LIBRARY, and each section's library files.
-$(B)/deps.mk: $(NOTEBOOKS) $(LIB_SOURCES) _quarto.yml | $(SETUP)
+$(B)/deps.mk: $(SOURCES) $(LIB_SOURCES) _quarto.yml | $(SETUP)
 	@mkdir -p $(@D)
 	$(BUILD) deps $@
 	@touch $@
@@ -76,15 +90,17 @@ ifneq ($(filter all pdf section check-visual,$(or $(MAKECMDGOALS),all)),)
 include $(B)/deps.mk
 endif
 
-# The data setting as a file whose time changes only with its content.
-$(B)/data.stamp: FORCE
+# Settings as files whose time changes only with their content.
+$(B)/data.stamp $(B)/renderer.stamp: FORCE
 	@mkdir -p $(@D)
-	@[ "$$(cat $@ 2>/dev/null)" = "$(A2_DATA)" ] || echo "$(A2_DATA)" > $@
+	@v=$$( [ $(@F) = data.stamp ] && printf '%s' "$$A2_DATA" \
+	       || printf '%s %s' "$$A2_RENDERER" "$$QUARTO"); \
+	[ "$$(cat $@ 2>/dev/null)" = "$$v" ] || printf '%s' "$$v" > $@
 
 # Every params file, and the data setting, are validated before any
 # section runs.
-$(B)/params.ok: $(NOTEBOOKS) $(wildcard params/*.yaml) $(B)/data.stamp \
-                | $(SETUP)
+$(B)/params.ok: $(SOURCES) $(wildcard params/*.yaml) $(B)/data.stamp \
+                src/a2/params.py | $(SETUP)
 	$(BUILD) check $(PROFILE_ARG)
 	@touch $@
 
@@ -92,31 +108,32 @@ $(B)/params.ok: $(NOTEBOOKS) $(wildcard params/*.yaml) $(B)/data.stamp \
 EXEC := $(SECTIONS:%=$(B)/exec/%.ipynb)
 
 .SECONDEXPANSION:
-$(B)/exec/%.ipynb: report/%.ipynb $$(wildcard params/$$*.yaml) \
+$(B)/exec/%.ipynb: report/%.qmd $$(wildcard params/$$*.yaml) \
                    $(PROFILE_FILE) | $(B)/params.ok $(SETUP)
 	$(BUILD) execute $* $(PROFILE_ARG)
 
 section: | $(SETUP) $(B)/params.ok
-	@stem=$$($(BUILD) resolve "$(S)") && \
-	$(BUILD) execute "$$stem" $(if $(PARAMS),--params $(PARAMS)) \
+	@stem=$$($(BUILD) resolve "$$S") && \
+	$(BUILD) execute "$$stem" $${PARAMS:+--params "$$PARAMS"} \
 	  $(PROFILE_ARG) && \
 	$(MAKE) --no-print-directory -f $(MAKEFILE) pdf
 
-# --- rendering --------------------------------------------------------------
-RENDER_IN := $(EXEC) _quarto.yml $(wildcard report/*.md report/*.bib) \
-             $(BUILD_SOURCES)
+params: | $(SETUP)
+	@$(BUILD) params "$$S"
 
-$(DIST)/a2-writeup.pdf: $(RENDER_IN)
-	$(BUILD) render pdf --dist $(DIST)
+# --- rendering --------------------------------------------------------------
+RENDER_IN := $(EXEC) _quarto.yml index.md $(wildcard report/*.bib \
+             report/*.lua report/*.css) $(BUILD_SOURCES) $(B)/renderer.stamp
 
 $(DIST)/a2-code.ipynb: $(EXEC) $(LIBRARY) _quarto.yml \
                        src/a2/pipeline/assemble.py
 	$(BUILD) assemble $@
 
-$(DIST)/site/index.html: $(RENDER_IN) $(DIST)/a2-writeup.pdf \
-                         $(DIST)/a2-code.ipynb
-	$(BUILD) render html --dist $(DIST) \
-	  --extra $(DIST)/a2-writeup.pdf --extra $(DIST)/a2-code.ipynb
+# One render writes the PDF and the site (the site offers the PDF and the
+# code notebook for download).
+$(DIST)/a2-writeup.pdf $(DIST)/site/index.html &: $(RENDER_IN) \
+                                                  $(DIST)/a2-code.ipynb
+	$(BUILD) render --dist $(DIST) --extra $(DIST)/a2-code.ipynb
 
 pdf: $(DIST)/a2-writeup.pdf $(DIST)/a2-code.ipynb $(DIST)/site/index.html
 	@echo "outputs in $(DIST)/: a2-writeup.pdf a2-code.ipynb site/"

@@ -194,3 +194,13 @@ def parse_override(text: str) -> tuple[str, Any]:
         return key.strip(), yaml.safe_load(value)
     except yaml.YAMLError:
         raise ParamsError(f"--set {text!r}: value is not valid YAML") from None
+
+
+type_ok = _type_ok  # for the section schemas in a2.params
+
+
+def short(value: Any, limit: int = 60) -> str:
+    """repr of a value for an error message, cut to ``limit`` characters
+    (a huge value must not flood, or stall, the message)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -20,15 +20,26 @@ from typing import Any, Sequence
 
 ENV = "A2_PROVENANCE"
 _used: list[str] = []  # keys this process used, in order
+_checks: list[dict[str, Any]] = []  # checks this process made
+
+
+def _flush() -> None:
+    path = os.environ.get(ENV)
+    if path:
+        _write(Path(path), {"runs": _used, "checks": _checks})
 
 
 def note_run(key: str) -> None:
     """Record that this process trained or loaded run ``key``."""
     if key not in _used:
         _used.append(key)
-    path = os.environ.get(ENV)
-    if path:
-        _write(Path(path), {"runs": _used})
+        _flush()
+
+
+def note_check(check: dict[str, Any]) -> None:
+    """Record a check (``a2.report.check``) for the appendix."""
+    _checks.append(check)
+    _flush()
 
 
 def used_runs() -> list[str]:
@@ -91,7 +102,8 @@ def finish(pending: Path, out: Path, root: Path, notebook: Path,
     record = {"notebook": rel(notebook),
               "params": [rel(p) for p in params if p.is_file()],
               "commit": commit(root), "executed": now(),
-              "runs": read(pending).get("runs", [])}
+              "runs": read(pending).get("runs", []),
+              "checks": read(pending).get("checks", [])}
     _write(out, record)
     pending.unlink(missing_ok=True)
     return record

@@ -1,35 +1,174 @@
-"""What a section notebook needs to show results: Markdown output for prose
-that carries computed numbers, the models behind a figure or table, and
-checks that fail the build loudly."""
+"""What a section notebook needs to show results.
+
+- :func:`values` names computed values (numbers formatted for print,
+  verdict words) that the section's Markdown cites as
+  ``{{< var sN.name >}}``; the build collects them into the book's
+  ``_variables.yml``, so prose stays in Markdown and numbers come from
+  code, in Quarto and in the embedded renderer alike.
+- :func:`table` shows a computed table (one helper, not f-strings).
+- :func:`check` / :func:`check_true` compare a derivation with an
+  independent computation and fail the build when they disagree;
+  :func:`checks` shows the ones made since the last call as one folded
+  line ("5 checks passed").
+- :func:`source` names the trained models behind the figure or table of
+  its cell; the build adds them to that caption's source line.
+"""
 from __future__ import annotations
 
-from typing import Any
+import math
+import numbers
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence
 
 import numpy as np
+
+VALUES_MIME = "application/vnd.a2.values+json"
+SOURCE_MIME = "application/vnd.a2.source+json"
 
 
 class CheckFailed(AssertionError):
     """A derivation disagrees with its independent computation."""
 
 
+def _display(data: dict[str, Any]) -> None:
+    from IPython.display import display
+
+    display(data, raw=True)
+
+
 def md(text: str) -> None:
-    """Display Markdown (prose with computed numbers) as a cell output."""
+    """Display Markdown as a cell output (a computed table or list)."""
     from IPython.display import Markdown, display
 
     display(Markdown(text))
 
 
-def source(*runs: Any) -> None:
-    """Name the trained models that the figure or table just shown comes
-    from (runs or cache keys): the renderer moves them into the source
-    line under it, which links them to the appendix."""
-    keys = ", ".join(f"`{getattr(r, 'key', r)}`" for r in runs)
-    md(f'<span class="a2-models">Trained models shown: {keys}</span>')
+# --- numbers as text -------------------------------------------------------
+
+def sci(x: float, digits: int = 1) -> str:
+    """``x`` in scientific notation as inline math, e.g. 9.0 x 10^-15,
+    typeset as a power of ten (never "9.0e + 00")."""
+    x = float(x)
+    if x == 0:
+        return "$0$"
+    if not math.isfinite(x):
+        return str(x)
+    exp = math.floor(math.log10(abs(x)))
+    mant = round(x / 10**exp, digits)
+    if abs(mant) >= 10:
+        mant, exp = mant / 10, exp + 1
+    return f"${mant:.{digits}f} \\times 10^{{{exp}}}$"
+
+
+def fmt(value: Any, digits: int | None = None) -> str:
+    """A value as print text: ints with thousands separators, floats with
+    ``digits`` decimals (or a short general form), very large or small
+    floats as powers of ten, lists item by item."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return "null" if value is None else str(value)
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    if isinstance(value, numbers.Real):
+        x = float(value)
+        if x != 0 and math.isfinite(x) and not 1e-3 <= abs(x) < 1e6:
+            return sci(x, 1 if digits is None else digits)
+        if digits is not None:
+            return f"{x:,.{digits}f}"
+        return f"{x:g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(fmt(v, digits) for v in value) + "]"
+    return str(value)
+
+
+def values(**named: Any) -> dict[str, str]:
+    """Record values for the section's prose: ``values(norm="0.943")``
+    makes ``{{< var sN.norm >}}`` read 0.943. Numbers are formatted with
+    :func:`fmt`; pass strings to choose the digits."""
+    out = {k: v if isinstance(v, str) else fmt(v) for k, v in named.items()}
+    _display({VALUES_MIME: out, "text/plain": ""})
+    return out
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 epoch', '25 epochs'."""
+    return f"{fmt(n)} {word if n == 1 else (many or word + 's')}"
+
+
+# --- tables ----------------------------------------------------------------
+
+def _cell(v: Any, digits: int | None) -> str:
+    text = fmt(v, digits) if not isinstance(v, str) else v
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def table_markdown(rows: Sequence[Sequence[Any]], header: Sequence[str],
+                   digits: Sequence[int | None] | None = None) -> str:
+    """A pipe table; numeric columns are right-aligned (so decimals line
+    up: a column's numbers share ``digits``), text columns left."""
+    digits = list(digits or [None] * len(header))
+    if any(len(r) != len(header) for r in rows):
+        raise ValueError("every row needs one value per column")
+
+    def numeric(j: int) -> bool:
+        return all(isinstance(r[j], numbers.Real)
+                   and not isinstance(r[j], bool) for r in rows)
+
+    align = ["---:" if rows and numeric(j) else ":---"
+             for j in range(len(header))]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(_cell(v, digits[j])
+                                for j, v in enumerate(r)) + " |"
+              for r in rows]
+    return "\n".join(lines)
+
+
+def table(rows: Sequence[Sequence[Any]], header: Sequence[str],
+          digits: Sequence[int | None] | None = None) -> None:
+    """Show a computed table; give its cell ``#| label: tbl-...`` and
+    ``#| tbl-cap: "..."`` for a number and a caption."""
+    md(table_markdown(rows, header, digits))
+
+
+# --- checks ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    quantity: str  # what was compared, e.g. "max |diff| = 2.3e-15"
+    tolerance: str  # e.g. "atol 1e-08"; "" for a true/false check
+    passed: bool
+
+    def line(self) -> str:
+        verdict = "passed" if self.passed else "FAILED"
+        if not self.tolerance:
+            return f"{self.name}: {verdict}"
+        return (f"{self.name}: {self.quantity} within {self.tolerance}: "
+                f"{verdict}")
+
+
+_pending: list[Check] = []  # made since the last checks()
+
+
+def _record(c: Check) -> None:
+    from a2 import provenance
+
+    _pending.append(c)
+    provenance.note_check(asdict(c))
+    if not c.passed:
+        raise CheckFailed(f"check '{c.name}' failed: {c.quantity}, "
+                          f"allowed {c.tolerance}")
+
+
+def _tolerance(rtol: float, atol: float) -> str:
+    parts = ([f"atol {atol:.0e}"] if atol else []) + (
+        [f"rtol {rtol:.0e}"] if rtol else [])
+    return " + ".join(parts) or "exact"
 
 
 def check(name: str, derived: Any, independent: Any, rtol: float = 1e-6,
           atol: float = 0.0) -> float:
-    """Compare a derived value with an independent computation.
+    """Compare a derived value with an independent computation,
+    elementwise: ``|derived - independent| <= atol + rtol*|independent|``.
 
     Returns the largest absolute difference; raises :class:`CheckFailed`
     (failing the notebook, hence the build) when they disagree.
@@ -40,9 +179,37 @@ def check(name: str, derived: Any, independent: Any, rtol: float = 1e-6,
         raise CheckFailed(f"check '{name}': shapes differ, "
                           f"{a.shape} vs {b.shape}")
     diff = float(np.max(np.abs(a - b))) if a.size else 0.0
-    if not np.allclose(a, b, rtol=rtol, atol=atol):
-        raise CheckFailed(f"check '{name}' failed: derived {a} vs independent "
-                          f"{b} (max |diff| = {diff:.3g}, rtol={rtol}, "
-                          f"atol={atol})")
-    print(f"check passed: {name} (max |diff| = {diff:.3g})")
+    ok = bool(np.allclose(a, b, rtol=rtol, atol=atol))
+    _record(Check(name, f"max |diff| {diff:.1e}", _tolerance(rtol, atol),
+                  ok))
     return diff
+
+
+def check_true(name: str, condition: bool) -> None:
+    """A statement that must hold (a sign, an order, a count)."""
+    _record(Check(name, "", "", bool(condition)))
+
+
+def checks(title: str | None = None) -> list[Check]:
+    """Show the checks made since the last call as one folded callout
+    ("N checks passed"), with each check's quantity and tolerance."""
+    done = list(_pending)
+    _pending.clear()
+    if not done:
+        return done
+    head = title or (f"{len(done)} check{'s' if len(done) > 1 else ''} "
+                     f"passed")
+    items = "\n".join(f"- {c.line()}" for c in done)
+    md(f'::: {{.callout-note .a2-checks collapse="true"}}\n'
+       f"## {head}\n\n{items}\n:::\n")
+    return done
+
+
+# --- provenance --------------------------------------------------------------
+
+def source(*runs: Any) -> None:
+    """Name the trained models (runs or cache keys) that the figure or
+    table of this cell shows; the build adds them to its caption's source
+    line, which links them to the appendix."""
+    keys = [str(getattr(r, "key", r)) for r in runs]
+    _display({SOURCE_MIME: {"runs": keys}, "text/plain": ""})

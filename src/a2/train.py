@@ -29,6 +29,7 @@ from torch import nn
 from a2 import config as cfg
 from a2.data import ColourData
 from a2.models import build_model, check_kernel
+from a2.params import TRAINING
 
 EVAL_BATCH = 500  # validation batch size: eval mode, so it only sets speed
 
@@ -42,14 +43,14 @@ class RunConfig:
     """
 
     model: str = "pool_upsample"
-    kernel: int = 3
-    num_filters: int = 32
+    kernel: int = TRAINING["kernel"]
+    num_filters: int = TRAINING["num_filters"]
     num_colours: int = 24
     dilation: int = 1
-    lr: float = 0.001
-    batch_size: int = 100
-    epochs: int = 25
-    seed: int = 0
+    lr: float = TRAINING["lr"]
+    batch_size: int = TRAINING["batch_size"]
+    epochs: int = TRAINING["epochs"]
+    seed: int = TRAINING["seed"]
     shuffle: str = "once"
     device: str = "auto"
 

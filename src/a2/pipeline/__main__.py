@@ -6,13 +6,18 @@
   execute NAME [--params F] [--profile F]
                              validate, then run one section's notebook
   resolve NAME               print the stem of a section (stem or number)
-  render pdf|html --dist D [--extra F ...]
+  render --dist D [--extra F ...]
+                             stage the executed sections, render the PDF
+                             and the site (Quarto or the embedded renderer)
   assemble OUT
+  params [NAME]              every parameter of a section (all when no
+                             name): default, meaning, valid values
 Errors print one line (no traceback) and exit non-zero.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -33,10 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--profile", type=Path)
     sub.add_parser("resolve").add_argument("name")
     rd = sub.add_parser("render")
-    rd.add_argument("what", choices=("pdf", "html"))
     rd.add_argument("--dist", type=Path, required=True)
     rd.add_argument("--extra", type=Path, action="append", default=[])
     sub.add_parser("assemble").add_argument("out", type=Path)
+    sub.add_parser("params").add_argument("name", nargs="?", default="")
     return p
 
 
@@ -50,9 +55,18 @@ def _write_if_changed(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+def _absolute_data(root: Path) -> None:
+    """A relative A2_DATA path means one under the repository root, for
+    every process the build starts (notebooks run in other folders)."""
+    value = os.environ.get("A2_DATA", "download").strip()
+    if value and value != "download" and not Path(value).is_absolute():
+        os.environ["A2_DATA"] = str((root / value).resolve())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     root, build = args.root.resolve(), args.build.resolve()
+    _absolute_data(root)
     from a2.pipeline import sections
     if args.cmd == "deps":
         for path in sections.unlisted(root):
@@ -79,15 +93,18 @@ def main(argv: list[str] | None = None) -> int:
     elif args.cmd == "render":
         from a2.pipeline.render import render
         t0 = time.perf_counter()
-        used = render(root, build, args.dist.resolve(), args.what,
+        used = render(root, build, args.dist.resolve(),
                       [e.resolve() for e in args.extra])
-        print(f"rendered {args.what} with {used} renderer "
+        print(f"rendered the PDF and the site with {used} "
               f"in {time.perf_counter() - t0:.1f}s")
+    elif args.cmd == "params":
+        from a2 import params
+        stems = ([sections.resolve(root, args.name).stem] if args.name
+                 else [s.stem for s in sections.notebooks(root)])
+        print("\n\n".join(params.describe(s) for s in stems))
     elif args.cmd == "assemble":
         from a2.pipeline.assemble import assemble
-        from a2.pipeline.render import load_book
-        assemble(root, build, args.out.resolve(),
-                 load_book(root, build).title)
+        assemble(root, build, args.out.resolve())
         print(f"assembled {args.out}")
     return 0
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import nbformat
 
-from a2.pipeline.sections import (Section, library_modules, module_path,
-                               notebook_code, notebooks)
+from a2.pipeline.sections import (Section, library_modules, manifest,
+                                  module_path, notebook_code, notebooks)
+from a2.pipeline.stage import namespace, recorded_values, resolve_vars
 
 # Registers `%%a2module a2.x`: the cell's body is the source of module a2.x,
 # executed into a fresh module in sys.modules, so `import a2.x` finds it.
@@ -70,8 +71,15 @@ def library_cells(root: Path, sections: list[Section]) -> list:
     return cells
 
 
-def assemble(root: Path, build: Path, out: Path, title: str) -> None:
+def assemble(root: Path, build: Path, out: Path) -> None:
+    """The library, then each executed section with the values its prose
+    cites filled in."""
     sections = notebooks(root)
+    title = manifest(root).get("book", {}).get("title", "a2")
+    executed = {s.stem: nbformat.read(build / "exec" / f"{s.stem}.ipynb",
+                                      as_version=4) for s in sections}
+    values = {namespace(stem): recorded_values(nb)
+              for stem, nb in executed.items()}
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3",
                                  "display_name": "Python 3",
@@ -80,9 +88,9 @@ def assemble(root: Path, build: Path, out: Path, title: str) -> None:
     nb.cells = [nbformat.v4.new_markdown_cell(INTRO.format(title=title))]
     nb.cells += library_cells(root, sections)
     for s in sections:
-        executed = nbformat.read(build / "exec" / s.source.name,
-                                 as_version=4)
-        for cell in executed.cells:
+        for cell in executed[s.stem].cells:
+            if cell.cell_type == "markdown":
+                cell.source = resolve_vars(cell.source, values)
             cell.metadata.pop("papermill", None)
             cell.metadata.pop("execution", None)
             cell.pop("id", None)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any, Iterator
@@ -19,10 +20,26 @@ def executable() -> str:
     return pypandoc.get_pandoc_path()
 
 
+def version() -> str:
+    out = subprocess.run([executable(), "--version"], capture_output=True,
+                         text=True)
+    return out.stdout.split()[1] if out.returncode == 0 else "?"
+
+
+def typst_version() -> str:
+    from importlib.metadata import version as dist_version
+
+    return dist_version("typst")
+
+
 def run(args: list[str], cwd: Path, stdin: str | None = None) -> str:
     """Run pandoc; its warnings pass through, a failure is a BuildError."""
-    proc = subprocess.run([executable(), *args], cwd=cwd, input=stdin,
-                          capture_output=True, text=True)
+    try:
+        proc = subprocess.run([executable(), *args], cwd=cwd, input=stdin,
+                              capture_output=True, text=True)
+    except KeyboardInterrupt:
+        raise BuildError("interrupted while pandoc was rendering; the "
+                         "previous PDF and site are kept") from None
     for line in proc.stderr.splitlines():
         print(f"pandoc: {line}")
     if proc.returncode != 0:
@@ -71,3 +88,26 @@ def ids(node: Any) -> set[str]:
                 out.add(attr[0])
     return out
 
+
+
+# Fixes to pandoc's Typst math, applied inside $...$ only:
+# \begin{vmatrix} comes out as mat(delim: "||"), which Typst rejects;
+# \|x\|_2 comes out as `parallel x parallel_2`, whose subscript Typst
+# sets under the bar (a relation symbol), and |x| as `\| x \|`.
+_PAR = r"(?<![\w.])parallel(?![A-Za-z.])"
+_TYPST_FIXES = [
+    (re.compile(r'delim: "\|\|"'), 'delim: "|"'),
+    (re.compile(rf"{_PAR} ([^$,;]*?) {_PAR}"), r"norm(\1)"),
+    (re.compile(_PAR), "bar.v.double"),
+    (re.compile(r"\\\| ([^$,;|]*?) \\\|"), r"abs(\1)"),
+]
+_MATH = re.compile(r"(?<!\\)\$(.+?)(?<!\\)\$", re.DOTALL)
+
+
+def fix_math(typ: str) -> str:
+    def fix(m: re.Match) -> str:
+        body = m.group(1)
+        for pattern, repl in _TYPST_FIXES:
+            body = pattern.sub(repl, body)
+        return f"${body}$"
+    return _MATH.sub(fix, typ)

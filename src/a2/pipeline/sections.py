@@ -1,9 +1,8 @@
-"""The book's sections: the manifest, each notebook's parameters cell, and
-the library modules a notebook uses (for Make's dependency graph)."""
+"""The book's sections: the manifest's chapters, and the library modules
+a section's code uses (for Make's dependency graph)."""
 from __future__ import annotations
 
 import ast
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,12 +21,13 @@ class BuildError(RuntimeError):
 @dataclass(frozen=True)
 class Section:
     stem: str
-    source: Path  # report/<stem>.ipynb (executed) or report/<stem>.md
+    source: Path  # report/<stem>.qmd (executed by the build) or a .md
     appendix: bool = False
 
     @property
     def is_notebook(self) -> bool:
-        return self.source.suffix == ".ipynb"
+        """Code to execute: a .qmd source, or its executed .ipynb."""
+        return self.source.suffix in (".qmd", ".ipynb")
 
     def params_file(self, root: Path) -> Path:
         """The section's own params file: params/<stem>.yaml."""
@@ -70,9 +70,9 @@ def chapters(root: Path, existing: bool = True) -> list[Section]:
 
 
 def unlisted(root: Path) -> list[Path]:
-    """Notebooks in report/ that the manifest does not list (not built)."""
+    """Sections in report/ that the manifest does not list (not built)."""
     listed = {s.source.resolve() for s in chapters(root, existing=False)}
-    return [p for p in sorted((root / "report").glob("*.ipynb"))
+    return [p for p in sorted((root / "report").glob("*.qmd"))
             if p.resolve() not in listed]
 
 
@@ -94,44 +94,10 @@ def resolve(root: Path, name: str) -> Section:
     raise BuildError(f"unknown section '{name}'; valid sections: {valid}")
 
 
-def _cells(nb_path: Path) -> list[dict[str, Any]]:
-    return json.loads(nb_path.read_text())["cells"]
-
-
-def _code(cell: dict[str, Any]) -> str:
-    src = cell["source"]
-    return "".join(src) if isinstance(src, list) else src
-
-
 def _strip_magics(code: str) -> str:
     """IPython lines (%magic, !shell) are not Python; blank them."""
     return "\n".join("" if ln.lstrip().startswith(("%", "!")) else ln
                      for ln in code.splitlines())
-
-
-NOT_LITERAL = object()  # a default the build cannot evaluate statically
-
-
-def parameters(nb_path: Path) -> dict[str, Any]:
-    """Names assigned in the cell tagged `parameters`, with their literal
-    defaults (NOT_LITERAL where the right-hand side is an expression)."""
-    for cell in _cells(nb_path):
-        if "parameters" not in cell.get("metadata", {}).get("tags", []):
-            continue
-        out: dict[str, Any] = {}
-        tree = ast.parse(_strip_magics(_code(cell)))
-        for node in tree.body:
-            targets = (node.targets if isinstance(node, ast.Assign)
-                       else [node.target] if isinstance(node, ast.AnnAssign)
-                       else [])
-            for t in targets:
-                if isinstance(t, ast.Name):
-                    try:
-                        out[t.id] = ast.literal_eval(node.value)
-                    except (ValueError, TypeError, SyntaxError):
-                        out[t.id] = NOT_LITERAL
-        return out
-    return {}
 
 
 def _imports(code: str, package: str = "") -> set[str]:
@@ -198,9 +164,10 @@ def library_modules(root: Path, code: str) -> list[str]:
     return order
 
 
-def notebook_code(nb_path: Path) -> str:
-    return "\n".join(_code(c) for c in _cells(nb_path)
-                     if c.get("cell_type") == "code")
+def notebook_code(path: Path) -> str:
+    from a2.pipeline import qmd
+
+    return qmd.code(path)
 
 
 def module_path(root: Path, name: str) -> Path:
@@ -218,6 +185,7 @@ def deps_makefile(root: Path) -> str:
         mods = library_modules(root, notebook_code(s.source))
         files = [module_path(root, m).relative_to(root).as_posix()
                  for m in mods]
+        files.append("src/a2/params.py")  # every section's schema
         target = f"$(B)/exec/{s.stem}.ipynb"
         stems.append(s.stem)
         lines.append(f"{target}: {' '.join(files)}".rstrip())

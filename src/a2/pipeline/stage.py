@@ -1,0 +1,288 @@
+"""The book as both renderers read it: a Quarto project in
+build/<profile>/book/ made of the executed sections.
+
+Staging does, once, what would otherwise differ between the renderers:
+
+- the chapters are the executed notebooks (the manifest lists the .qmd
+  sources; ``execute: enabled: false`` keeps Quarto from running them);
+- the values a section recorded (``a2.report.values``) go to
+  ``_variables.yml`` under the section's namespace (``s4`` for
+  4-pooling), where ``{{< var s4.name >}}`` in its prose finds them; a
+  reference to a value no section recorded fails the build;
+- every figure and table caption (a cell with ``#| label: fig-...`` or
+  ``tbl-...`` and a ``fig-cap``/``tbl-cap``) gets its source line:
+  notebook, params files, the trained models ``a2.report.source`` named in
+  that cell, and the commit.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from a2.pipeline.sections import BuildError, Section, chapters, manifest
+from a2.report import SOURCE_MIME, VALUES_MIME
+
+STAGE = "book"
+VAR = re.compile(r"\{\{<\s*var\s+([\w.-]+)\s*>\}\}")
+CAPTION = re.compile(r"^#\|\s*(fig|tbl)-cap:\s*(.*?)\s*$")
+LABEL = re.compile(r"^#\|\s*label:\s*((?:fig|tbl)-[\w-]+)\s*$")
+APPENDIX_RUNS = "trained-models"  # id of the appendix's runs table
+
+
+def namespace(stem: str) -> str:
+    """'4-pooling' -> 's4': where the section's values live."""
+    head = stem.split("-", 1)[0]
+    return f"s{head}" if head.isdigit() else stem
+
+
+def page(stem: str) -> str:
+    return "index.html" if stem == "index" else f"{stem}.html"
+
+
+def _source(cell: dict[str, Any]) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def _options(cell: dict[str, Any]) -> list[str]:
+    lines = []
+    for line in _source(cell).splitlines():
+        if not line.startswith("#|"):
+            break
+        lines.append(line)
+    return lines
+
+
+def source_line(stem: str, record: dict[str, Any],
+                runs: list[str]) -> str:
+    """Markdown for the source line of a figure or table (site links;
+    the filter report/a2.lua keeps their text only in print)."""
+    def code_link(text: str, href: str) -> str:
+        return f"[`{text}`]({href})"
+
+    parts = [code_link(record["notebook"], f"notebooks/{stem}.ipynb")]
+    parts += [code_link(p, f"params/{Path(p).name}")
+              for p in record.get("params", [])]
+    if runs:
+        parts.append("trained models " + ", ".join(
+            code_link(k, f"{APPENDIX_PAGE}#{APPENDIX_RUNS}") for k in runs))
+    parts.append(f"commit `{record.get('commit', 'unknown')}`")
+    return "[Source: " + " · ".join(parts) + "]{.a2-source}"
+
+
+APPENDIX_PAGE = "6-reproducibility.ipynb"
+
+
+def _set_caption(cell: dict[str, Any], extra: str, where: str) -> None:
+    lines = _source(cell).splitlines()
+    for i, line in enumerate(lines):
+        m = CAPTION.match(line)
+        if m:
+            try:
+                text = yaml.safe_load(m.group(2))
+            except yaml.YAMLError as err:
+                raise BuildError(f"{where}: unreadable {m.group(1)}-cap "
+                                 f"({err})") from None
+            lines[i] = (f"#| {m.group(1)}-cap: "
+                        + json.dumps(f"{text} {extra}", ensure_ascii=False))
+            cell["source"] = "\n".join(lines)
+            return
+        if not line.startswith("#|"):
+            break
+    raise BuildError(f"{where}: a figure or table cell needs "
+                     f"'#| fig-cap:' or '#| tbl-cap:'")
+
+
+def stage_notebook(nb: dict[str, Any], stem: str, record: dict[str, Any],
+                   where: str) -> dict[str, str]:
+    """Take the section's values out of ``nb`` and put source lines into
+    its captions, in place; returns the values."""
+    values: dict[str, str] = {}
+    cells = []
+    for cell in nb.get("cells", []):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags:
+            continue  # the section shows its parameters itself
+        runs: list[str] = []
+        kept = []
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if VALUES_MIME in data:
+                values.update(data[VALUES_MIME])
+            elif SOURCE_MIME in data:
+                runs += data[SOURCE_MIME]["runs"]
+            else:
+                kept.append(out)
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = kept
+            labelled = any(LABEL.match(ln) for ln in _options(cell))
+            if runs and not labelled:
+                raise BuildError(f"{where}: a2.report.source() in a cell "
+                                 f"without '#| label: fig-...' or 'tbl-...'")
+            if labelled:
+                _set_caption(cell, source_line(stem, record, runs), where)
+        cells.append(cell)
+    nb["cells"] = cells
+    return values
+
+
+def recorded_values(nb: dict[str, Any]) -> dict[str, str]:
+    """The values a2.report.values recorded in an executed notebook."""
+    out: dict[str, str] = {}
+    for cell in nb.get("cells", []):
+        for o in cell.get("outputs", []):
+            out.update(o.get("data", {}).get(VALUES_MIME, {}))
+    return out
+
+
+def _check_refs(nb: dict[str, Any], values: dict[str, dict[str, str]],
+                where: str) -> None:
+    for cell in nb["cells"]:
+        if cell.get("cell_type") != "markdown":
+            continue
+        for ref in VAR.findall(_source(cell)):
+            ns, _, name = ref.partition(".")
+            if name not in values.get(ns, {}):
+                raise BuildError(
+                    f"{where} cites {{{{< var {ref} >}}}}, but the section "
+                    f"recorded no value '{name}' (a2.report.values)")
+
+
+def resolve_vars(text: str, values: dict[str, dict[str, str]]) -> str:
+    """``{{< var ns.name >}}`` replaced by its value (the embedded
+    renderer and the code notebook; Quarto resolves them itself)."""
+    def sub(m: re.Match) -> str:
+        ns, _, name = m.group(1).partition(".")
+        if name not in values.get(ns, {}):
+            raise BuildError(f"{{{{< var {m.group(1)} >}}}}: no section "
+                             f"recorded that value (a2.report.values)")
+        return values[ns][name]
+    return VAR.sub(sub, text)
+
+
+def _record(build: Path, s: Section, root: Path) -> dict[str, Any]:
+    from a2 import provenance
+
+    record = provenance.read(build / "provenance" / f"{s.stem}.json")
+    if record:
+        return record
+    params = s.params_file(root)
+    return {"notebook": s.source.relative_to(root).as_posix(),
+            "params": [params.relative_to(root).as_posix()]
+            if params.is_file() else [], "commit": "unknown", "runs": []}
+
+
+def _rel(root: Path, p: Path) -> str:
+    return p.relative_to(root).as_posix()
+
+
+def stage(root: Path, build: Path, subtitle: str = "",
+          extras: list[Path] | None = None) -> Path:
+    """Write build/<profile>/book (replacing it) and return its path;
+    ``extras`` (the code notebook) are copied into it for the site."""
+    book = manifest(root)
+    out = build / STAGE
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    secs = chapters(root)
+    names: dict[str, str] = {}  # source path in the manifest -> staged
+    values: dict[str, dict[str, str]] = {}
+    staged: list[tuple[Section, dict[str, Any], Path]] = []
+    for s in secs:
+        if not s.is_notebook:
+            names[_rel(root, s.source)] = s.source.name
+            shutil.copy(s.source, out / s.source.name)
+            continue
+        executed = build / "exec" / f"{s.stem}.ipynb"
+        try:
+            nb = json.loads(executed.read_text())
+            nb["cells"]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise BuildError(
+                f"executed notebook {executed} is unreadable or missing "
+                f"({type(err).__name__}); run `make section S={s.stem}` "
+                f"to execute it again") from None
+        record = _record(build, s, root)
+        values[namespace(s.stem)] = stage_notebook(
+            nb, s.stem, record, _rel(root, s.source))
+        names[_rel(root, s.source)] = f"{s.stem}.ipynb"
+        staged.append((s, nb, out / f"{s.stem}.ipynb"))
+        _copy_sources(root, executed, s, record, out)
+    for s, nb, path in staged:
+        _check_refs(nb, values, _rel(root, s.source))
+        path.write_text(json.dumps(nb))
+    (out / "_variables.yml").write_text(
+        yaml.safe_dump(values, allow_unicode=True, sort_keys=True))
+    for extra in extras or []:
+        shutil.copy(extra, out / extra.name)
+    _write_manifest(root, book, names, out, subtitle,
+                    [e.name for e in extras or []])
+    return out
+
+
+def _copy_sources(root: Path, executed: Path, s: Section,
+                  record: dict[str, Any], out: Path) -> None:
+    """The executed notebook and params files that source lines link to
+    (site/notebooks/<stem>.ipynb, site/params/<name>)."""
+    (out / "notebooks").mkdir(exist_ok=True)
+    shutil.copy(executed, out / "notebooks" / f"{s.stem}.ipynb")
+    for rel in record.get("params", []):
+        path = root / rel
+        if path.is_file() and path.resolve().is_relative_to(root):
+            (out / "params").mkdir(exist_ok=True)
+            shutil.copy(path, out / "params" / path.name)
+
+
+def _rename(entries: Any, names: dict[str, str]) -> Any:
+    if isinstance(entries, str):
+        return names.get(entries, entries)
+    if isinstance(entries, list):
+        return [_rename(e, names) for e in entries]
+    if isinstance(entries, dict):
+        return {k: _rename(v, names) if k in ("chapters", "href") else v
+                for k, v in entries.items()}
+    return entries
+
+
+def _write_manifest(root: Path, book: dict[str, Any],
+                    names: dict[str, str], out: Path, subtitle: str,
+                    extras: list[str]) -> None:
+    """The manifest with staged chapter names; the files it names (the
+    bibliography, filters, CSS, Typst includes) copied beside it."""
+    staged = json.loads(json.dumps(book))  # a deep copy
+    meta = staged.setdefault("book", {})
+    for key in ("chapters", "appendices"):
+        if key in meta:
+            meta[key] = _rename(meta[key], names)
+    if subtitle:
+        meta["subtitle"] = subtitle
+    project = staged.setdefault("project", {})
+    project["render"] = [n for n in names.values()]
+    project["resources"] = ["notebooks/", "params/", *extras]
+    for rel in _referenced_files(staged):
+        src = root / rel
+        if not src.is_file():
+            raise BuildError(f"{rel}: named in _quarto.yml but missing")
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, out / rel)
+    (out / "_quarto.yml").write_text(
+        yaml.safe_dump(staged, allow_unicode=True, sort_keys=False))
+
+
+def _referenced_files(node: Any, key: str = "") -> list[str]:
+    """Paths in the manifest under keys that name files."""
+    keys = ("bibliography", "filters", "css", "include-in-header",
+            "csl", "template-partials")
+    if isinstance(node, dict):
+        return [p for k, v in node.items()
+                for p in _referenced_files(v, k if k in keys else key)]
+    if isinstance(node, list):
+        return [p for v in node for p in _referenced_files(v, key)]
+    if key and isinstance(node, str) and ("/" in node or "." in node):
+        return [node]
+    return []
