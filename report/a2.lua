@@ -1,6 +1,11 @@
 -- The project's one filter, run by Quarto (_quarto.yml) and by the
 -- embedded renderer alike.
 --
+-- Folded callouts (collapse="true") fold in the site only. In print a
+-- derivation flows as ordinary text under its bold title (a callout box
+-- cannot break across pages), and a list of checks (a2.report.checks)
+-- shrinks to its one summary line: the appendix lists every check.
+--
 -- Math for Typst: pandoc writes \|x\|_2 as `parallel x parallel_2`,
 -- whose subscript Typst sets under a loose bar, |x| as `\| x \|`, and a
 -- vmatrix as mat(delim: "||"), which Typst rejects; here each becomes
@@ -35,6 +40,54 @@ local function source_span(span)
   return {pandoc.LineBreak(), span}
 end
 
+local function is_callout(div)
+  for _, c in ipairs(div.classes) do
+    if c:match("^callout%-") then return true end
+  end
+  return false
+end
+
+local function unfolded(title, body, classes)
+  title = title or pandoc.Inlines{}
+  if classes:includes("a2-checks") then
+    local line = pandoc.Inlines{pandoc.Str("✓"), pandoc.Space()}
+    line:extend(title)
+    line:extend{pandoc.Space(), pandoc.Str("(each with its quantity and"),
+                pandoc.Space(), pandoc.Str("tolerance in the appendix).")}
+    return pandoc.Para{pandoc.Emph(line)}
+  end
+  local out = pandoc.Blocks{pandoc.Para{pandoc.Strong(title)}}
+  out:extend(body)
+  return out
+end
+
+-- The embedded renderer hands callouts over as Divs ...
+local function unfold_div(div)
+  if html or not is_callout(div) or div.attributes.collapse ~= "true" then
+    return nil
+  end
+  local title, body = nil, pandoc.Blocks{}
+  for _, b in ipairs(div.content) do
+    if not title and b.t == "Header" then title = b.content
+    else body:insert(b) end
+  end
+  return unfolded(title, body, div.classes)
+end
+
+-- ... Quarto as its Callout nodes.
+local function unfold_callout(c)
+  if html or tostring(c.collapse) ~= "true" then return nil end
+  local title, kind = c.title, pandoc.utils.type(c.title)
+  if kind == "Inline" then
+    title = pandoc.Inlines{title}
+  elseif kind == "Block" or kind == "Blocks" then
+    title = pandoc.utils.blocks_to_inlines(pandoc.Blocks(title))
+  elseif kind ~= "Inlines" then
+    title = nil
+  end
+  return unfolded(title, pandoc.Blocks(c.content), c.attr.classes)
+end
+
 local PAR = "%f[%w.]parallel%f[^%w.]"
 
 local function typst_math(m)
@@ -48,7 +101,8 @@ local function typst_math(m)
   return pandoc.RawInline("typst", fixed)
 end
 
-local filters = {{Span = source_span}}
+local filters = {{Div = unfold_div, Callout = unfold_callout},
+                 {Span = source_span}}
 if FORMAT:match("typst") then
   table.insert(filters, 1, {Math = typst_math})
 end

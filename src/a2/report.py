@@ -80,13 +80,12 @@ def fmt(value: Any, digits: int | None = None) -> str:
     return str(value)
 
 
-def values(**named: Any) -> dict[str, str]:
+def values(**named: Any) -> None:
     """Record values for the section's prose: ``values(norm="0.943")``
     makes ``{{< var sN.norm >}}`` read 0.943. Numbers are formatted with
     :func:`fmt`; pass strings to choose the digits."""
     out = {k: v if isinstance(v, str) else fmt(v) for k, v in named.items()}
     _display({VALUES_MIME: out, "text/plain": ""})
-    return out
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -190,19 +189,18 @@ def check_true(name: str, condition: bool) -> None:
     _record(Check(name, "", "", bool(condition)))
 
 
-def checks(title: str | None = None) -> list[Check]:
+def checks(title: str | None = None) -> None:
     """Show the checks made since the last call as one folded callout
     ("N checks passed"), with each check's quantity and tolerance."""
     done = list(_pending)
     _pending.clear()
     if not done:
-        return done
+        return
     head = title or (f"{len(done)} check{'s' if len(done) > 1 else ''} "
                      f"passed")
     items = "\n".join(f"- {c.line()}" for c in done)
     md(f'::: {{.callout-note .a2-checks collapse="true"}}\n'
        f"## {head}\n\n{items}\n:::\n")
-    return done
 
 
 # --- provenance --------------------------------------------------------------

@@ -97,8 +97,7 @@ def _markdown(c: Chapter, book: Book, work: Path) -> Path:
 
 def _chapter_blocks(c: Chapter, book: Book, work: Path) -> list[Any]:
     source = _markdown(c, book, work)
-    out = pandoc.run(["-f", "markdown", "-t", "json", source.name,
-                      "--lua-filter", str(pandoc.FILTERS / "callouts.lua")],
+    out = pandoc.run(["-f", "markdown", "-t", "json", source.name],
                      cwd=work)
     return json.loads(out)["blocks"]
 
@@ -144,8 +143,12 @@ def _parts(ch: dict[str, Any]) -> tuple[str, list[Any]]:
 
 
 def _filters(book: Book, own: str) -> list[str]:
+    """The project's filters first, as Quarto runs them before its own
+    processing; then the stand-ins for Quarto's callouts and the writer's
+    own filter."""
     args = []
-    for f in [pandoc.FILTERS / own, *book.filters]:
+    for f in [*book.filters, pandoc.FILTERS / "callouts.lua",
+              pandoc.FILTERS / own]:
         args += ["--lua-filter", str(f)]
     return args
 

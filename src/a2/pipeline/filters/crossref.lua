@@ -64,7 +64,22 @@ local function equations(para, chap, count)
   return para
 end
 
+-- A callout's heading is its title, not a section (callouts.lua).
+local function callout_titles(div)
+  return div:walk{Div = function(d)
+    for _, c in ipairs(d.classes) do
+      if c:match("^callout%-") then
+        return d:walk{Header = function(h)
+          h.classes:insert("unnumbered")
+          return h
+        end}
+      end
+    end
+  end}
+end
+
 local function number_chapter(div, numbers)
+  div = callout_titles(div)
   local chap
   local first = nil
   div:walk{Header = function(h) first = first or h end}
