@@ -86,7 +86,7 @@ $(B)/deps.mk: $(SOURCES) $(LIB_SOURCES) _quarto.yml | $(SETUP)
 	@mkdir -p $(@D)
 	$(BUILD) deps $@
 	@touch $@
-ifneq ($(filter all pdf section check-visual,$(or $(MAKECMDGOALS),all)),)
+ifneq ($(A2_LOCKED),)
 include $(B)/deps.mk
 endif
 
@@ -112,11 +112,13 @@ $(B)/exec/%.ipynb: report/%.qmd $$(wildcard params/$$*.yaml) \
                    $(PROFILE_FILE) | $(B)/params.ok $(SETUP)
 	$(BUILD) execute $* $(PROFILE_ARG)
 
+ifneq ($(A2_LOCKED),)
 section: | $(SETUP) $(B)/params.ok
 	@stem=$$($(BUILD) resolve "$$S") && \
 	$(BUILD) execute "$$stem" $${PARAMS:+--params "$$PARAMS"} \
 	  $(PROFILE_ARG) && \
 	$(MAKE) --no-print-directory -f $(MAKEFILE) pdf
+endif
 
 params: | $(SETUP)
 	@$(BUILD) params "$$S"
@@ -135,12 +137,19 @@ $(DIST)/a2-writeup.pdf $(DIST)/site/index.html &: $(RENDER_IN) \
                                                   $(DIST)/a2-code.ipynb
 	$(BUILD) render --dist $(DIST) --extra $(DIST)/a2-code.ipynb
 
+ifneq ($(A2_LOCKED),)
 pdf: $(DIST)/a2-writeup.pdf $(DIST)/a2-code.ipynb $(DIST)/site/index.html
 	@echo "outputs in $(DIST)/: a2-writeup.pdf a2-code.ipynb site/"
 
-# --- looking at the outputs -----------------------------------------------
 check-visual: pdf
 	$(PY) -m a2.pipeline.visual $(DIST) $(B)/visual
+else
+# One build per tree: these run again under build/.lock (a second build
+# waits for the first).
+pdf section check-visual: | $(SETUP)
+	@$(PY) -m a2.pipeline.lock "$(CURDIR)" $(MAKE) --no-print-directory \
+	  -f $(MAKEFILE) A2_LOCKED=1 $@
+endif
 
 # --- tests and housekeeping -------------------------------------------------
 test: | $(SETUP)

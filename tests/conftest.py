@@ -59,17 +59,70 @@ def smoke_data() -> str:
     return data_setting()
 
 
-@pytest.fixture(scope="session")
-def smoke_dist() -> Path:
-    """`make pdf PROFILE=smoke` on the real report from a cold build
-    folder, with the embedded renderer; its dist folder."""
-    shutil.rmtree(REPO / SMOKE_BUILD, ignore_errors=True)
-    env = {**os.environ, "A2_EMBEDDED_RENDERER": "1"}
+RENDERERS = ("embedded", "quarto")
+
+
+def quarto() -> str | None:
+    """The Quarto the tests render with: QUARTO, else on PATH."""
+    given = os.environ.get("QUARTO")
+    return given if given else shutil.which("quarto")
+
+
+def need_quarto() -> str:
+    """Quarto's path; without one the Quarto half of a test is skipped,
+    unless A2_REQUIRE_QUARTO=1 (CI sets it up and requires it)."""
+    path = quarto()
+    if path:
+        return path
+    message = ("no Quarto (set QUARTO=path or put quarto on PATH; "
+               "../shared/quarto/setup.sh sets one up)")
+    if os.environ.get("A2_REQUIRE_QUARTO") == "1":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def make_smoke(renderer: str, quarto_path: str | None = None
+               ) -> subprocess.CompletedProcess:
+    """`make pdf PROFILE=smoke` on the real report, rendered by one
+    renderer into build/test-smoke/dist-<renderer>; the sections are
+    executed once for both."""
+    env = {**os.environ, "A2_RENDERER": renderer}
     env.pop("MAKEFLAGS", None)
-    proc = subprocess.run(
+    env.pop("RENDERER", None)
+    if quarto_path:
+        env["QUARTO"] = quarto_path
+    return subprocess.run(
         ["make", "--no-print-directory", "-C", str(REPO), "pdf",
-         "PROFILE=smoke", f"B={SMOKE_BUILD}", f"DATA={data_setting()}"],
+         "PROFILE=smoke", f"B={SMOKE_BUILD}",
+         f"DIST={SMOKE_BUILD}/dist-{renderer}", f"DATA={data_setting()}"],
         capture_output=True, text=True, env=env)
+
+
+@pytest.fixture(scope="session")
+def smoke_built() -> Path:
+    """The smoke build folder, from cold, executed and rendered by the
+    embedded renderer."""
+    shutil.rmtree(REPO / SMOKE_BUILD, ignore_errors=True)
+    proc = make_smoke("embedded")
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    assert "embedded (pandoc + typst) renderer" in proc.stdout
-    return REPO / SMOKE_BUILD / "dist"
+    assert "rendering with the embedded renderer" in proc.stdout
+    return REPO / SMOKE_BUILD
+
+
+@pytest.fixture(scope="session")
+def quarto_dist(smoke_built: Path) -> Path:
+    """The same executed sections rendered by Quarto."""
+    path = need_quarto()
+    proc = make_smoke("quarto", path)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "rendering with Quarto" in proc.stdout
+    assert "executing" not in proc.stdout  # rendered, not re-executed
+    return smoke_built / "dist-quarto"
+
+
+@pytest.fixture(scope="session", params=RENDERERS)
+def smoke_dist(request: pytest.FixtureRequest, smoke_built: Path) -> Path:
+    """The smoke build's outputs from each renderer in turn."""
+    if request.param == "quarto":
+        return request.getfixturevalue("quarto_dist")
+    return smoke_built / "dist-embedded"

@@ -7,6 +7,7 @@ notebooks, its own _quarto.yml and src/a2), using the project's venv.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,57 +27,60 @@ book:
   title: "Scratch book"
   author: "Tester"
   chapters:
-    - report/index.md
-    - report/1-alpha.ipynb
+    - index.md
+    - report/1-optimization.qmd
   appendices:
-    - report/2-beta.ipynb
+    - report/6-reproducibility.qmd
+"""
+
+PARAMS_CHUNK = """```{{python}}
+#| tags: [parameters]
+params = {{}}
+```
+
+```{{python}}
+import a2.params
+import a2.report
+
+p = a2.params.load("{stem}", params)
+p
+```
 """
 
 
-def write_notebook(path: Path, cells: list[tuple[str, str, list[str]]]
-                   ) -> None:
-    """cells: (kind, source, tags) with kind 'md' or 'code'."""
-    nb = nbformat.v4.new_notebook()
-    for kind, source, tags in cells:
-        new = (nbformat.v4.new_markdown_cell if kind == "md"
-               else nbformat.v4.new_code_cell)
-        nb.cells.append(new(source, metadata={"tags": tags}))
-    nb.metadata["kernelspec"] = {"name": "python3", "language": "python",
-                                 "display_name": "Python 3"}
-    nbformat.write(nb, path)
+def alpha(body: str = "a2.report.values(steps=p.steps)") -> str:
+    """Section 1 of the scratch book: its prose cites a value."""
+    return ("# Alpha\n\n" + PARAMS_CHUNK.format(stem="1-optimization")
+            + "\n## Part\n\nAlpha ran {{< var s1.steps >}} steps.\n\n"
+            f"```{{python}}\n{body}\n```\n")
 
 
-def alpha_cells(body: str = "a2.report.md(f'alpha ran {epochs} epochs')"
-                ) -> list[tuple[str, str, list[str]]]:
-    return [("md", "# 1 Alpha", []),
-            ("code", "epochs = 3\nlr = 0.5", ["parameters"]),
-            ("code", "import a2.report", []),
-            ("code", body, [])]
+BETA = ("# Beta\n\n" + PARAMS_CHUNK.format(stem="6-reproducibility")
+        + "\n```{python}\nfrom a2 import settings\n"
+        "print(settings.data_source())\n```\n")
 
 
 def make_scratch(root: Path) -> Path:
     """A small book in root: section 1 uses a2.report, the appendix
-    reads the data setting (a2.settings), so it is data-dependent."""
+    reads the data setting (a2.settings), so it is data-dependent. The
+    stems are the report's own, whose parameters a2.params defines."""
     (root / "report").mkdir(parents=True)
     (root / "params").mkdir()
     shutil.copytree(REPO / "src", root / "src",
                     ignore=shutil.ignore_patterns("__pycache__"))
     (root / "_quarto.yml").write_text(MANIFEST)
-    (root / "report/index.md").write_text("# Preface\n\nScratch.\n")
-    write_notebook(root / "report/1-alpha.ipynb", alpha_cells())
-    write_notebook(root / "report/2-beta.ipynb", [
-        ("md", "# Appendix: Beta", []),
-        ("code", "seed = 0", ["parameters"]),
-        ("code", "from a2 import settings\nprint(settings.data_source())",
-         [])])
-    (root / "params/1-alpha.yaml").write_text("epochs: 2\n")
-    (root / "params/smoke.yaml").write_text("epochs: 1\nn_train: 8\n")
+    (root / "index.md").write_text("# Preface {.unnumbered}\n\nScratch.\n")
+    (root / "report/1-optimization.qmd").write_text(alpha())
+    (root / "report/6-reproducibility.qmd").write_text(BETA)
+    (root / "params/1-optimization.yaml").write_text("steps: 2\n")
+    (root / "params/smoke.yaml").write_text(
+        "1-optimization: {steps: 1}\n")
     return root
 
 
 def make(root: Path, *args: str, check: bool = True
          ) -> subprocess.CompletedProcess:
-    env = {**os.environ, "A2_EMBEDDED_RENDERER": "1"}
+    env = {**os.environ, "A2_RENDERER": "embedded"}
     env.pop("MAKEFLAGS", None)
     proc = subprocess.run(
         ["make", "--no-print-directory", "-C", str(root), "-f",
@@ -141,27 +145,58 @@ def test_deps_makefile_lists_library_files_and_data_setting(
         tmp_path: Path) -> None:
     root = make_scratch(tmp_path / "book")
     rules = sections.deps_makefile(root)
-    assert ("$(B)/exec/1-alpha.ipynb: src/a2/__init__.py src/a2/report.py"
-            in rules)
-    assert "$(B)/exec/2-beta.ipynb: $(B)/data.stamp" in rules
-    assert "$(B)/exec/1-alpha.ipynb: $(B)/data.stamp" not in rules
-    assert "SECTIONS := 1-alpha 2-beta" in rules
+    first = next(ln for ln in rules.splitlines()
+                 if ln.startswith("$(B)/exec/1-optimization.ipynb: src"))
+    assert "src/a2/report.py" in first and "src/a2/params.py" in first
+    assert "$(B)/exec/6-reproducibility.ipynb: $(B)/data.stamp" in rules
+    assert "$(B)/exec/1-optimization.ipynb: $(B)/data.stamp" not in rules
+    assert "SECTIONS := 1-optimization 6-reproducibility" in rules
     # the appendix reports on the chapters, so it runs after them
-    assert ("$(B)/exec/2-beta.ipynb: $(B)/exec/1-alpha.ipynb" in rules)
+    assert ("$(B)/exec/6-reproducibility.ipynb: "
+            "$(B)/exec/1-optimization.ipynb" in rules)
 
 
-def test_parameters_are_the_names_of_the_parameters_cell(
+def test_type_only_imports_are_no_dependency(tmp_path: Path) -> None:
+    pkg = tmp_path / "src/a2"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+        "    from a2.b import B\n")
+    (pkg / "b.py").write_text("")
+    assert sections.library_modules(tmp_path, "import a2.a") == [
+        "a2", "a2.a"]
+
+
+def test_qmd_chunks_become_cells_with_tags_and_options(
         tmp_path: Path) -> None:
-    root = make_scratch(tmp_path / "book")
-    assert sections.parameters(root / "report/1-alpha.ipynb") == {
-        "epochs": 3, "lr": 0.5}
+    from a2.pipeline import qmd
+
+    cells = qmd.cells("---\ntitle: x\n---\n# T\n\n```python\n"
+                      "```{python}\n```\n\n```{python}\n"
+                      "#| tags: [parameters]\nparams = {}\n```\n"
+                      "tail\n")
+    assert [c["cell_type"] for c in cells] == [
+        "raw", "markdown", "code", "markdown"]
+    assert "```{python}" in cells[1]["source"]  # inside a Markdown fence
+    assert cells[2]["metadata"] == {"tags": ["parameters"]}
+    assert cells[2]["source"].startswith("#| tags: [parameters]")
+    assert len({c["id"] for c in cells}) == 4
+
+
+def test_unclosed_chunk_is_one_build_error() -> None:
+    from a2.pipeline import qmd
+
+    with pytest.raises(sections.BuildError, match="line 2 is not closed"):
+        qmd.cells("x\n```{python}\nprint(1)\n", "s.qmd")
 
 
 def test_sections_resolve_by_stem_number_or_path(tmp_path: Path) -> None:
     root = make_scratch(tmp_path / "book")
-    for name in ("2", "2-beta", "report/2-beta.ipynb"):
-        assert sections.resolve(root, name).stem == "2-beta"
-    with pytest.raises(sections.BuildError, match="1-alpha, 2-beta"):
+    for name in ("6", "6-reproducibility", "report/6-reproducibility.qmd"):
+        assert sections.resolve(root, name).stem == "6-reproducibility"
+    with pytest.raises(sections.BuildError,
+                       match="1-optimization, 6-reproducibility"):
         sections.resolve(root, "7")
 
 
@@ -169,16 +204,16 @@ def test_manifest_chapters_missing_on_disk_are_skipped(
         tmp_path: Path) -> None:
     root = make_scratch(tmp_path / "book")
     (root / "_quarto.yml").write_text(
-        MANIFEST + "    - report/3-later.ipynb\n")
+        MANIFEST + "    - report/3-resources.qmd\n")
     assert [s.stem for s in sections.chapters(root)] == [
-        "index", "1-alpha", "2-beta"]
+        "index", "1-optimization", "6-reproducibility"]
 
 
-def test_notebooks_missing_from_the_manifest_are_reported(
+def test_sections_missing_from_the_manifest_are_reported(
         tmp_path: Path) -> None:
     root = make_scratch(tmp_path / "book")
-    write_notebook(root / "report/3-draft.ipynb", alpha_cells())
-    assert sections.unlisted(root) == [root / "report/3-draft.ipynb"]
+    (root / "report/3-draft.qmd").write_text(alpha())
+    assert sections.unlisted(root) == [root / "report/3-draft.qmd"]
 
 
 # --- incremental builds ----------------------------------------------------
@@ -186,13 +221,13 @@ def test_notebooks_missing_from_the_manifest_are_reported(
 def test_first_build_executes_every_section_and_writes_outputs(
         built: Path) -> None:
     for out in ("a2-writeup.pdf", "a2-code.ipynb", "site/index.html",
-                "site/1-alpha.html", "site/2-beta.html",
+                "site/1-optimization.html", "site/6-reproducibility.html",
                 "site/a2-writeup.pdf", "site/a2-code.ipynb"):
         assert (built / "dist" / out).is_file(), out
-    nb = nbformat.read(built / "build/full/exec/1-alpha.ipynb", 4)
+    nb = nbformat.read(built / "build/full/exec/1-optimization.ipynb", 4)
     injected = [c for c in nb.cells
                 if "injected-parameters" in c.metadata.get("tags", [])]
-    assert "epochs = 2" in injected[0].source  # params/1-alpha.yaml
+    assert '"steps": 2' in injected[0].source  # params/1-optimization.yaml
 
 
 def test_no_change_rebuild_executes_nothing(book: Path) -> None:
@@ -205,17 +240,19 @@ def test_no_change_rebuild_executes_nothing(book: Path) -> None:
 
 def test_editing_one_params_file_reexecutes_that_section_and_appendix(
         book: Path) -> None:
-    (book / "params/1-alpha.yaml").write_text("epochs: 5\n")
+    (book / "params/1-optimization.yaml").write_text("steps: 5\n")
     proc = make(book, "pdf")
-    assert executed(proc) == ["1-alpha", "2-beta"]  # appendix reports on 1
-    assert "embedded" in proc.stdout  # the renderer says which it is
+    assert executed(proc) == ["1-optimization", "6-reproducibility"]
+    assert "the embedded renderer" in proc.stdout  # says which it is
+    assert "Alpha ran 5 steps" in (
+        book / "dist/site/1-optimization.html").read_text()
 
 
 def test_library_change_reexecutes_the_sections_that_import_it(
         book: Path) -> None:
     with open(book / "src/a2/settings.py", "a") as f:
         f.write("\n# touched\n")
-    assert executed(make(book, "pdf")) == ["2-beta"]
+    assert executed(make(book, "pdf")) == ["6-reproducibility"]
 
 
 def test_build_code_is_not_library_code_of_a_section(book: Path) -> None:
@@ -223,74 +260,93 @@ def test_build_code_is_not_library_code_of_a_section(book: Path) -> None:
         f.write("\n# touched\n")
     proc = make(book, "pdf")
     assert executed(proc) == []
-    assert "render pdf" in proc.stdout
+    assert "render --dist" in proc.stdout
 
 
 def test_changing_data_setting_reexecutes_data_sections(book: Path) -> None:
     proc = make(book, "pdf", "DATA=somewhere/cifar.npz")
-    assert executed(proc) == ["2-beta"]
-    nb = nbformat.read(book / "build/full/exec/2-beta.ipynb", 4)
-    assert "somewhere/cifar.npz" in nb.cells[-1].outputs[0].text
+    assert executed(proc) == ["6-reproducibility"]
+    nb = nbformat.read(book / "build/full/exec/6-reproducibility.ipynb", 4)
+    assert str(book / "somewhere/cifar.npz") in nb.cells[-1].outputs[0].text
     assert executed(make(book, "pdf", "DATA=somewhere/cifar.npz")) == []
+
+
+def test_changing_the_renderer_renders_again_without_executing(
+        book: Path) -> None:
+    proc = make(book, "pdf", "RENDERER=quarto", "QUARTO=/nonexistent",
+                check=False)
+    assert proc.returncode != 0 and executed(proc) == []
+    assert ("RENDERER=quarto needs Quarto, but it cannot be run "
+            "(QUARTO=/nonexistent)") in proc.stderr
 
 
 def test_section_target_reruns_one_section_with_other_params(
         book: Path) -> None:
     other = book / "other.yaml"
-    other.write_text("epochs: 9\n")
+    other.write_text("steps: 9\n")
     proc = make(book, "section", "S=1", f"PARAMS={other}")
-    assert executed(proc) == ["1-alpha", "2-beta"]
-    site = (book / "dist/site/1-alpha.html").read_text()
-    assert "alpha ran 9 epochs" in site
+    assert executed(proc) == ["1-optimization", "6-reproducibility"]
+    site = (book / "dist/site/1-optimization.html").read_text()
+    assert "Alpha ran 9 steps" in site
 
 
 def test_section_target_with_unknown_name_lists_sections(book: Path) -> None:
     proc = make(book, "section", "S=nope", check=False)
     assert proc.returncode != 0
-    assert "unknown section 'nope'; valid sections: 1-alpha, 2-beta" in (
-        proc.stderr)
+    assert ("unknown section 'nope'; valid sections: 1-optimization, "
+            "6-reproducibility") in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
 def test_smoke_profile_builds_apart_from_the_full_build(book: Path) -> None:
     before = stamps(book)
     proc = make(book, "pdf", "PROFILE=smoke")
-    assert sorted(executed(proc)) == ["1-alpha", "2-beta"]
+    assert sorted(executed(proc)) == ["1-optimization", "6-reproducibility"]
     assert (book / "build/smoke/dist/a2-writeup.pdf").is_file()
     assert stamps(book) == before
-    nb = nbformat.read(book / "build/smoke/exec/1-alpha.ipynb", 4)
-    assert "epochs = 1" in nb.cells[2].source  # profile over params file
+    site = (book / "build/smoke/dist/site/1-optimization.html").read_text()
+    assert "Alpha ran 1 steps" in site  # the profile over the params file
 
 
 # --- failures --------------------------------------------------------------
 
-def test_failing_notebook_keeps_previous_outputs(book: Path) -> None:
+def test_failing_section_keeps_previous_outputs(book: Path) -> None:
     before = stamps(book)
     pdf = (book / "dist/a2-writeup.pdf").read_bytes()
-    write_notebook(book / "report/1-alpha.ipynb",
-                   alpha_cells("raise ValueError('boom')"))
+    (book / "report/1-optimization.qmd").write_text(
+        alpha("raise ValueError('boom')"))
     proc = make(book, "pdf", check=False)
     assert proc.returncode != 0
-    assert ("section 1-alpha failed in cell 4: ValueError: boom"
-            in proc.stderr)
+    assert ("section 1-optimization failed in code chunk 3 of "
+            "report/1-optimization.qmd: ValueError: boom") in proc.stderr
     assert "Traceback" not in proc.stderr
     assert stamps(book) == before
     assert (book / "dist/a2-writeup.pdf").read_bytes() == pdf
-    assert (book / "build/full/failed/1-alpha.ipynb").is_file()
+    assert (book / "build/full/failed/1-optimization.ipynb").is_file()
     assert not list((book / "build/full/exec").glob(".*"))
+
+
+def test_value_cited_but_never_recorded_fails_the_render(book: Path) -> None:
+    (book / "report/1-optimization.qmd").write_text(alpha("x = 1"))
+    proc = make(book, "pdf", check=False)
+    assert proc.returncode != 0
+    assert ("cites {{< var s1.steps >}}, but the section recorded no "
+            "value 'steps'") in proc.stderr
 
 
 def test_bad_params_file_stops_before_any_section_runs(book: Path) -> None:
     before = stamps(book)
-    (book / "params/1-alpha.yaml").write_text("epochs: 0\n")
-    (book / "report/2-beta.ipynb").touch()  # would run first
+    (book / "params/1-optimization.yaml").write_text("steps: 0\n")
+    (book / "report/6-reproducibility.qmd").touch()  # would run first
     proc = make(book, "pdf", check=False)
     assert proc.returncode != 0
     assert executed(proc) == []
     errors = [ln for ln in proc.stderr.splitlines()
               if ln.startswith("error:")]
-    assert errors == ["error: " + str(book / "params/1-alpha.yaml") +
-                      ": key 'epochs' has value 0; valid: an integer >= 1"]
+    assert errors == [
+        "error: " + str(book / "params/1-optimization.yaml") +
+        ": key 'steps' has value 0; valid: an integer from 1 to "
+        "10,000,000"]
     assert stamps(book) == before
 
 
@@ -301,9 +357,18 @@ def test_code_notebook_inlines_the_library_it_needs(built: Path) -> None:
     nbformat.validate(nb)
     modules = [c.source.splitlines()[0].split()[1] for c in nb.cells
                if c.source.startswith("%%a2module")]
-    assert modules == ["a2", "a2.report", "a2.settings"]
+    assert modules[0] == "a2"
+    assert {"a2.report", "a2.params", "a2.settings"} <= set(modules)
+    assert "a2.data" not in modules
     ids = [c.id for c in nb.cells]
     assert len(ids) == len(set(ids))
+
+
+def test_code_notebook_prose_has_its_values(built: Path) -> None:
+    nb = nbformat.read(built / "dist/a2-code.ipynb", 4)
+    prose = "\n".join(c.source for c in nb.cells
+                      if c.cell_type == "markdown")
+    assert "Alpha ran 2 steps." in prose and "{{<" not in prose
 
 
 def test_code_notebook_runs_top_to_bottom_in_a_fresh_kernel(
@@ -326,29 +391,30 @@ def test_code_notebook_runs_top_to_bottom_in_a_fresh_kernel(
 def test_code_notebook_keeps_sections_in_book_order(
         built: Path, tmp_path: Path) -> None:
     out = tmp_path / "code.ipynb"
-    assemble(built, built / "build/full", out, "Scratch book")
+    assemble(built, built / "build/full", out)
     heads = [c.source for c in nbformat.read(out, 4).cells
              if c.cell_type == "markdown" and c.source.startswith("# ")]
-    assert heads[1:] == ["# 1 Alpha", "# Appendix: Beta"]
+    assert heads[1:] == ["# Alpha", "# Beta"]
 
 
 # --- rendering details -----------------------------------------------------
 
 def test_rendered_pages_hide_code_and_show_parameters(built: Path) -> None:
-    page = (built / "dist/site/1-alpha.html").read_text()
-    assert "alpha ran 2 epochs" in page
+    page = (built / "dist/site/1-optimization.html").read_text()
+    assert "Alpha ran 2 steps" in page
     assert "import a2.report" not in page
-    assert "Parameters used:" in page and "epochs = 2" in page
-    assert 'href="2-beta.html"' in page  # next page and sidebar
+    assert "Parameters" in page and "<code>steps</code>" in page
+    assert 'href="6-reproducibility.html"' in page  # pager and sidebar
 
 
-def test_typst_math_fixes_apply_inside_math_only() -> None:
-    from a2.pipeline.render import fix_math
-
-    typ = ('parallel rays, $det mat(delim: "||", a, b; c, d)$ and '
-           '$parallel x parallel_2 + \\| t \\|$ cost \\$5')
-    assert fix_math(typ) == ('parallel rays, $det mat(delim: "|", a, b; '
-                             'c, d)$ and $norm(x)_2 + abs(t)$ cost \\$5')
+def test_headings_are_numbered_as_the_handout_numbers_them(
+        built: Path) -> None:
+    page = (built / "dist/site/1-optimization.html").read_text()
+    number = r'<span class="header-section-number">'
+    assert re.search(rf"<h1[^>]*>{number}1</span>\s+Alpha", page)
+    assert re.search(rf"<h2[^>]*>{number}1\.1</span>\s+Part", page)
+    appendix = (built / "dist/site/6-reproducibility.html").read_text()
+    assert re.search(rf"<h1[^>]*>{number}A</span>\s+Beta", appendix)
 
 
 def test_build_cli_prints_one_line_on_error(tmp_path: Path) -> None:
@@ -358,4 +424,5 @@ def test_build_cli_prints_one_line_on_error(tmp_path: Path) -> None:
          "execute", "3"], capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
-        "error: unknown section '3'; valid sections: 1-alpha, 2-beta"]
+        "error: unknown section '3'; valid sections: 1-optimization, "
+        "6-reproducibility"]

@@ -15,6 +15,7 @@ from a2 import provenance
 @pytest.fixture
 def record_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(provenance, "_used", [])
+    monkeypatch.setattr(provenance, "_checks", [])
     monkeypatch.setenv(provenance.ENV, str(tmp_path / ".5-x.pending.json"))
     return tmp_path
 
@@ -41,10 +42,10 @@ def test_finish_records_notebook_params_commit_and_runs(
     provenance.note_run("k1")
     out = record_dir / "5-x.json"
     rec = provenance.finish(record_dir / ".5-x.pending.json", out, root,
-                            root / "report/5-transposed.ipynb",
+                            root / "report/5-transposed.qmd",
                             [root / "params/5-transposed.yaml",
                              root / "params/missing.yaml"])
-    assert rec["notebook"] == "report/5-transposed.ipynb"
+    assert rec["notebook"] == "report/5-transposed.qmd"
     assert rec["params"] == ["params/5-transposed.yaml"]
     assert re.fullmatch(r"[0-9a-f]{7,}(-dirty)?", rec["commit"])
     assert rec["runs"] == ["k1"]
@@ -56,33 +57,47 @@ def test_commit_outside_a_checkout_is_unknown(tmp_path: Path) -> None:
     assert provenance.commit(tmp_path) == "unknown"
 
 
-class Blocks(HTMLParser):
-    """Figures and tables of a page, each with the source line after it
-    (None when the next block is something else)."""
+class Captions(HTMLParser):
+    """Every caption of a page (figcaption or caption) with its text and
+    the links of its source line (span.a2-source)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.items: list[list] = []  # [tag, source line links or None]
-        self.depth = 0
-        self.links: list[str] | None = None
+        self.items: list[dict] = []
+        self.open = 0  # depth inside the current caption
+        self.source = 0  # depth inside its source line
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
         attrs = dict(attrs)
-        if tag in ("figure", "table") and self.depth == 0:
-            self.items.append([tag, None])
-        if tag in ("figure", "table"):
-            self.depth += 1
-        elif (tag == "div" and "provenance" in (attrs.get("class") or "")
-              and self.items and self.items[-1][1] is None):
-            self.links = self.items[-1][1] = []
-        elif tag == "a" and self.links is not None:
-            self.links.append(attrs.get("href") or "")
+        if tag in ("figcaption", "caption"):
+            if not self.open:
+                self.items.append({"text": "", "links": None})
+            self.open += 1
+        elif self.open and tag == "span":
+            if "a2-source" in (attrs.get("class") or "").split():
+                self.items[-1]["links"] = []
+                self.source = 1
+            elif self.source:
+                self.source += 1
+        elif self.source and tag == "a":
+            self.items[-1]["links"].append(attrs.get("href") or "")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("figure", "table"):
-            self.depth -= 1
-        elif tag == "div":
-            self.links = None
+        if tag in ("figcaption", "caption") and self.open:
+            self.open -= 1
+        elif tag == "span" and self.source:
+            self.source -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self.open:
+            self.items[-1]["text"] += data
+
+
+def numbered_captions(page: Path) -> list[dict]:
+    parser = Captions()
+    parser.feed(page.read_text())
+    return [c for c in parser.items
+            if re.match(r"\s*(Figure|Table)\s+\d+\.\d+", c["text"])]
 
 
 def test_every_figure_and_table_in_the_site_has_a_source_line_that_links(
@@ -90,11 +105,10 @@ def test_every_figure_and_table_in_the_site_has_a_source_line_that_links(
     site = smoke_dist / "site"
     seen = 0
     for page in sorted(site.glob("[0-9]*.html")):
-        parser = Blocks()
-        parser.feed(page.read_text())
-        for tag, links in parser.items:
+        for caption in numbered_captions(page):
             seen += 1
-            assert links, (page.name, tag)
+            links = caption["links"]
+            assert links, (page.name, caption["text"][:60])
             assert links[0] == f"notebooks/{page.stem}.ipynb"
             for href in links:
                 target = href.split("#")[0]
@@ -105,8 +119,8 @@ def test_every_figure_and_table_in_the_site_has_a_source_line_that_links(
 def test_figures_of_trained_models_name_their_cache_keys(
         smoke_dist: Path) -> None:
     html = (smoke_dist / "site/4-pooling.html").read_text()
-    keys = re.findall(r'href="6-reproducibility.html#trained-models">'
-                      r"<code>([0-9a-f]{16})</code>", html)
+    keys = re.findall(r'href="(?:\./)?6-reproducibility.html#trained-models"'
+                      r"><code>([0-9a-f]{16})</code>", html)
     assert keys, "no trained model named under section 4's figures"
     appendix = (smoke_dist / "site/6-reproducibility.html").read_text()
     assert all(k in appendix for k in keys)
@@ -117,6 +131,6 @@ def test_appendix_lists_exactly_the_runs_this_build_used(
     records = (smoke_dist.parent / "provenance").glob("*.json")
     used = {k for r in records for k in json.loads(r.read_text())["runs"]}
     appendix = (smoke_dist / "site/6-reproducibility.html").read_text()
-    listed = set(re.findall(r"<td><code>([0-9a-f]{16})</code></td>",
+    listed = set(re.findall(r"<td[^>]*><code>([0-9a-f]{16})</code></td>",
                             appendix))
     assert used and listed == used

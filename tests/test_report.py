@@ -1,12 +1,25 @@
-"""a2.report.check is what fails the build when a derivation is wrong."""
+"""What a section shows: checks that fail the build when a derivation is
+wrong, one folded summary line of them, values for the prose, numbers
+formatted for print, and computed tables."""
 import math
 
 import pytest
 
-from a2.report import CheckFailed, check
+from a2 import report
+from a2.report import CheckFailed, check, check_true
 
 
-def test_check_passes_agreeing_values_and_returns_the_largest_gap():
+@pytest.fixture
+def shown(monkeypatch: pytest.MonkeyPatch) -> list:
+    """What the section would display, instead of IPython's display."""
+    out: list = []
+    monkeypatch.setattr(report, "_display", out.append)
+    monkeypatch.setattr(report, "md", out.append)
+    monkeypatch.setattr(report, "_pending", [])
+    return out
+
+
+def test_check_passes_agreeing_values_and_returns_the_largest_gap(shown):
     assert check("agree", [1.0, 2.0], [1.0, 2.0 + 1e-12]) == pytest.approx(
         1e-12, abs=1e-15)
 
@@ -17,6 +30,70 @@ def test_check_passes_agreeing_values_and_returns_the_largest_gap():
     ([math.nan], [1.0]),  # NaN never agrees
 ])
 def test_check_raises_when_derivation_and_computation_disagree(
-        derived, independent):
+        shown, derived, independent):
     with pytest.raises(CheckFailed):
         check("disagree", derived, independent)
+
+
+def test_true_false_check_fails_on_false_and_names_no_difference(shown):
+    check_true("a holds", 2 > 1)
+    with pytest.raises(CheckFailed, match="check 'b holds' failed"):
+        check_true("b holds", False)
+    assert report._pending[0].line() == "a holds: passed"
+
+
+def test_checks_show_as_one_folded_line_with_quantity_and_tolerance(shown):
+    check("x = y", 1.0, 1.0 + 1e-9, rtol=0, atol=1e-8)
+    check_true("sign", True)
+    report.checks()
+    (callout,) = shown
+    assert callout.startswith('::: {.callout-note .a2-checks '
+                              'collapse="true"}\n## 2 checks passed\n')
+    assert "- x = y: max |diff| 1.0e-09 within atol 1e-08: passed" in callout
+    assert "- sign: passed" in callout
+    report.checks()  # nothing new: nothing shown
+    assert len(shown) == 1
+
+
+def test_values_are_recorded_as_print_text(shown):
+    report.values(n=5000, x=0.5, tiny=9.0e-15, word="Yes")
+    (data,) = shown
+    assert data[report.VALUES_MIME] == {
+        "n": "5,000", "x": "0.5", "tiny": "$9.0 \\times 10^{-15}$",
+        "word": "Yes"}
+
+
+@pytest.mark.parametrize("x, text", [
+    (0, "$0$"), (1e8, "$1.0 \\times 10^{8}$"), (-2.5e-3, "$-2.5 \\times "
+                                                "10^{-3}$"),
+    (9.96e-5, "$1.0 \\times 10^{-4}$"),  # rounding carries the exponent
+])
+def test_powers_of_ten_are_typeset_never_as_e_notation(x, text):
+    assert report.sci(x) == text
+
+
+def test_numbers_are_formatted_for_print():
+    assert report.fmt(1234567) == "1,234,567"
+    assert report.fmt(0.1234, 2) == "0.12"
+    assert report.fmt(1e-8) == "$1.0 \\times 10^{-8}$"
+    assert report.fmt([1, 2.5]) == "[1, 2.5]"
+    assert report.fmt(None) == "null" and report.fmt(True) == "True"
+    assert report.plural(1, "epoch") == "1 epoch"
+    assert report.plural(25, "epoch") == "25 epochs"
+
+
+def test_tables_align_numbers_right_and_text_left():
+    text = report.table_markdown([["a|b", 1.5], ["c", 10.25]],
+                                 ["name", "value"], [None, 2])
+    assert text.splitlines() == ["| name | value |", "|:---|---:|",
+                                 "| a\\|b | 1.50 |", "| c | 10.25 |"]
+    with pytest.raises(ValueError):
+        report.table_markdown([[1]], ["a", "b"])
+
+
+def test_source_names_the_runs_of_its_cell(shown):
+    class Run:
+        key = "abc"
+    report.source(Run(), "def")
+    assert shown == [{report.SOURCE_MIME: {"runs": ["abc", "def"]},
+                      "text/plain": ""}]

@@ -292,11 +292,11 @@ class SectionParams(Mapping[str, Any]):
         changed = set(self.changed())
         nbsp = "\u00a0"  # a pair never breaks across lines
         items = [f"`{k}`{nbsp}={nbsp}{fmt(v)}"
-                 + ("\*" if k in changed else "")
+                 + ("\\*" if k in changed else "")
                  for k, v in self._values.items()]
         if not items:
             return "*No parameters.*"
-        note = " (\* set by the params file)" if changed else ""
+        note = " (\\* set by the params file)" if changed else ""
         return f"*Parameters{note}:* " + ", ".join(items) + "."
 
     def __repr__(self) -> str:

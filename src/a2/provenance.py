@@ -92,15 +92,20 @@ def now() -> str:
 
 def finish(pending: Path, out: Path, root: Path, notebook: Path,
            params: Sequence[Path]) -> dict[str, Any]:
-    """The section's record: the runs its kernel noted in ``pending``,
-    plus where it came from; written to ``out``."""
+    """The section's record: the runs and checks its kernel noted in
+    ``pending``, plus where it came from; written to ``out``. Files are
+    named relative to the repository; one outside it by its name only
+    (the report prints no local path), with its location kept under
+    ``param_files`` for the site's copy."""
     def rel(p: Path) -> str:
         p = p.resolve()
         return (p.relative_to(root).as_posix()
-                if p.is_relative_to(root) else str(p))
+                if p.is_relative_to(root) else p.name)
 
+    given = [p for p in params if p.is_file()]
     record = {"notebook": rel(notebook),
-              "params": [rel(p) for p in params if p.is_file()],
+              "params": [rel(p) for p in given],
+              "param_files": [str(p.resolve()) for p in given],
               "commit": commit(root), "executed": now(),
               "runs": read(pending).get("runs", []),
               "checks": read(pending).get("checks", [])}
@@ -137,13 +142,16 @@ def runs_markdown(manifests: Sequence[dict[str, Any]]) -> str:
 def sections_markdown(folder: Path) -> str:
     """One row per executed section: its params files, commit and time of
     execution, from the build's provenance folder."""
+    from a2.report import code
+
     lines = ["| section | params files | commit | executed (UTC) | runs |",
              "|" + "|".join("-" * w for w in (24, 32, 18, 18, 6)) + "|"]
     for path in sorted(folder.glob("[!.]*.json")):
         r = read(path)
-        params = ", ".join(f"`{Path(p).name}`" for p in r.get("params", []))
+        params = ", ".join(code(Path(p).name, in_table=True)
+                           for p in r.get("params", []))
         lines.append(f"| {path.stem} | {params or 'none'} "
-                     f"| `{r.get('commit', '?')}` "
+                     f"| {code(r.get('commit', '?'), in_table=True)} "
                      f"| {r.get('executed', '?').removesuffix(' UTC')}"
                      f" | {len(r.get('runs', []))} |")
     return "\n".join(lines)

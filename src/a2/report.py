@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
@@ -91,6 +92,28 @@ def values(**named: Any) -> None:
 def plural(n: int, word: str, many: str | None = None) -> str:
     """'1 epoch', '25 epochs'."""
     return f"{fmt(n)} {word if n == 1 else (many or word + 's')}"
+
+
+# --- text from outside (file names, keys) -----------------------------------
+
+def code(text: str, in_table: bool = False) -> str:
+    """``text`` as an inline code span that shows it verbatim, whatever
+    it holds (backticks, HTML, Markdown): a file name from a user never
+    becomes markup in the site."""
+    text = " ".join(str(text).split())
+    runs = [len(m) for m in re.findall(r"`+", text)]
+    fence = "`" * (max(runs, default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    span = f"{fence}{pad}{text}{pad}{fence}"
+    return span.replace("|", "\\|") if in_table else span
+
+
+def link(text: str, href: str) -> str:
+    """A link whose text is a code span and whose target is
+    percent-encoded: safe for any file name."""
+    from urllib.parse import quote
+
+    return f"[{code(text)}](<{quote(href, safe='/#.-_~')}>)"
 
 
 # --- tables ----------------------------------------------------------------

@@ -116,3 +116,11 @@ if __name__ == "__main__":
     except (BuildError, ParamsError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2 if isinstance(err, ParamsError) else 1)
+    except KeyboardInterrupt:
+        print("error: interrupted; the previous outputs are kept",
+              file=sys.stderr)
+        sys.exit(130)
+    except OSError as err:  # a full disk, a folder that is not writable
+        print(f"error: {err.strerror or err} ({err.filename or 'build'}); "
+              f"the previous outputs are kept", file=sys.stderr)
+        sys.exit(1)

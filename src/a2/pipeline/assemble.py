@@ -88,9 +88,10 @@ def assemble(root: Path, build: Path, out: Path) -> None:
     nb.cells = [nbformat.v4.new_markdown_cell(INTRO.format(title=title))]
     nb.cells += library_cells(root, sections)
     for s in sections:
+        where = s.source.relative_to(root).as_posix()
         for cell in executed[s.stem].cells:
             if cell.cell_type == "markdown":
-                cell.source = resolve_vars(cell.source, values)
+                cell.source = resolve_vars(cell.source, values, where)
             cell.metadata.pop("papermill", None)
             cell.metadata.pop("execution", None)
             cell.pop("id", None)

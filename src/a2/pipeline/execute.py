@@ -54,14 +54,20 @@ def section_params(root: Path, section: Section,
     return values
 
 
-def _source_cell(nb_path: Path, cell_index: int) -> int:
-    """1-based code chunk number in the .qmd (papermill's injected cell
-    shifts the executed notebook's indices by one)."""
+def _failed_chunk(nb_path: Path) -> int:
+    """1-based number, in the .qmd, of the code chunk whose cell holds
+    the error (papermill adds an injected cell and an error banner)."""
     nb = json.loads(nb_path.read_text())
-    cells = nb["cells"][:cell_index + 1]
-    return sum(1 for c in cells if c["cell_type"] == "code"
-               and "injected-parameters" not in
-               c.get("metadata", {}).get("tags", []))
+    n = 0
+    for cell in nb["cells"]:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell["cell_type"] != "code" or "injected-parameters" in tags:
+            continue
+        n += 1
+        if any(o.get("output_type") == "error"
+               for o in cell.get("outputs", [])):
+            return n
+    return n
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -104,7 +110,7 @@ def execute(root: Path, section: Section, build: Path,
         failed = build / "failed" / f"{section.stem}.ipynb"
         failed.parent.mkdir(exist_ok=True)
         os.replace(tmp, failed)
-        cell = _source_cell(failed, err.cell_index)
+        cell = _failed_chunk(failed)
         raise BuildError(
             f"section {section.stem} failed in code chunk {cell} of "
             f"{section.source.relative_to(root)}: "

@@ -85,15 +85,22 @@ def render(root: Path, build: Path, dist: Path,
     """Write dist/a2-writeup.pdf and dist/site; returns the renderer."""
     renderer = choose()
     print(f"rendering with {renderer}", flush=True)
-    book = stage(root, build, subtitle(renderer), extras or [])
-    dist.mkdir(parents=True, exist_ok=True)
-    if renderer.name == "quarto":
-        made = render_quarto(book, renderer)
-    else:
-        from a2.pipeline import embedded
+    work = build / "render"
+    book = None
+    try:
+        book = stage(root, build, subtitle(renderer), extras or [])
+        dist.mkdir(parents=True, exist_ok=True)
+        if renderer.name == "quarto":
+            made = render_quarto(book, renderer)
+        else:
+            from a2.pipeline import embedded
 
-        made = embedded.render(book, build / "render")
-    replace_outputs(made, dist)
+            made = embedded.render(book, work)
+        replace_outputs(made, dist)
+    finally:  # what a render leaves takes space: none of it is kept
+        shutil.rmtree(work, ignore_errors=True)
+        if book is not None:
+            shutil.rmtree(book / "_book", ignore_errors=True)
     return renderer
 
 
@@ -126,10 +133,15 @@ def replace_outputs(made: Path, dist: Path) -> None:
 
 
 def swap(new: Path, out: Path) -> None:
-    """Replace the folder ``out`` by ``new``."""
-    old = out.with_name(f".{out.name}.{os.getpid()}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if out.exists():
-        os.replace(out, old)
-    os.replace(new, out)
-    shutil.rmtree(old, ignore_errors=True)
+    """Replace the folder ``out`` by ``new``: ``new`` is moved next to it
+    first (same file system), then two renames."""
+    tag = f"{out.name}.{os.getpid()}"
+    near, old = out.with_name(f".{tag}.new"), out.with_name(f".{tag}.old")
+    try:
+        shutil.move(str(new), near)
+        if out.exists():
+            os.replace(out, old)
+        os.replace(near, out)
+    finally:
+        shutil.rmtree(near, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)

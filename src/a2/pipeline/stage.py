@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from a2.pipeline.sections import BuildError, Section, chapters, manifest
-from a2.report import SOURCE_MIME, VALUES_MIME
+from a2.report import SOURCE_MIME, VALUES_MIME, code, link
 
 STAGE = "book"
 VAR = re.compile(r"\{\{<\s*var\s+([\w.-]+)\s*>\}\}")
@@ -62,20 +62,24 @@ def source_line(stem: str, record: dict[str, Any],
                 runs: list[str]) -> str:
     """Markdown for the source line of a figure or table (site links;
     the filter report/a2.lua keeps their text only in print)."""
-    def code_link(text: str, href: str) -> str:
-        return f"[`{text}`]({href})"
-
-    parts = [code_link(record["notebook"], f"notebooks/{stem}.ipynb")]
-    parts += [code_link(p, f"params/{Path(p).name}")
+    parts = [link(record["notebook"], f"notebooks/{stem}.ipynb")]
+    parts += [link(p, f"params/{Path(p).name}")
               for p in record.get("params", [])]
     if runs:
         parts.append("trained models " + ", ".join(
-            code_link(k, f"{APPENDIX_PAGE}#{APPENDIX_RUNS}") for k in runs))
-    parts.append(f"commit `{record.get('commit', 'unknown')}`")
+            link(k, f"{APPENDIX_PAGE}#{APPENDIX_RUNS}") for k in runs))
+    parts.append("commit " + code(record.get("commit", "unknown")))
     return "[Source: " + " · ".join(parts) + "]{.a2-source}"
 
 
 APPENDIX_PAGE = "6-reproducibility.ipynb"
+
+
+def _alt(caption: str) -> str:
+    """A caption as plain text, for the alt text of a figure's image."""
+    text = re.sub(r"\$([^$]*)\$", r"\1", caption)  # math as its source
+    text = re.sub(r"[*_`]|\\(?=[a-zA-Z])", "", text)
+    return " ".join(text.split())
 
 
 def _set_caption(cell: dict[str, Any], extra: str, where: str) -> None:
@@ -88,8 +92,13 @@ def _set_caption(cell: dict[str, Any], extra: str, where: str) -> None:
             except yaml.YAMLError as err:
                 raise BuildError(f"{where}: unreadable {m.group(1)}-cap "
                                  f"({err})") from None
-            lines[i] = (f"#| {m.group(1)}-cap: "
-                        + json.dumps(f"{text} {extra}", ensure_ascii=False))
+            new = [f"#| {m.group(1)}-cap: "
+                   + json.dumps(f"{text} {extra}", ensure_ascii=False)]
+            if m.group(1) == "fig" and not any(
+                    ln.startswith("#| fig-alt:") for ln in lines):
+                new.append("#| fig-alt: " + json.dumps(_alt(str(text)),
+                                                      ensure_ascii=False))
+            lines[i:i + 1] = new
             cell["source"] = "\n".join(lines)
             return
         if not line.startswith("#|"):
@@ -140,29 +149,28 @@ def recorded_values(nb: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _value(ref: str, values: dict[str, dict[str, str]], where: str) -> str:
+    ns, _, name = ref.partition(".")
+    if name not in values.get(ns, {}):
+        raise BuildError(
+            f"{where} cites {{{{< var {ref} >}}}}, but the section "
+            f"recorded no value '{name}' (a2.report.values)")
+    return values[ns][name]
+
+
 def _check_refs(nb: dict[str, Any], values: dict[str, dict[str, str]],
                 where: str) -> None:
     for cell in nb["cells"]:
-        if cell.get("cell_type") != "markdown":
-            continue
-        for ref in VAR.findall(_source(cell)):
-            ns, _, name = ref.partition(".")
-            if name not in values.get(ns, {}):
-                raise BuildError(
-                    f"{where} cites {{{{< var {ref} >}}}}, but the section "
-                    f"recorded no value '{name}' (a2.report.values)")
+        if cell.get("cell_type") == "markdown":
+            for ref in VAR.findall(_source(cell)):
+                _value(ref, values, where)
 
 
-def resolve_vars(text: str, values: dict[str, dict[str, str]]) -> str:
+def resolve_vars(text: str, values: dict[str, dict[str, str]],
+                 where: str = "the book") -> str:
     """``{{< var ns.name >}}`` replaced by its value (the embedded
     renderer and the code notebook; Quarto resolves them itself)."""
-    def sub(m: re.Match) -> str:
-        ns, _, name = m.group(1).partition(".")
-        if name not in values.get(ns, {}):
-            raise BuildError(f"{{{{< var {m.group(1)} >}}}}: no section "
-                             f"recorded that value (a2.report.values)")
-        return values[ns][name]
-    return VAR.sub(sub, text)
+    return VAR.sub(lambda m: _value(m.group(1), values, where), text)
 
 
 def _record(build: Path, s: Section, root: Path) -> dict[str, Any]:
@@ -231,9 +239,11 @@ def _copy_sources(root: Path, executed: Path, s: Section,
     (site/notebooks/<stem>.ipynb, site/params/<name>)."""
     (out / "notebooks").mkdir(exist_ok=True)
     shutil.copy(executed, out / "notebooks" / f"{s.stem}.ipynb")
-    for rel in record.get("params", []):
-        path = root / rel
-        if path.is_file() and path.resolve().is_relative_to(root):
+    files = record.get("param_files") or [
+        str(root / rel) for rel in record.get("params", [])]
+    for name in files:
+        path = Path(name)
+        if path.is_file():
             (out / "params").mkdir(exist_ok=True)
             shutil.copy(path, out / "params" / path.name)
 
@@ -277,7 +287,7 @@ def _write_manifest(root: Path, book: dict[str, Any],
 def _referenced_files(node: Any, key: str = "") -> list[str]:
     """Paths in the manifest under keys that name files."""
     keys = ("bibliography", "filters", "css", "include-in-header",
-            "csl", "template-partials")
+            "csl", "template-partials", "favicon")
     if isinstance(node, dict):
         return [p for k, v in node.items()
                 for p in _referenced_files(v, k if k in keys else key)]

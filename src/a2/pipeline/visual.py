@@ -70,6 +70,26 @@ def site_pages(site: Path) -> list[str]:
     return ["index.html"] + others
 
 
+# Before anything is unfolded: where the content (main) starts (narrow
+# screens: navigation must not push the content far down) and whether
+# the page is wider than the window (something cut off at the side).
+_LAYOUT_CHECK = """() => {
+  const h = document.querySelector('main') || document.body;
+  return {top: h ? h.getBoundingClientRect().top + window.scrollY : 0,
+          page: document.documentElement.scrollWidth,
+          view: window.innerWidth};
+}"""
+NARROW = 500  # px: a phone
+FIRST_HEADING_MAX = 450  # px from the top on a phone
+
+# Folded blocks open, so that what they hold is checked and shown:
+# <details> (embedded renderer) and Quarto's collapsed callouts.
+_UNFOLD = """() => {
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
+  document.querySelectorAll('.callout-collapse.collapse')
+    .forEach(e => e.classList.add('show'));
+}"""
+
 # Sizes of what should be visible: math, and images that did not load.
 _PAGE_CHECK = """() => ({
   math: Array.from(document.querySelectorAll('math')).map(m => {
@@ -150,6 +170,14 @@ def _visit(context, url: str, report: PageReport) -> None:  # noqa: ANN001
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.goto(url, wait_until="load")
     page.wait_for_load_state("networkidle")
+    box = page.evaluate(_LAYOUT_CHECK)
+    if box["page"] > box["view"] + 1:
+        problems.append(f"page is {box['page']} px wide in a "
+                        f"{box['view']} px window: content cut off")
+    if box["view"] <= NARROW and box["top"] > FIRST_HEADING_MAX:
+        problems.append(f"content starts {box['top']:.0f} px down on a "
+                        f"{box['view']} px screen")
+    page.evaluate(_UNFOLD)
     seen = page.evaluate(_PAGE_CHECK)
     report.math = len(seen["math"])
     for w, h, text in seen["math"]:

@@ -103,7 +103,9 @@ local function number_chapter(div, numbers)
         for k = 2, h.level do n = n .. "." .. levels[k] end
       end
       if h.identifier ~= "" then refs[h.identifier] = "Section " .. n end
-      h.content = prefix(h.content, n)
+      local number = pandoc.Span({pandoc.Str(n)},
+                                 {class = "header-section-number"})
+      h.content = pandoc.Inlines{number, pandoc.Space()} .. h.content
       h.attributes["number"] = n
       return h
     end,

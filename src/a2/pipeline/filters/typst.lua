@@ -9,7 +9,7 @@ local function callout(div)
     "#block(width: 100%, stroke: (left: 2pt + luma(150)), " ..
     "inset: (left: 8pt, y: 4pt), breakable: true)[")}
   local heading = title.content[1].content or pandoc.Inlines{}
-  out:insert(pandoc.Plain{pandoc.Strong(heading)})
+  out:insert(pandoc.Para{pandoc.Strong(heading)})
   out:extend(body.content)
   out:insert(pandoc.RawBlock("typst", "]"))
   return out
