@@ -3,6 +3,7 @@ retrained, and a killed run resumes to the same numbers."""
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import inspect
 import json
 import os
@@ -158,20 +159,92 @@ def test_list_runs_gives_the_manifests_for_the_appendix(a2_cache,
     assert all(r["complete"] and r["meta"]["git"] for r in runs)
 
 
-def test_key_hashes_model_and_training_source_but_not_the_cache(
+def test_key_follows_the_training_code_not_its_comments(
         tiny_data, monkeypatch):
     key = cache.run_key(TINY, tiny_data)
     real = inspect.getsource
-    seen = []
+    seen, edit = [], {}
 
     def edited(obj, *extra):
         seen.append(obj.__name__)
-        return real(obj) + ("\n# edited" if obj is edit[0] else "")
+        return edit.get(obj.__name__, lambda text: text)(real(obj))
 
     monkeypatch.setattr(cache.inspect, "getsource", edited)
-    edit = [cache]
     assert cache.run_key(TINY, tiny_data) == key
     assert sorted(set(seen)) == ["a2.models", "a2.train"]
-    for module in (a2_models, a2_train):
-        edit[0] = module
+    for module in ("a2.models", "a2.train"):
+        edit.clear()
+        edit[module] = lambda text: text + "\n# a new comment\n"
+        assert cache.run_key(TINY, tiny_data) == key
+        edit[module] = lambda text: text + "\nEXTRA = 1\n"
         assert cache.run_key(TINY, tiny_data) != key
+
+
+TRAIN_SOURCE = inspect.getsource(a2_train)
+
+
+def test_fingerprint_ignores_docstrings_and_comments_of_train_py():
+    before = cache.code_fingerprint(TRAIN_SOURCE)
+    docstring = TRAIN_SOURCE.replace(
+        "One pass over the training set", "A pass over every image")
+    comment = TRAIN_SOURCE.replace(
+        "# .item() syncs the device", "# .item() waits for the device")
+    module_doc = TRAIN_SOURCE.replace("Training the colourisation",
+                                      "Train the colourisation")
+    for edited in (docstring, comment, module_doc):
+        assert edited != TRAIN_SOURCE
+        assert cache.code_fingerprint(edited) == before
+
+
+def test_fingerprint_changes_with_a_line_of_training_code():
+    before = cache.code_fingerprint(TRAIN_SOURCE)
+    for old, new in [("EVAL_BATCH = 500", "EVAL_BATCH = 501"),
+                     ("loss.backward()", "loss.mul(2).backward()"),
+                     ('"""One pass over the training set',
+                      'x = 1\n        """One pass over the training set')]:
+        assert old in TRAIN_SOURCE
+        edited = TRAIN_SOURCE.replace(old, new)
+        assert cache.code_fingerprint(edited) != before, new
+
+
+def test_key_covers_the_grey_conversion(horse_npz, tiny_data, tmp_path,
+                                        monkeypatch):
+    """Data preparation is keyed by the tensors it makes: a different
+    grey conversion never reuses models trained on the old inputs."""
+    from a2 import data
+
+    colours = tmp_path / "palette.npy"
+    np.save(colours, tiny_data.palette[None])
+    same = data.load(source=horse_npz, n_train=128, n_valid=64,
+                     palette=colours)
+    key = cache.run_key(TINY, same)
+    assert key == cache.run_key(TINY, tiny_data)
+    weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    monkeypatch.setattr(data, "grey", lambda rgb: (rgb * weights).sum(
+        dim=1, keepdim=True))
+    luma = data.load(source=horse_npz, n_train=128, n_valid=64,
+                     palette=colours)
+    assert luma.identity == same.identity  # same source, class, sizes
+    assert cache.run_key(TINY, luma) != key
+
+
+def test_key_covers_targets_and_palette(tiny_data):
+    import dataclasses
+
+    key = cache.run_key(TINY, tiny_data)
+    target = tiny_data.valid_target.clone()
+    target[0, 0, 0] = (target[0, 0, 0] + 1) % 24
+    palette = tiny_data.palette.copy()
+    palette[0, 0] += 1e-3
+    for change in (dict(valid_target=target), dict(palette=palette)):
+        other = dataclasses.replace(tiny_data, **change)
+        assert cache.run_key(TINY, other) != key
+
+
+def test_data_hash_is_computed_once_per_data(tiny_data, monkeypatch):
+    import dataclasses
+
+    fresh = dataclasses.replace(tiny_data)
+    first = fresh.content_sha256
+    monkeypatch.setattr(hashlib, "sha256", lambda *a: 1 / 0)
+    assert fresh.content_sha256 == first  # not hashed again

@@ -6,8 +6,10 @@ and ``manifest.json`` (config, data identity, metadata, history and the
 checkpoint's sha256). Both are rewritten atomically after every epoch.
 
 The key hashes everything that changes the numbers: the run's config, the
-data identity (source checksum, class, subset sizes), the palette's bytes,
-and the source of ``models.py`` and ``train.py``. Left out on purpose:
+content of the tensors the trainer receives (grey inputs, targets and
+palette; ``ColourData.content_sha256``) and the behaviour of ``models.py``
+and ``train.py`` (their syntax trees without docstrings, so a comment or a
+docstring edit keeps the key). Left out on purpose:
 
 - ``device``: a run trained on a GPU is reused on a CPU (its device is
   recorded in the manifest); CPU runs are bit-exact, GPU runs only close;
@@ -15,6 +17,7 @@ and the source of ``models.py`` and ``train.py``. Left out on purpose:
 """
 from __future__ import annotations
 
+import ast
 import contextlib
 import fcntl
 import hashlib
@@ -28,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -59,15 +61,32 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def code_fingerprint(source: str) -> str:
+    """sha256 of a module's behaviour: its syntax tree with docstrings
+    removed. Comments and layout never reach the tree, so editing them, or
+    a docstring, keeps the fingerprint; any code edit changes it."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if not isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
+                                 ast.AsyncFunctionDef)) or not body:
+            continue
+        first = body[0]
+        if (isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return _sha256(ast.dump(tree).encode())
+
+
 def run_key(config: RunConfig, data: ColourData) -> str:
     """Short sha256 of all that changes a run's result (not the device)."""
     run = {k: v for k, v in config.to_dict().items() if k != "device"}
-    palette = np.ascontiguousarray(data.palette, dtype=np.float32)
-    # getsource, not the file: the code notebook's inlined modules have none.
-    code = {name: _sha256(inspect.getsource(mod).encode())
+    # getsource, not the file: in the code notebook the modules are cells,
+    # and their source is found through linecache.
+    code = {name: code_fingerprint(inspect.getsource(mod))
             for name, mod in (("models", models), ("train", _train))}
-    payload = {"run": run, "data": data.identity,
-               "palette": _sha256(palette.tobytes()), "code": code}
+    payload = {"run": run, "data": data.content_sha256, "code": code}
     text = json.dumps(payload, sort_keys=True)
     return _sha256(text.encode())[:KEY_CHARS]
 
@@ -203,7 +222,7 @@ def _now() -> str:
 def _save(folder: Path, key: str, trainer: _train.Trainer,
           meta: dict[str, Any]) -> None:
     """Write the checkpoint, then the manifest naming its checksum."""
-    state = _portable(trainer.state_dict())
+    state = trainer.state_dict()
     buf = io.BytesIO()
     torch.save({"key": key, "config": trainer.config.to_dict(),
                 "trainer": state, "meta": meta}, buf)
@@ -243,7 +262,7 @@ def _read(folder: Path, key: str, log: Log) -> dict[str, Any] | None:
                             weights_only=True)
         if stored["key"] != key:
             raise ValueError(f"holds run {stored['key']}")
-        stored["trainer"] = _restore(stored["trainer"])
+        stored["trainer"].pop("numpy_rng", None)  # older checkpoints
     except Exception as err:  # unreadable, truncated, tampered, partial
         reason = str(err).splitlines()[0] if str(err) else ""
         _say(log, f"cache entry {key} is damaged ({type(err).__name__}: "
@@ -253,16 +272,3 @@ def _read(folder: Path, key: str, log: Log) -> dict[str, Any] | None:
                 path.unlink()
         return None
     return stored
-
-
-def _portable(state: dict[str, Any]) -> dict[str, Any]:
-    """numpy's RNG state as tensors, so ``weights_only`` loading works."""
-    name, keys, pos, has_gauss, gauss = state["numpy_rng"]
-    return {**state, "numpy_rng": (name, torch.from_numpy(keys.copy()),
-                                   int(pos), int(has_gauss), float(gauss))}
-
-
-def _restore(state: dict[str, Any]) -> dict[str, Any]:
-    name, keys, pos, has_gauss, gauss = state["numpy_rng"]
-    return {**state, "numpy_rng": (name, keys.numpy(), pos, has_gauss,
-                                   gauss)}
