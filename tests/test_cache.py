@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import inspect
+import io
 import json
 import os
 import signal
@@ -33,11 +34,19 @@ def no_training(*args, **kwargs):
     raise AssertionError("trained although the run was cached")
 
 
+def checkpoint(folder):
+    """The checkpoint file the run's manifest names."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    return folder / manifest["checkpoint"]
+
+
 def test_a_miss_trains_and_stores_the_run(a2_cache, tiny_data):
     run = cache.train_or_load(TINY, tiny_data, log=None)
     assert len(run.history) == 2 and not run.model.training
     folder = a2_cache / "runs" / run.key
-    assert (folder / "checkpoint.pt").is_file()
+    assert checkpoint(folder).is_file()
+    assert [p.name for p in folder.glob("ckpt-*.pt")] \
+        == [checkpoint(folder).name]  # the first epoch's was removed
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["complete"] and manifest["meta"]["devices"] == ["cpu"]
     assert manifest["final"]["valid_acc"] == run.history.last.valid_acc
@@ -67,7 +76,7 @@ def test_key_ignores_device_but_not_what_changes_results(tiny_data):
 def test_a_corrupt_checkpoint_is_reported_in_one_line_and_retrained(
         a2_cache, tiny_data):
     first = cache.train_or_load(TINY, tiny_data, log=None)
-    ckpt = a2_cache / "runs" / first.key / "checkpoint.pt"
+    ckpt = checkpoint(a2_cache / "runs" / first.key)
     ckpt.write_bytes(ckpt.read_bytes()[:1000])  # a torn write
     lines = []
     again = cache.train_or_load(TINY, tiny_data, log=lines.append)
@@ -135,16 +144,19 @@ def test_a_killed_run_resumes_to_the_same_final_metrics(
 def test_a_second_process_waits_for_the_lock_then_loads(a2_cache,
                                                         tiny_data):
     first = cache.train_or_load(TINY, tiny_data, log=None)
-    lock = a2_cache / "runs" / first.key / "lock"
+    folder = a2_cache / "runs" / first.key
     lines, result = [], {}
-    with open(lock, "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)  # another process holds the run
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another process holds the run
         worker = threading.Thread(target=lambda: result.update(
             run=cache.train_or_load(TINY, tiny_data, log=lines.append)))
         worker.start()
         worker.join(timeout=1.0)
         assert worker.is_alive() and "waiting" in lines[0]
-        fcntl.flock(fh, fcntl.LOCK_UN)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
     worker.join(timeout=30)
     assert lines[1].startswith("loaded run")
     assert metrics(result["run"]) == metrics(first)
@@ -248,3 +260,29 @@ def test_data_hash_is_computed_once_per_data(tiny_data, monkeypatch):
     first = fresh.content_sha256
     monkeypatch.setattr(hashlib, "sha256", lambda *a: 1 / 0)
     assert fresh.content_sha256 == first  # not hashed again
+
+
+def test_an_old_checkpoint_with_numpy_rng_state_still_loads(a2_cache,
+                                                             tiny_data):
+    """Before checkpoints were named by their hash they were
+    'checkpoint.pt' and held numpy's RNG state, which nothing drew from."""
+    first = cache.train_or_load(TINY, tiny_data, log=None)
+    folder = a2_cache / "runs" / first.key
+    manifest = json.loads((folder / "manifest.json").read_text())
+    stored = torch.load(folder / manifest["checkpoint"], weights_only=True)
+    keys = torch.from_numpy(np.random.get_state()[1].copy())
+    stored["trainer"]["numpy_rng"] = ("MT19937", keys, 624, 0, 0.0)
+    for path in folder.glob("ckpt-*.pt"):
+        path.unlink()
+    buf = io.BytesIO()
+    torch.save(stored, buf)
+    (folder / "checkpoint.pt").write_bytes(buf.getvalue())
+    del manifest["checkpoint"]
+    manifest["checkpoint_sha256"] = cache._sha256(buf.getvalue())
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    lines = []
+    again = cache.train_or_load(TINY, tiny_data, log=lines.append)
+    assert lines[0].startswith(f"loaded run {first.key}")
+    assert metrics(again) == metrics(first)
+    state = a2_train.Trainer(TINY, tiny_data).state_dict()
+    assert "numpy_rng" not in state  # what is saved now
