@@ -3,13 +3,15 @@ at the edge of the build: a bad file gives one message naming the file,
 the key and the valid values."""
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from a2 import params
+from a2 import config, params
 from a2.config import ParamsError
 from a2.pipeline.execute import section_params
 from a2.pipeline.sections import notebooks, resolve
@@ -84,7 +86,7 @@ def test_section_keys_have_their_own_ranges(yaml_file: Path) -> None:
     assert error("beta: 1\n", "1", path=yaml_file).endswith(
         "key 'beta' has value 1; valid: a number in [0, 1)")
     assert error("seed: 4294967296\n", "1", path=yaml_file).endswith(
-        "valid: an integer in [0, 2**32)")
+        "valid: an integer from 0 to 4294967295 (2**32 - 1)")
 
 
 def test_even_kernel_is_refused_where_pool_upsample_trains(
@@ -171,3 +173,193 @@ def test_repository_params_files_are_valid() -> None:
     for s in notebooks(REPO):
         section_params(REPO, s)
         section_params(REPO, s, profile=REPO / "params/smoke.yaml")
+
+
+# --- the YAML a params file may hold ----------------------------------------
+
+LAUGHS = "\n".join(
+    ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    + [f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"]
+                                                       * 9) + "]"
+       for i in range(8)] + ["lr: *i"]) + "\n"
+
+
+def load_error(tmp_path: Path, text: str | bytes) -> str:
+    path = tmp_path / "p.yaml"
+    if isinstance(text, str):
+        path.write_text(text)
+    else:
+        path.write_bytes(text)
+    with pytest.raises(ParamsError) as err:
+        config.load_yaml(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize("text,value", [
+    ("1e-3", 0.001), ("1E-3", 0.001), ("5e2", 500.0), ("-2.5e-4", -2.5e-4),
+    ("1.0e3", 1000.0), ("+1e+2", 100.0), ("0.5", 0.5), (".5", 0.5),
+    ("3", 3), ("1_000", 1000)])
+def test_numbers_are_read_in_the_notation_people_write(text, value):
+    got = config.parse_yaml(f"lr: {text}")["lr"]
+    assert got == value and type(got) is type(value)
+    assert config.parse_override(f"lr={text}") == ("lr", value)
+
+
+@pytest.mark.parametrize("text", ['"1e-3"', "'0.001'", "1e-3x", "e5",
+                                  "1e", "0x1p-3"])
+def test_strings_are_not_taken_for_numbers(text):
+    value = config.parse_yaml(f"lr: {text}")["lr"]
+    assert isinstance(value, str)
+    with pytest.raises(ParamsError, match="valid: a number > 0"):
+        config.check_value("lr", value)
+
+
+def spec_of(key: str) -> config.Spec:
+    """The spec of a run key, else of the first section that has key."""
+    if key in config.SPECS:
+        return config.SPECS[key]
+    return next(p.spec for s in params.SCHEMAS.values() for p in s
+                if p.name == key)
+
+
+def check(key: str, value, where: str = "") -> object:
+    return config.check_spec(key, spec_of(key), value, where)
+
+
+FLOAT_KEYS = sorted({p.name for s in params.SCHEMAS.values() for p in s
+                     if p.spec.kind == "float"} | {"lr"})
+
+
+@pytest.mark.parametrize("key", FLOAT_KEYS)
+@pytest.mark.parametrize("text", [".inf", "-.inf", ".nan", "1e999",
+                                  "1" + "0" * 400])
+def test_every_float_key_refuses_non_finite_numbers(key, text):
+    value = config.parse_yaml(f"x: {text}")["x"]
+    with pytest.raises(ParamsError) as err:
+        check(key, value, "p.yaml")
+    assert "not a finite number" in str(err.value)
+    assert len(str(err.value)) < 200
+
+
+@pytest.mark.parametrize("key,lo,hi", [
+    ("seed", 0, 2**32 - 1), ("num_filters", 1, 1024),
+    ("num_colours", 2, 256), ("batch_size", 1, 65536),
+    ("n_train", 1, 10**6), ("n_valid", 1, 10**6), ("n_samples", 1, 64),
+    ("n", 1, 10_000), ("d", 1, 10_000), ("steps", 1, 100_000),
+    ("adaptive_steps", 1, 100_000), ("instances", 1, 1000),
+    ("trials", 1, 1000), ("grid_points", 2, 10**6),
+    ("base_steps", 1, 10**12)])
+def test_sizes_and_seeds_are_bounded(key, lo, hi):
+    assert check(key, lo) == lo
+    assert check(key, hi) == hi
+    for bad in (lo - 1, hi + 1, 10**30):
+        with pytest.raises(ParamsError, match=f"key '{key}' has value"):
+            check(key, bad)
+
+
+@pytest.mark.parametrize("key,good,bad", [
+    ("seeds", [0, 2**32 - 1], [0, 2**32]),
+    ("seeds", [0] * 32, [0] * 33),
+    ("batch_sizes", [1, 65536], [64, 65537]),
+    ("batch_sizes", [64], [])])
+def test_lists_of_sizes_and_seeds_are_bounded(key, good, bad):
+    assert config.check_value(key, good) == good
+    with pytest.raises(ParamsError, match="a list of 1 to 32 integers"):
+        config.check_value(key, bad)
+
+
+def test_a_seed_that_fits_no_generator_stops_the_run_config():
+    from a2.train import RunConfig
+
+    with pytest.raises(ParamsError, match="2\\*\\*32 - 1"):
+        RunConfig(seed=2**32)
+
+
+@pytest.mark.parametrize("text", [
+    LAUGHS, "a: &x 1\n", "a: &x 1\nb: *x\n",
+    "base: &b {lr: 1}\nother:\n  <<: *b\n", "seeds: [&s 1, *s]\n"])
+def test_anchors_and_aliases_are_refused_fast(tmp_path, text):
+    start = time.monotonic()
+    message = load_error(tmp_path, text)
+    assert time.monotonic() - start < 1.0
+    assert "anchors and aliases (&name, *name) are not allowed" in message
+
+
+def test_an_alias_in_a_set_value_is_refused():
+    with pytest.raises(ParamsError, match="^--set 'seeds=\\[&s 1, \\*s\\]'"
+                       ": value line 1: anchors and aliases"):
+        config.parse_override("seeds=[&s 1, *s]")
+
+
+def test_deep_nesting_is_refused_fast(tmp_path):
+    start = time.monotonic()
+    message = load_error(tmp_path, "lr: " + "[" * 30_000 + "]" * 30_000)
+    assert time.monotonic() - start < 1.0
+    assert "nested deeper than" in message
+
+
+@pytest.mark.parametrize("text", [
+    "lr: [" + ", ".join(["1"] * 5000) + "]\n",
+    "lr: [[[[[[1]]]]]]\n",
+    "model: " + "x" * 20_000 + "\n",
+    "lr: {" + ", ".join(f"k{i}: {i}" for i in range(3000)) + "}\n",
+    "lr: '" + "\\u00e9" * 5000 + "'\n"])
+def test_a_huge_value_is_cut_short_in_the_message(tmp_path, text):
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    raw = config.load_yaml(path)
+    key, value = next(iter(raw.items()))
+    with pytest.raises(ParamsError) as err:
+        config.check_value(key, value, str(path))
+    message = str(err.value)
+    assert len(message) < len(str(path)) + 250 and "\n" not in message
+    assert "..." in message
+
+
+def test_a_huge_unknown_key_is_cut_short(tmp_path):
+    with pytest.raises(ParamsError) as err:
+        params.validate("4-pooling", {"k" * 10_000: 1}, "p.yaml")
+    assert len(str(err.value)) < 300
+
+
+def test_a_duplicate_key_is_named(tmp_path):
+    message = load_error(tmp_path, "lr: 0.1\nepochs: 2\nlr: 0.2\n")
+    assert message.endswith("line 3: key 'lr' appears twice")
+    nested = load_error(tmp_path, "x: {a: 1, a: 2}\n")
+    assert "key 'a' appears twice" in nested
+
+
+def test_a_file_that_is_not_utf8_is_one_line(tmp_path):
+    message = load_error(tmp_path, b"lr: 0.1\nmodel: caf\xe9\n")
+    assert message.endswith("not UTF-8 text (byte 0xe9 at offset 18); "
+                            "save it as UTF-8")
+
+
+def test_a_folder_is_not_a_params_file(tmp_path):
+    with pytest.raises(ParamsError) as err:
+        config.load_yaml(tmp_path)
+    assert str(err.value) == f"{tmp_path}: is a folder, not a file"
+
+
+def test_an_oversized_file_is_refused(tmp_path):
+    message = load_error(tmp_path, "# padding\n" * 10_000 + "lr: 1\n")
+    assert "a params file is at most 65536 bytes" in message
+
+
+@pytest.mark.parametrize("text", ["lr: " + "9" * 5000,
+                                  "lr: [1,\n", "lr: !!python/object:os.system"
+                                  " x\n", "? [1, 2]\n: 3\n"])
+def test_bad_yaml_is_one_line(tmp_path, text):
+    assert "not valid YAML (" in load_error(tmp_path, text)
+
+
+def test_scientific_notation_reaches_the_section(yaml_file: Path) -> None:
+    yaml_file.write_text("lr: 5E-1\n")
+    assert section_params(REPO, resolve(REPO, "4"), yaml_file)["lr"] == 0.5
+
+
+def test_finite_values_are_kept():
+    assert config.check_value("lr", 1) == 1.0
+    assert math.isfinite(check("eps", 1e300))

@@ -10,7 +10,9 @@ data source is ``A2_DATA``. A section's params file may also hold keys that
 other experiments use (``batch_sizes``, ``seeds``, ...): ``train`` names
 them and ignores them. ``runs`` lists the cached runs.
 
-A bad key or value ends with a one-line message and exit status 2.
+A bad key or value, a bad data source or palette, a cache that cannot be
+used and a run that diverges each end with a one-line message and exit
+status 2 (a data problem names ``A2_DATA``).
 SIGINT (Ctrl-C) or SIGTERM ends training with one line, "interrupted after
 epoch N; rerun to resume" (exit 130 or 143): finished epochs are cached,
 and the next run goes on from there to the same numbers.
@@ -22,7 +24,7 @@ import signal
 import sys
 from typing import Any
 
-from a2 import config
+from a2 import config, settings
 from a2.data import DataError
 from a2.palette import PaletteError
 
@@ -91,19 +93,24 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_runs(args: argparse.Namespace) -> None:
+    """The cached runs, one row each; a malformed manifest is named in
+    one line on stderr and the others are still listed."""
     from a2 import cache
 
+    good, bad = cache.scan_runs()
     print(f"{'key':16} {'model':14} {'k':>1} {'NF':>3} {'epochs':>6} "
           f"{'device':8} {'train s':>8} {'val loss':>8} {'val acc':>7}")
-    for m in cache.list_runs():
+    for m in good:
         c, meta, last = m["config"], m["meta"], m["final"] or {}
-        print(f"{m['key']:16} {c['model']:14} {c['kernel']:>1} "
+        print(f"{m['key'][:16]:16} {c['model'][:14]:14} {c['kernel']:>1} "
               f"{c['num_filters']:>3} "
               f"{meta.get('epochs_done', 0):>2}/{c['epochs']:<3} "
               f"{','.join(meta['devices']):8} "
               f"{meta.get('train_seconds', 0):>8.1f} "
               f"{last.get('valid_loss', float('nan')):>8.4f} "
               f"{last.get('valid_acc', float('nan')):>7.2f}")
+    for line in bad:
+        print(f"warning: {line}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,9 +136,16 @@ def main(argv: list[str] | None = None) -> int:
     _current.clear()
     received = [signal.SIGINT]
     previous = _on_sigterm(received)
+    from a2.cache import RunError
+
     try:
         args.func(args)
-    except (config.ParamsError, DataError, PaletteError) as err:
+    except DataError as err:
+        print(f"error: A2_DATA={settings.data_source()}: {err}",
+              file=sys.stderr)
+        return 2
+    except (config.ParamsError, PaletteError, RunError,
+            settings.SettingError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

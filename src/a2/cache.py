@@ -1,13 +1,18 @@
 """Checkpoint cache: train once, then load; resume a run that was stopped.
 
-A run is stored under ``<A2_CACHE>/runs/<key>/`` as ``checkpoint.pt``
+A run is stored under ``<A2_CACHE>/runs/<key>/`` as ``ckpt-<hash>.pt``
 (weights, optimiser, RNG states, history: everything to go on bit for bit)
-and ``manifest.json`` (config, data identity, metadata, history and the
-checkpoint's sha256). Both are rewritten atomically after every epoch.
+and ``manifest.json`` (config, data identity, metadata, history, and the
+name and sha256 of its checkpoint). After every epoch the new checkpoint is
+written under its own name, then the manifest, then older checkpoints are
+removed: the manifest is the commit, so a kill at any point leaves the last
+committed epoch loadable.
 
 The key hashes everything that changes the numbers: the run's config, the
-data identity (source checksum, class, subset sizes), the palette's bytes,
-and the source of ``models.py`` and ``train.py``. Left out on purpose:
+content of the tensors the trainer receives (grey inputs, targets and
+palette; ``ColourData.content_sha256``) and the behaviour of ``models.py``
+and ``train.py`` (their syntax trees without docstrings, so a comment or a
+docstring edit keeps the key). Left out on purpose:
 
 - ``device``: a run trained on a GPU is reused on a CPU (its device is
   recorded in the manifest); CPU runs are bit-exact, GPU runs only close;
@@ -15,12 +20,17 @@ and the source of ``models.py`` and ``train.py``. Left out on purpose:
 """
 from __future__ import annotations
 
+import ast
 import contextlib
+import errno
 import fcntl
 import hashlib
 import inspect
 import io
 import json
+import math
+import os
+import re
 import signal
 import threading
 import time
@@ -28,20 +38,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import numpy as np
 import torch
 from torch import nn
 
 from a2 import models, provenance, settings
-from a2.fileio import atomic_write
+from a2.fileio import atomic_write, reason
 from a2 import train as _train
 from a2.data import ColourData
 from a2.train import History, RunConfig
 
 KEY_CHARS = 16
-CHECKPOINT = "checkpoint.pt"
 MANIFEST = "manifest.json"
+LEGACY_CHECKPOINT = "checkpoint.pt"  # before checkpoints were hash-named
+_CHECKPOINT_NAME = re.compile(r"ckpt-[0-9a-f]{16}\.pt|checkpoint\.pt")
 Log = Callable[[str], None] | None
+
+
+class RunError(RuntimeError):
+    """A run that cannot be trained or stored; the message says why and
+    what to do (the CLI prints it as one line)."""
 
 
 @dataclass
@@ -59,15 +74,32 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def code_fingerprint(source: str) -> str:
+    """sha256 of a module's behaviour: its syntax tree with docstrings
+    removed. Comments and layout never reach the tree, so editing them, or
+    a docstring, keeps the fingerprint; any code edit changes it."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if not isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
+                                 ast.AsyncFunctionDef)) or not body:
+            continue
+        first = body[0]
+        if (isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return _sha256(ast.dump(tree).encode())
+
+
 def run_key(config: RunConfig, data: ColourData) -> str:
     """Short sha256 of all that changes a run's result (not the device)."""
     run = {k: v for k, v in config.to_dict().items() if k != "device"}
-    palette = np.ascontiguousarray(data.palette, dtype=np.float32)
-    # getsource, not the file: the code notebook's inlined modules have none.
-    code = {name: _sha256(inspect.getsource(mod).encode())
+    # getsource, not the file: in the code notebook the modules are cells,
+    # and their source is found through linecache.
+    code = {name: code_fingerprint(inspect.getsource(mod))
             for name, mod in (("models", models), ("train", _train))}
-    payload = {"run": run, "data": data.identity,
-               "palette": _sha256(palette.tobytes()), "code": code}
+    payload = {"run": run, "data": data.content_sha256, "code": code}
     text = json.dumps(payload, sort_keys=True)
     return _sha256(text.encode())[:KEY_CHARS]
 
@@ -80,19 +112,32 @@ def train_or_load(config: RunConfig, data: ColourData, retrain: bool = False,
                   log: Log = print) -> Run:
     """Load a finished run, resume a partial one, or train on a miss.
 
-    ``retrain=True`` ignores what is stored. A damaged entry is reported in
-    one line and trained again from scratch. A second process on the same
-    key waits for the first (a lock file) and then loads its result.
+    ``retrain=True`` ignores what is stored. A damaged entry (or one whose
+    tensors do not fit the model) is reported in one line and trained
+    again from scratch. A second process on the same key waits for the
+    first (a lock on the run's folder) and then loads its result. A hit
+    loads from a read-only cache; a run that cannot be saved (read-only
+    cache, full disk) or that diverges is a RunError.
     """
     key = run_key(config, data)
     folder = runs_dir() / key
-    folder.mkdir(parents=True, exist_ok=True)
-    with _locked(folder / "lock", key, log):
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RunError(_unwritable(key, folder, err)) from None
+    with _locked(folder, key, log):
         stored = None if retrain else _read(folder, key, log)
         trainer = _train.Trainer(config, data)
-        meta = _new_meta(data, key) if stored is None else stored["meta"]
         if stored is not None:
-            trainer.load_state_dict(stored["trainer"])
+            try:
+                trainer.load_state_dict(stored["trainer"])
+            except Exception as err:  # shapes or keys of another model
+                _damaged(log, key,
+                         f"does not fit the model: {reason(err, 80)}")
+                _discard(folder)
+                stored = None
+                trainer = _train.Trainer(config, data)  # a clean start
+        meta = _new_meta(data, key) if stored is None else stored["meta"]
         done = len(trainer.history)
         if done >= config.epochs:
             _say(log, f"loaded run {key} from the cache ({_epochs(done)}, "
@@ -101,6 +146,9 @@ def train_or_load(config: RunConfig, data: ColourData, retrain: bool = False,
             for record in trainer.history:
                 _say(log, _train.format_row(record))
         else:
+            if not os.access(folder, os.W_OK):  # fail before, not after
+                raise RunError(_unwritable(key, folder, OSError(
+                    errno.EROFS, os.strerror(errno.EROFS))))
             device = str(trainer.device)
             if device not in meta["devices"]:
                 meta["devices"].append(device)
@@ -109,6 +157,7 @@ def train_or_load(config: RunConfig, data: ColourData, retrain: bool = False,
                       f"{device}")
 
             def save(t: _train.Trainer) -> None:
+                _check_finite(t, key)
                 with _signals_held():
                     _save(folder, key, t, meta)
 
@@ -123,19 +172,56 @@ def stored_epochs(key: str) -> int:
     try:
         info = json.loads((runs_dir() / key / MANIFEST).read_text())
         return int(info["meta"]["epochs_done"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError,
+            settings.SettingError):
         return 0
 
 
-def list_runs() -> list[dict[str, Any]]:
-    """Manifests of all stored runs, oldest first (for the appendix)."""
-    out = []
+def scan_runs() -> tuple[list[dict[str, Any]], list[str]]:
+    """The manifests of all stored runs, oldest first, and one line for
+    each manifest that cannot be read or lacks what a listing shows."""
+    good, bad = [], []
     for path in sorted(runs_dir().glob(f"*/{MANIFEST}")):
         try:
-            out.append(json.loads(path.read_text()))
-        except (OSError, ValueError):
-            continue  # damaged entries are reported when used
-    return sorted(out, key=lambda m: m.get("meta", {}).get("created", ""))
+            manifest = json.loads(path.read_text())
+            _check_manifest(manifest)
+        except Exception as err:  # OSError, ValueError, TypeError, ...
+            bad.append(f"{path} is malformed ({reason(err, 80)}); the "
+                       f"run is trained again when used")
+            continue
+        good.append(manifest)
+    good.sort(key=lambda m: str(m["meta"].get("created", "")))
+    return good, bad
+
+
+def list_runs() -> list[dict[str, Any]]:
+    """Manifests of all stored runs, oldest first (for the appendix);
+    malformed ones are left out (``scan_runs`` names them)."""
+    return scan_runs()[0]
+
+
+def _check_manifest(m: Any) -> None:
+    """ValueError unless ``m`` has the fields a listing reads."""
+    def need(ok: bool, what: str) -> None:
+        if not ok:
+            raise ValueError(what)
+
+    need(isinstance(m, dict), f"a {type(m).__name__}, not a mapping")
+    need(isinstance(m.get("key"), str), "no key")
+    c, meta, final = m.get("config"), m.get("meta"), m.get("final")
+    need(isinstance(c, dict), "no config")
+    need(isinstance(c.get("model"), str), "no model")
+    for name in ("kernel", "num_filters", "epochs"):
+        need(type(c.get(name)) is int, f"no integer {name}")
+    need(isinstance(meta, dict), "no meta")
+    need(isinstance(meta.get("devices"), list)
+         and all(isinstance(d, str) for d in meta["devices"]), "no devices")
+    for name in ("epochs_done", "train_seconds"):
+        need(isinstance(meta.get(name, 0), (int, float)), f"bad {name}")
+    need(final is None or isinstance(final, dict), "bad final")
+    for name in ("valid_loss", "valid_acc"):
+        need(isinstance((final or {}).get(name, 0.0), (int, float)),
+             f"bad final {name}")
 
 
 def _epochs(n: int) -> str:
@@ -145,6 +231,28 @@ def _epochs(n: int) -> str:
 def _say(log: Log, line: str) -> None:
     if log is not None:
         log(line)
+
+
+def _damaged(log: Log, key: str, reason: str) -> None:
+    _say(log, f"cache entry {key} is damaged ({reason}); training it again "
+              f"from scratch")
+
+
+def _unwritable(key: str, folder: Path, err: OSError) -> str:
+    return (f"run {key} is not in the cache and cannot be written to "
+            f"{folder} ({err.strerror}); make A2_CACHE writable or point "
+            f"it at a writable folder")
+
+
+def _check_finite(trainer: _train.Trainer, key: str) -> None:
+    """A NaN or infinite loss ends the run before the epoch is saved, so
+    a diverged run is never stored, let alone as complete."""
+    r = trainer.history.last
+    for loss in (r.train_loss, r.valid_loss):
+        if not math.isfinite(loss):
+            raise RunError(f"run {key}: training diverged at epoch "
+                           f"{r.epoch} (loss {loss}); lower lr (now "
+                           f"{trainer.config.lr:g})")
 
 
 @contextlib.contextmanager
@@ -168,19 +276,23 @@ def _signals_held() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _locked(path: Path, key: str, log: Log) -> Iterator[None]:
-    """An exclusive ``flock`` on the run's lock file (released by the OS
-    if the process dies)."""
-    with open(path, "a+") as fh:
+def _locked(folder: Path, key: str, log: Log) -> Iterator[None]:
+    """An exclusive ``flock`` on the run's folder, released by the OS if
+    the process dies. The folder is opened read-only, so a read-only
+    cache still loads its hits."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             _say(log, f"run {key} is in use by another process; waiting")
-            fcntl.flock(fh, fcntl.LOCK_EX)
+            fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def _new_meta(data: ColourData, key: str) -> dict[str, Any]:
@@ -198,71 +310,107 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-
-
 def _save(folder: Path, key: str, trainer: _train.Trainer,
           meta: dict[str, Any]) -> None:
-    """Write the checkpoint, then the manifest naming its checksum."""
-    state = _portable(trainer.state_dict())
+    """Commit one epoch: the checkpoint under its hash, then the manifest
+    naming it (the commit), then remove what no manifest names.
+
+    A failed write (a full disk, a read-only cache) leaves the previous
+    commit as it was and raises a RunError."""
     buf = io.BytesIO()
     torch.save({"key": key, "config": trainer.config.to_dict(),
-                "trainer": state, "meta": meta}, buf)
+                "trainer": trainer.state_dict(), "meta": meta}, buf)
     blob = buf.getvalue()
-    atomic_write(folder / CHECKPOINT, blob)
+    sha = _sha256(blob)
+    name = f"ckpt-{sha[:16]}.pt"
     history = trainer.history
-    meta.update(updated=_now(), epochs_done=len(history),
-                train_seconds=sum(r.train_s for r in history),
-                valid_seconds=sum(r.valid_s for r in history))
+    new_meta = {**meta, "updated": _now(), "epochs_done": len(history),
+                "train_seconds": sum(r.train_s for r in history),
+                "valid_seconds": sum(r.valid_s for r in history)}
     manifest = {
         "key": key,
         "config": trainer.config.to_dict(),
         "complete": len(history) >= trainer.config.epochs,
-        "checkpoint_sha256": _sha256(blob),
-        "meta": meta,
+        "checkpoint": name,
+        "checkpoint_sha256": sha,
+        "meta": new_meta,
         "final": history.to_list()[-1] if len(history) else None,
         "history": history.to_list(),
     }
-    atomic_write(folder / MANIFEST,
-                  json.dumps(manifest, indent=1).encode())
+    try:
+        atomic_write(folder / name, blob)
+        try:
+            atomic_write(folder / MANIFEST,
+                         json.dumps(manifest, indent=1).encode())
+        except BaseException:
+            with contextlib.suppress(OSError):
+                (folder / name).unlink()  # named by no manifest
+            raise
+    except OSError as err:
+        kept = len(history) - 1
+        hint = ("free some space" if err.errno in (errno.ENOSPC,
+                                                   errno.EDQUOT)
+                else "make A2_CACHE writable")
+        raise RunError(
+            f"run {key}: cannot save epoch {len(history)} in {folder} "
+            f"({err.strerror}); the cache keeps "
+            f"{_epochs(kept) if kept else 'no epoch'} of it; {hint} and "
+            f"rerun to resume") from None
+    meta.update(new_meta)
+    _clean(folder, keep=name)
 
 
+def _clean(folder: Path, keep: str) -> None:
+    """Remove checkpoints the manifest does not name, and temporary files
+    of writes that a kill interrupted (the lock is held: no one else is
+    writing here)."""
+    for path in folder.iterdir():
+        name = path.name
+        stray = (name != keep and _CHECKPOINT_NAME.fullmatch(name)) \
+            or name.endswith(".tmp")
+        if stray:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+def _discard(folder: Path) -> None:
+    """Forget a damaged entry: its manifest goes, so it is a miss; the
+    checkpoints go with the next commit (or now, when writable)."""
+    for path in folder.iterdir():
+        if path.name == MANIFEST or _CHECKPOINT_NAME.fullmatch(path.name):
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 def _read(folder: Path, key: str, log: Log) -> dict[str, Any] | None:
     """The stored checkpoint, or None on a miss; a damaged entry is
-    reported in one line, removed, and treated as a miss."""
-    ckpt, manifest = folder / CHECKPOINT, folder / MANIFEST
-    if not ckpt.exists() and not manifest.exists():
+    reported in one line, removed, and treated as a miss. Checkpoints
+    that no manifest names (a kill before the first commit) are a miss."""
+    manifest = folder / MANIFEST
+    if not manifest.exists():
         return None
     try:
         info = json.loads(manifest.read_text())
-        blob = ckpt.read_bytes()
+        name = info.get("checkpoint", LEGACY_CHECKPOINT)
+        if not isinstance(name, str) or not _CHECKPOINT_NAME.fullmatch(name):
+            raise ValueError("the manifest names no checkpoint")
+        blob = (folder / name).read_bytes()
         if _sha256(blob) != info["checkpoint_sha256"]:
             raise ValueError("checksum mismatch")
         stored = torch.load(io.BytesIO(blob), map_location="cpu",
                             weights_only=True)
         if stored["key"] != key:
             raise ValueError(f"holds run {stored['key']}")
-        stored["trainer"] = _restore(stored["trainer"])
+        if not isinstance(stored["meta"]["devices"], list):
+            raise ValueError("no devices in its metadata")
+        for row in stored["trainer"]["history"]:
+            if not all(math.isfinite(row[k])
+                       for k in ("train_loss", "valid_loss")):
+                raise ValueError(f"a non-finite loss at epoch "
+                                 f"{row['epoch']}")
+        stored["trainer"].pop("numpy_rng", None)  # older checkpoints
     except Exception as err:  # unreadable, truncated, tampered, partial
-        reason = str(err).splitlines()[0] if str(err) else ""
-        _say(log, f"cache entry {key} is damaged ({type(err).__name__}: "
-                  f"{reason[:80]}); training it again from scratch")
-        for path in (ckpt, manifest):
-            with contextlib.suppress(OSError):
-                path.unlink()
+        _damaged(log, key, reason(err, 80))
+        _discard(folder)
         return None
     return stored
-
-
-def _portable(state: dict[str, Any]) -> dict[str, Any]:
-    """numpy's RNG state as tensors, so ``weights_only`` loading works."""
-    name, keys, pos, has_gauss, gauss = state["numpy_rng"]
-    return {**state, "numpy_rng": (name, torch.from_numpy(keys.copy()),
-                                   int(pos), int(has_gauss), float(gauss))}
-
-
-def _restore(state: dict[str, Any]) -> dict[str, Any]:
-    name, keys, pos, has_gauss, gauss = state["numpy_rng"]
-    return {**state, "numpy_rng": (name, keys.numpy(), pos, has_gauss,
-                                   gauss)}

@@ -16,14 +16,15 @@ file order here; the training loop owns shuffling (``RunConfig.shuffle``).
 """
 from __future__ import annotations
 
+import functools
 import hashlib
-import pickle
+import os
 import shutil
 import socket
 import tarfile
 import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ import torch
 
 from a2 import palette as pal
 from a2 import settings
+from a2.fileio import RefusedPickle, reason, restricted_loads
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -38,6 +40,8 @@ ARCHIVE = "cifar-10-python.tar.gz"
 FOLDER = "cifar-10-batches-py"
 DOWNLOAD_TIMEOUT_S = 10.0
 HORSE = 7
+BATCH_PIXELS = 3 * 32 * 32  # one image, row of a batch's b'data'
+MAX_ARCHIVE_BYTES = 1 << 30  # the official archive unpacks to 178 MB
 
 LOCAL_OPTIONS = (
     "Without a network, set A2_DATA (or pass `source`) to a local copy: "
@@ -71,6 +75,20 @@ class ColourData:
     def num_colours(self) -> int:
         return int(self.palette.shape[0])
 
+    @functools.cached_property
+    def content_sha256(self) -> str:
+        """sha256 of what a trainer receives: the grey inputs and targets
+        (train and valid) and the palette. Computed once per instance; the
+        checkpoint cache keys runs by it, so a change in how the data are
+        prepared never reuses a stale model."""
+        h = hashlib.sha256()
+        for name in ("train_grey", "train_target", "valid_grey",
+                     "valid_target", "palette"):
+            a = np.ascontiguousarray(np.asarray(getattr(self, name)))
+            h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+            h.update(memoryview(a).cast("B"))
+        return h.hexdigest()
+
 
 def load(label: int = HORSE, source: str | Path | None = None,
          n_train: int | None = None, n_valid: int | None = None,
@@ -96,15 +114,21 @@ def load(label: int = HORSE, source: str | Path | None = None,
     identity = {"source": source_id, "label": label,
                 "n_train": len(train), "n_valid": len(valid)}
     return ColourData(
-        train_grey=train_rgb.mean(dim=1, keepdim=True),
+        train_grey=grey(train_rgb),
         train_rgb=train_rgb,
         train_target=pal.nearest_colour(train_rgb, colours),
-        valid_grey=valid_rgb.mean(dim=1, keepdim=True),
+        valid_grey=grey(valid_rgb),
         valid_rgb=valid_rgb,
         valid_target=pal.nearest_colour(valid_rgb, colours),
         palette=colours,
         identity=identity,
     )
+
+
+def grey(rgb: torch.Tensor) -> torch.Tensor:
+    """The network's input: the plain mean of R, G and B, as the course's
+    helper computes it. ``(N, 3, H, W)`` -> ``(N, 1, H, W)``."""
+    return rgb.mean(dim=1, keepdim=True)
 
 
 def load_arrays(source: str | Path | None = None
@@ -140,31 +164,38 @@ def download(root: Path | None = None) -> Path:
     """
     from torchvision.datasets.utils import check_integrity, download_url
 
-    root = Path(root) if root is not None else settings.cache_dir() / "data"
-    root.mkdir(parents=True, exist_ok=True)
+    root = Path(root) if root is not None else _cache("data")
     target = root / ARCHIVE
     if target.is_file():
         return target  # md5 was checked before it got this name
-    part = root / (ARCHIVE + ".part")
-    part.unlink(missing_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        # A folder of this process's own: two downloads may run at once.
+        tmp = Path(tempfile.mkdtemp(dir=root, prefix=".download-"))
+    except OSError as err:
+        raise DataError(f"cannot download into {root} ({err.strerror}). "
+                        f"{LOCAL_OPTIONS}") from None
+    part = tmp / ARCHIVE
     old_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     try:
         _resolve(URL, DOWNLOAD_TIMEOUT_S)
-        download_url(URL, str(root), filename=part.name)
+        download_url(URL, str(tmp), filename=ARCHIVE)
+        if not check_integrity(str(part), MD5):
+            raise DataError(f"the downloaded {ARCHIVE} does not have md5 "
+                            f"{MD5}; it was deleted, not extracted. Try "
+                            f"again later. {LOCAL_OPTIONS}")
+        with open(part, "rb") as fh:
+            os.fsync(fh.fileno())  # a torn file never gets the checked name
+        part.replace(target)
+    except DataError:
+        raise
     except Exception as err:  # URLError, timeout, HTTP errors, OSError
-        part.unlink(missing_ok=True)
         raise DataError(f"could not download CIFAR-10 from {URL} "
-                        f"({type(err).__name__}: {err}). "
-                        f"{LOCAL_OPTIONS}") from None
+                        f"({reason(err)}). {LOCAL_OPTIONS}") from None
     finally:
         socket.setdefaulttimeout(old_timeout)
-    if not check_integrity(str(part), MD5):
-        part.unlink(missing_ok=True)
-        raise DataError(f"the downloaded {ARCHIVE} does not have md5 {MD5}; "
-                        f"it was deleted, not extracted. Try again later. "
-                        f"{LOCAL_OPTIONS}")
-    part.replace(target)
+        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
@@ -190,46 +221,138 @@ def _resolve(url: str, timeout: float) -> None:
         raise socket.timeout(f"no answer for {host} within {timeout:g} s")
 
 
+def _cache(sub: str) -> Path:
+    """A folder in the cache; an unusable A2_CACHE is a DataError here,
+    since the data cannot be read without it."""
+    try:
+        return settings.cache_dir() / sub
+    except settings.SettingError as err:
+        raise DataError(str(err)) from None
+
+
 def _from_archive(archive: Path, md5: str):
-    """Extract once into ``<cache>/data/<md5>/`` and read the batches."""
-    out = settings.cache_dir() / "data" / md5
+    """Extract once into ``<cache>/data/<md5>/`` and read the batches.
+    Messages name the archive, not the folder it was extracted to."""
+    out = _cache("data") / md5
     done = out / ".extracted"
     if not done.is_file():
+        _extract(archive, out, md5)
+    return (*_read_batches(out / FOLDER, archive), "md5:" + md5)
+
+
+def _extract(archive: Path, out: Path, md5: str) -> None:
+    """Unpack ``archive`` into ``out`` through a private temporary folder
+    (two processes may extract at once). Only plain files and folders
+    inside ``out`` are admitted: a link, a device, an absolute path, a
+    '..' or more than ``MAX_ARCHIVE_BYTES`` is refused before anything
+    is written."""
+    def refuse(reason: str) -> DataError:
+        return DataError(f"{archive} was refused: {reason}; the CIFAR-10 "
+                         f"archive holds plain files only. {LOCAL_OPTIONS}")
+
+    try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        # A private temporary folder: two processes may extract at once.
         tmp = Path(tempfile.mkdtemp(prefix=md5 + ".", dir=out.parent))
-        try:
-            with tarfile.open(archive, "r:gz") as tar:
-                tar.extractall(tmp, filter="data")
-        except (tarfile.TarError, OSError, EOFError) as err:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise DataError(f"cannot extract {archive} ({err}). "
-                            f"{LOCAL_OPTIONS}") from None
+    except OSError as err:
+        raise DataError(f"cannot extract {archive} into {out.parent} "
+                        f"({err.strerror}). {LOCAL_OPTIONS}") from None
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            members = tar.getmembers()
+            for m in members:
+                name = m.name[:100]
+                parts = PurePosixPath(m.name).parts
+                if m.issym() or m.islnk():
+                    raise refuse(f"member {name!r} is a link")
+                if not (m.isfile() or m.isdir()):
+                    raise refuse(f"member {name!r} is not a plain file")
+                if m.name.startswith("/") or ".." in parts:
+                    raise refuse(f"member {name!r} points outside the "
+                                 f"archive's folder")
+            if sum(m.size for m in members) > MAX_ARCHIVE_BYTES:
+                raise refuse(f"it unpacks to over "
+                             f"{MAX_ARCHIVE_BYTES >> 20} MB")
+            tar.extractall(tmp, members=members, filter="data")
         (tmp / ".extracted").touch()
-        try:
-            tmp.replace(out)
-        except OSError:  # another process got there first
-            pass
+    except DataError:
         shutil.rmtree(tmp, ignore_errors=True)
-    return (*_read_batches(out / FOLDER), "md5:" + md5)
+        raise
+    except (tarfile.TarError, OSError, EOFError, ValueError) as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise DataError(f"cannot extract {archive} "
+                        f"({reason(err)}). {LOCAL_OPTIONS}") from None
+    try:
+        tmp.replace(out)  # a folder: one rename publishes it whole
+    except OSError:  # another process got there first
+        pass
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _read_batches(folder: Path):
-    """The official python batches: five training, one test."""
+def _read_batches(folder: Path, archive: Path | None = None):
+    """The official python batches: five training, one test. Messages
+    name ``archive`` and its member when the folder was extracted from
+    one, else the folder's own files."""
     if (folder / FOLDER).is_dir():
         folder = folder / FOLDER
     names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
     missing = [n for n in names if not (folder / n).is_file()]
     if missing:
-        raise DataError(f"{folder} lacks {', '.join(missing)}; it is not a "
-                        f"'{FOLDER}' folder. {LOCAL_OPTIONS}")
+        what = (f"{archive} lacks {FOLDER}/" if archive
+                else f"{folder} lacks ")
+        raise DataError(f"{what}{', '.join(missing)}; it is not a "
+                        f"'{FOLDER}' {'archive' if archive else 'folder'}"
+                        f". {LOCAL_OPTIONS}")
     xs, ys = [], []
     for name in names:
-        with open(folder / name, "rb") as fh:
-            batch = pickle.load(fh, encoding="bytes")
-        xs.append(np.asarray(batch[b"data"], np.uint8).reshape(-1, 3, 32, 32))
-        ys.append(np.asarray(batch[b"labels"], np.int64))
+        shown = (f"{archive} (member {FOLDER}/{name})" if archive
+                 else str(folder / name))
+        x, y = _read_batch(folder / name, shown)
+        xs.append(x)
+        ys.append(y)
     return (np.concatenate(xs[:5]), np.concatenate(ys[:5]), xs[5], ys[5])
+
+
+def _read_batch(path: Path, shown: str) -> tuple[np.ndarray, np.ndarray]:
+    """One batch: a pickled dict whose b'data' is uint8 (N, 3072) and whose
+    b'labels' holds N integers. Read without running code; anything else
+    is a DataError naming the batch."""
+    def bad(reason: str) -> DataError:
+        return DataError(f"{shown} is not a CIFAR-10 batch ({reason}). "
+                         f"{LOCAL_OPTIONS}")
+
+    try:
+        batch = restricted_loads(path.read_bytes())
+    except RefusedPickle as err:
+        raise DataError(f"{shown} was refused: {err}; a CIFAR-10 batch "
+                        f"holds only arrays, lists and bytes. "
+                        f"{LOCAL_OPTIONS}") from None
+    except Exception as err:  # truncated, not a pickle, bad numpy state
+        raise bad(reason(err)) from None
+    if not isinstance(batch, dict):
+        raise bad(f"a {type(batch).__name__}, not a dict with b'data' and "
+                  f"b'labels'")
+    # Python 2 pickles read as bytes keys; a Python 3 one may use str.
+    data = batch.get(b"data", batch.get("data"))
+    labels = batch.get(b"labels", batch.get("labels"))
+    if data is None or labels is None:
+        raise bad("a dict without b'data' and b'labels'")
+    if (not isinstance(data, np.ndarray) or data.dtype != np.uint8
+            or data.ndim != 2 or data.shape[1] != BATCH_PIXELS):
+        got = (f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray)
+               else f"a {type(data).__name__}")
+        raise bad(f"b'data' must be a uint8 array (N, {BATCH_PIXELS}), "
+                  f"got {got}")
+    try:
+        y = np.asarray(labels)
+    except Exception as err:  # ragged nesting
+        raise bad(f"b'labels' is not a list of integers "
+                  f"({reason(err)})") from None
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise bad(f"b'labels' must be a list of integers, got "
+                  f"{y.dtype} {y.shape}")
+    if len(y) != len(data):
+        raise bad(f"{len(y)} labels for {len(data)} images")
+    return data.reshape(-1, 3, 32, 32), y.astype(np.int64)
 
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -239,15 +362,14 @@ def _read_npz(path: Path):
     """The four arrays, checked: images uint8 (N, 3, 32, 32), labels
     integer (N,). Garbage, a truncated zip or a plain .npy is a DataError."""
     try:
-        npz = np.load(path)
+        npz = np.load(path, allow_pickle=False)  # never unpickle data
         if not isinstance(npz, np.lib.npyio.NpzFile):
             raise ValueError(f"holds a single {type(npz).__name__}")
         with npz:
             arrays = tuple(npz[k] for k in NPZ_KEYS)
     except Exception as err:  # ValueError, BadZipFile, KeyError, OSError
-        reason = str(err).splitlines()[0][:120] if str(err) else ""
         raise DataError(f"{path} is not an npz with x_train, y_train, "
-                        f"x_test, y_test ({type(err).__name__}: {reason})"
+                        f"x_test, y_test ({reason(err)})"
                         f". {LOCAL_OPTIONS}") from None
     for name, x, y in (("train", *arrays[:2]), ("test", *arrays[2:])):
         if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (3, 32, 32):

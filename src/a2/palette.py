@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import io
-import pickle
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from a2 import settings
-from a2.fileio import atomic_write
+from a2.fileio import (NPY_MAGIC, RefusedPickle, atomic_write, reason,
+                       restricted_loads, restricted_npy)
 
 NUM_COLOURS = 24
 SEED = 0  # the palette is a property of the data, not of a training run
@@ -96,40 +96,58 @@ def cached_kmeans(rgb: torch.Tensor, data_id: str,
     path = settings.cache_dir() / "data" / f"palette-{key}.npy"
     if path.is_file():
         try:
-            colours = np.load(path)
-            if colours.shape == (k, 3):
-                return colours
-        except (OSError, ValueError):
-            pass  # unreadable: recompute below
+            colours = np.load(path, allow_pickle=False)
+            if colours.shape == (k, 3) and np.isfinite(colours).all():
+                return colours.astype(np.float32)
+        except Exception:  # unreadable or foreign: recompute below
+            pass
     pixels = rgb.permute(0, 2, 3, 1).reshape(-1, 3).numpy()
     colours = kmeans(pixels, k)
-    path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     np.save(buf, colours)
-    atomic_write(path, buf.getvalue())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, buf.getvalue())
+    except OSError:
+        pass  # a read-only or full cache: the palette is only a shortcut
     return colours
 
 
 def load_palette_file(path: str | Path) -> np.ndarray:
     """The course's palette file: element 0 is the ``(K, 3)`` RGB palette
-    in [0, 1] (the course's has K = 24). Returns float32 ``(K, 3)``."""
+    in [0, 1] (the course's has K = 24). Returns float32 ``(K, 3)``.
+
+    The file may be an ``.npy`` (the course saves an object array) or a
+    pickle; either is read without running code (``a2.fileio``), so a
+    file naming anything but arrays, lists and numbers is refused.
+    """
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise PaletteError(f"palette file {path} not found")
+    if path.is_dir():
+        raise PaletteError(f"palette file {path} is a folder, not a file")
     try:
-        obj = np.load(path, allow_pickle=True, encoding="bytes")
-    except (OSError, ValueError, pickle.UnpicklingError):
-        try:
-            with open(path, "rb") as fh:
-                obj = pickle.load(fh, encoding="bytes")
-        except Exception as err:
-            raise PaletteError(f"palette file {path} is neither a numpy "
-                               f"file nor a pickle ({err})") from None
+        blob = path.read_bytes()
+    except FileNotFoundError:
+        raise PaletteError(f"palette file {path} not found") from None
+    except OSError as err:
+        raise PaletteError(f"palette file {path} cannot be read "
+                           f"({err.strerror})") from None
+    try:
+        if blob.startswith(NPY_MAGIC):
+            obj = restricted_npy(blob)
+        else:
+            obj = restricted_loads(blob)
+    except RefusedPickle as err:
+        raise PaletteError(f"palette file {path} was refused: {err}; a "
+                           f"palette file holds only arrays and numbers"
+                           ) from None
+    except Exception as err:  # truncated, garbage, an unknown npy version
+        raise PaletteError(f"palette file {path} is neither a numpy file "
+                           f"nor a pickle ({reason(err)})") from None
     try:
         colours = np.asarray(obj[0], dtype=np.float32)
     except (TypeError, ValueError, IndexError, KeyError) as err:
         raise PaletteError(f"palette file {path}: element 0 is not an "
-                           f"array ({err})") from None
+                           f"array ({reason(err)})") from None
     if colours.ndim != 2 or colours.shape[1] != 3 or len(colours) < 2:
         raise PaletteError(f"palette file {path}: element 0 has shape "
                            f"{colours.shape}; expected (K, 3) RGB colours, "

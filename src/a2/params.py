@@ -35,20 +35,13 @@ def _spec(kind: str, valid: str, check: Any = lambda v: True) -> Spec:
     return Spec(kind, valid, check)
 
 
-def _pos_int(v: int, limit: int = 10**9) -> bool:
-    return 1 <= v <= limit
-
-
-POS_INT = _spec("int", "an integer >= 1", _pos_int)
-POS_FLOAT = _spec("float", "a number > 0", lambda v: v > 0)
-NONNEG_FLOAT = _spec("float", "a number >= 0", lambda v: v >= 0)
+POS_FLOAT = cfg.POSITIVE
+NONNEG_FLOAT = cfg.NONNEGATIVE
 DECAY = _spec("float", "a number in [0, 1)", lambda v: 0 <= v < 1)
-SEED = _spec("int", "an integer in [0, 2**32)", lambda v: 0 <= v < 2**32)
-
-
-def _size(limit: int) -> Spec:
-    return _spec("int", f"an integer from 1 to {limit:,}",
-                 lambda v: _pos_int(v, limit))
+SEED = cfg.SPECS["seed"]
+# Sizes are bounded: a typo must not ask for a huge allocation or a
+# week of simulation.
+size = cfg.ints
 
 
 # The handout's training defaults (its helper code; ../shared/FIGURES.md).
@@ -108,39 +101,38 @@ def _schemas() -> dict[str, Schema]:
     colour = _colour_params()
     return {s.stem: s for s in (
         Schema("1-optimization", (
-            Param("n", 20, "examples", _size(10_000)),
+            Param("n", 20, "examples", size(1, 10_000)),
             Param("d", 50, "features (d > n: over-parameterised)",
-                  _size(100_000)),
+                  size(1, 10_000)),
             Param("instances", 5, "random problems for 1.1.1",
-                  _size(1_000)),
+                  size(1, 1000)),
             Param("batch_size", 5, "mini-batch size b of SGD (< n)",
-                  _size(10_000)),
+                  size(1, 10_000)),
             Param("eta", 1.0, "SGD learning rate (rows of X have norm "
                   "about 1)", POS_FLOAT),
-            Param("steps", 3000, "SGD steps", _size(10**7)),
+            Param("steps", 3000, "SGD steps", size(1, 100_000)),
             Param("adaptive_lr", 0.05, "learning rate of GD, RMSProp, "
                   "Adagrad and Adam in 1.2", POS_FLOAT),
             Param("adaptive_steps", 2000, "steps of each method in 1.2",
-                  _size(10**7)),
+                  size(1, 100_000)),
             Param("beta", 0.9, "RMSProp decay, handout eq. (4)", DECAY),
             Param("eps", 1e-8, "epsilon of RMSProp, Adagrad and Adam",
                   POS_FLOAT),
             Param("seed", 0, "seed of the random problems", SEED),
         )),
         Schema("2-hyperparameters", (
-            Param("n", 30, "examples", _size(10_000)),
-            Param("d", 10, "features", _size(100_000)),
-            Param("trials", 5, "random problems for 2.1", _size(1_000)),
+            Param("n", 30, "examples", size(1, 10_000)),
+            Param("d", 10, "features", size(1, 10_000)),
+            Param("trials", 5, "random problems for 2.1", size(1, 1000)),
             Param("grid_points", 20001, "grid search over eta in 2.1",
-                  _spec("int", "an integer from 2 to 10,000,000",
-                        lambda v: 2 <= v <= 10**7)),
+                  size(2, 10**6)),
             Param("eta", 0.02, "gradient-descent learning rate in 2.2",
                   POS_FLOAT),
             Param("adaptive_lr", 0.01, "RMSProp and Adam learning rate in "
                   "2.2.3", POS_FLOAT),
             Param("weight_decay", 0.01, "lambda of handout eq. (5)",
                   NONNEG_FLOAT),
-            Param("steps", 2000, "steps in 2.2.3", _size(10**7)),
+            Param("steps", 2000, "steps in 2.2.3", size(1, 100_000)),
             Param("beta", 0.9, "RMSProp decay", DECAY),
             Param("eps", 1e-8, "epsilon of RMSProp and Adam", POS_FLOAT),
             Param("seed", 0, "seed of the random problems", SEED),
@@ -150,19 +142,15 @@ def _schemas() -> dict[str, Schema]:
                   POS_FLOAT),
             Param("noise_std", 1.0, "sigma, per-example gradient noise",
                   NONNEG_FLOAT),
-            Param("steps", 100, "SGD steps in 3.1.1", _size(10**6)),
+            Param("steps", 100, "SGD steps in 3.1.1", size(1, 100_000)),
             Param("batch_sizes", [1, 4, 16, 64, 256], "simulated batch "
-                  "sizes in 3.1.1", _spec(
-                      "int_list", "a non-empty list of integers >= 1",
-                      lambda v: 0 < len(v) <= 64
-                      and all(_pos_int(x) for x in v))),
+                  "sizes in 3.1.1", cfg.int_list(1, 65536, 32)),
             Param("trials", 2000, "Monte-Carlo chains per batch size and "
-                  "learning rate", _size(10**6)),
+                  "learning rate", size(1, 100_000)),
             Param("grid_points", 40, "learning rates tried per batch size",
-                  _spec("int", "an integer from 2 to 10,000",
-                        lambda v: 2 <= v <= 10_000)),
+                  size(2, 10_000)),
             Param("d", 1000, "dimensions of the NQM of 3.1.2 (curvatures "
-                  "1/i)", _size(10**6)),
+                  "1/i)", size(1, 100_000)),
             Param("target_loss", 0.1, "loss to reach in 3.1.2 (initial "
                   "loss about 3.7)", POS_FLOAT),
             Param("base_params", 1.0e8, "3.2: non-embedding parameters of "
@@ -171,9 +159,7 @@ def _schemas() -> dict[str, Schema]:
                       lambda v: 1e3 <= v <= 1e12)),
             Param("base_steps", None, "3.2: training steps of the "
                   "baseline (null: stop at the compute-efficient "
-                  "frontier)", _spec(
-                      "int_or_none", "null or an integer >= 1",
-                      lambda v: v is None or _pos_int(v))),
+                  "frontier)", cfg.int_or_none(10**12, "null")),
             Param("compute_factor", 10.0, "3.2: how much more compute is "
                   "available", _spec("float", "a number from 1 (excluded) "
                                      "to 1e6", lambda v: 1 < v <= 1e6)),
@@ -201,13 +187,7 @@ def schema(stem: str) -> Schema:
 
 
 def _check(param: Param, value: Any, where: str) -> Any:
-    spec = param.spec
-    if not cfg.type_ok(spec.kind, value) or not spec.check(value):
-        raise ParamsError(f"{where}: key '{param.name}' has value "
-                          f"{cfg.short(value)}; valid: {spec.valid}")
-    if spec.kind == "float":
-        return float(value)
-    return value
+    return cfg.check_spec(param.name, param.spec, value, where)
 
 
 def validate(stem: str, raw: Any, where: str) -> dict[str, Any]:
@@ -225,7 +205,7 @@ def validate(stem: str, raw: Any, where: str) -> dict[str, Any]:
         param = s.get(str(key))
         if param is None:
             valid = ", ".join(names) or "(none)"
-            raise ParamsError(f"{where}: unknown key '{key}'"
+            raise ParamsError(f"{where}: unknown key {cfg.shown(key)}"
                               f"{cfg.suggest(str(key), names)}; valid keys "
                               f"for {stem}: {valid}")
         out[param.name] = _check(param, value, where)

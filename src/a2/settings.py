@@ -15,11 +15,28 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
+class SettingError(RuntimeError):
+    """A setting that cannot be used; the message names it and says why."""
+
+
 def data_source() -> str:
     return os.environ.get("A2_DATA", "download").strip() or "download"
 
 
 def cache_dir() -> Path:
+    """The cache folder, created when missing. A read-only folder is
+    returned as is (hits still load); one that is a file, or that cannot
+    be created, is a SettingError."""
     path = Path(os.environ.get("A2_CACHE", REPO / ".cache"))
-    path.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        return path
+    if path.exists():
+        raise SettingError(f"A2_CACHE={path} is a file, not a folder; "
+                           f"point A2_CACHE at a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # a file on the way, no permission, full disk
+        raise SettingError(f"A2_CACHE={path}: cannot create the folder "
+                           f"({err.strerror}); point A2_CACHE at a "
+                           f"writable folder") from None
     return path

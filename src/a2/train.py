@@ -149,7 +149,6 @@ class Trainer:
                 f"{data.num_colours} colours")
         self.config, self.device = config, resolve_device(config.device)
         torch.manual_seed(config.seed)
-        np.random.seed(config.seed)
         self.model = build_model(
             config.model, kernel=config.kernel,
             num_filters=config.num_filters, num_colours=config.num_colours,
@@ -228,7 +227,6 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "generator": self.generator.get_state(),
             "torch_rng": torch.get_rng_state(),
-            "numpy_rng": np.random.get_state(),
             "history": self.history.to_list(),
         }
         if torch.cuda.is_available():
@@ -240,7 +238,6 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
-        np.random.set_state(state["numpy_rng"])
         if "cuda_rng" in state and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         self.history = History.from_list(state["history"])

@@ -20,7 +20,8 @@ PARAMS_CASES = {
         "1-alpha", "epochs: three\n",
         "key 'epochs' has value 'three'; valid: an integer >= 1"),
     "a YAML true where a number goes": (
-        "1-alpha", "lr: true\n", "key 'lr' has value True; valid: a number > 0"),
+        "1-alpha", "lr: true\n",
+        "key 'lr' has value True; valid: a number > 0"),
     "zero learning rate": (
         "3-colour", "lr: 0\n", "key 'lr' has value 0; valid: a number > 0"),
     "negative learning rate": (
@@ -28,7 +29,7 @@ PARAMS_CASES = {
         "key 'lr' has value -0.001; valid: a number > 0"),
     "zero batch size": (
         "3-colour", "batch_size: 0\n",
-        "key 'batch_size' has value 0; valid: an integer >= 1"),
+        "key 'batch_size' has value 0; valid: an integer from 1 to 65536"),
     "negative epochs": (
         "3-colour", "epochs: -1\n",
         "key 'epochs' has value -1; valid: an integer >= 1"),
@@ -47,6 +48,23 @@ PARAMS_CASES = {
         "key 'model' has value 'resnet'; valid: one of pool_upsample, "
         "conv_transpose, unet"),
     "not valid YAML": ("1-alpha", "epochs: [1,\n", "not valid YAML"),
+    "a billion laughs": (
+        "1-alpha", "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+            f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n"
+            for p, c in zip("abcdefgh", "bcdefghi")) + "lr: *i\n",
+        "line 1: anchors and aliases (&name, *name) are not allowed"),
+    "a duplicate key": (
+        "1-alpha", "epochs: 2\nlr: 0.1\nepochs: 3\n",
+        "line 3: key 'epochs' appears twice"),
+    "an infinite learning rate": (
+        "3-colour", "lr: .inf\n",
+        "key 'lr' has value inf, not a finite number; valid: a number > 0"),
+    "a learning rate too large for a float": (
+        "3-colour", "lr: 1e999\n", "key 'lr' has value inf, not a finite"),
+    "a batch size beyond any memory": (
+        "3-colour", "batch_size: 1000000000\n",
+        "key 'batch_size' has value 1000000000; valid: an integer from 1 "
+        "to 65536"),
     "a list instead of a mapping": (
         "1-alpha", "- epochs\n- 2\n",
         "expected a mapping of key: value, got list"),
@@ -97,6 +115,20 @@ def test_unknown_section_lists_the_valid_sections(book: Path) -> None:
     line = one_error_line(build_cli(book, "execute", "pooling"))
     assert line == ("error: unknown section 'pooling'; valid sections: "
                     "1-alpha, 3-colour, 2-beta")
+    assert snapshot(book / "build", book / "dist") == before
+
+
+def test_params_file_that_is_a_folder_or_not_utf8_is_one_line(
+        book: Path) -> None:
+    before = snapshot(book / "build", book / "dist")
+    line = one_error_line(build_cli(book, "execute", "1", "--params",
+                                    str(book / "params")))
+    assert line == f"error: {book}/params: is a folder, not a file"
+    latin1 = book / "params/1-alpha.yaml"
+    latin1.write_bytes(b"# r\xe9sum\xe9\nepochs: 2\n")
+    line = one_error_line(build_cli(book, "check"))
+    assert line == (f"error: {latin1}: not UTF-8 text (byte 0xe9 at "
+                    f"offset 3); save it as UTF-8")
     assert snapshot(book / "build", book / "dist") == before
 
 
@@ -225,6 +257,33 @@ def test_train_with_a_palette_of_the_wrong_shape_stops_before_training(
     assert str(palette) in line and message in line, line
     assert proc.returncode == 2
     assert not (a2_cache / "runs").exists()  # no run entry was started
+
+
+LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n"
+    for p, c in zip("abcdefgh", "bcdefghi")) + "lr: *i\n"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--params", "laughs.yaml"], "laughs.yaml: line 1: anchors and "
+     "aliases (&name, *name) are not allowed in params"),
+    (["--set", "seed=4294967296"], "--set: key 'seed' has value "
+     "4294967296; valid: an integer from 0 to 4294967295 (2**32 - 1)"),
+    (["--set", "lr=.nan"], "--set: key 'lr' has value nan, not a finite "
+     "number; valid: a number > 0"),
+    (["--set", "num_filters=100000"], "--set: key 'num_filters' has value "
+     "100000; valid: an integer from 1 to 1024"),
+    (["--params", "."], ".: is a folder, not a file"),
+], ids=["billion laughs", "seed of 2**32", "nan", "num_filters", "folder"])
+def test_train_refuses_bad_values_in_one_line_before_any_work(
+        tmp_path: Path, a2_cache: Path, horse_npz: Path, args: list[str],
+        message: str) -> None:
+    (tmp_path / "laughs.yaml").write_text(LAUGHS)
+    proc = run([PY, "-m", "a2", "train", *args], tmp_path,
+               {"A2_DATA": str(horse_npz), "A2_CACHE": str(a2_cache)})
+    assert one_error_line(proc) == f"error: {message}"
+    assert proc.returncode == 2
+    assert not (a2_cache / "runs").exists()
 
 
 def test_train_params_file_with_a_typo_names_file_and_suggestion(

@@ -99,11 +99,17 @@ def test_interrupted_training_says_where_it_stopped_and_resumes_exactly(
     assert metrics(a2_cache) == straight
 
 
+def _ckpt(folder: Path) -> Path:
+    """The checkpoint the manifest names."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    return folder / manifest["checkpoint"]
+
+
 DAMAGE = {
-    "a flipped byte in the checkpoint": lambda f: _flip(f / "checkpoint.pt"),
-    "a truncated checkpoint": lambda f: _truncate(f / "checkpoint.pt"),
+    "a flipped byte in the checkpoint": lambda f: _flip(_ckpt(f)),
+    "a truncated checkpoint": lambda f: _truncate(_ckpt(f)),
     "a garbled manifest": lambda f: (f / "manifest.json").write_text("{"),
-    "a missing checkpoint": lambda f: (f / "checkpoint.pt").unlink(),
+    "a missing checkpoint": lambda f: _ckpt(f).unlink(),
 }
 
 
