@@ -61,7 +61,7 @@ export A2_RENDERER := $(or $(RENDERER),$(A2_RENDERER),auto)
 export QUARTO
 export S PARAMS
 
-.PHONY: all pdf section params check-visual test venv clean FORCE
+.PHONY: all pdf section params check-visual test venv quarto clean FORCE
 all: pdf
 
 # --- the virtual environment ----------------------------------------------
@@ -150,6 +150,19 @@ pdf section check-visual: | $(SETUP)
 	@$(PY) -m a2.pipeline.lock "$(CURDIR)" $(MAKE) --no-print-directory \
 	  -f $(MAKEFILE) A2_LOCKED=1 $@
 endif
+
+# --- Quarto where only the package registries are reachable ----------------
+# ../shared/quarto/setup.sh sets up the real Quarto CLI from source into
+# .tools/quarto, where the build finds it. Elsewhere install Quarto the
+# usual way (README).
+quarto:
+	@if [ -x ../shared/quarto/setup.sh ]; then \
+	  ../shared/quarto/setup.sh "$(CURDIR)/.tools/quarto"; \
+	else \
+	  echo "no ../shared/quarto here: install Quarto from quarto.org," \
+	       "conda-forge (environment.yml) or pip install quarto-cli," \
+	       "or pass QUARTO=path/to/quarto"; exit 1; \
+	fi
 
 # --- tests and housekeeping -------------------------------------------------
 test: | $(SETUP)

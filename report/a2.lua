@@ -101,9 +101,19 @@ local function typst_math(m)
   return pandoc.RawInline("typst", fixed)
 end
 
+-- A labelled equation ($$...$$ {#eq-x}, a Span#eq-x around the Math
+-- under Quarto) stays Math: Quarto numbers it and resolves references.
+local math_fixes = {
+  traverse = "topdown",
+  Span = function(span)
+    if span.identifier:match("^eq%-") then return nil, false end
+  end,
+  Math = typst_math,
+}
+
 local filters = {{Div = unfold_div, Callout = unfold_callout},
                  {Span = source_span}}
 if FORMAT:match("typst") then
-  table.insert(filters, 1, {Math = typst_math})
+  table.insert(filters, 1, math_fixes)
 end
 return filters

@@ -63,9 +63,11 @@ RENDERERS = ("embedded", "quarto")
 
 
 def quarto() -> str | None:
-    """The Quarto the tests render with: QUARTO, else on PATH."""
-    given = os.environ.get("QUARTO")
-    return given if given else shutil.which("quarto")
+    """The Quarto the tests render with: QUARTO, else on PATH, else the
+    one `make quarto` set up in .tools/quarto."""
+    local = REPO / ".tools/quarto/bin/quarto"
+    return (os.environ.get("QUARTO") or shutil.which("quarto")
+            or (str(local) if local.is_file() else None))
 
 
 def need_quarto() -> str:

@@ -48,11 +48,20 @@ p
 """
 
 
+TABLE_CHUNK = """```{python}
+#| label: tbl-steps
+#| tbl-cap: "Steps taken."
+a2.report.table([[p.steps]], ["steps"])
+```
+"""
+
+
 def alpha(body: str = "a2.report.values(steps=p.steps)") -> str:
-    """Section 1 of the scratch book: its prose cites a value."""
+    """Section 1 of the scratch book: its prose cites a value, and it
+    shows a table (with its source line)."""
     return ("# Alpha\n\n" + PARAMS_CHUNK.format(stem="1-optimization")
             + "\n## Part\n\nAlpha ran {{< var s1.steps >}} steps.\n\n"
-            f"```{{python}}\n{body}\n```\n")
+            f"```{{python}}\n{body}\n```\n\n" + TABLE_CHUNK)
 
 
 BETA = ("# Beta\n\n" + PARAMS_CHUNK.format(stem="6-reproducibility")
@@ -345,8 +354,7 @@ def test_bad_params_file_stops_before_any_section_runs(book: Path) -> None:
               if ln.startswith("error:")]
     assert errors == [
         "error: " + str(book / "params/1-optimization.yaml") +
-        ": key 'steps' has value 0; valid: an integer from 1 to "
-        "10,000,000"]
+        ": key 'steps' has value 0; valid: an integer from 1 to 100000"]
     assert stamps(book) == before
 
 

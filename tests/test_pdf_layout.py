@@ -30,12 +30,19 @@ def layout(pdf: Path) -> visual.PdfLayout:
 
 @pytest.fixture(scope="module")
 def pngs(pdf: Path, smoke_dist: Path) -> list[Path]:
-    return visual.render_pages(pdf, smoke_dist.parent / "visual" / "pdf")
+    return visual.render_pages(pdf, smoke_dist.parent / "visual"
+                               / smoke_dist.name / "pdf")
 
 
 def test_every_page_is_rendered_to_png(pngs: list[Path],
                                        layout: visual.PdfLayout) -> None:
     assert len(pngs) == len(layout.pages) > 1
+
+
+@pytest.fixture(scope="module")
+def text(pdf: Path) -> str:
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"],
+                          check=True, capture_output=True, text=True).stdout
 
 
 def test_text_stays_inside_the_margins(layout: visual.PdfLayout) -> None:
@@ -44,8 +51,39 @@ def test_text_stays_inside_the_margins(layout: visual.PdfLayout) -> None:
 
 
 def test_margins_are_blank_so_figures_tables_and_code_fit(
-        pngs: list[Path]) -> None:
-    assert visual.inked_margins(pngs) == []
+        pngs: list[Path], layout: visual.PdfLayout) -> None:
+    skip = visual.chapter_pages(layout, visual.chapter_titles(REPO))
+    assert visual.inked_margins(pngs, visual.text_box(layout), skip) == []
+
+
+def test_no_page_leaves_a_third_of_itself_blank(
+        pngs: list[Path], layout: visual.PdfLayout) -> None:
+    assert visual.blank_space(pngs, layout, visual.text_box(layout),
+                              visual.chapter_titles(REPO)) == []
+
+
+def test_every_heading_has_its_title(text: str) -> None:
+    assert visual.empty_headings(text) == []
+
+
+def test_captions_set_math_as_math(text: str) -> None:
+    assert visual.ascii_math(text) == []
+
+
+def test_no_path_of_the_build_machine_is_printed(
+        text: str, smoke_dist: Path) -> None:
+    assert visual.local_paths(text) == []
+    for page in (smoke_dist / "site").glob("*.html"):
+        assert visual.local_paths(page.read_text()) == [], page.name
+
+
+def test_title_page_names_date_commit_and_renderer(
+        layout: visual.PdfLayout, smoke_dist: Path) -> None:
+    first = " ".join(visual.text_of(ln) for ln in layout.pages[0])
+    assert re.search(r"Built \d{4}-\d\d-\d\d", first)
+    assert re.search(r"commit [0-9a-f]{7}", first)
+    name = "Quarto" if smoke_dist.name.endswith("quarto") else "embedded"
+    assert name in first
 
 
 def test_no_page_ends_with_a_heading(layout: visual.PdfLayout) -> None:
@@ -54,9 +92,7 @@ def test_no_page_ends_with_a_heading(layout: visual.PdfLayout) -> None:
     assert visual.orphaned_headings(layout, headings) == []
 
 
-def test_every_question_number_is_in_the_text(pdf: Path) -> None:
-    text = subprocess.run(["pdftotext", str(pdf), "-"], check=True,
-                          capture_output=True, text=True).stdout
+def test_every_question_number_is_in_the_text(text: str) -> None:
     lines = {ln.split()[0] for ln in text.splitlines() if ln.split()}
     missing = [q for q in QUESTIONS if q not in lines]
     assert missing == []
@@ -65,24 +101,30 @@ def test_every_question_number_is_in_the_text(pdf: Path) -> None:
 def test_figures_and_tables_carry_a_source_line(pdf: Path) -> None:
     text = subprocess.run(["pdftotext", str(pdf), "-"], check=True,
                           capture_output=True, text=True).stdout
-    figures = len(re.findall(r"^Figure \d+:", text, re.M))
-    assert figures > 5
-    assert text.count("Source: report/") > figures  # and the tables
+    flat = " ".join(text.split())
+    captions = re.findall(r"(?:Figure|Table) \d+\.\d+: (.*?)(?=(?:Figure|"
+                          r"Table) \d+\.\d+: |$)", flat)
+    assert len(captions) > 10
+    without = [c[:60] for c in captions if "Source: report/" not in c]
+    assert without == []
 
 
 def test_library_and_notebook_code_lines_fit_a_printed_page() -> None:
     """Code is printed (listings in the PDF, the code notebook): lines
     stay under 80 characters; Quarto's `#|` cell options are exempt."""
-    import nbformat
+    from a2.pipeline import qmd
 
     long = [f"{p.relative_to(REPO)}:{i}"
             for p in sorted((REPO / "src/a2").rglob("*.py"))
             for i, ln in enumerate(p.read_text().splitlines(), 1)
             if len(ln) >= 80]
-    for p in sorted((REPO / "report").glob("*.ipynb")):
-        for n, cell in enumerate(nbformat.read(p, 4).cells, 1):
-            if cell.cell_type == "code":
+    chunks = 0
+    for p in sorted((REPO / "report").glob("*.qmd")):
+        for n, cell in enumerate(qmd.notebook(p)["cells"], 1):
+            if cell["cell_type"] == "code":
+                chunks += 1
                 long += [f"{p.name} cell {n}" for ln in
-                         cell.source.splitlines()
+                         cell["source"].splitlines()
                          if len(ln) >= 80 and not ln.startswith("#|")]
+    assert chunks > 30
     assert long == []

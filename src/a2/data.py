@@ -7,7 +7,8 @@ Sources (``a2.settings.data_source()``, env ``A2_DATA``, unless given):
 - a ``cifar-10-batches-py`` folder, or the ``cifar-10-python.tar.gz``
   archive, already on disk;
 - an ``.npz`` holding ``x_train``, ``y_train``, ``x_test``, ``y_test`` in the
-  layout of the official batches (e.g. ``../shared/data/cifar10-horse.npz``).
+  layout of the official batches (such as the offline horse subset that
+  tests and CI use; README: Data).
 
 Preprocessing follows the course's helper: keep one class, pixels / 256,
 greyscale input = plain mean of R, G, B; training set = the class's training
@@ -45,9 +46,9 @@ MAX_ARCHIVE_BYTES = 1 << 30  # the official archive unpacks to 178 MB
 
 LOCAL_OPTIONS = (
     "Without a network, set A2_DATA (or pass `source`) to a local copy: "
-    f"a '{FOLDER}' folder, the '{ARCHIVE}' archive, or an .npz in the "
-    "layout of ../shared/data/cifar10-horse.npz (x_train, y_train, x_test, "
-    "y_test as in the official batches)."
+    f"a '{FOLDER}' folder, the '{ARCHIVE}' archive, or an .npz holding "
+    "x_train, y_train, x_test, y_test in the layout of the official "
+    "batches (README: Data)."
 )
 
 

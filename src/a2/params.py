@@ -44,7 +44,7 @@ SEED = cfg.SPECS["seed"]
 size = cfg.ints
 
 
-# The handout's training defaults (its helper code; ../shared/FIGURES.md).
+# The handout's training defaults (the course's helper code).
 TRAINING: dict[str, Any] = {
     "kernel": 3,  # convolution kernel size
     "num_filters": 32,  # NF

@@ -15,33 +15,34 @@ TESTS = Path(__file__).resolve().parents[1]
 if str(TESTS) not in sys.path:  # reuse the build tests' scratch book
     sys.path.insert(0, str(TESTS))
 
-from test_build import MANIFEST, make_scratch, write_notebook  # noqa: E402
+from test_build import (MANIFEST, PARAMS_CHUNK, alpha,  # noqa: E402
+                        make_scratch)
 
 REPO = TESTS.parent
 PY = str(REPO / ".venv/bin/python") if (REPO / ".venv/bin/python").is_file() \
     else sys.executable
 
 
+COLOUR = ("# Colour\n\n" + PARAMS_CHUNK.format(stem="4-pooling")
+          + "\n```{python}\nimport a2.data\nprint(p.kernel, p.epochs)\n"
+          "```\n")
+
+
 def make_book(root: Path) -> Path:
-    """The build tests' scratch book plus 3-colour, a section that reads
-    CIFAR-10 and trains PoolUpsampleNet (as section 4 does)."""
+    """The build tests' scratch book plus 4-pooling, a section that reads
+    CIFAR-10 and trains PoolUpsampleNet (the real section's schema)."""
     make_scratch(root)
     (root / "_quarto.yml").write_text(
         MANIFEST.replace("  appendices:",
-                         "    - report/3-colour.ipynb\n  appendices:"))
-    write_notebook(root / "report/3-colour.ipynb", [
-        ("md", "# 3 Colour", []),
-        ("code", "model = 'pool_upsample'\nkernel = 3\nlr = 0.001\n"
-                 "batch_size = 100\nepochs = 2\nn_train = None",
-         ["parameters"]),
-        ("code", "import a2.data\nprint(model, kernel)", [])])
+                         "    - report/4-pooling.qmd\n  appendices:"))
+    (root / "report/4-pooling.qmd").write_text(COLOUR)
     return root
 
 
 def fake_outputs(root: Path) -> None:
     """Outputs of an earlier build, which a failing command must keep."""
-    for rel in ("build/full/exec/1-alpha.ipynb",
-                "build/full/exec/3-colour.ipynb", "dist/a2-writeup.pdf",
+    for rel in ("build/full/exec/1-optimization.ipynb",
+                "build/full/exec/4-pooling.ipynb", "dist/a2-writeup.pdf",
                 "dist/a2-code.ipynb", "dist/site/index.html"):
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,7 +61,7 @@ def snapshot(*folders: Path) -> dict[str, str]:
 
 def run(args: list[str], cwd: Path, env: dict[str, str] | None = None,
         timeout: float = 120) -> subprocess.CompletedProcess:
-    full = {**os.environ, "A2_EMBEDDED_RENDERER": "1", **(env or {})}
+    full = {**os.environ, "A2_RENDERER": "embedded", **(env or {})}
     full.pop("MAKEFLAGS", None)
     return subprocess.run(args, cwd=cwd, capture_output=True, text=True,
                           env=full, timeout=timeout)

@@ -13,60 +13,61 @@ from conftest import build_cli, one_error_line, run, snapshot, PY
 # (params file, its text, the error line after 'error: <file>: ')
 PARAMS_CASES = {
     "unknown key, with a suggestion": (
-        "1-alpha", "epoch: 2\n",
-        "unknown key 'epoch' (did you mean 'epochs'?); "
-        "valid keys: epochs, lr"),
+        "1-optimization", "step: 2\n",
+        "unknown key 'step' (did you mean 'steps'?); valid keys for "
+        "1-optimization: n, d, instances, batch_size, eta, steps, "),
     "wrong type": (
-        "1-alpha", "epochs: three\n",
-        "key 'epochs' has value 'three'; valid: an integer >= 1"),
+        "1-optimization", "steps: three\n",
+        "key 'steps' has value 'three'; valid: an integer from 1 to "
+        "100000"),
     "a YAML true where a number goes": (
-        "1-alpha", "lr: true\n",
-        "key 'lr' has value True; valid: a number > 0"),
+        "1-optimization", "eta: true\n",
+        "key 'eta' has value True; valid: a number > 0"),
     "zero learning rate": (
-        "3-colour", "lr: 0\n", "key 'lr' has value 0; valid: a number > 0"),
+        "4-pooling", "lr: 0\n", "key 'lr' has value 0; valid: a number > 0"),
     "negative learning rate": (
-        "3-colour", "lr: -0.001\n",
+        "4-pooling", "lr: -0.001\n",
         "key 'lr' has value -0.001; valid: a number > 0"),
     "zero batch size": (
-        "3-colour", "batch_size: 0\n",
+        "4-pooling", "batch_size: 0\n",
         "key 'batch_size' has value 0; valid: an integer from 1 to 65536"),
     "negative epochs": (
-        "3-colour", "epochs: -1\n",
+        "4-pooling", "epochs: -1\n",
         "key 'epochs' has value -1; valid: an integer >= 1"),
     "kernel out of range": (
-        "3-colour", "kernel: 7\n",
+        "4-pooling", "kernel: 7\n",
         "key 'kernel' has value 7; valid: 3, 4 or 5 (odd only for "
         "pool_upsample)"),
     "even kernel for a section that trains pool_upsample": (
-        "3-colour", "kernel: 4\n",
-        "key 'kernel' has value 4; valid: 3 or 5 for section 3-colour, "
+        "4-pooling", "kernel: 4\n",
+        "key 'kernel' has value 4; valid: 3 or 5 for section 4-pooling, "
         "which trains pool_upsample (pool_upsample: kernel 4 cannot keep "
         "the size in a stride-1 convolution: 2*padding would have to lie "
         "in [3, 3], so the kernel must be odd)"),
-    "unknown model name": (
-        "3-colour", "model: resnet\n",
-        "key 'model' has value 'resnet'; valid: one of pool_upsample, "
-        "conv_transpose, unet"),
-    "not valid YAML": ("1-alpha", "epochs: [1,\n", "not valid YAML"),
+    "a key of another section": (
+        "4-pooling", "seeds: [0, 1]\n",
+        "unknown key 'seeds' (did you mean 'seed'?); valid keys for "
+        "4-pooling: kernel, "),
+    "not valid YAML": ("1-optimization", "steps: [1,\n", "not valid YAML"),
     "a billion laughs": (
-        "1-alpha", "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        "1-optimization", "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
             f"{c}: &{c} [{', '.join([f'*{p}'] * 9)}]\n"
-            for p, c in zip("abcdefgh", "bcdefghi")) + "lr: *i\n",
+            for p, c in zip("abcdefgh", "bcdefghi")) + "eta: *i\n",
         "line 1: anchors and aliases (&name, *name) are not allowed"),
     "a duplicate key": (
-        "1-alpha", "epochs: 2\nlr: 0.1\nepochs: 3\n",
-        "line 3: key 'epochs' appears twice"),
+        "1-optimization", "steps: 2\neta: 0.1\nsteps: 3\n",
+        "line 3: key 'steps' appears twice"),
     "an infinite learning rate": (
-        "3-colour", "lr: .inf\n",
+        "4-pooling", "lr: .inf\n",
         "key 'lr' has value inf, not a finite number; valid: a number > 0"),
     "a learning rate too large for a float": (
-        "3-colour", "lr: 1e999\n", "key 'lr' has value inf, not a finite"),
+        "4-pooling", "lr: 1e999\n", "key 'lr' has value inf, not a finite"),
     "a batch size beyond any memory": (
-        "3-colour", "batch_size: 1000000000\n",
+        "4-pooling", "batch_size: 1000000000\n",
         "key 'batch_size' has value 1000000000; valid: an integer from 1 "
         "to 65536"),
     "a list instead of a mapping": (
-        "1-alpha", "- epochs\n- 2\n",
+        "1-optimization", "- steps\n- 2\n",
         "expected a mapping of key: value, got list"),
 }
 
@@ -87,26 +88,28 @@ def test_bad_params_file_is_one_line_naming_file_key_and_valid_values(
 
 
 def test_even_kernel_is_fine_where_only_transposed_networks_train(
-        book: Path) -> None:
+        ) -> None:
     """The kernel check knows which networks a section trains: kernel 4
-    keeps Figure 4b's shapes, so a conv_transpose section accepts it."""
-    from a2.pipeline.execute import section_params
-    from a2.pipeline.sections import resolve
+    keeps Figure 4b's shapes, so a section that trains only
+    conv_transpose accepts it; one that also trains pool_upsample not."""
+    from a2 import params
 
-    (book / "params/3-colour.yaml").write_text(
-        "model: conv_transpose\nkernel: 4\n")
-    got = section_params(book, resolve(book, "3"))
-    assert (got["model"], got["kernel"]) == ("conv_transpose", 4)
+    only = params.Schema("x", params.SCHEMAS["4-pooling"].params,
+                         trains=("conv_transpose",))
+    params._check_kernel(only, {"kernel": 4}, "x.yaml")
+    with pytest.raises(params.ParamsError, match="valid: 3 or 5"):
+        params._check_kernel(params.SCHEMAS["5-transposed"],
+                             {"kernel": 4}, "x.yaml")
 
 
 def test_bad_profile_key_is_named_with_a_suggestion(book: Path) -> None:
     profile = book / "params/smoke.yaml"
-    profile.write_text("n_trian: 8\n")
+    profile.write_text("4-pooling: {n_trian: 8}\n")
     before = snapshot(book / "build", book / "dist")
     line = one_error_line(build_cli(book, "check", "--profile",
                                     str(profile)))
-    assert line == (f"error: {profile}: unknown key 'n_trian' (did you "
-                    f"mean 'n_train'?)")
+    assert line.startswith(f"error: {profile}: unknown key 'n_trian' "
+                           f"(did you mean 'n_train'?)")
     assert snapshot(book / "build", book / "dist") == before
 
 
@@ -114,7 +117,7 @@ def test_unknown_section_lists_the_valid_sections(book: Path) -> None:
     before = snapshot(book / "build", book / "dist")
     line = one_error_line(build_cli(book, "execute", "pooling"))
     assert line == ("error: unknown section 'pooling'; valid sections: "
-                    "1-alpha, 3-colour, 2-beta")
+                    "1-optimization, 4-pooling, 6-reproducibility")
     assert snapshot(book / "build", book / "dist") == before
 
 
@@ -124,8 +127,8 @@ def test_params_file_that_is_a_folder_or_not_utf8_is_one_line(
     line = one_error_line(build_cli(book, "execute", "1", "--params",
                                     str(book / "params")))
     assert line == f"error: {book}/params: is a folder, not a file"
-    latin1 = book / "params/1-alpha.yaml"
-    latin1.write_bytes(b"# r\xe9sum\xe9\nepochs: 2\n")
+    latin1 = book / "params/1-optimization.yaml"
+    latin1.write_bytes(b"# r\xe9sum\xe9\nsteps: 2\n")
     line = one_error_line(build_cli(book, "check"))
     assert line == (f"error: {latin1}: not UTF-8 text (byte 0xe9 at "
                     f"offset 3); save it as UTF-8")
@@ -200,7 +203,7 @@ def test_bad_data_source_is_reported_by_check_before_any_section_runs(
         main(["--root", str(book), "--build", str(book / "build/full"),
               "check"])
     line = str(err.value)
-    assert line.startswith(f"A2_DATA={source} (read by 3-colour): ")
+    assert line.startswith(f"A2_DATA={source} (read by 4-pooling): ")
     assert message in line and "\n" not in line, line
     if case != "no horses":  # a bad file: the local options are listed
         assert "cifar-10-batches-py" in line and ".npz" in line
@@ -213,7 +216,7 @@ def test_bad_data_source_on_the_command_line_is_one_line(
     before = snapshot(book / "build", book / "dist")
     proc = build_cli(book, "check", env={"A2_DATA": str(source)})
     line = one_error_line(proc)
-    assert line.startswith(f"error: A2_DATA={source} (read by 3-colour): ")
+    assert line.startswith(f"error: A2_DATA={source} (read by 4-pooling): ")
     assert message in line
     assert snapshot(book / "build", book / "dist") == before
 
@@ -228,7 +231,7 @@ def test_make_pdf_with_bad_data_stops_before_executing_anything(
                 f"VENV={Path(PY).parents[1]}", "SETUP=", f"DATA={garbage}",
                 "pdf"], book)
     line = one_error_line(proc)
-    assert line.startswith(f"error: A2_DATA={garbage} (read by 3-colour)")
+    assert line.startswith(f"error: A2_DATA={garbage} (read by 4-pooling)")
     assert "executing" not in proc.stdout
     assert snapshot(book / "build/full/exec", book / "dist") == before
 

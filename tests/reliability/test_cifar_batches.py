@@ -206,5 +206,5 @@ def test_bad_batch_from_train_and_from_the_build_check_is_one_line(
                                f"a CIFAR-10 batch (a list"), line
         line = one_error_line(build_cli(book, "check", env=env))
         assert line.startswith(f"error: A2_DATA={source} (read by "
-                               f"3-colour): {named} is not a CIFAR-10 "
+                               f"4-pooling): {named} is not a CIFAR-10 "
                                f"batch (a list"), line

@@ -2,7 +2,8 @@
 then write the PDF and the site from that stage with one renderer.
 
 - Quarto (first choice): one ``quarto render`` of the stage writes both
-  formats; found as ``QUARTO=path`` or ``quarto`` on PATH.
+  formats; found as ``QUARTO=path``, ``quarto`` on PATH, or the one
+  ``make quarto`` set up in .tools/quarto.
 - The embedded renderer (``a2.pipeline.embedded``): pandoc and Typst from
   Python wheels, for machines without Quarto.
 
@@ -60,7 +61,7 @@ def choose() -> Renderer:
         raise BuildError(f"RENDERER={setting}: valid: {', '.join(CHOICES)}")
     if setting != "embedded":
         given = os.environ.get("QUARTO", "").strip()
-        path = given or shutil.which("quarto")
+        path = given or shutil.which("quarto") or _local_quarto()
         version = _quarto_version(path) if path else None
         if version:
             return Renderer("quarto", version, path)
@@ -71,6 +72,14 @@ def choose() -> Renderer:
                 f"({where}); install it (README: Quarto) or use "
                 f"RENDERER=embedded")
     return Renderer("embedded", _embedded_version())
+
+
+def _local_quarto() -> str | None:
+    """The Quarto `make quarto` set up in the repository (.tools)."""
+    from a2 import settings
+
+    path = settings.REPO / ".tools" / "quarto" / "bin" / "quarto"
+    return str(path) if path.is_file() else None
 
 
 def subtitle(renderer: Renderer) -> str:

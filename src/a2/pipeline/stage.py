@@ -122,7 +122,13 @@ def stage_notebook(nb: dict[str, Any], stem: str, record: dict[str, Any],
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             if VALUES_MIME in data:
-                values.update(data[VALUES_MIME])
+                for name, value in data[VALUES_MIME].items():
+                    if values.get(name, value) != value:
+                        raise BuildError(
+                            f"{where} records value '{name}' twice, as "
+                            f"{values[name]!r} and {value!r}: give the "
+                            f"second another name")
+                    values[name] = value
             elif SOURCE_MIME in data:
                 runs += data[SOURCE_MIME]["runs"]
             else:

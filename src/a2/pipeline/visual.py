@@ -99,6 +99,11 @@ _PAGE_CHECK = """() => ({
   broken: Array.from(document.images)
     .filter(i => !i.complete || i.naturalWidth === 0)
     .map(i => i.getAttribute('src')),
+  // navigation entries whose text carries two numbers ("2. 1 Optimization")
+  nav: Array.from(document.querySelectorAll(
+      'nav a, .sidebar a, #quarto-sidebar a'))
+    .map(a => a.innerText.replace(/\s+/g, ' ').trim())
+    .filter(t => /^\d+\.?\s+\d+(\.\d+)*\s/.test(t)),
   noalt: Array.from(document.images)
     .filter(i => !(i.getAttribute('alt') || '').trim())
     .map(i => i.getAttribute('src')),
@@ -132,18 +137,24 @@ def browse(site: Path, out: Path,
 
 
 def search(site: Path, query: str) -> list[str]:
-    """The links the site's search box lists for query (index page)."""
+    """The links the site's search box lists for query (index page):
+    the embedded renderer's box, or Quarto's."""
     from playwright.sync_api import sync_playwright
 
+    quarto = (site / "search.json").is_file()
+    box, hits = (("#quarto-search .aa-Input", ".aa-Item a") if quarto
+                 else ("#search", "#search-results a"))
     with serve(site) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM,
                                      args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
             page.goto(base + "index.html")
-            page.fill("#search", query)
+            page.wait_for_load_state("networkidle")
+            page.fill(box, query)
+            page.wait_for_timeout(1000)  # Quarto searches asynchronously
             return page.eval_on_selector_all(
-                "#search-results a", "as => as.map(a => a.href)")
+                hits, "as => as.map(a => a.href)")
         finally:
             browser.close()
 
@@ -185,6 +196,7 @@ def _visit(context, url: str, report: PageReport) -> None:  # noqa: ANN001
             problems.append(f"math not rendered (size {w}x{h}): {text}")
     problems += [f"broken image: {src}" for src in seen["broken"]]
     problems += [f"image without alt text: {src}" for src in seen["noalt"]]
+    problems += [f"navigation entry numbered twice: {t}" for t in seen["nav"]]
     page.screenshot(path=str(report.screenshot), full_page=True)
     page.close()
 
@@ -237,30 +249,71 @@ def _is_page_number(line: list[Word]) -> bool:
     return len(line) == 1 and line[0].text.isdigit()
 
 
-# The renderer's page: pandoc's Typst template sets 1.25in margins.
-MARGIN = 90.0  # points
 # pdftotext's word boxes are a little larger than the ink: justified
 # lines end up to 2pt past the margin, line boxes start 4pt above it.
 TOL_X, TOL_Y = 4.0, 6.0
 
 
-def overflowing_words(pdf: PdfLayout, margin: float = MARGIN) -> list[str]:
-    """Words outside the text area (the page number in the bottom margin
-    is expected)."""
-    lo_x, hi_x = margin - TOL_X, pdf.width - margin + TOL_X
-    lo_y, hi_y = margin - TOL_Y, pdf.height - margin + TOL_Y
+@dataclass(frozen=True)
+class Box:
+    """The text area of a PDF's pages, in points."""
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+
+def text_box(pdf: PdfLayout) -> Box:
+    """Where the body text lies, read off the pages themselves (each
+    renderer's template has its own margins): the common left and right
+    edges of the lines, and the top and bottom of the body lines."""
+    import numpy as np
+
+    lines = [ln for page in pdf.pages for ln in page
+             if not _is_page_number(ln) and len(ln) > 3]
+    if not lines:
+        return Box(0, 0, pdf.width, pdf.height)
+    left = np.array([ln[0].x0 for ln in lines])
+    right = np.array([ln[-1].x1 for ln in lines])
+    top = np.array([min(w.y0 for w in ln) for ln in lines])
+    bottom = np.array([max(w.y1 for w in ln) for ln in lines])
+    return Box(float(np.percentile(left, 5)), float(np.percentile(top, 1)),
+               float(np.percentile(right, 95)),
+               float(np.percentile(bottom, 99.5)))
+
+
+OUTDENT = 45.0  # points: a template may hang heading numbers left
+
+
+def overflowing_words(pdf: PdfLayout, box: Box | None = None) -> list[str]:
+    """Words outside the text area: right of it, or left of it by more
+    than a hanging heading number; the title page is exempt."""
+    box = box or text_box(pdf)
+    lo_x, hi_x = box.x0 - OUTDENT, box.x1 + TOL_X
     out = []
-    for lines in pdf.pages:
+    for lines in pdf.pages[1:]:
         for line in lines:
-            if _is_page_number(line) and line[0].y0 > hi_y:
-                continue
             for w in line:
-                if w.x0 < lo_x or w.x1 > hi_x or w.y0 < lo_y or w.y1 > hi_y:
+                if (w.x0 < lo_x or w.x1 > hi_x or w.y0 < 0
+                        or w.y1 > pdf.height):
                     out.append(f"page {w.page}: '{text_of(line)[:60]}' "
                                f"at x {w.x0:.0f}-{w.x1:.0f}, "
                                f"y {w.y0:.0f}-{w.y1:.0f}")
                     break
     return out
+
+
+def chapter_pages(pdf: PdfLayout, titles: list[str]) -> set[int]:
+    """0-based pages that open a chapter (their first lines hold a
+    chapter's title), and the front matter before the first chapter."""
+    heads = [_squash(t) for t in titles if t.strip()]
+    opening = set()
+    for i, lines in enumerate(pdf.pages):
+        head = _squash(" ".join(text_of(ln) for ln in lines[:4]))
+        if any(h in head for h in heads):
+            opening.add(i)
+    first = min(opening, default=0)
+    return opening | set(range(first))
 
 
 def _squash(text: str) -> str:
@@ -294,54 +347,173 @@ def render_pages(pdf: Path, out: Path, dpi: int = 50) -> list[Path]:
     return sorted(out.glob("page-*.png"))
 
 
-def inked_margins(pngs: list[Path], dpi: int = 50,
-                  margin: float = MARGIN) -> list[str]:
-    """Pages with ink in a margin (anything: a figure or table too
-    wide or too tall, a code block, a rule); the centre of the bottom
-    margin holds the page number."""
+def inked_margins(pngs: list[Path], box: Box, skip: set[int] = frozenset(),
+                  dpi: int = 50) -> list[str]:
+    """Pages with ink left or right of the text area: a figure, table,
+    equation or code block too wide for the page. Pages in ``skip``
+    (chapter openings, front matter) carry the template's decorations."""
     import numpy as np
     from PIL import Image
 
-    px = int((margin - 3) * dpi / 72)  # a little inside the margin
+    scale = dpi / 72
     out = []
-    for png in pngs:
+    for i, png in enumerate(pngs):
+        if i in skip:
+            continue
         a = np.asarray(Image.open(png).convert("L")) < 200
-        h, w = a.shape
-        strips = {"left": a[:, :px], "right": a[:, w - px:],
-                  "top": a[:px, :],
-                  "bottom": np.concatenate([a[h - px:, :w // 2 - px],
-                                            a[h - px:, w // 2 + px:]], 1)}
-        for side, strip in strips.items():
+        w = a.shape[1]
+        left = int((box.x0 - OUTDENT) * scale)
+        right = int((box.x1 + 2 * TOL_X) * scale)
+        for side, strip in (("left", a[:, :max(left, 0)]),
+                            ("right", a[:, min(right, w):])):
             if strip.any():
                 out.append(f"{png.name}: ink in the {side} margin")
     return out
 
 
-def pdf_problems(pdf: Path, pngs: list[Path],
-                 headings: list[str]) -> list[str]:
+def blank_space(pngs: list[Path], pdf: PdfLayout, box: Box,
+                chapter_titles: list[str], dpi: int = 50,
+                most: float = 1 / 3) -> list[str]:
+    """Pages with a blank stretch of more than ``most`` of the page's
+    height inside the text area, where a float or a break left a hole.
+    A chapter's last page may end early, and a book may leave the page
+    before a chapter empty (Quarto's book starts chapters on odd pages);
+    the title page is exempt."""
+    import numpy as np
+    from PIL import Image
+
+    scale = dpi / 72
+    titles = [_squash(t) for t in chapter_titles]
+
+    def starts_chapter(i: int) -> bool:
+        """The next page with text opens a chapter (or there is none)."""
+        while i < len(pdf.pages) and not [
+                ln for ln in pdf.pages[i] if not _is_page_number(ln)]:
+            i += 1
+        if i >= len(pdf.pages):
+            return True
+        head = _squash(" ".join(text_of(ln) for ln in pdf.pages[i][:4]))
+        return any(t and t in head for t in titles)
+
+    out = []
+    for i, png in enumerate(pngs):
+        if i == 0:
+            continue
+        a = np.asarray(Image.open(png).convert("L")) < 200
+        y0, y1 = int(box.y0 * scale), int(box.y1 * scale)
+        rows = a[y0:y1, int(box.x0 * scale):int(box.x1 * scale)].any(1)
+        inked = np.flatnonzero(rows)
+        height = y1 - y0
+        if inked.size == 0:  # an empty page
+            if not starts_chapter(i + 1):
+                out.append(f"page {i + 1} is empty")
+            continue
+        gaps = np.diff(inked)
+        inner = int(gaps.max()) if gaps.size else 0
+        end = height - 1 - int(inked[-1])
+        if inner > most * height:
+            out.append(f"page {i + 1}: a blank stretch of "
+                       f"{inner / height:.0%} of the page")
+        elif end > most * height and not starts_chapter(i + 1):
+            out.append(f"page {i + 1}: the last {end / height:.0%} of the "
+                       f"page is blank, and the next page goes on")
+    return out
+
+
+def empty_headings(text: str) -> list[str]:
+    """Contents entries with a number and no title ("1.2.2 . . . 6")."""
+    return re.findall(r"^\s*((?:\d+|[A-Z])(?:\.\d+)*)\s*(?:\.\s*){3,}"
+                      r"\d+\s*$", text, re.M)
+
+
+# Math written as text: an underscore or a star glued to a name, Greek
+# letters spelled out, L1(...).
+ASCII_MATH = re.compile(
+    r"\b[A-Za-z]+_[A-Za-z0-9{]+|\b(?:eta|lambda|sigma|alpha|beta|theta|"
+    r"mu|epsilon)\b|\b[A-Za-z]\*(?!\w)|\bL\d\(")
+
+
+def captions_of(text: str) -> list[str]:
+    """The numbered captions of a PDF's text, without their source line."""
+    flat = _squash(text)
+    found = re.findall(r"(?:Figure|Table) [A-Z0-9]+\.\d+: (.*?)(?= Source:"
+                       r"|(?:Figure|Table) [A-Z0-9]+\.\d+: |$)", flat)
+    return found
+
+
+def ascii_math(text: str) -> list[str]:
+    return [f"{m.group(0)!r} in '{c[:60]}'" for c in captions_of(text)
+            for m in ASCII_MATH.finditer(c)]
+
+
+# A path on the build machine: the report names files by their place in
+# the repository, or by their name.
+LOCAL_PATH = re.compile(r"(?<![\w.~-])(?:/(?:home|root|tmp|work|Users|mnt|"
+                        r"var|opt|srv)/[^\s)\]]*|\.\./shared/\S*|"
+                        r"[A-Z]:\\\S+)")
+
+
+def local_paths(text: str) -> list[str]:
+    return sorted(set(LOCAL_PATH.findall(text)))
+
+
+def pdf_problems(pdf: Path, pngs: list[Path], headings: list[str],
+                 chapter_titles: list[str]) -> list[str]:
+    """Everything a reader of the PDF would trip on, one line each."""
     found = layout(pdf)
-    return (overflowing_words(found) + orphaned_headings(found, headings)
-            + inked_margins(pngs))
+    box = text_box(found)
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"],
+                          check=True, capture_output=True, text=True).stdout
+    return (overflowing_words(found, box)
+            + orphaned_headings(found, headings)
+            + inked_margins(pngs, box, chapter_pages(found, chapter_titles))
+            + blank_space(pngs, found, box, chapter_titles)
+            + [f"heading without a title: {h}" for h in empty_headings(text)]
+            + [f"math as plain text in a caption: {m}"
+               for m in ascii_math(text)]
+            + [f"local path: {p}" for p in local_paths(text)])
 
 
 # --- make check-visual -----------------------------------------------------
 
-def source_headings(root: Path) -> list[str]:
-    """Every Markdown heading the sections' sources write."""
-    import nbformat
+def _markdown(path: Path) -> str:
+    """A section source's Markdown, code chunks left out."""
+    if path.suffix != ".qmd":
+        return path.read_text()
+    from a2.pipeline import qmd
 
+    return "\n".join(c["source"] for c in qmd.notebook(path)["cells"]
+                     if c["cell_type"] == "markdown")
+
+
+def _heading(line: str) -> str:
+    return re.sub(r"\s*\{.*\}\s*$", "", line).strip()
+
+
+def source_headings(root: Path) -> list[str]:
+    """Every heading the sections' sources write (a callout's title is
+    no heading: it is the line after a callout's opening fence)."""
     from a2.pipeline.sections import chapters
 
     out = []
     for s in chapters(root):
-        if s.is_notebook:
-            nb = nbformat.read(s.source, 4)
-            text = "\n".join(c.source for c in nb.cells
-                             if c.cell_type == "markdown")
-        else:
-            text = s.source.read_text()
-        out += [re.sub(r"\s*\{.*\}\s*$", "", m) for m in
-                re.findall(r"^#{1,6}\s+(.+)$", text, re.M)]
+        lines = _markdown(s.source).splitlines()
+        for i, line in enumerate(lines):
+            m = re.match(r"^#{1,6}\s+(.+)$", line)
+            if m and not (i and lines[i - 1].startswith(":::")):
+                out.append(_heading(m.group(1)))
+    return out
+
+
+def chapter_titles(root: Path) -> list[str]:
+    """The first heading of every chapter (and the references)."""
+    from a2.pipeline.sections import chapters
+
+    out = ["References", "Bibliography", "Appendices"]
+    for s in chapters(root):
+        first = re.search(r"^#\s+(.+)$", _markdown(s.source), re.M)
+        if first:
+            out.append(_heading(first.group(1)))
     return out
 
 
@@ -353,7 +525,7 @@ def main(argv: list[str]) -> int:
         problems += [f"{r.page}: {p}" for p in r.problems]
     pngs = render_pages(dist / "a2-writeup.pdf", out / "pdf")
     problems += pdf_problems(dist / "a2-writeup.pdf", pngs,
-                             source_headings(root))
+                             source_headings(root), chapter_titles(root))
     for p in problems:
         print(f"problem: {p}")
     print(f"screenshots in {out}/html, PDF pages in {out}/pdf "
