@@ -71,3 +71,17 @@ def test_single_example_adaptive_limit_solves_and_is_no_shorter():
         w = minnorm.adaptive_limit(x, t)
         assert x @ w == pytest.approx(t)
         assert np.linalg.norm(w) >= abs(t) / np.linalg.norm(x) - 1e-12
+
+
+def test_is_min_norm_accepts_w_star_and_a_solution_within_tolerance():
+    X, t = minnorm.HINT_X, minnorm.HINT_T
+    w = np.array([0.8, 0.4])
+    u = np.array([1.0, -2.0]) / np.sqrt(5)  # null space of x = [2, 1]
+    assert minnorm.is_min_norm(X, t, w)
+    assert minnorm.is_min_norm(X, t, w + 0.5 * minnorm.MIN_NORM_ATOL * u)
+    assert not minnorm.is_min_norm(X, t, w + 2 * minnorm.MIN_NORM_ATOL * u)
+
+
+def test_is_min_norm_rejects_the_adaptive_limit_of_the_hint():
+    limit = minnorm.adaptive_limit([2.0, 1.0], 2.0)
+    assert not minnorm.is_min_norm(minnorm.HINT_X, minnorm.HINT_T, limit)

@@ -1,5 +1,6 @@
 """Question 3.1: the noisy quadratic model."""
 import numpy as np
+import pytest
 
 from a2 import nqm
 
@@ -47,3 +48,74 @@ def test_preconditioning_helps_most_on_the_plateau():
     fix = nqm.remedies(100, 0.1, 30, c.point_b)
     assert fix["double_batch"] / fix["steps"] > 0.95
     assert fix["precond"] / fix["steps"] < 0.5
+
+
+def test_operating_points_are_computed_at_their_own_batch_sizes():
+    c = nqm.steps_curve(100, 0.1, 30, log2_max_batch=12)
+    pts = nqm.operating_points(c, 100, 0.1, 30)
+    assert list(pts) == ["A", "C", "B"]
+    assert pts["C"].batch == c.knee
+    assert pts["A"].steps == nqm.remedies(100, 0.1, 30, c.point_a)["steps"]
+    assert pts["B"].examples == pts["B"].batch * pts["B"].steps
+
+
+def test_growth_exponent_ignores_learning_rates_at_the_cap():
+    b = 2.0 ** np.arange(8)
+    eta = np.minimum(0.01 * b, 0.5)
+    assert nqm.growth_exponent(b, eta, cap=0.5) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("values, word", [
+    ([1.0, 1.1, 1.3], "rises"),
+    ([1.0, 0.9, 0.5], "falls"),
+    ([1.0, 1.005, 0.999], "stays flat"),
+    ([1.0, 1.2, 1.0], "changes direction"),
+    ([1.0, 1.02, 1.005], "changes direction"),  # one rise, one flat step
+])
+def test_trend_names_how_a_sequence_changes(values, word):
+    assert nqm.trend(values) == word
+
+
+def test_trend_threshold_is_one_percent_per_step():
+    above = 1 + 1.5 * nqm.TREND_RTOL
+    below = 1 + 0.5 * nqm.TREND_RTOL
+    assert nqm.trend([1.0, above, above ** 2]) == "rises"
+    assert nqm.trend([1.0, below, below ** 2]) == "stays flat"
+
+
+@pytest.mark.parametrize("exponent, word", [
+    (1.0, "in proportion to $B$"),
+    (1 - 0.9 * nqm.LINEAR_TOL, "in proportion to $B$"),
+    (1 + 0.9 * nqm.LINEAR_TOL, "in proportion to $B$"),
+    (1 - 1.1 * nqm.LINEAR_TOL, "more slowly than $B$"),
+    (1 + 1.1 * nqm.LINEAR_TOL, "faster than $B$"),
+])
+def test_growth_calls_an_exponent_near_one_proportional(exponent, word):
+    assert nqm.growth(exponent) == word
+
+
+def _point(name, batch, steps):
+    return nqm.Point(name, batch, steps, steps, steps)
+
+
+def test_best_tradeoff_weighs_time_and_compute_overheads_equally():
+    # floors: 100 steps, 1000 examples
+    pts = {"A": _point("A", 1.0, 1000.0),  # 10x steps, 1x examples
+           "C": _point("C", 10.0, 200.0),  # 2x steps, 2x examples
+           "B": _point("B", 100.0, 100.0)}  # 1x steps, 10x examples
+    assert nqm.best_tradeoff(pts, 100.0, 1000.0) == "C"
+    pts["C"] = _point("C", 10.0, 600.0)  # 6x steps, 6x examples
+    assert nqm.best_tradeoff(pts, 100.0, 1000.0) in ("A", "B")
+
+
+def test_regime_is_noise_dominated_above_twice_the_fewest_steps():
+    fewest = 500.0
+    assert nqm.regime(nqm.NOISE_RATIO * fewest * 1.01, fewest) == (
+        "noise dominated")
+    assert nqm.regime(nqm.NOISE_RATIO * fewest * 0.99, fewest) == (
+        "curvature dominated")
+
+
+def test_remedy_is_the_option_that_saves_more_steps():
+    assert nqm.remedy(500.0, 1600.0) == "seek parallel compute"
+    assert nqm.remedy(500.0, 25.0) == "use higher order optimizers"

@@ -42,3 +42,24 @@ def test_increasing_model_size_beats_more_steps_and_bigger_batches():
 def test_a_larger_batch_at_most_doubles_s_min_from_the_critical_batch():
     o = scaling.options(1e8, 2e4, 1000.0)
     assert o["B"].s_min < 2 * o["baseline"].s_min
+
+
+def _opts(**losses):
+    return {k: scaling.Option(k, 1.0, 1.0, 1.0, 1.0, v, 1.0)
+            for k, v in losses.items()}
+
+
+def test_best_option_is_the_lowest_loss_by_more_than_the_tie():
+    tie = scaling.LOSS_TIE
+    assert scaling.best_option(_opts(baseline=2.0, A=3.0, B=3.1,
+                                     C=3.0 - 2 * tie)) == "C"
+    assert scaling.best_option(_opts(baseline=2.0, A=3.0, B=3.1,
+                                     C=3.0 - 0.5 * tie)) == "none"
+
+
+def test_allocation_exponents_match_kaplan_eq_1_8():
+    e = scaling.allocation_exponents()
+    a_c = 1 / (1 / 0.76 + 1 / 0.21 + 1 / 0.077)
+    assert e == pytest.approx({"N": a_c / 0.077, "B": a_c / 0.21,
+                               "S": a_c / 0.76})
+    assert e["N"] == pytest.approx(scaling.frontier_exponent())

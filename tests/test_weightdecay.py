@@ -46,3 +46,22 @@ def test_adam_with_l2_converges_to_the_ridge_solution():
     traj = wd.train(X, t, w0, "adam", 0.01, 3000, 0.01, "l2")
     ridge = wd.ridge_solution(X, t, wd.matching_l2(0.01, 0.01))
     np.testing.assert_allclose(traj[-1], ridge, atol=1e-6)
+
+
+def _comparison(gap: float, norm: float = 1.0) -> wd.Comparison:
+    a = np.zeros((3, 2))
+    a[:, 0] = norm
+    b = a.copy()
+    b[-1, 1] = gap
+    return wd.Comparison("gd", a, b, np.linalg.norm(a - b, axis=1))
+
+
+def test_trajectories_coincide_below_rounding_and_part_ways_above():
+    assert wd.same_trajectory(_comparison(0.5 * wd.SAME_RTOL))
+    assert wd.agreement(_comparison(0.5 * wd.SAME_RTOL)) == "coincide"
+    assert not wd.same_trajectory(_comparison(2 * wd.SAME_RTOL))
+    assert wd.agreement(_comparison(2 * wd.SAME_RTOL)) == "part ways"
+
+
+def test_the_rule_is_relative_to_the_size_of_the_weights():
+    assert wd.same_trajectory(_comparison(50 * wd.SAME_RTOL, norm=100.0))

@@ -7,7 +7,7 @@ a = X w0 - t, one step gives w1 = w0 - (2 eta / n) X^T a and
     L1(eta) = c0 - c1 eta + c2 eta^2,
     c0 = ||a||^2 / n, c1 = 4 ||X^T a||^2 / n^2, c2 = 4 ||X X^T a||^2 / n^3.
 
-Used by report/2-hyperparameters.ipynb.
+Used by report/2-hyperparameters.qmd.
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Loss throughout: L(w) = (1/n) ||X w - t||^2 (equation (1) of the handout),
 so the full gradient is (2/n) X^T (X w - t) and the loss of one example is
 (x_j^T w - t_j)^2 with gradient 2 (x_j^T w - t_j) x_j.
 
-Used by report/1-optimization.ipynb.
+Used by report/1-optimization.qmd.
 """
 from __future__ import annotations
 
@@ -180,3 +180,19 @@ def adaptive_experiment(lr: float, steps: int, beta: float, eps: float
     """Trajectories of every method on the hint's example (1.2.1-1.2.2)."""
     return {m: optimise(HINT_X, HINT_T, m, lr, steps, beta, eps)
             for m in METHODS}
+
+
+# --- rule: whether a solution is the minimum-norm one ----------------------
+
+MIN_NORM_ATOL = 1e-6
+"""A solution counts as the minimum-norm solution when it lies within
+this distance of X^T (X X^T)^-1 t. Converged runs in this section land
+within 1e-9 of their limit, and the adaptive limit of the hint's example
+lies 0.3 away: the rule separates them with margin on both sides."""
+
+
+def is_min_norm(X: np.ndarray, t: np.ndarray, w: np.ndarray,
+                atol: float = MIN_NORM_ATOL) -> bool:
+    """Is ``w`` the minimum-norm solution of X w = t (X full row rank)?"""
+    gap = np.linalg.norm(np.asarray(w, float) - min_norm_solution(X, t))
+    return bool(gap <= atol)

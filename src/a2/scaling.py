@@ -16,7 +16,7 @@ D_c = 5.4e13, alpha_D = 0.095) belong to L(N) and L(D) alone; the joint
 forms use their own fitted constants above. N counts non-embedding
 parameters; losses are in nats per token.
 
-Used by report/3-resources.ipynb.
+Used by report/3-resources.qmd.
 """
 from __future__ import annotations
 
@@ -103,11 +103,24 @@ def options(base_params: float, base_steps: float, compute_factor: float
     return out
 
 
+def alpha_c_min() -> float:
+    """Eq. (1.8): alpha_C^min = 1 / (1/alpha_S + 1/alpha_B + 1/alpha_N)."""
+    return 1 / (1 / NS["alpha_s"] + 1 / ALPHA_B + 1 / NS["alpha_n"])
+
+
 def frontier_exponent() -> float:
     """Derived: N_opt ∝ C^(alpha_C^min / alpha_N), eq. (1.7)-(1.8)."""
-    a_n, a_s = NS["alpha_n"], NS["alpha_s"]
-    a_c = 1 / (1 / a_s + 1 / ALPHA_B + 1 / a_n)
-    return a_c / a_n
+    return alpha_c_min() / NS["alpha_n"]
+
+
+def allocation_exponents() -> dict[str, float]:
+    """How the compute-efficient N, B_crit and S_min grow with compute C:
+    the exponents of C^x (eq. (1.7)-(1.8); at the optimum the two loss
+    terms keep a fixed ratio, so L ∝ N^-alpha_N, S_min ∝ N^(alpha_N /
+    alpha_S) and B_crit ∝ L^(-1/alpha_B) ∝ N^(alpha_N / alpha_B))."""
+    a_c = alpha_c_min()
+    return {"N": a_c / NS["alpha_n"], "B": a_c / ALPHA_B,
+            "S": a_c / NS["alpha_s"]}
 
 
 def s_min_for_compute(n: np.ndarray, flop: float) -> np.ndarray:
@@ -173,6 +186,8 @@ def learning_curves(sizes: list[float], steps: np.ndarray
         out[n] = {"s_min": steps, "loss": loss, "pf_days": c,
                   "tokens": b_crit(loss) * 2 * steps}
     return out
+
+
 def crossover_steps(base_params: float, compute_factor: float) -> float:
     """Baseline steps beyond which option C beats option A (bisection in
     log S; A wins only for baselines stopped this early)."""
@@ -187,3 +202,21 @@ def crossover_steps(base_params: float, compute_factor: float) -> float:
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if c_minus_a(np.exp(mid)) > 0 else (lo, mid)
     return float(np.exp((lo + hi) / 2))
+
+
+# --- rule: the option question 3.2(a) picks, chosen from the numbers -------
+
+LOSS_TIE = 1e-3
+"""Options whose test losses differ by less than this (nats per token)
+count as a tie: the fits are not that precise, and no option "beats"
+another by less."""
+
+
+def best_option(opts: dict[str, Option], tie: float = LOSS_TIE) -> str:
+    """The option (A, B or C) with the lowest test loss, or "none" when
+    the runner-up is within `tie` of it."""
+    ranked = sorted((o for k, o in opts.items() if k != "baseline"),
+                    key=lambda o: o.loss)
+    if len(ranked) > 1 and ranked[1].loss - ranked[0].loss < tie:
+        return "none"
+    return ranked[0].name

@@ -8,7 +8,7 @@ They agree for every w0 exactly when lam_tilde = lam / (2 eta).
 Under an adaptive method the L2 term's gradient is rescaled per coordinate
 with the data gradient; decoupled decay is not (Loshchilov and Hutter).
 
-Used by report/2-hyperparameters.ipynb.
+Used by report/2-hyperparameters.qmd.
 """
 from __future__ import annotations
 
@@ -138,3 +138,25 @@ def decay_experiment(n: int, d: int, eta: float, lr: float,
         out[method] = Comparison(method, a, b,
                                  np.linalg.norm(a - b, axis=1))
     return (X, t), out
+
+
+# --- rule: whether the two regularisers give the same training -----------
+
+SAME_RTOL = 1e-12
+"""L2 and decoupled decay "give the same trajectory" when their largest
+distance over all steps is below SAME_RTOL times the largest weight norm
+on the way: float64 rounding (about 1e-16 per operation) accumulated over
+thousands of steps stays far below it, and any real difference far
+above."""
+
+
+def same_trajectory(c: Comparison, rtol: float = SAME_RTOL) -> bool:
+    """Do the L2 and the decoupled runs of one method coincide?"""
+    scale = max(np.linalg.norm(c.l2, axis=1).max(),
+                np.linalg.norm(c.decoupled, axis=1).max())
+    return bool(c.gap.max() <= rtol * scale)
+
+
+def agreement(c: Comparison, rtol: float = SAME_RTOL) -> str:
+    """The verdict as words: "coincide" or "part ways"."""
+    return "coincide" if same_trajectory(c, rtol) else "part ways"

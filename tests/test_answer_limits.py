@@ -1,0 +1,200 @@
+"""Answers first, within the handout's length: every question of sections
+1-3 opens with its `.a2-answer` callout, and the answers that the handout
+limits ("Briefly explain in 2-3 sentences") keep to the limit it states.
+The limits are read from the handout's text, the answers from the
+sections' Quarto Markdown."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+HANDOUT = REPO.parent / "shared" / "seed" / "assignment-a2.txt"
+THEORY = ("1-optimization", "2-hyperparameters", "3-resources")
+# The handout's questions in sections 1-3 (those with a number of their
+# own; 1.1, 1.2, 2.1, 2.2 and 3.1 only introduce them).
+QUESTIONS = ["1.1.1", "1.2.1", "1.2.2", "2.1.1", "2.1.2", "2.1.3",
+             "2.2.1", "2.2.2", "2.2.3", "3.1.1", "3.1.2", "3.2"]
+LIMITED = {"3.1.1", "3.1.2", "3.2"}  # what the brief asks us to check
+
+# --- the handout ------------------------------------------------------------
+
+HEADING = re.compile(r"^(\d+(?:\.\d+)*) [A-Z]", re.M)
+PART = re.compile(r"\((\w)\) \[\d+pt\]")
+LIMIT = re.compile(r"(\d+)-(\d+) sentences")
+
+
+@pytest.fixture(scope="module")
+def handout() -> str:
+    if not HANDOUT.is_file():
+        pytest.fail(f"handout missing: {HANDOUT} (shared/seed/)")
+    return HANDOUT.read_text()
+
+
+def sentence_limits(text: str) -> dict[tuple[str, str], tuple[int, int]]:
+    """{(question, part): (fewest, most)} for every "N-M sentences" the
+    handout states, keyed by the question and its part letter."""
+    heads = list(HEADING.finditer(text))
+    out = {}
+    for h, nxt in zip(heads, heads[1:] + [None]):
+        body = text[h.end():nxt.start() if nxt else len(text)]
+        parts = list(PART.finditer(body))
+        for p, q in zip(parts, parts[1:] + [None]):
+            chunk = body[p.end():q.start() if q else len(body)]
+            m = LIMIT.search(chunk)
+            if m:
+                out[(h.group(1), p.group(1))] = (int(m.group(1)),
+                                                 int(m.group(2)))
+    return out
+
+
+# --- the sections -----------------------------------------------------------
+
+def _blocks(lines: list[str]):
+    """(kind, level or depth, line index) for headings and callout fences
+    at the top level of a .qmd, outside code chunks."""
+    depth, code = 0, False
+    for i, line in enumerate(lines):
+        if line.startswith("```"):
+            code = not code or line.strip() != "```"
+            continue
+        if code:
+            continue
+        if line.startswith(":::"):
+            if line.strip() == ":::":
+                depth -= 1
+                yield "close", depth, i
+            else:
+                yield "open", depth, i
+                depth += 1
+        elif depth == 0 and re.match(r"#+ ", line):
+            yield "heading", len(line.split()[0]), i
+
+
+def questions(stem: str) -> dict[str, list[str]]:
+    """{question number: lines under its heading} for a section, numbered
+    as the renderers number them (chapter from the stem)."""
+    lines = (REPO / "report" / f"{stem}.qmd").read_text().splitlines()
+    counters = [int(stem.split("-")[0]), 0, 0]
+    heads = []
+    for kind, level, i in _blocks(lines):
+        if kind != "heading" or level == 1 or "unnumbered" in lines[i]:
+            continue
+        counters[level - 1] += 1
+        counters[level:] = [0] * (3 - level)
+        heads.append((".".join(map(str, counters[:level])), i))
+    out = {}
+    for (num, i), nxt in zip(heads, heads[1:] + [(None, len(lines))]):
+        out[num] = lines[i + 1:nxt[1]]
+    return out
+
+
+def answer(body: list[str]) -> str | None:
+    """The text of the first `.a2-answer` callout, if it is the first
+    thing under the heading (blank lines aside)."""
+    for kind, depth, i in _blocks(body):
+        if kind == "heading":
+            return None
+        if kind == "open":
+            if ".a2-answer" not in body[i] or any(
+                    ln.strip() for ln in body[:i]):
+                return None
+            end = next(j for k, d, j in _blocks(body[i:])
+                       if k == "close" and d == 0) + i
+            text = [ln for ln in body[i + 1:end]
+                    if not ln.startswith("## Answer")]
+            return "\n".join(text)
+    return None
+
+
+def parts(text: str) -> dict[str, str]:
+    """An answer split at its part markers "(a)", "(b)" (bold or not) that
+    open a paragraph; an answer without markers is part (a)."""
+    marks = list(re.finditer(r"(?:\A|\n\s*\n)\s*\**\(([a-z])\)", text))
+    if not marks:
+        return {"a": text}
+    return {m.group(1): text[m.start():n.start() if n else len(text)]
+            for m, n in zip(marks, marks[1:] + [None])}
+
+
+ABBREVIATIONS = ("e.g.", "i.e.", "et al.", "eqs.", "eq.", "Figs.", "Fig.",
+                 "vs.", "cf.")
+
+
+def sentences(markdown: str) -> list[str]:
+    """The sentences of a Markdown answer: math, shortcodes, links and
+    citations stand for one word; common abbreviations end none."""
+    t = re.sub(r"\$\$.*?\$\$(\s*\{#[^}]*\})?", " X ", markdown, flags=re.S)
+    t = re.sub(r"\$[^$]*\$", "X", t)
+    t = re.sub(r"\{\{<.*?>\}\}", "X", t)
+    t = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", t)
+    t = re.sub(r"\[?@[\w:-]+\]?", "Ref", t)
+    t = t.replace("*", "")
+    for a in ABBREVIATIONS:
+        t = t.replace(a, a.replace(".", ""))
+    pieces = re.split(r"(?<=[.!?])\s+", " ".join(t.split()))
+    return [s for s in pieces if re.search(r"[A-Za-z]", s)]
+
+
+# --- tests -------------------------------------------------------------------
+
+def test_sentence_counter_skips_math_numbers_and_abbreviations():
+    text = ("**(a) C.** The loss is $0.5 \\cdot 2$ (handout Fig. 1, "
+            "e.g. at {{< var s3.x >}}), see @fig-a.\n\n"
+            "$$x = 1.5.$$ {#eq-x}\n\nAs Kaplan et al. found [@k20].")
+    assert sentences(text) == ["(a) C.", "The loss is X (handout Fig 1, "
+                               "eg at X), see Ref.", "X As Kaplan et al "
+                               "found Ref."]
+
+
+def test_handout_limits_are_read_from_its_text(handout: str):
+    limits = sentence_limits(handout)
+    assert {q for q, _ in limits} >= LIMITED
+    assert all(lo <= hi for lo, hi in limits.values())
+
+
+@pytest.mark.parametrize("stem", THEORY)
+def test_every_question_opens_with_its_answer(stem: str):
+    found = questions(stem)
+    ours = [q for q in QUESTIONS if q.startswith(stem[0] + ".")]
+    missing = [q for q in ours if q not in found]
+    assert not missing, f"no heading for {missing} in {stem}.qmd"
+    late = [q for q in ours if answer(found[q]) is None]
+    assert not late, f"{late} do not open with a .a2-answer callout"
+
+
+def test_limited_answers_keep_to_the_handouts_sentence_counts(
+        handout: str):
+    limits = sentence_limits(handout)
+    by_question = {}
+    for stem in THEORY:
+        by_question.update(questions(stem))
+    checked = []
+    for (q, part), (lo, hi) in sorted(limits.items()):
+        if q not in by_question:
+            continue  # a later section's question
+        text = parts(answer(by_question[q]) or "").get(part)
+        assert text, f"{q}({part}): no answer part in the callout"
+        n = len(sentences(text))
+        assert lo <= n <= hi, (f"{q}({part}) has {n} sentences; the "
+                               f"handout asks for {lo}-{hi}")
+        checked.append(q)
+    assert set(checked) == LIMITED
+
+
+def test_fill_in_answer_gives_the_handouts_four_blanks():
+    body = questions("3-resources")["3.1.2"]
+    b = parts(answer(body) or "")["b"]
+    for point in ("A", "B"):
+        line = re.search(rf"Point {point}: Regime: \*\*(.+?)\*\*\. "
+                         rf"Potential way to\s+accelerate training: "
+                         rf"\*\*(.+?)\*\*", b)
+        assert line, f"Point {point}'s fill-in line is missing"
+
+
+def test_sections_build_no_prose_in_python_strings():
+    for stem in THEORY:
+        text = (REPO / "report" / f"{stem}.qmd").read_text()
+        assert "md(f" not in text and "md(\"" not in text, stem
