@@ -64,10 +64,10 @@ class Resources(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
         attrs = dict(attrs)
-        if tag == "link":
-            self.urls.append(attrs.get("href") or "")
-        elif tag in self.LOADS:
-            self.urls.append(attrs.get(self.LOADS[tag]) or "")
+        if tag == "link" and attrs.get("href") is not None:
+            self.urls.append(attrs["href"])
+        elif tag in self.LOADS and attrs.get(self.LOADS[tag]) is not None:
+            self.urls.append(attrs[self.LOADS[tag]])  # not inline code
         style = attrs.get("style") or ""
         self.urls += re.findall(r"url\(([^)]*)\)", style)
 

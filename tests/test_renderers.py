@@ -16,8 +16,8 @@ from test_pdf_layout import QUESTIONS
 
 
 def text_of(pdf: Path) -> str:
-    return subprocess.run(["pdftotext", str(pdf), "-"], check=True,
-                          capture_output=True, text=True).stdout
+    return subprocess.run(["pdftotext", "-layout", str(pdf), "-"],
+                          check=True, capture_output=True, text=True).stdout
 
 
 def squash(text: str) -> str:
@@ -34,26 +34,30 @@ def headings(text: str) -> set[str]:
     """Numbers that start a line followed by a title (headings and
     contents entries)."""
     return {m.group(1) for m in re.finditer(
-        r"^(\d+(?:\.\d+)*|[A-Z](?:\.\d+)+)\s+\S", text, re.M)}
+        r"^[ \t]*(\d+(?:\.\d+)*|[A-Z](?:\.\d+)+)[ \t]+[A-Z]", text, re.M)}
 
 
 def captions(text: str) -> Counter:
-    """'Figure 4.1: first words' for every numbered caption."""
+    """'Figure 4.1: First' for every numbered caption: its kind, number
+    and first word (math in a caption extracts differently from each
+    renderer's fonts)."""
     flat = squash(text)
     return Counter(f"{m.group(1)} {m.group(2)}: {m.group(3)}" for m in
                    re.finditer(r"\b(Figure|Table) ([A-Z0-9]+\.\d+): "
-                               r"((?:\S+ ){4})", flat))
+                               r"([A-Za-z]+)", flat))
 
 
 def source_lines(text: str) -> Counter:
     flat = squash(text)
+    flat = re.sub(r"(?<=[0-9a-f]-) (?=dirty)", "", flat)  # hyphenated
     return Counter(m.group(0) for m in re.finditer(
         r"Source: report/\S+\.qmd(?: · \S+)*?(?: · trained models "
-        r"[0-9a-f, ]+)? · commit \S+", flat))
+        r"[0-9a-f, ]+)? · commit [0-9a-f]{7,}(?:-dirty)?", flat))
 
 
 def equation_numbers(text: str) -> Counter:
-    return Counter(re.findall(r"\(([A-Z0-9]+\.\d+)\)\s*$", text, re.M))
+    return Counter(re.findall(r"(?<!Equation )\(([A-Z0-9]+\.\d+)\)\s*$",
+                              text, re.M))
 
 
 def test_both_pdfs_number_every_question_as_the_handout(texts) -> None:
@@ -86,7 +90,7 @@ def test_both_pdfs_number_the_same_equations(texts) -> None:
 def test_no_number_is_doubled(texts, renderer: str) -> None:
     """Neither "1. 1 Optimization" nor "1.0.1 1.1.1"."""
     text = texts[renderer]
-    doubled = re.findall(r"^\s*(\d+(?:\.\d+)*\.?\s+\d+(?:\.\d+)*\s+[A-Z]"
-                         r"[a-z]+)", text, re.M)
+    doubled = re.findall(r"^[ \t]*(\d+(?:\.\d+)*\.?[ \t]+\d+(?:\.\d+)*"
+                         r"[ \t]+[A-Z][a-z]+)", text, re.M)
     assert doubled == []
-    assert not re.search(r"^\s*\d+\.0\.\d+\s", text, re.M)
+    assert not re.search(r"^[ \t]*\d+\.0\.\d+[ \t]", text, re.M)
