@@ -28,6 +28,11 @@ def test_data_rows_name_the_setting_and_the_checksum(tmp_path: Path):
     rows = appendix.data_rows("download", "md5:abc123", tmp_path)
     assert rows[0][1].startswith("`download`")
     assert rows[1] == ("checksum (md5)", "`abc123`")
+    digest = "0123456789abcdef" * 4
+    (_, (_, shown)) = appendix.data_rows("x.npz", "sha256:" + digest,
+                                         tmp_path)
+    assert shown.replace("`", "").replace(" ", "") == digest
+    assert shown.count(" ") == 3
 
 
 def test_section_rows_count_runs_and_passed_checks():

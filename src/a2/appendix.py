@@ -59,10 +59,13 @@ def environment_rows(built: str, commit: str) -> list[tuple[str, str]]:
 def data_rows(setting: str, checksum: str, root: Path
               ) -> list[tuple[str, str]]:
     """The data source by its setting, and the checksum of its arrays
-    (``kind:digest`` as ``a2.data.load_arrays`` returns it)."""
+    (``kind:digest`` as ``a2.data.load_arrays`` returns it), in groups of
+    16 hex digits so that a narrow page can wrap it."""
     kind, _, digest = checksum.partition(":")
+    groups = " ".join(f"`{digest[i:i + 16]}`"
+                      for i in range(0, len(digest), 16))
     return [("setting (`A2_DATA`)", data_setting(setting, root)),
-            (f"checksum ({kind})", f"`{digest}`")]
+            (f"checksum ({kind})", groups)]
 
 
 def _files(paths: Sequence[str]) -> str:
