@@ -69,8 +69,10 @@ def test_check_rows_list_every_check():
          "tolerance": "rtol 1e-06", "passed": True},
         {"name": "b", "quantity": "", "tolerance": "", "passed": True}]}
     rows = appendix.check_rows(record)
-    assert rows == [("a", "max |diff| 1.0e-16", "rtol 1e-06", "passed"),
-                    ("b", "true/false", "", "passed")]
+    assert rows == [("a", "1.0e-16 (rtol 1e-06)"), ("b", "holds")]
+    failed = {"checks": [{"name": "c", "quantity": "max |diff| 2",
+                          "tolerance": "exact", "passed": False}]}
+    assert appendix.check_rows(failed) == [("c", "2 (exact): FAILED")]
     assert appendix.check_rows({}) == []
 
 
@@ -78,3 +80,12 @@ def test_environment_rows_name_versions_and_device():
     rows = dict(appendix.environment_rows("2026-01-01 10:00 UTC", "abc"))
     assert set(rows) == {"built", "commit", "Python", "PyTorch", "NumPy",
                          "device"}
+
+
+def test_check_parts_split_every_check_once():
+    record = {"checks": [{"name": str(i), "quantity": "", "tolerance": "",
+                          "passed": True} for i in range(39)]}
+    parts = [appendix.check_part(record, i, 2) for i in (1, 2)]
+    assert [len(p) for p in parts] == [20, 19]
+    assert [r[0] for p in parts for r in p] == [str(i) for i in range(39)]
+    assert appendix.check_part({}, 2) == []
