@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from a2 import convarith, experiments as ex
+from a2 import convarith, shapes
 from a2.models import ConvTransposeNet, conv_padding, transpose_padding
 
 
@@ -41,6 +41,6 @@ def test_output_size_formulas_match_pytorch_layers():
 
 @pytest.mark.parametrize("kernel", [3, 4, 5])
 def test_conv_transpose_net_has_figure_4b_shapes_for_kernel(kernel):
-    rows = ex.shape_table(ConvTransposeNet(kernel, 4, 6),
-                          torch.zeros(2, 1, 32, 32))
-    assert ex.block_shapes(rows) == ex.figure_shapes(2, 4, 6)
+    rows = shapes.shape_table(ConvTransposeNet(kernel, 4, 6),
+                              torch.zeros(2, 1, 32, 32))
+    assert shapes.block_shapes(rows) == shapes.figure_shapes(2, 4, 6)

@@ -3,11 +3,14 @@ image grids and the batch-size sweep.
 
 Each function takes what ``a2.experiments`` returned (runs, histories,
 colourisations) and draws it; none trains. Styling comes from
-``a2.plots`` (page width, Okabe-Ito colours, font sizes).
+``a2.plots`` (page width, Okabe-Ito colours), with larger text: the PDF
+prints a figure of ``plots.WIDTH`` at about 0.89 of its size, so text
+drawn at :data:`MIN_PT` or more stays at 7 pt or more on paper.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+import functools
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -16,37 +19,64 @@ from a2 import plots
 from a2.train import History
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+MIN_PT = 8.5  # smallest text in these figures (legends, ticks, labels)
+LEGIBLE = {"font.size": 9, "axes.titlesize": 9.5, "axes.labelsize": 9,
+           "legend.fontsize": MIN_PT, "xtick.labelsize": MIN_PT,
+           "ytick.labelsize": MIN_PT}
 
 
-@plots.styled
+def styled(make: Callable[..., Figure]) -> Callable[..., Figure]:
+    """``plots.styled`` with the larger text of :data:`LEGIBLE`."""
+    @functools.wraps(make)
+    def larger(*args: Any, **kwargs: Any) -> Figure:
+        import matplotlib
+
+        with matplotlib.rc_context(LEGIBLE):
+            return make(*args, **kwargs)
+    return plots.styled(larger)
+
+
+def _epoch_axis(ax: Any, epochs: int) -> None:
+    """Whole epochs on the x axis: every one when there are few."""
+    if epochs <= 10:
+        ax.set_xticks(range(1, epochs + 1))
+        ax.set_xlim(0.5, epochs + 0.5)
+    else:
+        ax.xaxis.get_major_locator().set_params(integer=True)
+
+
+@styled
 def learning_curves(histories: Mapping[str, History]) -> Figure:
     """(a) training and validation loss per epoch, (b) validation
     accuracy per epoch; one colour per run, training solid, validation
     dashed. Markers keep one-epoch runs visible."""
-    fig, (ax_loss, ax_acc) = plots.figure(ncols=2, height=2.5)
+    fig, (ax_loss, ax_acc) = plots.figure(ncols=2, height=2.7)
+    one = len(histories) == 1
     for i, (label, h) in enumerate(histories.items()):
         c, cols = plots.COLOURS[i % len(plots.COLOURS)], h.columns()
         m = MARKERS[i % len(MARKERS)]
+        name = "" if one else f"{label}, "
         ax_loss.plot(cols["epoch"], cols["train_loss"], "-", color=c,
-                     marker=m, ms=3, label=f"{label}, training")
+                     marker=m, ms=3, label=f"{name}training")
         ax_loss.plot(cols["epoch"], cols["valid_loss"], "--", color=c,
                      marker=m, ms=3, mfc="white",
-                     label=f"{label}, validation")
+                     label=f"{name}validation")
         ax_acc.plot(cols["epoch"], cols["valid_acc"], "-", color=c,
                     marker=m, ms=3, label=label)
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy per pixel (nats)")
-    ax_acc.set(xlabel="epoch", ylabel="validation accuracy (% of pixels)")
+    ax_acc.set(xlabel="epoch", ylabel="validation accuracy (%)")
     plots.panel_label(ax_loss, "(a) loss")
     plots.panel_label(ax_acc, "(b) validation accuracy")
     ax_loss.legend(loc="upper right")
-    if len(histories) > 1:
+    if not one:
         ax_acc.legend(loc="lower right")
+    epochs = max(len(h) for h in histories.values())
     for ax in (ax_loss, ax_acc):
-        ax.xaxis.get_major_locator().set_params(integer=True)
+        _epoch_axis(ax, epochs)
     return fig
 
 
-@plots.styled
+@styled
 def image_grid(rows: Sequence[tuple[str, np.ndarray]],
                col_titles: Sequence[str] | None = None,
                cell: float = 0.62) -> Figure:
@@ -70,9 +100,9 @@ def image_grid(rows: Sequence[tuple[str, np.ndarray]],
             ax.grid(False)
             if c == 0:
                 ax.set_ylabel(title, rotation=0, ha="right", va="center",
-                              fontsize=7)
+                              fontsize=MIN_PT)
             if r == 0 and col_titles is not None:
-                ax.set_title(col_titles[c], fontsize=7)
+                ax.set_title(col_titles[c], fontsize=MIN_PT)
     return fig
 
 
@@ -91,11 +121,18 @@ def colourisation_rows(samples: Mapping[str, Any],
     return rows
 
 
-@plots.styled
+def _batch_legend(fig: Figure, axes: Any) -> None:
+    """One legend for all panels, in a row above them."""
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center",
+               ncol=len(labels), frameon=False)
+
+
+@styled
 def sweep_curves(sweep: Sequence[Any]) -> Figure:
     """Batch-size sweep: (a) training loss, (b) validation loss, (c)
     validation accuracy per epoch, one colour per batch size."""
-    fig, axes = plots.figure(ncols=3, height=2.4)
+    fig, axes = plots.figure(ncols=3, height=2.9)
     for i, s in enumerate(sweep):
         cols = s.run.history.columns()
         kw = dict(color=plots.COLOURS[i % len(plots.COLOURS)],
@@ -105,23 +142,25 @@ def sweep_curves(sweep: Sequence[Any]) -> Figure:
         axes[1].plot(cols["epoch"], cols["valid_loss"], **kw)
         axes[2].plot(cols["epoch"], cols["valid_acc"], **kw)
     axes[0].set(xlabel="epoch", ylabel="cross-entropy per pixel (nats)")
-    axes[1].set(xlabel="epoch", ylabel="cross-entropy per pixel (nats)")
+    axes[1].set(xlabel="epoch")
     axes[2].set(xlabel="epoch", ylabel="% of pixels")
     for ax, title in zip(axes, ("(a) training loss", "(b) validation loss",
                                 "(c) validation accuracy")):
         plots.panel_label(ax, title)
-        ax.xaxis.get_major_locator().set_params(integer=True)
-    axes[2].legend(loc="lower right")
+        _epoch_axis(ax, max(len(s.run.history) for s in sweep))
+    _batch_legend(fig, axes)
     return fig
 
 
-@plots.styled
+@styled
 def sweep_summary(sweep: Sequence[Any]) -> Figure:
     """Against batch size (log2 axis): (a) final losses, (b) final
-    validation accuracy, (c) training time and optimiser steps."""
-    fig, axes = plots.figure(ncols=3, height=2.4)
+    validation accuracy, (c) training time per epoch and optimiser
+    steps per epoch."""
+    fig, axes = plots.figure(ncols=3, height=2.7)
     bs = [s.batch_size for s in sweep]
     last = [s.run.history.last for s in sweep]
+    epochs = [len(s.run.history) for s in sweep]
     axes[0].plot(bs, [r.train_loss for r in last], "o-",
                  label="training")
     axes[0].plot(bs, [r.valid_loss for r in last], "s--",
@@ -131,23 +170,24 @@ def sweep_summary(sweep: Sequence[Any]) -> Figure:
     axes[1].plot(bs, [r.valid_acc for r in last], "o-",
                  color=plots.COLOURS[2])
     axes[1].set(ylabel="final validation accuracy (%)")
-    axes[2].plot(bs, [s.train_s for s in sweep], "o-",
-                 color=plots.COLOURS[3], label="training time")
-    axes[2].set(ylabel="training time (s)")
+    time_c, steps_c = plots.COLOURS[0], plots.COLOURS[1]
+    axes[2].plot(bs, [s.train_s / e for s, e in zip(sweep, epochs)], "o-",
+                 color=time_c)
+    axes[2].set_ylabel("seconds per epoch (circles)", color=time_c)
+    axes[2].tick_params(axis="y", colors=time_c)
     steps = axes[2].twinx()
-    steps.plot(bs, [s.steps for s in sweep], "^:", color=plots.COLOURS[4],
-               label="optimiser steps")
-    steps.set_ylabel("optimiser steps")
+    steps.plot(bs, [s.steps / e for s, e in zip(sweep, epochs)], "^:",
+               color=steps_c)
+    steps.set_ylabel("optimiser steps per epoch (triangles)",
+                     color=steps_c)
+    steps.tick_params(axis="y", colors=steps_c)
     steps.set_yscale("log", base=2)
     steps.grid(False)
-    handles = axes[2].get_lines() + steps.get_lines()
-    axes[2].legend(handles, [h.get_label() for h in handles],
-                   loc="upper right")
     for ax, title in zip(axes, ("(a) final loss", "(b) final accuracy",
-                                "(c) cost")):
+                                "(c) cost per epoch")):
         ax.set_xscale("log", base=2)
         ax.set_xticks(bs, [str(b) for b in bs])
         ax.minorticks_off()
-        ax.set_xlabel("batch size B (images)")
+        ax.set_xlabel("batch size B")
         plots.panel_label(ax, title)
     return fig

@@ -7,8 +7,8 @@ output padding ``op``, kernel ``k``)::
     ConvTranspose2d: H_out = (H - 1)s - 2p + d(k-1) + op + 1
 
 ``solve_paddings`` searches these formulas for the paddings that keep the
-Figure 4b shapes; the report compares the answer with the closed form below and
-with real layers.
+handout Fig. 4b shapes; the report compares the answer with the closed
+form below and with real layers.
 """
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def closed_form(kernel: int, stride: int = 2, dilation: int = 1) -> Paddings:
 
 def solve_paddings(kernel: int, size: int = 32, stride: int = 2,
                    dilation: int = 1, max_pad: int = 8) -> list[Paddings]:
-    """Every (padding, output_padding) that keeps the Figure 4b shapes.
+    """Every (padding, output_padding) that keeps the handout Fig. 4b shapes.
 
     Brute force over the documented formulas: the two strided convolutions
     must map 32 -> 16 -> 8 and the two transposed ones 8 -> 16 -> 32, with

@@ -1,22 +1,38 @@
-"""Weights, outputs and connections of PoolUpsampleNet (question 4.3).
+"""Counting weights, outputs, connections and multiply-adds (questions
+4.3 and 5.3).
 
-Counting convention (stated in the report): biases are ignored; a *unit* is
-an output of a Conv2d, MaxPool2d or Upsample layer; BatchNorm2d and ReLU act
-element-wise on units already counted, so they add no outputs, weights or
-connections (the handout accepts either choice for BatchNorm). A connection
-joins one output unit to one input unit it reads: ``C_in k^2`` for a
-convolution, 4 for a 2x2 max-pool and 1 for nearest-neighbour upsampling.
+Two conventions for 4.3, both ignoring biases and ``BatchNorm2d`` (the
+handout's note) and ``ReLU`` (element-wise, no weights):
 
-``formula_counts`` is the closed form derived in the report;
-``measured_counts`` counts a real model independently, from its parameters and
-from forward hooks on every layer.
+- ``resampling=False`` (the report's headline): only the five ``Conv2d``
+  layers count. Their outputs are the units, and each unit has one
+  connection per input value it reads, ``C_in k^2`` (padded zeros
+  included, so every unit of a 'same' convolution has the same fan-in).
+- ``resampling=True``: ``MaxPool2d`` and ``Upsample`` outputs count as
+  units too, with 4 connections each for a 2x2 max-pool and 1 for
+  nearest-neighbour upsampling.
+
+:func:`formula_counts` is the closed form derived in the report;
+:func:`measured_counts` counts a real network independently (weight
+tensors, and forward hooks that see each layer's real input and output).
+:func:`count_polynomials` reads the closed form's coefficients back as a
+polynomial in NIC, NF and NC, for the report's table.
+
+For 5.3, :func:`formula_macs` and :func:`measured_macs` count the
+multiply-adds of one forward pass (FLOPs are about twice as many).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Mapping
 
+import numpy as np
 import torch
 from torch import nn
+
+from a2 import probe
+
+COUNTS = ("weights", "outputs", "connections")
 
 
 @dataclass(frozen=True)
@@ -27,64 +43,183 @@ class Counts:
 
 
 def formula_counts(nic: int, nf: int, nc: int, size: int = 32,
-                   kernel: int = 3) -> Counts:
+                   kernel: int = 3, resampling: bool = False) -> Counts:
     """Closed form for PoolUpsampleNet on a ``size x size`` input.
 
-    With ``A = size^2`` input pixels and ``k = kernel``:
+    With ``A = size^2`` input pixels and ``k = kernel``, convolutions only:
 
     - weights = k^2 (NIC NF + 4 NF^2 + NF NC + NC^2)
-    - outputs = A (NF + NF/4 + NF/2 + NF/8 + NF/16 + NF/4 + NC/4 + 2 NC)
-      = A (35 NF / 16 + 9 NC / 4)
+    - outputs = A (NF + NF/2 + NF/16 + NC/4 + NC) = A (25 NF/16 + 5 NC/4)
     - connections = A k^2 (NIC NF + NF^2/2 + NF^2/8 + NF NC/4 + NC^2)
-      + A (NF + NF/2 + NF/4 + NC)   (pooling and upsampling)
+
+    With ``resampling``, the pooling and upsampling layers add
+    A (NF/4 + NF/8 + NF/4 + NC) outputs and
+    A (NF + NF/2 + NF/4 + NC) connections.
     """
     a, k2 = size * size, kernel * kernel
     weights = k2 * (nic * nf + 4 * nf * nf + nf * nc + nc * nc)
     # Sixteenths keep the fractional per-pixel counts exact in integers.
-    outputs = a * (35 * nf + 36 * nc) // 16
-    conv = a * k2 * (16 * nic * nf + 8 * nf * nf + 2 * nf * nf
-                     + 4 * nf * nc + 16 * nc * nc) // 16
-    cheap = a * (16 * nf + 8 * nf + 4 * nf + 16 * nc) // 16
-    return Counts(weights, outputs, conv + cheap)
+    outputs = a * (25 * nf + 20 * nc) // 16
+    connections = a * k2 * (16 * nic * nf + 8 * nf * nf + 2 * nf * nf
+                            + 4 * nf * nc + 16 * nc * nc) // 16
+    if resampling:
+        outputs += a * (10 * nf + 16 * nc) // 16
+        connections += a * (28 * nf + 16 * nc) // 16
+    return Counts(weights, outputs, connections)
 
 
-_COUNTED = (nn.Conv2d, nn.ConvTranspose2d, nn.MaxPool2d, nn.Upsample)
+def conv_weights(model: nn.Module) -> int:
+    """Elements of the (transposed) convolution kernels: no biases, no
+    BatchNorm."""
+    return sum(m.weight.numel() for m in model.modules()
+               if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)))
 
 
-def measured_counts(model: nn.Module, nic: int, size: int = 32) -> Counts:
-    """Count a model by inspection, independently of ``formula_counts``.
+def _fan_in(m: nn.Module) -> int:
+    """Input values one output unit reads."""
+    if isinstance(m, nn.Conv2d):
+        kh, kw = m.kernel_size
+        return m.in_channels // m.groups * kh * kw
+    if isinstance(m, nn.MaxPool2d):
+        k = m.kernel_size
+        return k * k if isinstance(k, int) else k[0] * k[1]
+    if isinstance(m, nn.Upsample):
+        return 1  # nearest neighbour: each output copies one input
+    raise TypeError(f"no connection rule for {type(m).__name__}")
 
-    Weights come from the convolution weight tensors; outputs and connections
-    from forward hooks that see each counted layer's real input and output.
-    """
-    weights = sum(m.weight.numel() for m in model.modules()
-                  if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)))
+
+def measured_counts(model: nn.Module, nic: int, size: int = 32,
+                    resampling: bool = False) -> Counts:
+    """Count a network by inspection, independently of
+    :func:`formula_counts`: weights from its kernels, outputs and
+    connections from hooks on every counted layer of a forward pass."""
+    kinds = (nn.Conv2d, nn.MaxPool2d, nn.Upsample) if resampling else (
+        nn.Conv2d,)
+    layers = [(n, m) for n, m in probe.leaves(model)
+              if isinstance(m, kinds)]
     totals = {"outputs": 0, "connections": 0}
 
-    def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-        n_out = output[0].numel()  # one example of the batch
+    def hook(name: str, m: nn.Module, _: torch.Tensor,
+             out: torch.Tensor) -> None:
+        n_out = out[0].numel()  # one example of the batch
         totals["outputs"] += n_out
-        if isinstance(module, nn.Conv2d):
-            kh, kw = module.kernel_size
-            fan_in = module.in_channels // module.groups * kh * kw
-        elif isinstance(module, nn.MaxPool2d):
-            k = module.kernel_size
-            fan_in = k * k if isinstance(k, int) else k[0] * k[1]
-        elif isinstance(module, nn.Upsample):
-            fan_in = 1  # nearest neighbour: each output copies one input
-        else:
-            raise TypeError(f"no connection rule for {type(module).__name__}")
-        totals["connections"] += n_out * fan_in
+        totals["connections"] += n_out * _fan_in(m)
 
-    handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, _COUNTED)]
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(torch.zeros(1, nic, size, size))
-    finally:
-        model.train(was_training)
-        for h in handles:
-            h.remove()
-    return Counts(weights, totals["outputs"], totals["connections"])
+    probe.hooked_forward(model, torch.zeros(1, nic, size, size), hook,
+                         layers)
+    return Counts(conv_weights(model), totals["outputs"],
+                  totals["connections"])
+
+
+# --- the counts as polynomials in NIC, NF, NC ------------------------------
+
+# Monomials of a quadratic in (NIC, NF, NC), LaTeX and value.
+MONOMIALS: tuple[tuple[str, Callable[[int, int, int], int]], ...] = (
+    (r"\mathrm{NIC}\,\mathrm{NF}", lambda i, f, c: i * f),
+    (r"\mathrm{NF}^2", lambda i, f, c: f * f),
+    (r"\mathrm{NF}\,\mathrm{NC}", lambda i, f, c: f * c),
+    (r"\mathrm{NC}^2", lambda i, f, c: c * c),
+    (r"\mathrm{NIC}^2", lambda i, f, c: i * i),
+    (r"\mathrm{NIC}\,\mathrm{NC}", lambda i, f, c: i * c),
+    (r"\mathrm{NIC}", lambda i, f, c: i),
+    (r"\mathrm{NF}", lambda i, f, c: f),
+    (r"\mathrm{NC}", lambda i, f, c: c),
+    ("1", lambda i, f, c: 1),
+)
+
+
+def count_polynomials(size: int, kernel: int = 3, resampling: bool = False
+                      ) -> dict[str, dict[str, int]]:
+    """:func:`formula_counts` as integer polynomials in NIC, NF, NC:
+    ``{count: {monomial: coefficient}}`` (zero terms left out).
+
+    Fitted exactly on a 3x3x3 grid of (NIC, NF, NC), which determines a
+    quadratic, then checked at every grid point; raises if any count is
+    not such a polynomial.
+    """
+    grid = [(i, f, c) for i in (1, 2, 3) for f in (16, 32, 48)
+            for c in (1, 2, 3)]
+    design = np.array([[fn(*p) for _, fn in MONOMIALS] for p in grid],
+                      dtype=float)
+    out = {}
+    for name in COUNTS:
+        y = np.array([getattr(formula_counts(*p, size, kernel, resampling),
+                              name) for p in grid], dtype=float)
+        coef = np.rint(np.linalg.lstsq(design, y, rcond=None)[0])
+        if not np.array_equal(design @ coef, y):
+            raise ValueError(f"{name} is not a quadratic in NIC, NF, NC")
+        out[name] = {m: int(a) for (m, _), a in zip(MONOMIALS, coef)
+                     if a != 0}
+    return out
+
+
+def evaluate_polynomial(poly: Mapping[str, int], nic: int, nf: int,
+                        nc: int) -> int:
+    """A polynomial of :func:`count_polynomials` at (NIC, NF, NC)."""
+    fns = dict(MONOMIALS)
+    return sum(a * fns[m](nic, nf, nc) for m, a in poly.items())
+
+
+def polynomial_latex(poly: Mapping[str, int]) -> str:
+    r"""E.g. ``9\,\mathrm{NIC}\,\mathrm{NF} + 36\,\mathrm{NF}^2`` (no
+    digit grouping: in maths a comma reads as a list separator)."""
+    terms = []
+    for mono, a in poly.items():
+        body = str(a)
+        terms.append(body if mono == "1" else body + r"\," + mono)
+    return " + ".join(terms).replace("+ -", "- ")
+
+
+# --- multiply-adds (question 5.3) ------------------------------------------
+
+def formula_macs(model: str, nic: int, nf: int, nc: int, size: int = 32,
+                 kernel: int = 3) -> int:
+    """Multiply-adds of one forward pass through the (transposed)
+    convolutions, closed form (``A = size^2``, ``k = kernel``).
+
+    A convolution does ``C_in k^2`` per output value. A stride-2
+    convolution computes only the outputs it keeps, a quarter of a
+    stride-1 one's. A transposed convolution, as implemented, spreads
+    each input value over a ``k x k x C_out`` block: ``C_out k^2`` per
+    input value (including the products that fall on cropped borders).
+
+    - pool_upsample: A k^2 (NIC NF + NF^2/2 + NF^2/8 + NF NC/4 + NC^2)
+    - conv_transpose: A k^2 (NIC NF/4 + NF^2/8 + NF^2/8 + NF NC/4 + NC^2)
+    - unet: as conv_transpose, with block 4 reading 2 NF channels and the
+      last convolution NIC + NC.
+    """
+    a, k2 = size * size, kernel * kernel
+    if model == "pool_upsample":
+        six = 16 * nic * nf + 8 * nf * nf + 2 * nf * nf + 4 * nf * nc \
+            + 16 * nc * nc
+    elif model == "conv_transpose":
+        six = 4 * nic * nf + 2 * nf * nf + 2 * nf * nf + 4 * nf * nc \
+            + 16 * nc * nc
+    elif model == "unet":
+        six = 4 * nic * nf + 2 * nf * nf + 2 * nf * nf + 8 * nf * nc \
+            + 16 * (nic + nc) * nc
+    else:
+        raise ValueError(f"unknown model '{model}'")
+    return a * k2 * six // 16  # six: sixteenths of A k^2
+
+
+def measured_macs(model: nn.Module, nic: int, size: int = 32) -> int:
+    """Multiply-adds of one forward pass, counted with hooks on every
+    (transposed) convolution; independent of :func:`formula_macs`."""
+    total = [0]
+
+    def hook(name: str, m: nn.Module, inp: torch.Tensor,
+             out: torch.Tensor) -> None:
+        kh, kw = m.kernel_size
+        if isinstance(m, nn.ConvTranspose2d):
+            per = m.out_channels // m.groups * kh * kw
+            total[0] += inp[0].numel() * per
+        else:
+            per = m.in_channels // m.groups * kh * kw
+            total[0] += out[0].numel() * per
+
+    layers = [(n, m) for n, m in probe.leaves(model)
+              if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    probe.hooked_forward(model, torch.zeros(1, nic, size, size), hook,
+                         layers)
+    return total[0]

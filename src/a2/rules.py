@@ -1,0 +1,185 @@
+"""The rules behind the verdict words of sections 4 and 5.
+
+Every comparison the report states in words ("Yes", "lower", "duller",
+"rises steadily", "slower") is decided here by a named function, with
+its threshold a module constant, so that a reader can find the rule
+behind a word and a test covers each side of it. Each rule returns one
+word or short phrase from a fixed set, listed in its docstring; the
+section's Markdown is written to read correctly with any of them.
+
+Differences count only beyond a noise margin, :func:`margin`: a stated
+floor, or :data:`NOISE_FACTOR` standard deviations of a spread that the
+data measure (seeds, repeated timings), whichever is larger.
+"""
+from __future__ import annotations
+
+import statistics
+from typing import Sequence
+
+NOISE_FACTOR = 2.0
+"""A difference is beyond noise when it exceeds this many standard
+deviations of the measured spread (about 95% for a normal spread)."""
+
+GOOD_RGB_RATIO = 1.5
+"""4.2, "the colours look good": the prediction's mean RGB error is
+within this factor of the palette-quantised truth's, the best any
+classifier over the palette can do."""
+
+LOSS_MARGIN = 0.01
+"""Smallest difference in validation cross-entropy (nats per pixel)
+called a difference, when no larger seed spread is measured."""
+
+SATURATION_MARGIN = 0.02
+"""Smallest difference in mean HSV saturation (0 to 1) called "duller"
+or "more vivid", when no larger seed spread is measured; a mean of about
+0.2 shifted by 0.02 is a tenth of it."""
+
+LEAN_RATIO = 1.2
+"""A model "leans on" its commonest colours when they cover this many
+times more of its pixels than of the truth's."""
+
+PLATEAU_RATE = 0.002
+"""Validation loss still "improving" when it fell by more than this
+many nats per pixel per epoch over the last epochs (slower, ten more
+epochs would gain under 0.02)."""
+
+TAIL_EPOCHS = 3
+"""Epochs over which the recent change of the validation loss is
+averaged."""
+
+TIME_MARGIN = 0.05
+"""Relative difference in time below which two timings are "about the
+same", however well repeats agree."""
+
+
+def margin(floor: float, sd: float | None = None) -> float:
+    """The larger of ``floor`` and :data:`NOISE_FACTOR` times ``sd``
+    (``sd`` None: no spread measured, the floor alone)."""
+    return floor if sd is None else max(floor, NOISE_FACTOR * sd)
+
+
+def spread(values: Sequence[float]) -> float | None:
+    """Sample standard deviation (None for fewer than two values)."""
+    vals = [float(v) for v in values]
+    return statistics.stdev(vals) if len(vals) > 1 else None
+
+
+def relative_spread(values: Sequence[float]) -> float | None:
+    """Sample standard deviation over the mean (None for fewer than two
+    values), e.g. of repeated timings."""
+    sd = spread(values)
+    return None if sd is None else sd / statistics.fmean(values)
+
+
+def largest_spread(groups: Sequence[Sequence[float]],
+                   relative: bool = False) -> float | None:
+    """The largest (relative) spread of several groups, e.g. of two
+    models' losses over seeds; None when a group has a single value, so
+    that no spread was measured."""
+    f = relative_spread if relative else spread
+    sds = [f(g) for g in groups]
+    return None if not sds or None in sds else max(sds)
+
+
+def looks_good(pred_rgb_error: float, quantised_rgb_error: float) -> str:
+    """4.2: "Yes" when the prediction's mean RGB error is within
+    :data:`GOOD_RGB_RATIO` times the palette ceiling's, else "No"."""
+    return ("Yes" if pred_rgb_error <= GOOD_RGB_RATIO * quantised_rgb_error
+            else "No")
+
+
+def lower(a: float, b: float, tol: float = LOSS_MARGIN) -> str:
+    """Is ``a`` lower than ``b``? "Yes" when lower by more than ``tol``,
+    "No" when higher by more than ``tol``, else "Not clearly".
+
+    5.3: ``a`` ConvTransposeNet's validation loss, ``b``
+    PoolUpsampleNet's, ``tol`` from :func:`margin` on the seed spread.
+    """
+    if a < b - tol:
+        return "Yes"
+    if a > b + tol:
+        return "No"
+    return "Not clearly"
+
+
+def beyond(gap: float, tol: float) -> str:
+    """Whether a difference clears its noise margin: "beyond" or
+    "within" (as in "the gap is beyond the seed spread")."""
+    return "beyond" if abs(gap) > tol else "within"
+
+
+def vividness(sat: float, ref: float, tol: float = SATURATION_MARGIN
+              ) -> str:
+    """Colours with mean saturation ``sat`` against ``ref``: "duller
+    than", "more vivid than" (beyond ``tol``) or "about as vivid as"."""
+    if sat < ref - tol:
+        return "duller than"
+    if sat > ref + tol:
+        return "more vivid than"
+    return "about as vivid as"
+
+
+def leaning(pred_share: float, truth_share: float) -> str:
+    """Share of pixels in the model's commonest colours, predicted
+    against true: "leans on" when above :data:`LEAN_RATIO` times,
+    else "does not lean on" (as in "it leans on a few colours")."""
+    return ("leans on" if pred_share > LEAN_RATIO * truth_share
+            else "does not lean on")
+
+
+def training_state(valid_losses: Sequence[float],
+                   tol: float = LOSS_MARGIN) -> str:
+    """Where training stands, from the validation loss after each epoch:
+
+    - "overfitting": the last loss is more than ``tol`` above the lowest;
+    - "still improving, with no sign of overfitting yet": it fell by more
+      than :data:`PLATEAU_RATE` per epoch over the last
+      :data:`TAIL_EPOCHS` epochs;
+    - "levelling off, with no sign of overfitting": otherwise;
+    - "too short to tell (one epoch)": a single epoch.
+    """
+    v = [float(x) for x in valid_losses]
+    if len(v) < 2:
+        return "too short to tell (one epoch)"
+    if v[-1] - min(v) > tol:
+        return "overfitting"
+    if recent_rate(v) < -PLATEAU_RATE:
+        return "still improving, with no sign of overfitting yet"
+    return "levelling off, with no sign of overfitting"
+
+
+def recent_rate(values: Sequence[float]) -> float:
+    """Mean change per epoch over the last :data:`TAIL_EPOCHS` epochs
+    (fewer when the run is shorter; 0 for one epoch)."""
+    tail = list(values)[-(TAIL_EPOCHS + 1):]
+    return 0.0 if len(tail) < 2 else (tail[-1] - tail[0]) / (len(tail) - 1)
+
+
+def trend(values: Sequence[float], tol: float) -> str:
+    """How ``values`` (ordered by a setting, e.g. batch size) move:
+
+    - "shows no clear trend": first and last differ by at most ``tol``;
+    - "rises steadily" / "falls steadily": beyond ``tol``, and every step
+      goes the same way, over at least 3 points (2 points cannot rise
+      *steadily*);
+    - "rises overall" / "falls overall": otherwise.
+    """
+    v = [float(x) for x in values]
+    if len(v) < 2 or abs(v[-1] - v[0]) <= tol:
+        return "shows no clear trend"
+    up = v[-1] > v[0]
+    steps = [b - a for a, b in zip(v, v[1:])]
+    steady = len(v) >= 3 and all((s > 0) if up else (s < 0) for s in steps)
+    return ("rises" if up else "falls") + (" steadily" if steady
+                                           else " overall")
+
+
+def speed(seconds: float, ref: float, rel_tol: float = TIME_MARGIN) -> str:
+    """A time against a reference time: "faster than" or "slower than"
+    when they differ by more than ``rel_tol`` of the reference, else
+    "about as fast as"."""
+    if seconds < ref * (1 - rel_tol):
+        return "faster than"
+    if seconds > ref * (1 + rel_tol):
+        return "slower than"
+    return "about as fast as"

@@ -1,0 +1,161 @@
+"""The rules behind the verdict words: each side of each rule, on
+constructed numbers."""
+from __future__ import annotations
+
+import pytest
+
+from a2 import rules
+
+
+# --- noise margins -----------------------------------------------------------
+
+def test_margin_is_the_floor_without_a_measured_spread():
+    assert rules.margin(0.01) == 0.01
+    assert rules.margin(0.01, None) == 0.01
+
+
+def test_margin_widens_to_twice_a_large_spread():
+    assert rules.margin(0.01, 0.002) == 0.01
+    assert rules.margin(0.01, 0.02) == pytest.approx(
+        rules.NOISE_FACTOR * 0.02)
+
+
+def test_spreads_need_two_values():
+    assert rules.spread([1.0]) is None
+    assert rules.spread([1.0, 3.0]) == pytest.approx(2 ** 0.5)
+    assert rules.relative_spread([2.0, 2.0]) == 0.0
+    assert rules.largest_spread([[1.0, 3.0], [0.0, 0.1]]) == pytest.approx(
+        2 ** 0.5)
+    assert rules.largest_spread([[1.0, 3.0], [0.0]]) is None
+    assert rules.largest_spread([[1.0, 3.0]], relative=True) == \
+        pytest.approx(2 ** 0.5 / 2)
+
+
+# --- 4.2: the colours look good ------------------------------------------
+
+def test_looks_good_within_the_ratio_of_the_palette_ceiling():
+    ceiling = 0.04
+    assert rules.looks_good(rules.GOOD_RGB_RATIO * ceiling, ceiling) == "Yes"
+    assert rules.looks_good(0.05, ceiling) == "Yes"
+
+
+def test_looks_good_not_beyond_the_ratio():
+    assert rules.looks_good(0.061, 0.04) == "No"
+    assert rules.looks_good(0.37, 0.04) == "No"
+
+
+# --- 5.3: ConvTransposeNet beats PoolUpsampleNet -------------------------
+
+def test_lower_beyond_the_margin_is_yes():
+    assert rules.lower(1.129, 1.590) == "Yes"
+    # The seed spread widens the margin: 0.05 apart with sd 0.01 is beyond.
+    assert rules.lower(1.10, 1.15, rules.margin(0.01, 0.01)) == "Yes"
+
+
+def test_higher_beyond_the_margin_is_no():
+    assert rules.lower(1.60, 1.13) == "No"
+
+
+def test_within_the_margin_is_not_clearly():
+    assert rules.lower(1.130, 1.135) == "Not clearly"
+    assert rules.lower(1.10, 1.15, rules.margin(0.01, 0.03)) == \
+        "Not clearly"
+
+
+def test_beyond_or_within():
+    assert rules.beyond(0.46, 0.01) == "beyond"
+    assert rules.beyond(-0.46, 0.01) == "beyond"
+    assert rules.beyond(0.005, 0.01) == "within"
+
+
+# --- duller colours --------------------------------------------------------
+
+def test_a_saturation_gap_inside_the_margin_is_about_as_vivid():
+    # The reviewer's case: 0.17 against 0.18 is no "duller".
+    assert rules.vividness(0.17, 0.18) == "about as vivid as"
+    assert rules.vividness(0.19, 0.18) == "about as vivid as"
+
+
+def test_duller_and_more_vivid_beyond_the_margin():
+    assert rules.vividness(0.15, 0.18) == "duller than"
+    assert rules.vividness(0.21, 0.18) == "more vivid than"
+
+
+def test_a_measured_seed_spread_widens_the_saturation_margin():
+    tol = rules.margin(rules.SATURATION_MARGIN, 0.02)
+    assert rules.vividness(0.15, 0.18, tol) == "about as vivid as"
+
+
+def test_leaning_on_a_few_colours():
+    assert rules.leaning(80.0, 50.0) == "leans on"
+    assert rules.leaning(55.0, 50.0) == "does not lean on"
+    assert rules.leaning(40.0, 50.0) == "does not lean on"
+
+
+# --- 4.2: where training stands -------------------------------------------
+
+def test_training_state_still_improving():
+    v = [2.0, 1.8, 1.7, 1.65, 1.62, 1.59]
+    assert rules.training_state(v).startswith("still improving")
+
+
+def test_training_state_levelling_off():
+    v = [2.0, 1.8, 1.7, 1.6, 1.599, 1.598, 1.598]
+    assert rules.training_state(v).startswith("levelling off")
+
+
+def test_training_state_overfitting():
+    v = [2.0, 1.6, 1.5, 1.52, 1.55]
+    assert rules.training_state(v) == "overfitting"
+
+
+def test_training_state_of_one_epoch():
+    assert rules.training_state([3.17]).startswith("too short")
+
+
+def test_recent_rate_averages_the_last_epochs():
+    v = [10.0, 2.0, 1.9, 1.8, 1.7]
+    assert rules.recent_rate(v) == pytest.approx(-0.1)
+    assert rules.recent_rate([1.0]) == 0.0
+    assert rules.recent_rate([1.0, 0.5]) == pytest.approx(-0.5)
+
+
+# --- 5.5: how the loss moves with batch size ------------------------------
+
+def test_trend_rises_steadily_only_when_monotone_over_3_points():
+    assert rules.trend([1.10, 1.12, 1.20, 1.30], 0.01) == "rises steadily"
+
+
+def test_two_points_cannot_rise_steadily():
+    assert rules.trend([1.10, 1.30], 0.01) == "rises overall"
+
+
+def test_a_dip_makes_it_rise_overall():
+    assert rules.trend([1.10, 1.15, 1.13, 1.30], 0.01) == "rises overall"
+
+
+def test_trend_falls():
+    assert rules.trend([1.3, 1.2, 1.1], 0.01) == "falls steadily"
+    assert rules.trend([1.3, 1.35, 1.1], 0.01) == "falls overall"
+    assert rules.trend([1.3, 1.1], 0.01) == "falls overall"
+
+
+def test_no_clear_trend_within_the_margin():
+    assert rules.trend([1.10, 1.15, 1.105], 0.01) == "shows no clear trend"
+    assert rules.trend([1.10, 1.101, 1.102], 0.01) == "shows no clear trend"
+    assert rules.trend([1.1], 0.01) == "shows no clear trend"
+
+
+# --- slower / faster per epoch ---------------------------------------------
+
+def test_speed_beyond_the_timing_margin():
+    assert rules.speed(2.0, 2.5) == "faster than"
+    assert rules.speed(2.5, 2.0) == "slower than"
+
+
+def test_speed_within_the_timing_margin():
+    assert rules.speed(2.04, 2.0) == "about as fast as"
+    assert rules.speed(1.97, 2.0) == "about as fast as"
+    # Noisy repeats widen the margin: 10% apart is noise at 8% spread.
+    tol = rules.margin(rules.TIME_MARGIN, 0.08)
+    assert rules.speed(2.2, 2.0, tol) == "about as fast as"

@@ -1,0 +1,53 @@
+"""Questions 4.1, 5.1: every layer's shape, against handout Fig. 4."""
+from __future__ import annotations
+
+import torch
+
+from a2 import models, shapes
+from a2.models import ConvTransposeNet, PoolUpsampleNet
+
+
+def test_shape_table_matches_figure_4a():
+    rows = shapes.shape_table(PoolUpsampleNet(3, 8, 24),
+                              torch.zeros(2, 1, 32, 32))
+    assert shapes.block_shapes(rows) == [(2, 8, 16, 16), (2, 16, 8, 8),
+                                         (2, 8, 16, 16), (2, 24, 32, 32),
+                                         (2, 24, 32, 32)]
+    assert [r.name for r in rows if r.block_end] == [
+        "block1.3", "block2.3", "block3.3", "block4.3", "block5"]
+    assert sum(r.weights for r in rows) == 9 * (8 + 4 * 64 + 8 * 24
+                                                + 24 * 24)
+
+
+def test_shape_table_matches_figure_4b_and_lists_every_layer():
+    net = ConvTransposeNet(3, 8, 24)
+    rows = shapes.shape_table(net, torch.zeros(1, 1, 32, 32))
+    assert shapes.block_shapes(rows) == shapes.figure_shapes(1, 8, 24)
+    leaves = [m for m in net.modules() if not list(m.children())]
+    assert len(rows) == len(leaves)
+    assert "ConvTranspose2d(16->8, k=3, s=2, p=1, op=1)" in [
+        r.layer for r in rows]
+
+
+def test_shape_table_leaves_the_network_in_its_mode():
+    net = PoolUpsampleNet(3, 4, 6)
+    net.train()
+    shapes.shape_table(net, torch.zeros(1, 1, 32, 32))
+    assert net.training
+    assert not any(m._forward_hooks for m in net.modules())
+
+
+def test_shape_rows_label_each_block_with_figure_4():
+    rows = shapes.shape_table(PoolUpsampleNet(3, 8, 24),
+                              torch.zeros(1, 1, 32, 32))
+    table = shapes.shape_rows(rows)
+    assert len(table) == len(rows)
+    assert [r[3] for r in table if r[3]] == shapes.figure_labels()
+    assert all(len(r) == len(shapes.HEADER) for r in table)
+    assert table[0][2] == "[BS, 8, 32, 32]"
+
+
+def test_source_listing_is_the_library_code():
+    text = shapes.source_listing(models.PoolUpsampleNet)
+    assert text.startswith("```python\nclass PoolUpsampleNet")
+    assert text.rstrip().endswith("```")
