@@ -82,10 +82,14 @@ def test_environment_rows_name_versions_and_device():
                          "device"}
 
 
-def test_check_parts_split_every_check_once():
-    record = {"checks": [{"name": str(i), "quantity": "", "tolerance": "",
-                          "passed": True} for i in range(39)]}
-    parts = [appendix.check_part(record, i, 2) for i in (1, 2)]
-    assert [len(p) for p in parts] == [20, 19]
-    assert [r[0] for p in parts for r in p] == [str(i) for i in range(39)]
-    assert appendix.check_part({}, 2) == []
+def test_every_check_is_one_row_and_a_failed_one_says_so():
+    record = {"checks": [
+        {"name": "a", "quantity": "max |diff| 1.0e-09",
+         "tolerance": "atol 1e-08", "passed": True},
+        {"name": "b", "quantity": "", "tolerance": "", "passed": True},
+        {"name": "c", "quantity": "max |diff| 2.0e+00",
+         "tolerance": "atol 1e-08", "passed": False}]}
+    assert appendix.check_rows(record) == [
+        ("a", "1.0e-09 (atol 1e-08)"), ("b", "holds"),
+        ("c", "2.0e+00 (atol 1e-08): FAILED")]
+    assert appendix.check_rows({}) == []

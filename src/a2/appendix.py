@@ -21,7 +21,6 @@ RUNS_HEADER = ("cache key", "model", "k, NF, lr, B, epochs, seed",
                "valid acc. (%)")
 RUNS_DIGITS = (None, None, None, None, None, 1, 4, 2)
 CHECKS_HEADER = ("check", "largest difference (allowed)")
-CHECK_PARTS = 2  # tables per section: a table cannot break across pages
 
 
 def shown_path(path: str, root: Path) -> str:
@@ -125,13 +124,3 @@ def check_rows(record: dict[str, Any]) -> list[tuple[str, str]]:
             shown += ": FAILED"
         rows.append((c.get("name", "?"), shown))
     return rows
-
-
-def check_part(record: dict[str, Any], part: int,
-               parts: int = CHECK_PARTS) -> list[tuple[str, str]]:
-    """Part ``part`` (1-based) of :func:`check_rows`, split into
-    ``parts`` tables of nearly equal length: in print a table does not
-    break across pages, so no table may outgrow one."""
-    rows = check_rows(record)
-    size = -(-len(rows) // parts)  # ceil
-    return rows[(part - 1) * size:part * size]

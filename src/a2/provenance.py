@@ -114,49 +114,6 @@ def finish(pending: Path, out: Path, root: Path, notebook: Path,
     return record
 
 
-# --- the appendix's tables -------------------------------------------------
-
-def runs_markdown(manifests: Sequence[dict[str, Any]]) -> str:
-    """One row per stored run (``a2.cache`` manifests): settings, data
-    subset, device, training time and final metrics."""
-    lines = ["| cache key | model | k, NF, lr, B, epochs, seed "
-             "| train / valid images | device | time (s) "
-             "| valid loss | valid acc. (%) |",
-             "|" + "|".join("-" * w for w in (22, 14, 22, 12, 8, 7, 8, 8))
-             + "|"]
-    for m in manifests:
-        c, meta, last = m["config"], m.get("meta", {}), m.get("final") or {}
-        data = meta.get("data", {})
-        lines.append(
-            f"| `{m['key']}` | {c['model'].replace('_', ' ')} "
-            f"| {c['kernel']}, {c['num_filters']}, {c['lr']:g}, "
-            f"{c['batch_size']}, {c['epochs']}, {c['seed']} "
-            f"| {data.get('n_train', '?')} / {data.get('n_valid', '?')} "
-            f"| {', '.join(meta.get('devices', [])) or '?'} "
-            f"| {meta.get('train_seconds', float('nan')):.1f} "
-            f"| {last.get('valid_loss', float('nan')):.4f} "
-            f"| {last.get('valid_acc', float('nan')):.2f} |")
-    return "\n".join(lines)
-
-
-def sections_markdown(folder: Path) -> str:
-    """One row per executed section: its params files, commit and time of
-    execution, from the build's provenance folder."""
-    from a2.report import code
-
-    lines = ["| section | params files | commit | executed (UTC) | runs |",
-             "|" + "|".join("-" * w for w in (24, 32, 18, 18, 6)) + "|"]
-    for path in sorted(folder.glob("[!.]*.json")):
-        r = read(path)
-        params = ", ".join(code(Path(p).name, in_table=True)
-                           for p in r.get("params", []))
-        lines.append(f"| {path.stem} | {params or 'none'} "
-                     f"| {code(r.get('commit', '?'), in_table=True)} "
-                     f"| {r.get('executed', '?').removesuffix(' UTC')}"
-                     f" | {len(r.get('runs', []))} |")
-    return "\n".join(lines)
-
-
 def folder() -> Path | None:
     """The build's provenance folder (None outside the build)."""
     path = os.environ.get(ENV)

@@ -135,8 +135,16 @@ def table_markdown(rows: Sequence[Sequence[Any]], header: Sequence[str],
         return all(isinstance(r[j], numbers.Real)
                    and not isinstance(r[j], bool) for r in rows)
 
-    align = ["---:" if rows and numeric(j) else ":---"
-             for j in range(len(header))]
+    def width(j: int) -> int:
+        """Dashes for column j: pandoc sizes a wide table's columns in
+        proportion to them, so they follow the longest cell or header
+        word, plus room for the gap between columns."""
+        texts = [_cell(r[j], digits[j]) for r in rows]
+        words = str(header[j]).split() or [""]
+        return min(40, max(len(t) for t in texts + words)) + 3
+
+    align = [("-" * (width(j) - 1) + ":") if rows and numeric(j)
+             else (":" + "-" * (width(j) - 1)) for j in range(len(header))]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
     lines += ["| " + " | ".join(_cell(v, digits[j])
                                 for j, v in enumerate(r)) + " |"

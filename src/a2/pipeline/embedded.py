@@ -51,6 +51,7 @@ class Book:
     bibliography: Path | None
     filters: list[Path]  # the project's own, from the manifest
     css: list[Path]
+    typst: list[Path]  # Typst includes (include-in-header)
     values: dict[str, dict[str, str]]
     resources: list[str]
 
@@ -68,12 +69,15 @@ def load(stage: Path) -> Book:
                            for a in author)
     bib = m.get("bibliography")
     css = (m.get("format", {}).get("html") or {}).get("css", [])
+    typ = (m.get("format", {}).get("typst") or {}).get(
+        "include-in-header", [])
     values_file = stage / "_variables.yml"
     return Book(
         stage, str(meta.get("title", "a2")), str(meta.get("subtitle", "")),
         str(author), chapters, stage / bib if bib else None,
         [stage / f for f in m.get("filters", []) if f != "quarto"],
         [stage / c for c in ([css] if isinstance(css, str) else css)],
+        [stage / t for t in ([typ] if isinstance(typ, str) else typ)],
         yaml.safe_load(values_file.read_text()) or {}
         if values_file.is_file() else {},
         list(m.get("project", {}).get("resources", [])))
@@ -170,6 +174,7 @@ def render_pdf(book: Book, doc: dict[str, Any], work: Path,
     args = ["-f", "json", "-t", "typst-citations", "--standalone",
             "--toc", "--toc-depth=3",
             "-H", str(pandoc.TEMPLATES / "header.typ"),
+            *[a for t in book.typst for a in ("-H", str(t))],
             "-V", "papersize=a4", "-V", "page-numbering=1",
             *_filters(book, "typst.lua"), *_title_meta(book)]
     text = pandoc.fix_math(pandoc.run(args, work, pandoc.to_json(
