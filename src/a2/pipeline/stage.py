@@ -10,9 +10,10 @@ Staging does, once, what would otherwise differ between the renderers:
   4-pooling), where ``{{< var s4.name >}}`` in its prose finds them; a
   reference to a value no section recorded fails the build;
 - every figure and table caption (a cell with ``#| label: fig-...`` or
-  ``tbl-...`` and a ``fig-cap``/``tbl-cap``) gets its source line:
-  notebook, params files, the trained models ``a2.report.source`` named in
-  that cell, and the commit.
+  ``tbl-...`` and a ``fig-cap``/``tbl-cap``, or a table in the prose
+  captioned ``: ... {#tbl-...}``) gets its source line: notebook, params
+  files, the trained models ``a2.report.source`` named in that cell, and
+  the commit.
 """
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ STAGE = "book"
 VAR = re.compile(r"\{\{<\s*var\s+([\w.-]+)\s*>\}\}")
 CAPTION = re.compile(r"^#\|\s*(fig|tbl)-cap:\s*(.*?)\s*$")
 LABEL = re.compile(r"^#\|\s*label:\s*((?:fig|tbl)-[\w-]+)\s*$")
+# A table written in the prose, captioned the pandoc way.
+PROSE_TABLE = re.compile(r"^(:\s.*?)(\s*\{#tbl-[\w-]+\})\s*$", re.M)
 APPENDIX_RUNS = "trained-models"  # id of the appendix's runs table
 
 
@@ -133,6 +136,10 @@ def stage_notebook(nb: dict[str, Any], stem: str, record: dict[str, Any],
                 runs += data[SOURCE_MIME]["runs"]
             else:
                 kept.append(out)
+        if cell.get("cell_type") == "markdown":
+            line = source_line(stem, record, [])
+            cell["source"] = PROSE_TABLE.sub(
+                lambda m: f"{m.group(1)} {line}{m.group(2)}", _source(cell))
         if cell.get("cell_type") == "code":
             cell["outputs"] = kept
             labelled = any(LABEL.match(ln) for ln in _options(cell))

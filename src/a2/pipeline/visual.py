@@ -426,11 +426,12 @@ def empty_headings(text: str) -> list[str]:
                       r"\d+\s*$", text, re.M)
 
 
-# Math written as text: an underscore or a star glued to a name, Greek
-# letters spelled out, L1(...).
+# Math written as text: a subscript by underscore (S_min; not a code
+# name such as num_filters), a star glued to a letter, Greek letters
+# spelled out, L1(...).
 ASCII_MATH = re.compile(
-    r"\b[A-Za-z]+_[A-Za-z0-9{]+|\b(?:eta|lambda|sigma|alpha|beta|theta|"
-    r"mu|epsilon)\b|\b[A-Za-z]\*(?!\w)|\bL\d\(")
+    r"\b[A-Za-z]{1,2}_[A-Za-z0-9{]+\b|\b(?:eta|lambda|sigma|alpha|beta|"
+    r"theta|mu|epsilon)\b|\b[A-Za-z]\*(?!\w)|\bL\d\(")
 
 
 def captions_of(text: str) -> list[str]:
