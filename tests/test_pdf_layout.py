@@ -62,6 +62,11 @@ def test_no_page_leaves_a_third_of_itself_blank(
                               visual.chapter_titles(REPO)) == []
 
 
+def test_every_reference_resolves(text: str) -> None:
+    """An unknown @fig-/@tbl-/@eq-/@sec- label prints as "?@label"."""
+    assert re.findall(r"\?@[\w-]+", text) == []
+
+
 def test_every_heading_has_its_title(text: str) -> None:
     assert visual.empty_headings(text) == []
 

@@ -33,7 +33,8 @@ VAR = re.compile(r"\{\{<\s*var\s+([\w.-]+)\s*>\}\}")
 CAPTION = re.compile(r"^#\|\s*(fig|tbl)-cap:\s*(.*?)\s*$")
 LABEL = re.compile(r"^#\|\s*label:\s*((?:fig|tbl)-[\w-]+)\s*$")
 # A table written in the prose, captioned the pandoc way.
-PROSE_TABLE = re.compile(r"^(:\s.*?)(\s*\{#tbl-[\w-]+\})\s*$", re.M)
+PROSE_TABLE = re.compile(r"^(:[ \t].*?)([ \t]*\{#tbl-[\w-]+\})[ \t]*$",
+                         re.M)
 APPENDIX_RUNS = "trained-models"  # id of the appendix's runs table
 
 
@@ -50,6 +51,12 @@ def page(stem: str) -> str:
 def _source(cell: dict[str, Any]) -> str:
     src = cell.get("source", "")
     return "".join(src) if isinstance(src, list) else src
+
+
+def _set_source(cell: dict[str, Any], text: str) -> None:
+    """nbformat's list of lines, as Quarto expects of a notebook (a
+    Markdown cell given as one string loses its line breaks there)."""
+    cell["source"] = text.splitlines(keepends=True)
 
 
 def _options(cell: dict[str, Any]) -> list[str]:
@@ -102,7 +109,7 @@ def _set_caption(cell: dict[str, Any], extra: str, where: str) -> None:
                 new.append("#| fig-alt: " + json.dumps(_alt(str(text)),
                                                       ensure_ascii=False))
             lines[i:i + 1] = new
-            cell["source"] = "\n".join(lines)
+            _set_source(cell, "\n".join(lines))
             return
         if not line.startswith("#|"):
             break
@@ -138,8 +145,8 @@ def stage_notebook(nb: dict[str, Any], stem: str, record: dict[str, Any],
                 kept.append(out)
         if cell.get("cell_type") == "markdown":
             line = source_line(stem, record, [])
-            cell["source"] = PROSE_TABLE.sub(
-                lambda m: f"{m.group(1)} {line}{m.group(2)}", _source(cell))
+            _set_source(cell, PROSE_TABLE.sub(
+                lambda m: f"{m.group(1)} {line}{m.group(2)}", _source(cell)))
         if cell.get("cell_type") == "code":
             cell["outputs"] = kept
             labelled = any(LABEL.match(ln) for ln in _options(cell))

@@ -472,7 +472,9 @@ def pdf_problems(pdf: Path, pngs: list[Path], headings: list[str],
             + [f"heading without a title: {h}" for h in empty_headings(text)]
             + [f"math as plain text in a caption: {m}"
                for m in ascii_math(text)]
-            + [f"local path: {p}" for p in local_paths(text)])
+            + [f"local path: {p}" for p in local_paths(text)]
+            + [f"unresolved reference: {r}" for r in
+               sorted(set(re.findall(r"\?@[\w-]+", text)))])
 
 
 # --- make check-visual -----------------------------------------------------
