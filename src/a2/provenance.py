@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from a2.fileio import atomic_write
+
 ENV = "A2_PROVENANCE"
 _used: list[str] = []  # keys this process used, in order
 _checks: list[dict[str, Any]] = []  # checks this process made
@@ -63,9 +65,7 @@ def read(path: Path) -> dict[str, Any]:
 
 def _write(path: Path, record: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(record, indent=1).encode())
 
 
 def commit(root: Path) -> str:

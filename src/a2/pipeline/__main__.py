@@ -49,10 +49,10 @@ def _write_if_changed(path: Path, text: str) -> None:
     """Keep the file's time when its content is unchanged (Make stamps)."""
     if path.is_file() and path.read_text() == text:
         return
+    from a2.fileio import atomic_write
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    atomic_write(path, text.encode())
 
 
 def _absolute_data(root: Path) -> None:

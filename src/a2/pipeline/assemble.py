@@ -3,11 +3,11 @@ the library itself (generated from src/a2), so that the one notebook runs
 top to bottom in a fresh Jupyter kernel without installing the package."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import nbformat
 
+from a2.fileio import atomic_write
 from a2.pipeline.sections import (Section, library_modules, manifest,
                                   module_path, notebook_code, notebooks)
 from a2.pipeline.stage import namespace, recorded_values, resolve_vars
@@ -99,7 +99,5 @@ def assemble(root: Path, build: Path, out: Path) -> None:
     for cell in nb.cells:  # fresh, unique ids (nbformat 4.5)
         cell["id"] = nbformat.corpus.words.generate_corpus_id()
     nbformat.validate(nb)
-    tmp = out.with_name(f".{out.name}.tmp")
     out.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, tmp)
-    os.replace(tmp, out)
+    atomic_write(out, nbformat.writes(nb).encode())
