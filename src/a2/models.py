@@ -1,5 +1,5 @@
-"""The colourisation networks of Figure 4 and the paddings that keep their
-shapes.
+"""The colourisation networks of handout Fig. 4 and the paddings that
+keep their shapes.
 
 Shapes are ``(BS, C, H, W)``; NIC = ``num_in_channels``, NF =
 ``num_filters``, NC = ``num_colours``. Every network maps a greyscale
@@ -65,7 +65,7 @@ def same_padding(kernel: int) -> tuple[int, int]:
 
 
 def _final_conv(in_channels: int, nc: int, kernel: int) -> nn.Module:
-    """The last stride-1 ``Conv2d(-> NC)`` of Figure 4b/c.
+    """The last stride-1 ``Conv2d(-> NC)`` of handout Fig. 4b/c.
 
     An even kernel cannot keep the size with symmetric padding, so it gets
     one extra zero row and column at the bottom and right, as PyTorch's
@@ -79,7 +79,7 @@ def _final_conv(in_channels: int, nc: int, kernel: int) -> nn.Module:
 
 
 class PoolUpsampleNet(nn.Module):
-    """Figure 4a: stride-1 convolutions with max-pooling and upsampling.
+    """Handout Fig. 4a: stride-1 convolutions, max-pooling, upsampling.
 
     Every convolution is a stride-1 'same' convolution, which needs an odd
     kernel; an even one raises ValueError.
@@ -112,7 +112,7 @@ class PoolUpsampleNet(nn.Module):
 
 
 class ConvTransposeNet(nn.Module):
-    """Figure 4b: stride-2 convolutions down, transposed convolutions up.
+    """Handout Fig. 4b: stride-2 convolutions down, transposed ones up.
 
     The handout fixes padding 1 and output_padding 1 for kernel 3; other
     kernels get the paddings that keep the same shapes (question 5.4).
@@ -150,7 +150,7 @@ class ConvTransposeNet(nn.Module):
 
 
 class UNet(nn.Module):
-    """Figure 4c: Figure 4b with two skip connections along channels.
+    """Handout Fig. 4c: 4b with two skip connections along channels.
 
     Block 1's output joins block 3's before block 4; the input image joins
     block 4's output before the final convolution.
@@ -213,7 +213,7 @@ def build_model(name: str, kernel: int = 3, num_filters: int = 32,
 
 
 def check_kernel(model_name: str, kernel: int, dilation: int = 1) -> None:
-    """Raise ValueError when ``kernel`` cannot keep Figure 4's shapes."""
+    """Raise ValueError when ``kernel`` cannot keep handout Fig. 4's shapes."""
     if model_name == "pool_upsample":
         conv_padding(kernel, stride=1)
     elif model_name in MODELS:
