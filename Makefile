@@ -15,6 +15,8 @@
 #       page in $(B)/visual/{html,pdf}/, and what a reader would trip on.
 #       Builds the smoke profile unless PROFILE is given.
 #   make test       the pytest suite
+#   make lint       ruff over src, tests, bench and the sections' chunks
+#   make format     the same, rewriting what ruff would change
 #   make venv       .venv with the pinned requirements (done by the above)
 #   make clean      removes build/ and dist/ (never .venv or .cache)
 #
@@ -61,7 +63,8 @@ export A2_RENDERER := $(or $(RENDERER),$(A2_RENDERER),auto)
 export QUARTO
 export S PARAMS
 
-.PHONY: all pdf section params check-visual test venv quarto clean FORCE
+.PHONY: all pdf section params check-visual test lint format venv quarto \
+        clean FORCE
 all: pdf
 
 # --- the virtual environment ----------------------------------------------
@@ -167,6 +170,18 @@ quarto:
 # --- tests and housekeeping -------------------------------------------------
 test: | $(SETUP)
 	$(PY) -m pytest
+
+# Ruff (pyproject.toml) over the code and the sections' chunks; `format`
+# rewrites, `lint` only reports (the test suite runs it too).
+lint: | $(SETUP)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(PY) -m a2.pipeline.lint
+
+format: | $(SETUP)
+	$(VENV)/bin/ruff format src tests bench
+	$(VENV)/bin/ruff check --fix src tests bench
+	$(PY) -m a2.pipeline.lint --fix
 
 clean:
 	rm -rf build dist

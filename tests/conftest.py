@@ -1,5 +1,6 @@
 """Shared fixtures: the offline CIFAR-10 stand-in, isolated caches, and
 the one smoke build that the end-to-end tests look at."""
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,10 @@ HORSE_NPZ = REPO.parent / "shared" / "data" / "cifar10-horse.npz"
 def horse_npz() -> Path:
     """The CIFAR-10 horse class in the official batches' layout."""
     if not HORSE_NPZ.is_file():
-        pytest.fail(f"test data missing: {HORSE_NPZ} (the offline "
-                    f"CIFAR-10 stand-in, see shared/data/README.md)")
+        pytest.fail(
+            f"test data missing: {HORSE_NPZ} (the offline "
+            f"CIFAR-10 stand-in, see shared/data/README.md)"
+        )
     return HORSE_NPZ
 
 
@@ -66,8 +69,11 @@ def quarto() -> str | None:
     """The Quarto the tests render with: QUARTO, else on PATH, else the
     one `make quarto` set up in .tools/quarto."""
     local = REPO / ".tools/quarto/bin/quarto"
-    return (os.environ.get("QUARTO") or shutil.which("quarto")
-            or (str(local) if local.is_file() else None))
+    return (
+        os.environ.get("QUARTO")
+        or shutil.which("quarto")
+        or (str(local) if local.is_file() else None)
+    )
 
 
 def need_quarto() -> str:
@@ -76,15 +82,18 @@ def need_quarto() -> str:
     path = quarto()
     if path:
         return path
-    message = ("no Quarto (set QUARTO=path or put quarto on PATH; "
-               "../shared/quarto/setup.sh sets one up)")
+    message = (
+        "no Quarto (set QUARTO=path or put quarto on PATH; "
+        "../shared/quarto/setup.sh sets one up)"
+    )
     if os.environ.get("A2_REQUIRE_QUARTO") == "1":
         pytest.fail(message)
     pytest.skip(message)
 
 
-def make_smoke(renderer: str, quarto_path: str | None = None
-               ) -> subprocess.CompletedProcess:
+def make_smoke(
+    renderer: str, quarto_path: str | None = None
+) -> subprocess.CompletedProcess:
     """`make pdf PROFILE=smoke` on the real report, rendered by one
     renderer into build/test-smoke/dist-<renderer>; the sections are
     executed once for both."""
@@ -94,10 +103,21 @@ def make_smoke(renderer: str, quarto_path: str | None = None
     if quarto_path:
         env["QUARTO"] = quarto_path
     return subprocess.run(
-        ["make", "--no-print-directory", "-C", str(REPO), "pdf",
-         "PROFILE=smoke", f"B={SMOKE_BUILD}",
-         f"DIST={SMOKE_BUILD}/dist-{renderer}", f"DATA={data_setting()}"],
-        capture_output=True, text=True, env=env)
+        [
+            "make",
+            "--no-print-directory",
+            "-C",
+            str(REPO),
+            "pdf",
+            "PROFILE=smoke",
+            f"B={SMOKE_BUILD}",
+            f"DIST={SMOKE_BUILD}/dist-{renderer}",
+            f"DATA={data_setting()}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
 
 
 @pytest.fixture(scope="session")

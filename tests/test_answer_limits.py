@@ -3,6 +3,7 @@
 limits ("Briefly explain in 2-3 sentences") keep to the limit it states.
 The limits are read from the handout's text, the answers from the
 sections' Quarto Markdown."""
+
 from __future__ import annotations
 
 import re
@@ -15,8 +16,20 @@ HANDOUT = REPO.parent / "shared" / "seed" / "assignment-a2.txt"
 THEORY = ("1-optimization", "2-hyperparameters", "3-resources")
 # The handout's questions in sections 1-3 (those with a number of their
 # own; 1.1, 1.2, 2.1, 2.2 and 3.1 only introduce them).
-QUESTIONS = ["1.1.1", "1.2.1", "1.2.2", "2.1.1", "2.1.2", "2.1.3",
-             "2.2.1", "2.2.2", "2.2.3", "3.1.1", "3.1.2", "3.2"]
+QUESTIONS = [
+    "1.1.1",
+    "1.2.1",
+    "1.2.2",
+    "2.1.1",
+    "2.1.2",
+    "2.1.3",
+    "2.2.1",
+    "2.2.2",
+    "2.2.3",
+    "3.1.1",
+    "3.1.2",
+    "3.2",
+]
 LIMITED = {"3.1.1", "3.1.2", "3.2"}  # what the brief asks us to check
 
 # --- the handout ------------------------------------------------------------
@@ -39,18 +52,21 @@ def sentence_limits(text: str) -> dict[tuple[str, str], tuple[int, int]]:
     heads = list(HEADING.finditer(text))
     out = {}
     for h, nxt in zip(heads, heads[1:] + [None]):
-        body = text[h.end():nxt.start() if nxt else len(text)]
+        body = text[h.end() : nxt.start() if nxt else len(text)]
         parts = list(PART.finditer(body))
         for p, q in zip(parts, parts[1:] + [None]):
-            chunk = body[p.end():q.start() if q else len(body)]
+            chunk = body[p.end() : q.start() if q else len(body)]
             m = LIMIT.search(chunk)
             if m:
-                out[(h.group(1), p.group(1))] = (int(m.group(1)),
-                                                 int(m.group(2)))
+                out[(h.group(1), p.group(1))] = (
+                    int(m.group(1)),
+                    int(m.group(2)),
+                )
     return out
 
 
 # --- the sections -----------------------------------------------------------
+
 
 def _blocks(lines: list[str]):
     """(kind, level or depth, line index) for headings and callout fences
@@ -87,24 +103,34 @@ def questions(stem: str) -> dict[str, list[str]]:
         heads.append((".".join(map(str, counters[:level])), i))
     out = {}
     for (num, i), nxt in zip(heads, heads[1:] + [(None, len(lines))]):
-        out[num] = lines[i + 1:nxt[1]]
+        out[num] = lines[i + 1 : nxt[1]]
     return out
 
 
 def answer(body: list[str]) -> str | None:
     """The text of the first `.a2-answer` callout, if it is the first
     thing under the heading (blank lines aside)."""
-    for kind, depth, i in _blocks(body):
+    for kind, _depth, i in _blocks(body):
         if kind == "heading":
             return None
         if kind == "open":
             if ".a2-answer" not in body[i] or any(
-                    ln.strip() for ln in body[:i]):
+                ln.strip() for ln in body[:i]
+            ):
                 return None
-            end = next(j for k, d, j in _blocks(body[i:])
-                       if k == "close" and d == 0) + i
-            text = [ln for ln in body[i + 1:end]
-                    if not ln.startswith("## Answer")]
+            end = (
+                next(
+                    j
+                    for k, d, j in _blocks(body[i:])
+                    if k == "close" and d == 0
+                )
+                + i
+            )
+            text = [
+                ln
+                for ln in body[i + 1 : end]
+                if not ln.startswith("## Answer")
+            ]
             return "\n".join(text)
     return None
 
@@ -115,12 +141,23 @@ def parts(text: str) -> dict[str, str]:
     marks = list(re.finditer(r"(?:\A|\n\s*\n)\s*\**\(([a-z])\)", text))
     if not marks:
         return {"a": text}
-    return {m.group(1): text[m.start():n.start() if n else len(text)]
-            for m, n in zip(marks, marks[1:] + [None])}
+    return {
+        m.group(1): text[m.start() : n.start() if n else len(text)]
+        for m, n in zip(marks, marks[1:] + [None])
+    }
 
 
-ABBREVIATIONS = ("e.g.", "i.e.", "et al.", "eqs.", "eq.", "Figs.", "Fig.",
-                 "vs.", "cf.")
+ABBREVIATIONS = (
+    "e.g.",
+    "i.e.",
+    "et al.",
+    "eqs.",
+    "eq.",
+    "Figs.",
+    "Fig.",
+    "vs.",
+    "cf.",
+)
 
 
 def sentences(markdown: str) -> list[str]:
@@ -140,13 +177,18 @@ def sentences(markdown: str) -> list[str]:
 
 # --- tests -------------------------------------------------------------------
 
+
 def test_sentence_counter_skips_math_numbers_and_abbreviations():
-    text = ("**(a) C.** The loss is $0.5 \\cdot 2$ (handout Fig. 1, "
-            "e.g. at {{< var s3.x >}}), see @fig-a.\n\n"
-            "$$x = 1.5.$$ {#eq-x}\n\nAs Kaplan et al. found [@k20].")
-    assert sentences(text) == ["(a) C.", "The loss is X (handout Fig 1, "
-                               "eg at X), see Ref.", "X As Kaplan et al "
-                               "found Ref."]
+    text = (
+        "**(a) C.** The loss is $0.5 \\cdot 2$ (handout Fig. 1, "
+        "e.g. at {{< var s3.x >}}), see @fig-a.\n\n"
+        "$$x = 1.5.$$ {#eq-x}\n\nAs Kaplan et al. found [@k20]."
+    )
+    assert sentences(text) == [
+        "(a) C.",
+        "The loss is X (handout Fig 1, eg at X), see Ref.",
+        "X As Kaplan et al found Ref.",
+    ]
 
 
 def test_handout_limits_are_read_from_its_text(handout: str):
@@ -165,8 +207,7 @@ def test_every_question_opens_with_its_answer(stem: str):
     assert not late, f"{late} do not open with a .a2-answer callout"
 
 
-def test_limited_answers_keep_to_the_handouts_sentence_counts(
-        handout: str):
+def test_limited_answers_keep_to_the_handouts_sentence_counts(handout: str):
     limits = sentence_limits(handout)
     by_question = {}
     for stem in THEORY:
@@ -178,8 +219,9 @@ def test_limited_answers_keep_to_the_handouts_sentence_counts(
         text = parts(answer(by_question[q]) or "").get(part)
         assert text, f"{q}({part}): no answer part in the callout"
         n = len(sentences(text))
-        assert lo <= n <= hi, (f"{q}({part}) has {n} sentences; the "
-                               f"handout asks for {lo}-{hi}")
+        assert lo <= n <= hi, (
+            f"{q}({part}) has {n} sentences; the handout asks for {lo}-{hi}"
+        )
         checked.append(q)
     assert set(checked) == LIMITED
 
@@ -188,13 +230,16 @@ def test_fill_in_answer_gives_the_handouts_four_blanks():
     body = questions("3-resources")["3.1.2"]
     b = parts(answer(body) or "")["b"]
     for point in ("A", "B"):
-        line = re.search(rf"Point {point}: Regime: \*\*(.+?)\*\*\. "
-                         rf"Potential way to\s+accelerate training: "
-                         rf"\*\*(.+?)\*\*", b)
+        line = re.search(
+            rf"Point {point}: Regime: \*\*(.+?)\*\*\. "
+            rf"Potential way to\s+accelerate training: "
+            rf"\*\*(.+?)\*\*",
+            b,
+        )
         assert line, f"Point {point}'s fill-in line is missing"
 
 
 def test_sections_build_no_prose_in_python_strings():
     for stem in THEORY:
         text = (REPO / "report" / f"{stem}.qmd").read_text()
-        assert "md(f" not in text and "md(\"" not in text, stem
+        assert "md(f" not in text and 'md("' not in text, stem

@@ -1,5 +1,6 @@
 """The appendix's tables: no local path printed in full, every check and
 run listed."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,8 +12,9 @@ from a2.report import table_markdown
 def test_paths_inside_the_repository_are_relative(tmp_path: Path):
     root = tmp_path / "repo"
     (root / "data").mkdir(parents=True)
-    assert appendix.shown_path(str(root / "data" / "x.npz"), root) == \
-        "data/x.npz"
+    assert (
+        appendix.shown_path(str(root / "data" / "x.npz"), root) == "data/x.npz"
+    )
 
 
 def test_paths_outside_the_repository_show_the_name_only(tmp_path: Path):
@@ -21,7 +23,8 @@ def test_paths_outside_the_repository_show_the_name_only(tmp_path: Path):
     shown = appendix.shown_path("/somewhere/else/cifar10-horse.npz", root)
     assert shown == "cifar10-horse.npz"
     assert "/" not in appendix.data_setting(
-        "/somewhere/else/cifar10-horse.npz", root).strip("`")
+        "/somewhere/else/cifar10-horse.npz", root
+    ).strip("`")
 
 
 def test_data_rows_name_the_setting_and_the_checksum(tmp_path: Path):
@@ -29,67 +32,126 @@ def test_data_rows_name_the_setting_and_the_checksum(tmp_path: Path):
     assert rows[0][1].startswith("`download`")
     assert rows[1] == ("checksum (md5)", "`abc123`")
     digest = "0123456789abcdef" * 4
-    (_, (_, shown)) = appendix.data_rows("x.npz", "sha256:" + digest,
-                                         tmp_path)
+    (_, (_, shown)) = appendix.data_rows("x.npz", "sha256:" + digest, tmp_path)
     assert shown.replace("`", "").replace(" ", "") == digest
     assert shown.count(" ") == 3
 
 
 def test_section_rows_count_runs_and_passed_checks():
-    records = {"4-pooling": {
-        "notebook": "report/4-pooling.qmd",
-        "params": ["params/4-pooling.yaml", "/abs/elsewhere/smoke.yaml"],
-        "commit": "abc1234", "executed": "2026-01-01 10:00 UTC",
-        "runs": ["k1"], "checks": [{"passed": True}, {"passed": True}]}}
+    records = {
+        "4-pooling": {
+            "notebook": "report/4-pooling.qmd",
+            "params": ["params/4-pooling.yaml", "/abs/elsewhere/smoke.yaml"],
+            "commit": "abc1234",
+            "executed": "2026-01-01 10:00 UTC",
+            "runs": ["k1"],
+            "checks": [{"passed": True}, {"passed": True}],
+        }
+    }
     (row,) = appendix.section_rows(records)
-    assert row == ("4-pooling", "`4-pooling.yaml`, `smoke.yaml`",
-                   "`abc1234`", "2026-01-01 10:00", 1, "2 of 2")
+    assert row == (
+        "4-pooling",
+        "`4-pooling.yaml`, `smoke.yaml`",
+        "`abc1234`",
+        "2026-01-01 10:00",
+        1,
+        "2 of 2",
+    )
     assert len(row) == len(appendix.SECTIONS_HEADER)
 
 
 def test_run_rows_give_settings_and_final_metrics():
-    manifest = {"key": "k1", "config": {
-        "model": "conv_transpose", "kernel": 3, "num_filters": 32,
-        "lr": 0.001, "batch_size": 100, "epochs": 25, "seed": 0},
-        "meta": {"data": {"n_train": 5000, "n_valid": 1000},
-                 "devices": ["cpu"], "train_seconds": 80.0},
-        "final": {"valid_loss": 1.1291, "valid_acc": 55.17}}
+    manifest = {
+        "key": "k1",
+        "config": {
+            "model": "conv_transpose",
+            "kernel": 3,
+            "num_filters": 32,
+            "lr": 0.001,
+            "batch_size": 100,
+            "epochs": 25,
+            "seed": 0,
+        },
+        "meta": {
+            "data": {"n_train": 5000, "n_valid": 1000},
+            "devices": ["cpu"],
+            "train_seconds": 80.0,
+        },
+        "final": {"valid_loss": 1.1291, "valid_acc": 55.17},
+    }
     (row,) = appendix.run_rows([manifest])
-    assert row[:4] == ("`k1`", "ConvTransposeNet", "3, 32, 0.001, 100, "
-                       "25, 0", "5000 / 1000")
+    assert row[:4] == (
+        "`k1`",
+        "ConvTransposeNet",
+        "3, 32, 0.001, 100, 25, 0",
+        "5000 / 1000",
+    )
     assert row[-2:] == (1.1291, 55.17)
-    text = table_markdown([row], appendix.RUNS_HEADER,
-                          appendix.RUNS_DIGITS)
+    text = table_markdown([row], appendix.RUNS_HEADER, appendix.RUNS_DIGITS)
     assert "55.17" in text and "1.1291" in text
 
 
 def test_check_rows_list_every_check():
-    record = {"checks": [
-        {"name": "a", "quantity": "max |diff| 1.0e-16",
-         "tolerance": "rtol 1e-06", "passed": True},
-        {"name": "b", "quantity": "", "tolerance": "", "passed": True}]}
+    record = {
+        "checks": [
+            {
+                "name": "a",
+                "quantity": "max |diff| 1.0e-16",
+                "tolerance": "rtol 1e-06",
+                "passed": True,
+            },
+            {"name": "b", "quantity": "", "tolerance": "", "passed": True},
+        ]
+    }
     rows = appendix.check_rows(record)
     assert rows == [("a", "1.0e-16 (rtol 1e-06)"), ("b", "holds")]
-    failed = {"checks": [{"name": "c", "quantity": "max |diff| 2",
-                          "tolerance": "exact", "passed": False}]}
+    failed = {
+        "checks": [
+            {
+                "name": "c",
+                "quantity": "max |diff| 2",
+                "tolerance": "exact",
+                "passed": False,
+            }
+        ]
+    }
     assert appendix.check_rows(failed) == [("c", "2 (exact): FAILED")]
     assert appendix.check_rows({}) == []
 
 
 def test_environment_rows_name_versions_and_device():
     rows = dict(appendix.environment_rows("2026-01-01 10:00 UTC", "abc"))
-    assert set(rows) == {"built", "commit", "Python", "PyTorch", "NumPy",
-                         "device"}
+    assert set(rows) == {
+        "built",
+        "commit",
+        "Python",
+        "PyTorch",
+        "NumPy",
+        "device",
+    }
 
 
 def test_every_check_is_one_row_and_a_failed_one_says_so():
-    record = {"checks": [
-        {"name": "a", "quantity": "max |diff| 1.0e-09",
-         "tolerance": "atol 1e-08", "passed": True},
-        {"name": "b", "quantity": "", "tolerance": "", "passed": True},
-        {"name": "c", "quantity": "max |diff| 2.0e+00",
-         "tolerance": "atol 1e-08", "passed": False}]}
+    record = {
+        "checks": [
+            {
+                "name": "a",
+                "quantity": "max |diff| 1.0e-09",
+                "tolerance": "atol 1e-08",
+                "passed": True,
+            },
+            {"name": "b", "quantity": "", "tolerance": "", "passed": True},
+            {
+                "name": "c",
+                "quantity": "max |diff| 2.0e+00",
+                "tolerance": "atol 1e-08",
+                "passed": False,
+            },
+        ]
+    }
     assert appendix.check_rows(record) == [
-        ("a", "1.0e-09 (atol 1e-08)"), ("b", "holds"),
-        ("c", "2.0e+00 (atol 1e-08): FAILED")]
+        ("a", "1.0e-09 (atol 1e-08)"),
+        ("b", "holds"),
+        ("c", "2.0e+00 (atol 1e-08): FAILED"),
+    ]
     assert appendix.check_rows({}) == []

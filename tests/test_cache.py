@@ -1,5 +1,6 @@
 """The checkpoint cache: hits load, misses train, damage is reported and
 retrained, and a killed run resumes to the same numbers."""
+
 from __future__ import annotations
 
 import fcntl
@@ -18,12 +19,12 @@ import numpy as np
 import torch
 
 from a2 import cache, settings
-from a2 import models as a2_models
 from a2 import train as a2_train
 from a2.train import RunConfig
 
-TINY = RunConfig(num_filters=4, batch_size=64, epochs=2, device="cpu",
-                 shuffle="epoch")
+TINY = RunConfig(
+    num_filters=4, batch_size=64, epochs=2, device="cpu", shuffle="epoch"
+)
 
 
 def metrics(run):
@@ -45,8 +46,9 @@ def test_a_miss_trains_and_stores_the_run(a2_cache, tiny_data):
     assert len(run.history) == 2 and not run.model.training
     folder = a2_cache / "runs" / run.key
     assert checkpoint(folder).is_file()
-    assert [p.name for p in folder.glob("ckpt-*.pt")] \
-        == [checkpoint(folder).name]  # the first epoch's was removed
+    assert [p.name for p in folder.glob("ckpt-*.pt")] == [
+        checkpoint(folder).name
+    ]  # the first epoch's was removed
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["complete"] and manifest["meta"]["devices"] == ["cpu"]
     assert manifest["final"]["valid_acc"] == run.history.last.valid_acc
@@ -60,21 +62,28 @@ def test_a_hit_loads_without_training(a2_cache, tiny_data, monkeypatch):
     assert lines[0].startswith(f"loaded run {first.key}")
     assert metrics(again) == metrics(first)
     saved = first.model.state_dict()
-    assert all(torch.equal(again.model.state_dict()[k], v)
-               for k, v in saved.items())
+    assert all(
+        torch.equal(again.model.state_dict()[k], v) for k, v in saved.items()
+    )
 
 
 def test_key_ignores_device_but_not_what_changes_results(tiny_data):
     key = cache.run_key(TINY, tiny_data)
     assert cache.run_key(TINY.replace(device="auto"), tiny_data) == key
-    for change in (dict(lr=0.01), dict(seed=1), dict(epochs=3),
-                   dict(shuffle="once"), dict(model="unet")):
+    for change in (
+        dict(lr=0.01),
+        dict(seed=1),
+        dict(epochs=3),
+        dict(shuffle="once"),
+        dict(model="unet"),
+    ):
         assert cache.run_key(TINY.replace(**change), tiny_data) != key
     assert len(key) == 16
 
 
 def test_a_corrupt_checkpoint_is_reported_in_one_line_and_retrained(
-        a2_cache, tiny_data):
+    a2_cache, tiny_data
+):
     first = cache.train_or_load(TINY, tiny_data, log=None)
     ckpt = checkpoint(a2_cache / "runs" / first.key)
     ckpt.write_bytes(ckpt.read_bytes()[:1000])  # a torn write
@@ -112,18 +121,23 @@ cache.train_or_load(RunConfig(**{config!r}), d, log=None)
 
 
 def test_a_killed_run_resumes_to_the_same_final_metrics(
-        tmp_path, monkeypatch, tiny_data, horse_npz):
+    tmp_path, monkeypatch, tiny_data, horse_npz
+):
     monkeypatch.setenv("A2_CACHE", str(tmp_path / "straight"))
     straight = cache.train_or_load(TINY, tiny_data, log=None)
 
     monkeypatch.setenv("A2_CACHE", str(tmp_path / "killed"))
     script = textwrap.dedent(CHILD).format(config=TINY.to_dict())
     colours = tmp_path / "colours.npy"
-    np.save(colours, np.array([tiny_data.palette], dtype=object),
-            allow_pickle=True)
+    np.save(
+        colours, np.array([tiny_data.palette], dtype=object), allow_pickle=True
+    )
     child = subprocess.Popen(
         [sys.executable, "-c", script, str(horse_npz), str(colours)],
-        stdout=subprocess.PIPE, text=True, env=dict(os.environ))
+        stdout=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
     try:
         assert child.stdout.readline().strip() == "saved"
     finally:
@@ -131,8 +145,10 @@ def test_a_killed_run_resumes_to_the_same_final_metrics(
         child.wait(timeout=30)
     assert child.returncode == -signal.SIGKILL
     manifest = json.loads(
-        (settings.cache_dir() / "runs" / straight.key / "manifest.json")
-        .read_text())
+        (
+            settings.cache_dir() / "runs" / straight.key / "manifest.json"
+        ).read_text()
+    )
     assert manifest["meta"]["epochs_done"] == 1
 
     lines = []
@@ -141,16 +157,18 @@ def test_a_killed_run_resumes_to_the_same_final_metrics(
     assert metrics(resumed) == metrics(straight)
 
 
-def test_a_second_process_waits_for_the_lock_then_loads(a2_cache,
-                                                        tiny_data):
+def test_a_second_process_waits_for_the_lock_then_loads(a2_cache, tiny_data):
     first = cache.train_or_load(TINY, tiny_data, log=None)
     folder = a2_cache / "runs" / first.key
     lines, result = [], {}
     fd = os.open(folder, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # another process holds the run
-        worker = threading.Thread(target=lambda: result.update(
-            run=cache.train_or_load(TINY, tiny_data, log=lines.append)))
+        worker = threading.Thread(
+            target=lambda: result.update(
+                run=cache.train_or_load(TINY, tiny_data, log=lines.append)
+            )
+        )
         worker.start()
         worker.join(timeout=1.0)
         assert worker.is_alive() and "waiting" in lines[0]
@@ -162,8 +180,7 @@ def test_a_second_process_waits_for_the_lock_then_loads(a2_cache,
     assert metrics(result["run"]) == metrics(first)
 
 
-def test_list_runs_gives_the_manifests_for_the_appendix(a2_cache,
-                                                        tiny_data):
+def test_list_runs_gives_the_manifests_for_the_appendix(a2_cache, tiny_data):
     cache.train_or_load(TINY, tiny_data, log=None)
     cache.train_or_load(TINY.replace(epochs=1), tiny_data, log=None)
     runs = cache.list_runs()
@@ -172,7 +189,8 @@ def test_list_runs_gives_the_manifests_for_the_appendix(a2_cache,
 
 
 def test_key_follows_the_training_code_not_its_comments(
-        tiny_data, monkeypatch):
+    tiny_data, monkeypatch
+):
     key = cache.run_key(TINY, tiny_data)
     real = inspect.getsource
     seen, edit = [], {}
@@ -198,11 +216,14 @@ TRAIN_SOURCE = inspect.getsource(a2_train)
 def test_fingerprint_ignores_docstrings_and_comments_of_train_py():
     before = cache.code_fingerprint(TRAIN_SOURCE)
     docstring = TRAIN_SOURCE.replace(
-        "One pass over the training set", "A pass over every image")
+        "One pass over the training set", "A pass over every image"
+    )
     comment = TRAIN_SOURCE.replace(
-        "# .item() syncs the device", "# .item() waits for the device")
-    module_doc = TRAIN_SOURCE.replace("Training the colourisation",
-                                      "Train the colourisation")
+        "# .item() syncs the device", "# .item() waits for the device"
+    )
+    module_doc = TRAIN_SOURCE.replace(
+        "Training the colourisation", "Train the colourisation"
+    )
     for edited in (docstring, comment, module_doc):
         assert edited != TRAIN_SOURCE
         assert cache.code_fingerprint(edited) == before
@@ -210,32 +231,40 @@ def test_fingerprint_ignores_docstrings_and_comments_of_train_py():
 
 def test_fingerprint_changes_with_a_line_of_training_code():
     before = cache.code_fingerprint(TRAIN_SOURCE)
-    for old, new in [("EVAL_BATCH = 500", "EVAL_BATCH = 501"),
-                     ("loss.backward()", "loss.mul(2).backward()"),
-                     ('"""One pass over the training set',
-                      'x = 1\n        """One pass over the training set')]:
+    for old, new in [
+        ("EVAL_BATCH = 500", "EVAL_BATCH = 501"),
+        ("loss.backward()", "loss.mul(2).backward()"),
+        (
+            '"""One pass over the training set',
+            'x = 1\n        """One pass over the training set',
+        ),
+    ]:
         assert old in TRAIN_SOURCE
         edited = TRAIN_SOURCE.replace(old, new)
         assert cache.code_fingerprint(edited) != before, new
 
 
-def test_key_covers_the_grey_conversion(horse_npz, tiny_data, tmp_path,
-                                        monkeypatch):
+def test_key_covers_the_grey_conversion(
+    horse_npz, tiny_data, tmp_path, monkeypatch
+):
     """Data preparation is keyed by the tensors it makes: a different
     grey conversion never reuses models trained on the old inputs."""
     from a2 import data
 
     colours = tmp_path / "palette.npy"
     np.save(colours, tiny_data.palette[None])
-    same = data.load(source=horse_npz, n_train=128, n_valid=64,
-                     palette=colours)
+    same = data.load(
+        source=horse_npz, n_train=128, n_valid=64, palette=colours
+    )
     key = cache.run_key(TINY, same)
     assert key == cache.run_key(TINY, tiny_data)
     weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
-    monkeypatch.setattr(data, "grey", lambda rgb: (rgb * weights).sum(
-        dim=1, keepdim=True))
-    luma = data.load(source=horse_npz, n_train=128, n_valid=64,
-                     palette=colours)
+    monkeypatch.setattr(
+        data, "grey", lambda rgb: (rgb * weights).sum(dim=1, keepdim=True)
+    )
+    luma = data.load(
+        source=horse_npz, n_train=128, n_valid=64, palette=colours
+    )
     assert luma.identity == same.identity  # same source, class, sizes
     assert cache.run_key(TINY, luma) != key
 
@@ -262,8 +291,9 @@ def test_data_hash_is_computed_once_per_data(tiny_data, monkeypatch):
     assert fresh.content_sha256 == first  # not hashed again
 
 
-def test_an_old_checkpoint_with_numpy_rng_state_still_loads(a2_cache,
-                                                             tiny_data):
+def test_an_old_checkpoint_with_numpy_rng_state_still_loads(
+    a2_cache, tiny_data
+):
     """Before checkpoints were named by their hash they were
     'checkpoint.pt' and held numpy's RNG state, which nothing drew from."""
     first = cache.train_or_load(TINY, tiny_data, log=None)

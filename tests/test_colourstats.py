@@ -1,16 +1,24 @@
 """Question 4.2: colour statistics, against exact colourisers."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
-from a2 import colourstats, experiments as ex
+from a2 import colourstats
+from a2 import experiments as ex
 
 
 def test_colour_stats_are_shares_and_saturations(tiny_data, a2_cache):
-    r = ex.run("pool_upsample", tiny_data, log=None, epochs=1,
-               num_filters=2, batch_size=100)
+    r = ex.run(
+        "pool_upsample",
+        tiny_data,
+        log=None,
+        epochs=1,
+        num_filters=2,
+        batch_size=100,
+    )
     s = colourstats.colour_stats(r.model, tiny_data)
     assert 0 <= s.truth_share <= 100 and 0 < s.pred_share <= 100
     assert 0 <= s.pred_saturation <= 1 and 0 <= s.truth_saturation <= 1
@@ -19,9 +27,11 @@ def test_colour_stats_are_shares_and_saturations(tiny_data, a2_cache):
 
 
 def test_colour_stats_of_a_perfect_colouriser_match_the_truth(
-        tiny_data, monkeypatch):
-    monkeypatch.setattr(colourstats, "predict",
-                        lambda model, x: tiny_data.valid_target)
+    tiny_data, monkeypatch
+):
+    monkeypatch.setattr(
+        colourstats, "predict", lambda model, x: tiny_data.valid_target
+    )
     s = colourstats.colour_stats(None, tiny_data)
     assert s.pred_share == pytest.approx(s.truth_share)
     assert s.pred_colours == s.truth_colours
@@ -29,13 +39,16 @@ def test_colour_stats_of_a_perfect_colouriser_match_the_truth(
     assert s.pred_rgb_error == pytest.approx(s.quantised_rgb_error)
     counts = torch.bincount(tiny_data.valid_target.ravel())
     assert s.majority_acc == pytest.approx(
-        100.0 * counts.max().item() / tiny_data.valid_target.numel())
+        100.0 * counts.max().item() / tiny_data.valid_target.numel()
+    )
 
 
 def test_colour_stats_of_a_one_colour_colouriser(tiny_data, monkeypatch):
-    monkeypatch.setattr(colourstats, "predict",
-                        lambda model, x: torch.full_like(
-                            tiny_data.valid_target, 5))
+    monkeypatch.setattr(
+        colourstats,
+        "predict",
+        lambda model, x: torch.full_like(tiny_data.valid_target, 5),
+    )
     s = colourstats.colour_stats(None, tiny_data)
     assert s.pred_colours == 1 and s.top[0] == 5
     assert s.pred_share == pytest.approx(100.0)
@@ -43,14 +56,21 @@ def test_colour_stats_of_a_one_colour_colouriser(tiny_data, monkeypatch):
 
 
 def test_saturation_of_greys_is_zero_and_of_pure_colours_one():
-    rgb = np.array([[0.0, 0.0, 0.0], [0.5, 0.5, 0.5], [1.0, 0.0, 0.0],
-                    [0.2, 0.1, 0.1]])
+    rgb = np.array(
+        [[0.0, 0.0, 0.0], [0.5, 0.5, 0.5], [1.0, 0.0, 0.0], [0.2, 0.1, 0.1]]
+    )
     assert colourstats.saturation(rgb) == pytest.approx([0, 0, 1, 0.5])
 
 
 def test_predict_restores_training_mode(tiny_data, a2_cache):
-    r = ex.run("pool_upsample", tiny_data, log=None, epochs=1,
-               num_filters=2, batch_size=100)
+    r = ex.run(
+        "pool_upsample",
+        tiny_data,
+        log=None,
+        epochs=1,
+        num_filters=2,
+        batch_size=100,
+    )
     r.model.train()
     pred = colourstats.predict(r.model, tiny_data.valid_grey[:3])
     assert pred.shape == (3, 32, 32) and r.model.training

@@ -1,6 +1,7 @@
 """Each section's parameters have one schema (a2.params) and are validated
 at the edge of the build: a bad file gives one message naming the file,
 the key and the valid values."""
+
 from __future__ import annotations
 
 import math
@@ -47,21 +48,26 @@ def test_a_key_means_one_thing_within_its_section() -> None:
     assert params.load("1-optimization").steps == 3000
     assert params.load("3-resources").steps == 100
     assert params.schema("1-optimization").get("steps").help != (
-        params.schema("3-resources").get("steps").help)
+        params.schema("3-resources").get("steps").help
+    )
 
 
 def test_params_file_overrides_the_defaults(yaml_file: Path) -> None:
     yaml_file.write_text("epochs: 2\nlr: 0.5\n")
     assert section_params(REPO, resolve(REPO, "4"), yaml_file) == {
-        "epochs": 2, "lr": 0.5}
+        "epochs": 2,
+        "lr": 0.5,
+    }
     p = params.load("4-pooling", {"epochs": 2})
     assert p.epochs == 2 and p.changed() == ["epochs"]
 
 
 def test_unknown_key_is_named_with_a_suggestion(yaml_file: Path) -> None:
     msg = error("epoch: 2\n", path=yaml_file)
-    assert msg.startswith(f"{yaml_file}: unknown key 'epoch' (did you mean "
-                          "'epochs'?); valid keys for 4-pooling: kernel, ")
+    assert msg.startswith(
+        f"{yaml_file}: unknown key 'epoch' (did you mean "
+        "'epochs'?); valid keys for 4-pooling: kernel, "
+    )
 
 
 def test_key_of_another_section_is_unknown_here(yaml_file: Path) -> None:
@@ -70,7 +76,8 @@ def test_key_of_another_section_is_unknown_here(yaml_file: Path) -> None:
 
 def test_wrong_type_names_the_valid_values(yaml_file: Path) -> None:
     assert error("epochs: three\n", path=yaml_file).endswith(
-        "key 'epochs' has value 'three'; valid: an integer >= 1")
+        "key 'epochs' has value 'three'; valid: an integer >= 1"
+    )
 
 
 def test_yaml_true_is_not_a_number(yaml_file: Path) -> None:
@@ -79,21 +86,27 @@ def test_yaml_true_is_not_a_number(yaml_file: Path) -> None:
 
 def test_out_of_range_names_the_valid_values(yaml_file: Path) -> None:
     assert error("lr: -1\n", path=yaml_file).endswith(
-        "key 'lr' has value -1; valid: a number > 0")
+        "key 'lr' has value -1; valid: a number > 0"
+    )
 
 
 def test_section_keys_have_their_own_ranges(yaml_file: Path) -> None:
     assert error("beta: 1\n", "1", path=yaml_file).endswith(
-        "key 'beta' has value 1; valid: a number in [0, 1)")
+        "key 'beta' has value 1; valid: a number in [0, 1)"
+    )
     assert error("seed: 4294967296\n", "1", path=yaml_file).endswith(
-        "valid: an integer from 0 to 4294967295 (2**32 - 1)")
+        "valid: an integer from 0 to 4294967295 (2**32 - 1)"
+    )
 
 
 def test_even_kernel_is_refused_where_pool_upsample_trains(
-        yaml_file: Path) -> None:
+    yaml_file: Path,
+) -> None:
     msg = error("kernel: 4\n", "4", path=yaml_file)
-    assert "key 'kernel' has value 4; valid: 3 or 5 for section " \
+    assert (
+        "key 'kernel' has value 4; valid: 3 or 5 for section "
         "4-pooling, which trains pool_upsample" in msg
+    )
 
 
 def test_missing_params_file_given_explicitly() -> None:
@@ -105,22 +118,26 @@ def test_profile_entries_apply_to_their_section_only(tmp_path: Path) -> None:
     profile = tmp_path / "smoke.yaml"
     profile.write_text("4-pooling: {epochs: 1}\n1-optimization: {steps: 9}\n")
     assert section_params(REPO, resolve(REPO, "4"), profile=profile) == {
-        "epochs": 1}
+        "epochs": 1
+    }
     assert section_params(REPO, resolve(REPO, "1"), profile=profile) == {
-        "steps": 9}
+        "steps": 9
+    }
     assert section_params(REPO, resolve(REPO, "2"), profile=profile) == {}
 
 
 def test_profile_key_that_is_no_section_is_an_error(tmp_path: Path) -> None:
     profile = tmp_path / "smoke.yaml"
     profile.write_text("4-poling: {epochs: 1}\n")
-    with pytest.raises(ParamsError, match="'4-poling' is not a section "
-                       r"\(did you mean '4-pooling'\?\)"):
+    with pytest.raises(
+        ParamsError,
+        match="'4-poling' is not a section "
+        r"\(did you mean '4-pooling'\?\)",
+    ):
         section_params(REPO, resolve(REPO, "4"), profile=profile)
 
 
-def test_profile_values_are_checked_like_params_files(
-        tmp_path: Path) -> None:
+def test_profile_values_are_checked_like_params_files(tmp_path: Path) -> None:
     profile = tmp_path / "smoke.yaml"
     profile.write_text("4-pooling: {epochs: 0}\n")
     with pytest.raises(ParamsError, match="key 'epochs' has value 0"):
@@ -146,26 +163,42 @@ def test_cli_prints_one_line_without_traceback(tmp_path: Path) -> None:
     (root / "params").mkdir(parents=True)
     (root / "report").mkdir()
     (root / "_quarto.yml").write_text(
-        "book:\n  chapters:\n    - report/4-pooling.qmd\n")
+        "book:\n  chapters:\n    - report/4-pooling.qmd\n"
+    )
     (root / "report/4-pooling.qmd").write_text("# Pooling\n")
     (root / "params/4-pooling.yaml").write_text("lr: [1]\n")
     proc = subprocess.run(
         [sys.executable, "-m", "a2.pipeline", "--root", str(root), "check"],
-        capture_output=True, text=True)
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert proc.stderr.splitlines() == [
         f"error: {root}/params/4-pooling.yaml: key 'lr' has value [1]; "
-        "valid: a number > 0"]
+        "valid: a number > 0"
+    ]
 
 
 def test_unknown_section_lists_the_valid_ones() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "a2.pipeline", "--root", str(REPO),
-         "execute", "pooling", "--params", "x.yaml"],
-        capture_output=True, text=True)
+        [
+            sys.executable,
+            "-m",
+            "a2.pipeline",
+            "--root",
+            str(REPO),
+            "execute",
+            "pooling",
+            "--params",
+            "x.yaml",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1
     assert proc.stderr.splitlines()[0].startswith(
-        "error: unknown section 'pooling'; valid sections: 1-optimization,")
+        "error: unknown section 'pooling'; valid sections: 1-optimization,"
+    )
 
 
 def test_repository_params_files_are_valid() -> None:
@@ -177,11 +210,19 @@ def test_repository_params_files_are_valid() -> None:
 
 # --- the YAML a params file may hold ----------------------------------------
 
-LAUGHS = "\n".join(
-    ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
-    + [f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"]
-                                                       * 9) + "]"
-       for i in range(8)] + ["lr: *i"]) + "\n"
+LAUGHS = (
+    "\n".join(
+        ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+        + [
+            f"{chr(98 + i)}: &{chr(98 + i)} ["
+            + ", ".join([f"*{chr(97 + i)}"] * 9)
+            + "]"
+            for i in range(8)
+        ]
+        + ["lr: *i"]
+    )
+    + "\n"
+)
 
 
 def load_error(tmp_path: Path, text: str | bytes) -> str:
@@ -197,18 +238,30 @@ def load_error(tmp_path: Path, text: str | bytes) -> str:
     return message
 
 
-@pytest.mark.parametrize("text,value", [
-    ("1e-3", 0.001), ("1E-3", 0.001), ("5e2", 500.0), ("-2.5e-4", -2.5e-4),
-    ("1.0e3", 1000.0), ("+1e+2", 100.0), ("0.5", 0.5), (".5", 0.5),
-    ("3", 3), ("1_000", 1000)])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("1e-3", 0.001),
+        ("1E-3", 0.001),
+        ("5e2", 500.0),
+        ("-2.5e-4", -2.5e-4),
+        ("1.0e3", 1000.0),
+        ("+1e+2", 100.0),
+        ("0.5", 0.5),
+        (".5", 0.5),
+        ("3", 3),
+        ("1_000", 1000),
+    ],
+)
 def test_numbers_are_read_in_the_notation_people_write(text, value):
     got = config.parse_yaml(f"lr: {text}")["lr"]
     assert got == value and type(got) is type(value)
     assert config.parse_override(f"lr={text}") == ("lr", value)
 
 
-@pytest.mark.parametrize("text", ['"1e-3"', "'0.001'", "1e-3x", "e5",
-                                  "1e", "0x1p-3"])
+@pytest.mark.parametrize(
+    "text", ['"1e-3"', "'0.001'", "1e-3x", "e5", "1e", "0x1p-3"]
+)
 def test_strings_are_not_taken_for_numbers(text):
     value = config.parse_yaml(f"lr: {text}")["lr"]
     assert isinstance(value, str)
@@ -220,21 +273,30 @@ def spec_of(key: str) -> config.Spec:
     """The spec of a run key, else of the first section that has key."""
     if key in config.SPECS:
         return config.SPECS[key]
-    return next(p.spec for s in params.SCHEMAS.values() for p in s
-                if p.name == key)
+    return next(
+        p.spec for s in params.SCHEMAS.values() for p in s if p.name == key
+    )
 
 
 def check(key: str, value, where: str = "") -> object:
     return config.check_spec(key, spec_of(key), value, where)
 
 
-FLOAT_KEYS = sorted({p.name for s in params.SCHEMAS.values() for p in s
-                     if p.spec.kind == "float"} | {"lr"})
+FLOAT_KEYS = sorted(
+    {
+        p.name
+        for s in params.SCHEMAS.values()
+        for p in s
+        if p.spec.kind == "float"
+    }
+    | {"lr"}
+)
 
 
 @pytest.mark.parametrize("key", FLOAT_KEYS)
-@pytest.mark.parametrize("text", [".inf", "-.inf", ".nan", "1e999",
-                                  "1" + "0" * 400])
+@pytest.mark.parametrize(
+    "text", [".inf", "-.inf", ".nan", "1e999", "1" + "0" * 400]
+)
 def test_every_float_key_refuses_non_finite_numbers(key, text):
     value = config.parse_yaml(f"x: {text}")["x"]
     with pytest.raises(ParamsError) as err:
@@ -243,14 +305,26 @@ def test_every_float_key_refuses_non_finite_numbers(key, text):
     assert len(str(err.value)) < 200
 
 
-@pytest.mark.parametrize("key,lo,hi", [
-    ("seed", 0, 2**32 - 1), ("num_filters", 1, 1024),
-    ("num_colours", 2, 256), ("batch_size", 1, 65536),
-    ("n_train", 1, 10**6), ("n_valid", 1, 10**6), ("n_samples", 1, 64),
-    ("n", 1, 10_000), ("d", 1, 10_000), ("steps", 1, 100_000),
-    ("adaptive_steps", 1, 100_000), ("instances", 1, 1000),
-    ("trials", 1, 1000), ("grid_points", 2, 10**6),
-    ("base_steps", 1, 10**12)])
+@pytest.mark.parametrize(
+    "key,lo,hi",
+    [
+        ("seed", 0, 2**32 - 1),
+        ("num_filters", 1, 1024),
+        ("num_colours", 2, 256),
+        ("batch_size", 1, 65536),
+        ("n_train", 1, 10**6),
+        ("n_valid", 1, 10**6),
+        ("n_samples", 1, 64),
+        ("n", 1, 10_000),
+        ("d", 1, 10_000),
+        ("steps", 1, 100_000),
+        ("adaptive_steps", 1, 100_000),
+        ("instances", 1, 1000),
+        ("trials", 1, 1000),
+        ("grid_points", 2, 10**6),
+        ("base_steps", 1, 10**12),
+    ],
+)
 def test_sizes_and_seeds_are_bounded(key, lo, hi):
     assert check(key, lo) == lo
     assert check(key, hi) == hi
@@ -259,11 +333,15 @@ def test_sizes_and_seeds_are_bounded(key, lo, hi):
             check(key, bad)
 
 
-@pytest.mark.parametrize("key,good,bad", [
-    ("seeds", [0, 2**32 - 1], [0, 2**32]),
-    ("seeds", [0] * 32, [0] * 33),
-    ("batch_sizes", [1, 65536], [64, 65537]),
-    ("batch_sizes", [64], [])])
+@pytest.mark.parametrize(
+    "key,good,bad",
+    [
+        ("seeds", [0, 2**32 - 1], [0, 2**32]),
+        ("seeds", [0] * 32, [0] * 33),
+        ("batch_sizes", [1, 65536], [64, 65537]),
+        ("batch_sizes", [64], []),
+    ],
+)
 def test_lists_of_sizes_and_seeds_are_bounded(key, good, bad):
     assert config.check_value(key, good) == good
     with pytest.raises(ParamsError, match="a list of 1 to 32 integers"):
@@ -277,9 +355,16 @@ def test_a_seed_that_fits_no_generator_stops_the_run_config():
         RunConfig(seed=2**32)
 
 
-@pytest.mark.parametrize("text", [
-    LAUGHS, "a: &x 1\n", "a: &x 1\nb: *x\n",
-    "base: &b {lr: 1}\nother:\n  <<: *b\n", "seeds: [&s 1, *s]\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        LAUGHS,
+        "a: &x 1\n",
+        "a: &x 1\nb: *x\n",
+        "base: &b {lr: 1}\nother:\n  <<: *b\n",
+        "seeds: [&s 1, *s]\n",
+    ],
+)
 def test_anchors_and_aliases_are_refused_fast(tmp_path, text):
     start = time.monotonic()
     message = load_error(tmp_path, text)
@@ -288,8 +373,11 @@ def test_anchors_and_aliases_are_refused_fast(tmp_path, text):
 
 
 def test_an_alias_in_a_set_value_is_refused():
-    with pytest.raises(ParamsError, match="^--set 'seeds=\\[&s 1, \\*s\\]'"
-                       ": value line 1: anchors and aliases"):
+    with pytest.raises(
+        ParamsError,
+        match="^--set 'seeds=\\[&s 1, \\*s\\]'"
+        ": value line 1: anchors and aliases",
+    ):
         config.parse_override("seeds=[&s 1, *s]")
 
 
@@ -300,12 +388,16 @@ def test_deep_nesting_is_refused_fast(tmp_path):
     assert "nested deeper than" in message
 
 
-@pytest.mark.parametrize("text", [
-    "lr: [" + ", ".join(["1"] * 5000) + "]\n",
-    "lr: [[[[[[1]]]]]]\n",
-    "model: " + "x" * 20_000 + "\n",
-    "lr: {" + ", ".join(f"k{i}: {i}" for i in range(3000)) + "}\n",
-    "lr: '" + "\\u00e9" * 5000 + "'\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "lr: [" + ", ".join(["1"] * 5000) + "]\n",
+        "lr: [[[[[[1]]]]]]\n",
+        "model: " + "x" * 20_000 + "\n",
+        "lr: {" + ", ".join(f"k{i}: {i}" for i in range(3000)) + "}\n",
+        "lr: '" + "\\u00e9" * 5000 + "'\n",
+    ],
+)
 def test_a_huge_value_is_cut_short_in_the_message(tmp_path, text):
     path = tmp_path / "p.yaml"
     path.write_text(text)
@@ -333,8 +425,9 @@ def test_a_duplicate_key_is_named(tmp_path):
 
 def test_a_file_that_is_not_utf8_is_one_line(tmp_path):
     message = load_error(tmp_path, b"lr: 0.1\nmodel: caf\xe9\n")
-    assert message.endswith("not UTF-8 text (byte 0xe9 at offset 18); "
-                            "save it as UTF-8")
+    assert message.endswith(
+        "not UTF-8 text (byte 0xe9 at offset 18); save it as UTF-8"
+    )
 
 
 def test_a_folder_is_not_a_params_file(tmp_path):
@@ -348,9 +441,15 @@ def test_an_oversized_file_is_refused(tmp_path):
     assert "a params file is at most 65536 bytes" in message
 
 
-@pytest.mark.parametrize("text", ["lr: " + "9" * 5000,
-                                  "lr: [1,\n", "lr: !!python/object:os.system"
-                                  " x\n", "? [1, 2]\n: 3\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "lr: " + "9" * 5000,
+        "lr: [1,\n",
+        "lr: !!python/object:os.system x\n",
+        "? [1, 2]\n: 3\n",
+    ],
+)
 def test_bad_yaml_is_one_line(tmp_path, text):
     assert "not valid YAML (" in load_error(tmp_path, text)
 

@@ -1,5 +1,6 @@
 """Question 5.4: the paddings that keep Figure 4b's shapes, three ways,
 and real networks built with them."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,14 +14,16 @@ from a2.models import ConvTransposeNet, conv_padding, transpose_padding
 def test_closed_form_equals_brute_force_and_models_paddings(kernel):
     closed = convarith.closed_form(kernel)
     assert convarith.solve_paddings(kernel) == [closed]
-    assert (closed.conv_padding, closed.tconv_padding,
-            closed.output_padding) == (conv_padding(kernel, stride=2),
-                                       *transpose_padding(kernel, 2))
+    assert (
+        closed.conv_padding,
+        closed.tconv_padding,
+        closed.output_padding,
+    ) == (conv_padding(kernel, stride=2), *transpose_padding(kernel, 2))
 
 
-@pytest.mark.parametrize("kernel,expected", [(3, (1, 1, 1)),
-                                             (4, (1, 1, 0)),
-                                             (5, (2, 2, 1))])
+@pytest.mark.parametrize(
+    "kernel,expected", [(3, (1, 1, 1)), (4, (1, 1, 0)), (5, (2, 2, 1))]
+)
 def test_paddings_for_kernels_3_4_5(kernel, expected):
     p = convarith.closed_form(kernel)
     assert (p.conv_padding, p.tconv_padding, p.output_padding) == expected
@@ -33,14 +36,16 @@ def test_output_size_formulas_match_pytorch_layers():
             h = conv(torch.zeros(1, 1, 32, 32)).shape[-1]
             assert h == convarith.conv_out(32, k, 2, p)
             for op in (0, 1):
-                t = torch.nn.ConvTranspose2d(1, 1, k, stride=2, padding=p,
-                                             output_padding=op)
+                t = torch.nn.ConvTranspose2d(
+                    1, 1, k, stride=2, padding=p, output_padding=op
+                )
                 h = t(torch.zeros(1, 1, 8, 8)).shape[-1]
                 assert h == convarith.tconv_out(8, k, 2, p, op)
 
 
 @pytest.mark.parametrize("kernel", [3, 4, 5])
 def test_conv_transpose_net_has_figure_4b_shapes_for_kernel(kernel):
-    rows = shapes.shape_table(ConvTransposeNet(kernel, 4, 6),
-                              torch.zeros(2, 1, 32, 32))
+    rows = shapes.shape_table(
+        ConvTransposeNet(kernel, 4, 6), torch.zeros(2, 1, 32, 32)
+    )
     assert shapes.block_shapes(rows) == shapes.figure_shapes(2, 4, 6)

@@ -1,5 +1,6 @@
 """Question 4.3: the closed-form counts of PoolUpsampleNet equal an
 independent count of a real network."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,16 +16,16 @@ TRIPLES = [(1, 32, 24), (1, 8, 24), (3, 16, 10), (2, 5, 7)]
 def test_formula_counts_hold_for_kernel_5(nic, nf, nc):
     net = PoolUpsampleNet(5, nf, nc, num_in_channels=nic)
     assert formula_counts(nic, nf, nc, 32, kernel=5) == measured_counts(
-        net, nic, 32)
+        net, nic, 32
+    )
 
 
 @pytest.mark.parametrize("nic,nf,nc", TRIPLES)
 def test_weights_at_kernel_3_are_the_issues_formula(nic, nf, nc):
-    expected = 9 * nic * nf + 36 * nf ** 2 + 9 * nf * nc + 9 * nc ** 2
+    expected = 9 * nic * nf + 36 * nf**2 + 9 * nf * nc + 9 * nc**2
     assert formula_counts(nic, nf, nc).weights == expected
     # Distinct primes per term: a wrong coefficient cannot cancel out.
-    assert formula_counts(2, 3, 5).weights == 9 * 6 + 36 * 9 + 9 * 15 \
-        + 9 * 25
+    assert formula_counts(2, 3, 5).weights == 9 * 6 + 36 * 9 + 9 * 15 + 9 * 25
 
 
 def test_doubling_the_input_keeps_weights_and_quadruples_the_rest():
@@ -39,44 +40,54 @@ def test_doubling_the_input_keeps_weights_and_quadruples_the_rest():
 def test_outputs_at_32_are_1600_nf_plus_1280_nc():
     for nf, nc in [(32, 24), (16, 10), (48, 3)]:
         assert formula_counts(1, nf, nc).outputs == 1600 * nf + 1280 * nc
-        assert formula_counts(1, nf, nc, resampling=True).outputs == \
-            2240 * nf + 2304 * nc
+        assert (
+            formula_counts(1, nf, nc, resampling=True).outputs
+            == 2240 * nf + 2304 * nc
+        )
 
 
 def test_connections_at_32_match_the_derived_polynomial():
     nic, nf, nc = 2, 32, 24
-    conv = (9216 * nic * nf + 5760 * nf ** 2 + 2304 * nf * nc
-            + 9216 * nc ** 2)
+    conv = 9216 * nic * nf + 5760 * nf**2 + 2304 * nf * nc + 9216 * nc**2
     assert formula_counts(nic, nf, nc).connections == conv
-    assert formula_counts(nic, nf, nc, resampling=True).connections == \
-        conv + 1792 * nf + 1024 * nc
+    assert (
+        formula_counts(nic, nf, nc, resampling=True).connections
+        == conv + 1792 * nf + 1024 * nc
+    )
 
 
 def test_headline_convention_counts_convolutions_only():
     # Conv outputs: 32^2 NF + 16^2 2NF + 8^2 NF + 16^2 NC + 32^2 NC.
     nf, nc = 32, 24
     c = formula_counts(1, nf, nc)
-    assert c.outputs == 1024 * nf + 512 * nf + 64 * nf + 256 * nc \
-        + 1024 * nc
-    assert c.connections == 9 * (1024 * nf + 256 * 2 * nf * nf
-                                 + 64 * nf * 2 * nf + 256 * nc * nf
-                                 + 1024 * nc * nc)
+    assert c.outputs == 1024 * nf + 512 * nf + 64 * nf + 256 * nc + 1024 * nc
+    assert c.connections == 9 * (
+        1024 * nf
+        + 256 * 2 * nf * nf
+        + 64 * nf * 2 * nf
+        + 256 * nc * nf
+        + 1024 * nc * nc
+    )
 
 
 @pytest.mark.parametrize("nic,nf,nc", TRIPLES)
 @pytest.mark.parametrize("size", [32, 64])
 @pytest.mark.parametrize("resampling", [False, True])
-def test_formula_equals_measured_in_both_conventions(nic, nf, nc, size,
-                                                     resampling):
+def test_formula_equals_measured_in_both_conventions(
+    nic, nf, nc, size, resampling
+):
     net = PoolUpsampleNet(3, nf, nc, num_in_channels=nic)
-    assert formula_counts(nic, nf, nc, size, 3, resampling) == \
-        measured_counts(net, nic, size, resampling)
+    assert formula_counts(nic, nf, nc, size, 3, resampling) == measured_counts(
+        net, nic, size, resampling
+    )
 
 
 def test_resampling_adds_pooling_and_upsampling_units():
     nf, nc, a = 32, 24, 1024
-    conv, both = formula_counts(1, nf, nc), formula_counts(
-        1, nf, nc, resampling=True)
+    conv, both = (
+        formula_counts(1, nf, nc),
+        formula_counts(1, nf, nc, resampling=True),
+    )
     assert both.weights == conv.weights
     assert both.outputs - conv.outputs == a * (5 * nf // 8 + nc)
     assert both.connections - conv.connections == a * (7 * nf // 4 + nc)
@@ -85,10 +96,15 @@ def test_resampling_adds_pooling_and_upsampling_units():
 def test_count_polynomials_give_the_weight_formula_at_kernel_3():
     poly = counting.count_polynomials(32)
     assert poly["weights"] == {
-        r"\mathrm{NIC}\,\mathrm{NF}": 9, r"\mathrm{NF}^2": 36,
-        r"\mathrm{NF}\,\mathrm{NC}": 9, r"\mathrm{NC}^2": 9}
+        r"\mathrm{NIC}\,\mathrm{NF}": 9,
+        r"\mathrm{NF}^2": 36,
+        r"\mathrm{NF}\,\mathrm{NC}": 9,
+        r"\mathrm{NC}^2": 9,
+    }
     assert counting.count_polynomials(64)["outputs"] == {
-        r"\mathrm{NF}": 6400, r"\mathrm{NC}": 5120}
+        r"\mathrm{NF}": 6400,
+        r"\mathrm{NC}": 5120,
+    }
     alt = counting.count_polynomials(64, resampling=True)
     assert alt["outputs"] == {r"\mathrm{NF}": 8960, r"\mathrm{NC}": 9216}
 
@@ -98,9 +114,10 @@ def test_polynomials_evaluate_to_the_closed_form(size):
     poly = counting.count_polynomials(size, 5)
     for nic, nf, nc in TRIPLES:
         f = formula_counts(nic, nf, nc, size, 5)
-        assert [counting.evaluate_polynomial(poly[n], nic, nf, nc)
-                for n in counting.COUNTS] == [f.weights, f.outputs,
-                                              f.connections]
+        assert [
+            counting.evaluate_polynomial(poly[n], nic, nf, nc)
+            for n in counting.COUNTS
+        ] == [f.weights, f.outputs, f.connections]
 
 
 def test_polynomial_latex_has_no_digit_grouping():
@@ -108,16 +125,16 @@ def test_polynomial_latex_has_no_digit_grouping():
     assert text == r"6400\,\mathrm{NF} - 3"
 
 
-@pytest.mark.parametrize("model", ["pool_upsample", "conv_transpose",
-                                   "unet"])
+@pytest.mark.parametrize("model", ["pool_upsample", "conv_transpose", "unet"])
 @pytest.mark.parametrize("kernel", [3, 4, 5])
 def test_macs_closed_form_equals_hook_count(model, kernel):
     if model == "pool_upsample" and kernel == 4:
         pytest.skip("PoolUpsampleNet needs an odd kernel")
     for nic, nf, nc in [(1, 32, 24), (2, 5, 7)]:
         net = build_model(model, kernel, nf, nc, nic)
-        assert counting.formula_macs(model, nic, nf, nc, 32, kernel) == \
-            counting.measured_macs(net, nic, 32)
+        assert counting.formula_macs(
+            model, nic, nf, nc, 32, kernel
+        ) == counting.measured_macs(net, nic, 32)
 
 
 def test_strided_network_needs_fewer_macs_than_pooling_one():

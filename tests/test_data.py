@@ -1,5 +1,6 @@
 """CIFAR-10 sources, the course's preprocessing, and the download's
 failure paths (no network needed: the download is replaced)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -23,9 +24,10 @@ def write_batches(folder, n_per_batch: int = 4):
     rng = np.random.default_rng(0)
     names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
     for name in names:
-        batch = {b"data": rng.integers(0, 256, (n_per_batch, 3072),
-                                       dtype=np.uint8),
-                 b"labels": [i % 10 for i in range(n_per_batch)]}
+        batch = {
+            b"data": rng.integers(0, 256, (n_per_batch, 3072), dtype=np.uint8),
+            b"labels": [i % 10 for i in range(n_per_batch)],
+        }
         (folder / name).write_bytes(pickle.dumps(batch))
     return folder
 
@@ -39,13 +41,16 @@ def make_archive(tmp_path):
 
 
 def test_npz_source_gives_one_class_preprocessed_as_the_course(
-        horse_npz, tiny_data):
+    horse_npz, tiny_data
+):
     raw = np.load(horse_npz)
     first = raw["x_train"][0].astype(np.float64) / 256
-    np.testing.assert_allclose(tiny_data.train_rgb[0].numpy(), first,
-                               rtol=1e-6)
-    np.testing.assert_allclose(tiny_data.train_grey[0, 0].numpy(),
-                               first.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(
+        tiny_data.train_rgb[0].numpy(), first, rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        tiny_data.train_grey[0, 0].numpy(), first.mean(axis=0), rtol=1e-5
+    )
     assert tiny_data.train_grey.shape == (128, 1, 32, 32)
     assert tiny_data.valid_target.shape == (64, 32, 32)
     assert tiny_data.palette.shape == (24, 3)
@@ -54,8 +59,7 @@ def test_npz_source_gives_one_class_preprocessed_as_the_course(
 def test_data_identity_names_the_arrays_class_and_subset_sizes(tiny_data):
     ident = tiny_data.identity
     assert ident["source"].startswith("sha256:")
-    assert (ident["label"], ident["n_train"], ident["n_valid"]) \
-        == (7, 128, 64)
+    assert (ident["label"], ident["n_train"], ident["n_valid"]) == (7, 128, 64)
 
 
 def test_batches_folder_and_archive_sources_agree(tmp_path, a2_cache):
@@ -80,10 +84,12 @@ def test_unknown_source_names_the_local_options(a2_cache):
         data.load_arrays("/no/such/place")
 
 
-@pytest.mark.parametrize("error", [urllib.error.URLError("no network"),
-                                   socket.timeout("timed out")])
+@pytest.mark.parametrize(
+    "error", [urllib.error.URLError("no network"), TimeoutError("timed out")]
+)
 def test_offline_download_fails_fast_naming_the_local_options(
-        a2_cache, monkeypatch, error):
+    a2_cache, monkeypatch, error
+):
     timeouts = []
 
     def offline(url, root, filename=None, md5=None, **kw):
@@ -101,7 +107,8 @@ def test_offline_download_fails_fast_naming_the_local_options(
 
 
 def test_download_with_wrong_checksum_is_deleted_not_extracted(
-        a2_cache, monkeypatch):
+    a2_cache, monkeypatch
+):
     def corrupt(url, root, filename=None, md5=None, **kw):
         with open(f"{root}/{filename}", "wb") as fh:
             fh.write(b"not the archive")
@@ -113,10 +120,12 @@ def test_download_with_wrong_checksum_is_deleted_not_extracted(
 
 
 def test_download_with_right_checksum_is_extracted_and_read(
-        tmp_path, a2_cache, monkeypatch):
+    tmp_path, a2_cache, monkeypatch
+):
     archive = make_archive(tmp_path)
-    monkeypatch.setattr(data, "MD5",
-                        hashlib.md5(archive.read_bytes()).hexdigest())
+    monkeypatch.setattr(
+        data, "MD5", hashlib.md5(archive.read_bytes()).hexdigest()
+    )
 
     def fetch(url, root, filename=None, md5=None, **kw):
         assert url == data.URL

@@ -1,4 +1,5 @@
 """Questions 1.1-1.2: which solution SGD and adaptive methods find."""
+
 import numpy as np
 import pytest
 
@@ -11,8 +12,11 @@ def _problem(seed: int = 0, n: int = 6, d: int = 15):
 
 def test_closed_form_min_norm_solution_matches_lapack_lstsq():
     X, t = _problem()
-    np.testing.assert_allclose(minnorm.min_norm_solution(X, t),
-                               minnorm.min_norm_lstsq(X, t), atol=1e-12)
+    np.testing.assert_allclose(
+        minnorm.min_norm_solution(X, t),
+        minnorm.min_norm_lstsq(X, t),
+        atol=1e-12,
+    )
 
 
 def test_min_norm_solution_is_shorter_than_any_other_solution():
@@ -39,14 +43,13 @@ def test_sgd_experiment_refuses_an_underparameterised_problem():
 def test_first_step_matches_derivation(method):
     traj = minnorm.optimise(minnorm.HINT_X, minnorm.HINT_T, method, 0.05, 1)
     np.testing.assert_allclose(
-        traj[1], minnorm.first_step([2.0, 1.0], 2.0, method, 0.05),
-        rtol=1e-12)
+        traj[1], minnorm.first_step([2.0, 1.0], 2.0, method, 0.05), rtol=1e-12
+    )
 
 
 def test_rmsprop_first_step_is_along_ones_not_along_x():
     w1 = minnorm.first_step([2.0, 1.0], 2.0, "rmsprop", 0.05, beta=0.9)
-    np.testing.assert_allclose(w1, 0.05 / np.sqrt(0.1) * np.ones(2),
-                               rtol=1e-6)
+    np.testing.assert_allclose(w1, 0.05 / np.sqrt(0.1) * np.ones(2), rtol=1e-6)
 
 
 def test_gradient_descent_reaches_min_norm_solution_of_hint_example():
@@ -56,8 +59,7 @@ def test_gradient_descent_reaches_min_norm_solution_of_hint_example():
 
 @pytest.mark.parametrize("method", ["rmsprop", "adagrad", "adam"])
 def test_adaptive_methods_converge_to_two_thirds_not_min_norm(method):
-    traj = minnorm.optimise(minnorm.HINT_X, minnorm.HINT_T, method, 0.05,
-                            2000)
+    traj = minnorm.optimise(minnorm.HINT_X, minnorm.HINT_T, method, 0.05, 2000)
     limit = minnorm.adaptive_limit([2.0, 1.0], 2.0)
     np.testing.assert_allclose(limit, [2 / 3, 2 / 3], rtol=1e-15)
     np.testing.assert_allclose(traj[-1], limit, atol=1e-6)

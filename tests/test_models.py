@@ -1,5 +1,6 @@
 """The Figure 4 networks keep their shapes; paddings follow PyTorch's
 output-size formulas."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,8 +8,15 @@ import torch
 from torch import nn
 
 from a2 import config
-from a2.models import (ConvTransposeNet, PoolUpsampleNet, UNet, build_model,
-                       check_kernel, conv_padding, transpose_padding)
+from a2.models import (
+    ConvTransposeNet,
+    PoolUpsampleNet,
+    UNet,
+    build_model,
+    check_kernel,
+    conv_padding,
+    transpose_padding,
+)
 
 NIC, NF, NC, BS = 1, 8, 24, 2
 
@@ -17,16 +25,25 @@ def block_shapes(model: nn.Module) -> list[tuple[int, ...]]:
     """Output shape of each of block1..block5 for a (BS, NIC, 32, 32)
     input, recorded with forward hooks."""
     shapes = []
-    hooks = [getattr(model, f"block{i}").register_forward_hook(
-        lambda m, i, o: shapes.append(tuple(o.shape))) for i in range(1, 6)]
+    hooks = [
+        getattr(model, f"block{i}").register_forward_hook(
+            lambda m, i, o: shapes.append(tuple(o.shape))
+        )
+        for i in range(1, 6)
+    ]
     model(torch.zeros(BS, NIC, 32, 32))
     for h in hooks:
         h.remove()
     return shapes
 
 
-FIGURE_4 = [(BS, NF, 16, 16), (BS, 2 * NF, 8, 8), (BS, NF, 16, 16),
-            (BS, NC, 32, 32), (BS, NC, 32, 32)]
+FIGURE_4 = [
+    (BS, NF, 16, 16),
+    (BS, 2 * NF, 8, 8),
+    (BS, NF, 16, 16),
+    (BS, NC, 32, 32),
+    (BS, NC, 32, 32),
+]
 
 
 @pytest.mark.parametrize("kernel", [3, 5])
@@ -59,8 +76,9 @@ def test_unet_keeps_figure_4c_shapes_with_skip_connections(kernel):
 def test_pool_upsample_weight_count_matches_closed_form_at_kernel_3():
     nic, nf, nc = 2, 5, 7
     model = PoolUpsampleNet(3, nf, nc, nic)
-    weights = sum(m.weight.numel() for m in model.modules()
-                  if isinstance(m, nn.Conv2d))
+    weights = sum(
+        m.weight.numel() for m in model.modules() if isinstance(m, nn.Conv2d)
+    )
     assert weights == 9 * nic * nf + 36 * nf**2 + 9 * nf * nc + 9 * nc**2
 
 
@@ -70,17 +88,18 @@ def test_paddings_for_kernel_3_are_the_handouts():
     assert transpose_padding(3, stride=2, dilation=1) == (1, 1)
 
 
-@pytest.mark.parametrize("kernel,conv,transpose",
-                         [(4, 1, (1, 0)), (5, 2, (2, 1))])
-def test_paddings_for_kernels_4_and_5_keep_the_sizes(kernel, conv,
-                                                     transpose):
+@pytest.mark.parametrize(
+    "kernel,conv,transpose", [(4, 1, (1, 0)), (5, 2, (2, 1))]
+)
+def test_paddings_for_kernels_4_and_5_keep_the_sizes(kernel, conv, transpose):
     assert conv_padding(kernel, stride=2) == conv
     assert transpose_padding(kernel, stride=2) == transpose
     x = torch.zeros(1, 1, 16, 16)
     down = nn.Conv2d(1, 1, kernel, stride=2, padding=conv)(x)
     p, op = transpose
-    up = nn.ConvTranspose2d(1, 1, kernel, stride=2, padding=p,
-                            output_padding=op)(x)
+    up = nn.ConvTranspose2d(
+        1, 1, kernel, stride=2, padding=p, output_padding=op
+    )(x)
     assert down.shape[-1] == 8 and up.shape[-1] == 32
 
 
@@ -101,7 +120,8 @@ def test_check_kernel_accepts_what_the_models_build_and_rejects_rest():
 def test_build_model_knows_every_configured_model_name():
     for name in config.MODELS:
         out = build_model(name, kernel=3, num_filters=NF)(
-            torch.zeros(BS, 1, 32, 32))
+            torch.zeros(BS, 1, 32, 32)
+        )
         assert out.shape == (BS, NC, 32, 32)
     with pytest.raises(ValueError, match="pool_upsample"):
         build_model("resnet")

@@ -1,4 +1,5 @@
 """Question 3.1: the noisy quadratic model."""
+
 import numpy as np
 import pytest
 
@@ -17,10 +18,17 @@ def test_recursion_matches_monte_carlo_with_per_example_noise():
 def test_steady_state_is_the_fixed_point_of_the_recursion():
     etas = np.array([0.1, 0.5, 1.5])
     np.testing.assert_allclose(
-        nqm.expected_loss(1.0, 1.0, 4, etas, 2000,
-                          w0=np.sqrt(2 * nqm.steady_state_loss(
-                              1.0, 1.0, 4, 0.1))),
-        nqm.steady_state_loss(1.0, 1.0, 4, etas), rtol=1e-9)
+        nqm.expected_loss(
+            1.0,
+            1.0,
+            4,
+            etas,
+            2000,
+            w0=np.sqrt(2 * nqm.steady_state_loss(1.0, 1.0, 4, 0.1)),
+        ),
+        nqm.steady_state_loss(1.0, 1.0, 4, etas),
+        rtol=1e-9,
+    )
 
 
 def test_best_learning_rate_grows_with_batch_size():
@@ -65,13 +73,16 @@ def test_growth_exponent_ignores_learning_rates_at_the_cap():
     assert nqm.growth_exponent(b, eta, cap=0.5) == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("values, word", [
-    ([1.0, 1.1, 1.3], "rises"),
-    ([1.0, 0.9, 0.5], "falls"),
-    ([1.0, 1.005, 0.999], "stays flat"),
-    ([1.0, 1.2, 1.0], "changes direction"),
-    ([1.0, 1.02, 1.005], "changes direction"),  # one rise, one flat step
-])
+@pytest.mark.parametrize(
+    "values, word",
+    [
+        ([1.0, 1.1, 1.3], "rises"),
+        ([1.0, 0.9, 0.5], "falls"),
+        ([1.0, 1.005, 0.999], "stays flat"),
+        ([1.0, 1.2, 1.0], "changes direction"),
+        ([1.0, 1.02, 1.005], "changes direction"),  # one rise, one flat step
+    ],
+)
 def test_trend_names_how_a_sequence_changes(values, word):
     assert nqm.trend(values) == word
 
@@ -79,17 +90,20 @@ def test_trend_names_how_a_sequence_changes(values, word):
 def test_trend_threshold_is_one_percent_per_step():
     above = 1 + 1.5 * nqm.TREND_RTOL
     below = 1 + 0.5 * nqm.TREND_RTOL
-    assert nqm.trend([1.0, above, above ** 2]) == "rises"
-    assert nqm.trend([1.0, below, below ** 2]) == "stays flat"
+    assert nqm.trend([1.0, above, above**2]) == "rises"
+    assert nqm.trend([1.0, below, below**2]) == "stays flat"
 
 
-@pytest.mark.parametrize("exponent, word", [
-    (1.0, "in proportion to $B$"),
-    (1 - 0.9 * nqm.LINEAR_TOL, "in proportion to $B$"),
-    (1 + 0.9 * nqm.LINEAR_TOL, "in proportion to $B$"),
-    (1 - 1.1 * nqm.LINEAR_TOL, "more slowly than $B$"),
-    (1 + 1.1 * nqm.LINEAR_TOL, "faster than $B$"),
-])
+@pytest.mark.parametrize(
+    "exponent, word",
+    [
+        (1.0, "in proportion to $B$"),
+        (1 - 0.9 * nqm.LINEAR_TOL, "in proportion to $B$"),
+        (1 + 0.9 * nqm.LINEAR_TOL, "in proportion to $B$"),
+        (1 - 1.1 * nqm.LINEAR_TOL, "more slowly than $B$"),
+        (1 + 1.1 * nqm.LINEAR_TOL, "faster than $B$"),
+    ],
+)
 def test_growth_calls_an_exponent_near_one_proportional(exponent, word):
     assert nqm.growth(exponent) == word
 
@@ -100,9 +114,11 @@ def _point(name, batch, steps):
 
 def test_best_tradeoff_weighs_time_and_compute_overheads_equally():
     # floors: 100 steps, 1000 examples
-    pts = {"A": _point("A", 1.0, 1000.0),  # 10x steps, 1x examples
-           "C": _point("C", 10.0, 200.0),  # 2x steps, 2x examples
-           "B": _point("B", 100.0, 100.0)}  # 1x steps, 10x examples
+    pts = {
+        "A": _point("A", 1.0, 1000.0),  # 10x steps, 1x examples
+        "C": _point("C", 10.0, 200.0),  # 2x steps, 2x examples
+        "B": _point("B", 100.0, 100.0),
+    }  # 1x steps, 10x examples
     assert nqm.best_tradeoff(pts, 100.0, 1000.0) == "C"
     pts["C"] = _point("C", 10.0, 600.0)  # 6x steps, 6x examples
     assert nqm.best_tradeoff(pts, 100.0, 1000.0) in ("A", "B")
@@ -111,9 +127,11 @@ def test_best_tradeoff_weighs_time_and_compute_overheads_equally():
 def test_regime_is_noise_dominated_above_twice_the_fewest_steps():
     fewest = 500.0
     assert nqm.regime(nqm.NOISE_RATIO * fewest * 1.01, fewest) == (
-        "noise dominated")
+        "noise dominated"
+    )
     assert nqm.regime(nqm.NOISE_RATIO * fewest * 0.99, fewest) == (
-        "curvature dominated")
+        "curvature dominated"
+    )
 
 
 def test_remedy_is_the_option_that_saves_more_steps():

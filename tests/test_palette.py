@@ -1,4 +1,5 @@
 """The k-means palette is deterministic; targets are nearest colours."""
+
 from __future__ import annotations
 
 import pickle
@@ -13,8 +14,9 @@ from a2 import palette
 def three_blobs(n: int = 3000, seed: int = 1) -> np.ndarray:
     rng = np.random.default_rng(seed)
     centres = np.array([[0.1, 0.1, 0.1], [0.9, 0.2, 0.2], [0.2, 0.3, 0.9]])
-    return (centres[rng.integers(3, size=n)]
-            + 0.01 * rng.standard_normal((n, 3)))
+    return centres[rng.integers(3, size=n)] + 0.01 * rng.standard_normal(
+        (n, 3)
+    )
 
 
 def test_kmeans_is_deterministic_for_a_seed():
@@ -27,17 +29,22 @@ def test_kmeans_is_deterministic_for_a_seed():
 
 def test_kmeans_finds_well_separated_colours_sorted_by_brightness():
     found = palette.kmeans(three_blobs(), k=3, seed=0)
-    expected = np.array([[0.1, 0.1, 0.1], [0.9, 0.2, 0.2],
-                         [0.2, 0.3, 0.9]])
+    expected = np.array([[0.1, 0.1, 0.1], [0.9, 0.2, 0.2], [0.2, 0.3, 0.9]])
     np.testing.assert_allclose(found, expected, atol=0.01)
 
 
 def test_nearest_colour_on_hand_made_pixels():
     colours = np.array([[0, 0, 0], [1, 0, 0], [0, 0, 1]], np.float32)
     # One image, 2x2: dark grey, reddish, bluish, exactly between 0 and 1.
-    rgb = torch.tensor([[[[0.1, 0.8], [0.1, 0.5]],
-                         [[0.1, 0.1], [0.1, 0.0]],
-                         [[0.1, 0.2], [0.7, 0.0]]]])
+    rgb = torch.tensor(
+        [
+            [
+                [[0.1, 0.8], [0.1, 0.5]],
+                [[0.1, 0.1], [0.1, 0.0]],
+                [[0.1, 0.2], [0.7, 0.0]],
+            ]
+        ]
+    )
     target = palette.nearest_colour(rgb, colours)
     assert target.dtype == torch.int64
     # A tie goes to the first colour, as argmin does in the course.
@@ -58,8 +65,9 @@ def test_course_palette_file_is_accepted(tmp_path):
     colours = np.random.default_rng(0).random((24, 3))
     path = tmp_path / "colours.npy"
     np.save(path, np.array([colours], dtype=object), allow_pickle=True)
-    np.testing.assert_allclose(palette.load_palette_file(path), colours,
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        palette.load_palette_file(path), colours, rtol=1e-6
+    )
     pickled = tmp_path / "colours.pkl"
     pickled.write_bytes(pickle.dumps([colours]))
     assert palette.load_palette_file(pickled).shape == (24, 3)
@@ -72,8 +80,9 @@ def test_palette_file_of_wrong_shape_is_a_clear_error(tmp_path):
         palette.load_palette_file(path)
 
 
-def test_cached_palette_is_computed_once_per_data_identity(a2_cache,
-                                                          monkeypatch):
+def test_cached_palette_is_computed_once_per_data_identity(
+    a2_cache, monkeypatch
+):
     rgb = torch.rand(4, 3, 8, 8)
     first = palette.cached_kmeans(rgb, "sha256:abc|label=7", k=4)
     assert len(list((a2_cache / "data").glob("palette-*.npy"))) == 1

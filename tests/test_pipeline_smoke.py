@@ -1,6 +1,7 @@
 """End to end: `make pdf PROFILE=smoke` on the real report, from a cold
 build folder, with papermill and the embedded renderer, then checks that
 a reader would make of each output."""
+
 from __future__ import annotations
 
 import re
@@ -39,8 +40,12 @@ def squash(text: str) -> str:
 def test_pdf_has_every_section_heading(dist: Path) -> None:
     pdf = dist / "a2-writeup.pdf"
     assert pdf.read_bytes().startswith(b"%PDF")
-    text = subprocess.run(["pdftotext", str(pdf), "-"], check=True,
-                          capture_output=True, text=True).stdout
+    text = subprocess.run(
+        ["pdftotext", str(pdf), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     for heading in headings():
         assert squash(heading) in squash(text), heading
 
@@ -54,9 +59,16 @@ def test_code_notebook_is_valid(dist: Path) -> None:
 class Resources(HTMLParser):
     """Every URL a page loads (not links a reader may follow)."""
 
-    LOADS = {"img": "src", "script": "src", "iframe": "src",
-             "source": "src", "video": "src", "audio": "src",
-             "embed": "src", "object": "data"}
+    LOADS = {
+        "img": "src",
+        "script": "src",
+        "iframe": "src",
+        "source": "src",
+        "video": "src",
+        "audio": "src",
+        "embed": "src",
+        "object": "data",
+    }
 
     def __init__(self) -> None:
         super().__init__()
@@ -74,8 +86,9 @@ class Resources(HTMLParser):
 
 def test_site_has_every_page_and_loads_nothing_remote(dist: Path) -> None:
     site = dist / "site"
-    pages = ["index.html"] + [f"{s.stem}.html" for s in chapters(REPO)
-                              if s.stem != "index"]
+    pages = ["index.html"] + [
+        f"{s.stem}.html" for s in chapters(REPO) if s.stem != "index"
+    ]
     for page in pages:
         parser = Resources()
         parser.feed((site / page).read_text())
@@ -113,8 +126,11 @@ assert all(Path(m.__file__).is_relative_to(Path.cwd())
 
 
 def test_code_notebook_runs_top_to_bottom_without_the_repository(
-        dist: Path, smoke_data: str, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    dist: Path,
+    smoke_data: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """In an empty folder, with src/a2 hidden from sys.path: the library
     comes from the notebook's own cells."""
     import papermill
@@ -127,6 +143,11 @@ def test_code_notebook_runs_top_to_bottom_without_the_repository(
     monkeypatch.setenv("A2_DATA", smoke_data)
     monkeypatch.setenv("A2_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("A2_PROVENANCE", raising=False)
-    papermill.execute_notebook(str(path), str(path), kernel_name="a2",
-                               cwd=str(tmp_path), progress_bar=False)
+    papermill.execute_notebook(
+        str(path),
+        str(path),
+        kernel_name="a2",
+        cwd=str(tmp_path),
+        progress_bar=False,
+    )
     assert not (tmp_path / "src").exists()

@@ -1,5 +1,6 @@
 """Figures of sections 1-3: every piece of text prints at 7 pt or more
 once the PDF scales the figure to its text width (about 14 cm)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,8 +16,9 @@ def _figures():
     trajs = minnorm.adaptive_experiment(0.05, 50, 0.9, 1e-8)
     x, t = minnorm.HINT_X[0], float(minnorm.HINT_T[0])
     trials = hyperopt.experiment(12, 5, 2, 201, seed=0)
-    _, comp = weightdecay.decay_experiment(15, 6, 0.02, 0.01, 0.01, 50, 0.9,
-                                           1e-8, seed=0)
+    _, comp = weightdecay.decay_experiment(
+        15, 6, 0.02, 0.01, 0.01, 50, 0.9, 1e-8, seed=0
+    )
     r = nqm.lr_vs_batch(1.0, 1.0, [1, 4, 16], 20, 50, 8, seed=0)
     curve = nqm.steps_curve(100, 0.1, 20, log2_max_batch=10)
     pts = nqm.operating_points(curve, 100, 0.1, 20)
@@ -28,15 +30,19 @@ def _figures():
     return {
         "sgd_min_norm": plots.sgd_min_norm(runs),
         "adaptive_paths": plots.adaptive_paths(
-            trajs, x, t, minnorm.min_norm_solution(minnorm.HINT_X,
-                                                   minnorm.HINT_T),
-            minnorm.adaptive_limit(x, t)),
+            trajs,
+            x,
+            t,
+            minnorm.min_norm_solution(minnorm.HINT_X, minnorm.HINT_T),
+            minnorm.adaptive_limit(x, t),
+        ),
         "one_step_loss": plots.one_step_loss(trials),
         "decay_gaps": plots.decay_gaps(comp),
         "lr_vs_batch": plots.lr_vs_batch(r, curve, 1.0),
         "steps_vs_batch": plots.steps_vs_batch(curve, pts),
         "scaling_options": plots.scaling_options(
-            curves, opts, steps, sweep, scaling.frontier_steps(1e8), 10.0),
+            curves, opts, steps, sweep, scaling.frontier_steps(1e8), 10.0
+        ),
     }
 
 
@@ -45,7 +51,8 @@ FIGURES = _figures()
 
 def test_smallest_drawn_font_prints_at_seven_points():
     assert plots.SMALL * plots.PRINT_WIDTH / plots.WIDTH == pytest.approx(
-        plots.MIN_PRINT_PT)
+        plots.MIN_PRINT_PT
+    )
 
 
 @pytest.mark.parametrize("name", sorted(FIGURES))
@@ -53,8 +60,13 @@ def test_every_label_and_legend_prints_at_seven_points_or_more(name):
     fig = FIGURES[name]
     FigureCanvasAgg(fig).draw()  # creates the tick labels
     scale = plots.PRINT_WIDTH / fig.get_figwidth()
-    small = sorted({(round(t.get_fontsize() * scale, 2), t.get_text())
-                    for t in fig.findobj(Text)
-                    if t.get_text().strip() and t.get_visible()
-                    and t.get_fontsize() * scale < plots.MIN_PRINT_PT - 1e-9})
+    small = sorted(
+        {
+            (round(t.get_fontsize() * scale, 2), t.get_text())
+            for t in fig.findobj(Text)
+            if t.get_text().strip()
+            and t.get_visible()
+            and t.get_fontsize() * scale < plots.MIN_PRINT_PT - 1e-9
+        }
+    )
     assert small == []

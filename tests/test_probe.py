@@ -1,4 +1,5 @@
 """The one helper for eval mode and forward hooks."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,8 +10,11 @@ from a2 import probe
 
 
 def _net() -> nn.Module:
-    return nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.BatchNorm2d(2),
-                         nn.Sequential(nn.ReLU(), nn.Conv2d(2, 1, 1)))
+    return nn.Sequential(
+        nn.Conv2d(1, 2, 3, padding=1),
+        nn.BatchNorm2d(2),
+        nn.Sequential(nn.ReLU(), nn.Conv2d(2, 1, 1)),
+    )
 
 
 @pytest.mark.parametrize("mode", [True, False])
@@ -43,8 +47,10 @@ def test_hooked_forward_sees_every_leaf_in_call_order_then_unhooks():
     net = _net()
     seen = []
     out = probe.hooked_forward(
-        net, torch.zeros(1, 1, 8, 8),
-        lambda name, m, x, y: seen.append((name, tuple(y.shape))))
+        net,
+        torch.zeros(1, 1, 8, 8),
+        lambda name, m, x, y: seen.append((name, tuple(y.shape))),
+    )
     assert [n for n, _ in seen] == ["0", "1", "2.0", "2.1"]
     assert seen[-1][1] == tuple(out.shape) == (1, 1, 8, 8)
     assert not any(m._forward_hooks for m in net.modules())
@@ -53,7 +59,10 @@ def test_hooked_forward_sees_every_leaf_in_call_order_then_unhooks():
 def test_hooked_forward_on_chosen_layers_gets_their_inputs():
     net = _net()
     got = []
-    probe.hooked_forward(net, torch.zeros(3, 1, 8, 8),
-                         lambda name, m, x, y: got.append(x.shape),
-                         [("conv", net[0])])
+    probe.hooked_forward(
+        net,
+        torch.zeros(3, 1, 8, 8),
+        lambda name, m, x, y: got.append(x.shape),
+        [("conv", net[0])],
+    )
     assert got == [torch.Size([3, 1, 8, 8])]

@@ -1,5 +1,6 @@
 """Provenance: the runs a section used, the source line under every
 figure and table, and the files those lines link to in the site."""
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,8 @@ def record_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_runs_a_section_uses_are_noted_once_each_in_order(
-        record_dir: Path) -> None:
+    record_dir: Path,
+) -> None:
     for key in ("b", "a", "b"):
         provenance.note_run(key)
     pending = json.loads((record_dir / ".5-x.pending.json").read_text())
@@ -29,7 +31,8 @@ def test_runs_a_section_uses_are_noted_once_each_in_order(
 
 
 def test_used_runs_joins_finished_sections_and_this_process(
-        record_dir: Path) -> None:
+    record_dir: Path,
+) -> None:
     (record_dir / "4-y.json").write_text(json.dumps({"runs": ["c", "a"]}))
     provenance.note_run("a")
     provenance.note_run("d")
@@ -37,14 +40,18 @@ def test_used_runs_joins_finished_sections_and_this_process(
 
 
 def test_finish_records_notebook_params_commit_and_runs(
-        record_dir: Path) -> None:
+    record_dir: Path,
+) -> None:
     root = Path(__file__).resolve().parents[1]
     provenance.note_run("k1")
     out = record_dir / "5-x.json"
-    rec = provenance.finish(record_dir / ".5-x.pending.json", out, root,
-                            root / "report/5-transposed.qmd",
-                            [root / "params/5-transposed.yaml",
-                             root / "params/missing.yaml"])
+    rec = provenance.finish(
+        record_dir / ".5-x.pending.json",
+        out,
+        root,
+        root / "report/5-transposed.qmd",
+        [root / "params/5-transposed.yaml", root / "params/missing.yaml"],
+    )
     assert rec["notebook"] == "report/5-transposed.qmd"
     assert rec["params"] == ["params/5-transposed.yaml"]
     assert re.fullmatch(r"[0-9a-f]{7,}(-dirty)?", rec["commit"])
@@ -96,12 +103,16 @@ class Captions(HTMLParser):
 def numbered_captions(page: Path) -> list[dict]:
     parser = Captions()
     parser.feed(page.read_text())
-    return [c for c in parser.items
-            if re.match(r"\s*(Figure|Table)\s+\d+\.\d+", c["text"])]
+    return [
+        c
+        for c in parser.items
+        if re.match(r"\s*(Figure|Table)\s+\d+\.\d+", c["text"])
+    ]
 
 
 def test_every_figure_and_table_in_the_site_has_a_source_line_that_links(
-        smoke_dist: Path) -> None:
+    smoke_dist: Path,
+) -> None:
     site = smoke_dist / "site"
     seen = 0
     for page in sorted(site.glob("[0-9]*.html")):
@@ -117,20 +128,26 @@ def test_every_figure_and_table_in_the_site_has_a_source_line_that_links(
 
 
 def test_figures_of_trained_models_name_their_cache_keys(
-        smoke_dist: Path) -> None:
+    smoke_dist: Path,
+) -> None:
     html = (smoke_dist / "site/4-pooling.html").read_text()
-    keys = re.findall(r'href="(?:\./)?6-reproducibility.html#trained-models"'
-                      r"><code>([0-9a-f]{16})</code>", html)
+    keys = re.findall(
+        r'href="(?:\./)?6-reproducibility.html#trained-models"'
+        r"><code>([0-9a-f]{16})</code>",
+        html,
+    )
     assert keys, "no trained model named under section 4's figures"
     appendix = (smoke_dist / "site/6-reproducibility.html").read_text()
     assert all(k in appendix for k in keys)
 
 
 def test_appendix_lists_exactly_the_runs_this_build_used(
-        smoke_dist: Path) -> None:
+    smoke_dist: Path,
+) -> None:
     records = (smoke_dist.parent / "provenance").glob("*.json")
     used = {k for r in records for k in json.loads(r.read_text())["runs"]}
     appendix = (smoke_dist / "site/6-reproducibility.html").read_text()
-    listed = set(re.findall(r"<td[^>]*><code>([0-9a-f]{16})</code></td>",
-                            appendix))
+    listed = set(
+        re.findall(r"<td[^>]*><code>([0-9a-f]{16})</code></td>", appendix)
+    )
     assert used and listed == used

@@ -1,6 +1,7 @@
 """What a section shows: checks that fail the build when a derivation is
 wrong, one folded summary line of them, values for the prose, numbers
 formatted for print, and computed tables."""
+
 import math
 import re
 
@@ -22,16 +23,21 @@ def shown(monkeypatch: pytest.MonkeyPatch) -> list:
 
 def test_check_passes_agreeing_values_and_returns_the_largest_gap(shown):
     assert check("agree", [1.0, 2.0], [1.0, 2.0 + 1e-12]) == pytest.approx(
-        1e-12, abs=1e-15)
+        1e-12, abs=1e-15
+    )
 
 
-@pytest.mark.parametrize("derived, independent", [
-    ([1.0, 2.0], [1.0, 2.1]),  # values disagree
-    ([1.0, 2.0], [1.0, 2.0, 3.0]),  # shapes disagree
-    ([math.nan], [1.0]),  # NaN never agrees
-])
+@pytest.mark.parametrize(
+    "derived, independent",
+    [
+        ([1.0, 2.0], [1.0, 2.1]),  # values disagree
+        ([1.0, 2.0], [1.0, 2.0, 3.0]),  # shapes disagree
+        ([math.nan], [1.0]),  # NaN never agrees
+    ],
+)
 def test_check_raises_when_derivation_and_computation_disagree(
-        shown, derived, independent):
+    shown, derived, independent
+):
     with pytest.raises(CheckFailed):
         check("disagree", derived, independent)
 
@@ -48,8 +54,9 @@ def test_checks_show_as_one_folded_line_with_quantity_and_tolerance(shown):
     check_true("sign", True)
     report.checks()
     (callout,) = shown
-    assert callout.startswith('::: {.callout-note .a2-checks '
-                              'collapse="true"}\n## 2 checks passed\n')
+    assert callout.startswith(
+        '::: {.callout-note .a2-checks collapse="true"}\n## 2 checks passed\n'
+    )
     assert "- x = y: max |diff| 1.0e-09 within atol 1e-08: passed" in callout
     assert "- sign: passed" in callout
     report.checks()  # nothing new: nothing shown
@@ -60,15 +67,22 @@ def test_values_are_recorded_as_print_text(shown):
     report.values(n=5000, x=0.5, tiny=9.0e-15, word="Yes")
     (data,) = shown
     assert data[report.VALUES_MIME] == {
-        "n": "5,000", "x": "0.5", "tiny": "$9.0 \\times 10^{-15}$",
-        "word": "Yes"}
+        "n": "5,000",
+        "x": "0.5",
+        "tiny": "$9.0 \\times 10^{-15}$",
+        "word": "Yes",
+    }
 
 
-@pytest.mark.parametrize("x, text", [
-    (0, "$0$"), (1e8, "$1.0 \\times 10^{8}$"), (-2.5e-3, "$-2.5 \\times "
-                                                "10^{-3}$"),
-    (9.96e-5, "$1.0 \\times 10^{-4}$"),  # rounding carries the exponent
-])
+@pytest.mark.parametrize(
+    "x, text",
+    [
+        (0, "$0$"),
+        (1e8, "$1.0 \\times 10^{8}$"),
+        (-2.5e-3, "$-2.5 \\times 10^{-3}$"),
+        (9.96e-5, "$1.0 \\times 10^{-4}$"),  # rounding carries the exponent
+    ],
+)
 def test_powers_of_ten_are_typeset_never_as_e_notation(x, text):
     assert report.sci(x) == text
 
@@ -84,8 +98,9 @@ def test_numbers_are_formatted_for_print():
 
 
 def test_tables_align_numbers_right_and_text_left():
-    text = report.table_markdown([["a|b", 1.5], ["c", 10.25]],
-                                 ["name", "value"], [None, 2])
+    text = report.table_markdown(
+        [["a|b", 1.5], ["c", 10.25]], ["name", "value"], [None, 2]
+    )
     lines = text.splitlines()
     assert lines[0] == "| name | value |"
     assert re.fullmatch(r"\|:-{3,}\|-{3,}:\|", lines[1])
@@ -101,6 +116,8 @@ def test_tables_align_numbers_right_and_text_left():
 def test_source_names_the_runs_of_its_cell(shown):
     class Run:
         key = "abc"
+
     report.source(Run(), "def")
-    assert shown == [{report.SOURCE_MIME: {"runs": ["abc", "def"]},
-                      "text/plain": ""}]
+    assert shown == [
+        {report.SOURCE_MIME: {"runs": ["abc", "def"]}, "text/plain": ""}
+    ]

@@ -1,13 +1,14 @@
 """The rules behind the verdict words: each side of each rule, on
 constructed numbers."""
+
 from __future__ import annotations
 
 import pytest
 
 from a2 import rules
 
-
 # --- noise margins -----------------------------------------------------------
+
 
 def test_margin_is_the_floor_without_a_measured_spread():
     assert rules.margin(0.01) == 0.01
@@ -16,22 +17,24 @@ def test_margin_is_the_floor_without_a_measured_spread():
 
 def test_margin_widens_to_twice_a_large_spread():
     assert rules.margin(0.01, 0.002) == 0.01
-    assert rules.margin(0.01, 0.02) == pytest.approx(
-        rules.NOISE_FACTOR * 0.02)
+    assert rules.margin(0.01, 0.02) == pytest.approx(rules.NOISE_FACTOR * 0.02)
 
 
 def test_spreads_need_two_values():
     assert rules.spread([1.0]) is None
-    assert rules.spread([1.0, 3.0]) == pytest.approx(2 ** 0.5)
+    assert rules.spread([1.0, 3.0]) == pytest.approx(2**0.5)
     assert rules.relative_spread([2.0, 2.0]) == 0.0
     assert rules.largest_spread([[1.0, 3.0], [0.0, 0.1]]) == pytest.approx(
-        2 ** 0.5)
+        2**0.5
+    )
     assert rules.largest_spread([[1.0, 3.0], [0.0]]) is None
-    assert rules.largest_spread([[1.0, 3.0]], relative=True) == \
-        pytest.approx(2 ** 0.5 / 2)
+    assert rules.largest_spread([[1.0, 3.0]], relative=True) == pytest.approx(
+        2**0.5 / 2
+    )
 
 
 # --- 4.2: the colours look good ------------------------------------------
+
 
 def test_looks_good_within_the_ratio_of_the_palette_ceiling():
     ceiling = 0.04
@@ -46,6 +49,7 @@ def test_looks_good_not_beyond_the_ratio():
 
 # --- 5.3: ConvTransposeNet beats PoolUpsampleNet -------------------------
 
+
 def test_lower_beyond_the_margin_is_yes():
     assert rules.lower(1.129, 1.590) == "Yes"
     # The seed spread widens the margin: 0.05 apart with sd 0.01 is beyond.
@@ -58,8 +62,7 @@ def test_higher_beyond_the_margin_is_no():
 
 def test_within_the_margin_is_not_clearly():
     assert rules.lower(1.130, 1.135) == "Not clearly"
-    assert rules.lower(1.10, 1.15, rules.margin(0.01, 0.03)) == \
-        "Not clearly"
+    assert rules.lower(1.10, 1.15, rules.margin(0.01, 0.03)) == "Not clearly"
 
 
 def test_beyond_or_within():
@@ -69,6 +72,7 @@ def test_beyond_or_within():
 
 
 # --- duller colours --------------------------------------------------------
+
 
 def test_a_saturation_gap_inside_the_margin_is_about_as_vivid():
     # The reviewer's case: 0.17 against 0.18 is no "duller".
@@ -93,6 +97,7 @@ def test_leaning_on_a_few_colours():
 
 
 # --- 4.2: where training stands -------------------------------------------
+
 
 def test_training_state_still_improving():
     v = [2.0, 1.8, 1.7, 1.65, 1.62, 1.59]
@@ -122,6 +127,7 @@ def test_recent_rate_averages_the_last_epochs():
 
 # --- 5.5: how the loss moves with batch size ------------------------------
 
+
 def test_trend_rises_steadily_only_when_monotone_over_3_points():
     assert rules.trend([1.10, 1.12, 1.20, 1.30], 0.01) == "rises steadily"
 
@@ -147,6 +153,7 @@ def test_no_clear_trend_within_the_margin():
 
 
 # --- slower / faster per epoch ---------------------------------------------
+
 
 def test_speed_beyond_the_timing_margin():
     assert rules.speed(2.0, 2.5) == "faster than"

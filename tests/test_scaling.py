@@ -1,4 +1,5 @@
 """Question 3.2: Kaplan et al. (2020) fits and the three options."""
+
 import numpy as np
 import pytest
 
@@ -6,17 +7,20 @@ from a2 import scaling
 
 
 def test_constants_are_kaplan_tables_2_and_3_and_eq_1_4():
-    assert scaling.NS == dict(alpha_n=0.077, alpha_s=0.76, n_c=6.5e13,
-                              s_c=2.1e3)
-    assert scaling.ND == dict(alpha_n=0.076, alpha_d=0.103, n_c=6.4e13,
-                              d_c=1.8e13)
+    assert scaling.NS == dict(
+        alpha_n=0.077, alpha_s=0.76, n_c=6.5e13, s_c=2.1e3
+    )
+    assert scaling.ND == dict(
+        alpha_n=0.076, alpha_d=0.103, n_c=6.4e13, d_c=1.8e13
+    )
     assert (scaling.B_STAR, scaling.ALPHA_B) == (2e8, 0.21)
 
 
 def test_joint_fits_agree_on_the_converged_loss():
     for n in (1e6, 1e8, 1e10):
         assert scaling.loss_ns(n, 1e30) == pytest.approx(
-            scaling.loss_nd(n, 1e40), rel=0.03)
+            scaling.loss_nd(n, 1e40), rel=0.03
+        )
 
 
 def test_s_min_solves_eq_5_4():
@@ -45,21 +49,30 @@ def test_a_larger_batch_at_most_doubles_s_min_from_the_critical_batch():
 
 
 def _opts(**losses):
-    return {k: scaling.Option(k, 1.0, 1.0, 1.0, 1.0, v, 1.0)
-            for k, v in losses.items()}
+    return {
+        k: scaling.Option(k, 1.0, 1.0, 1.0, 1.0, v, 1.0)
+        for k, v in losses.items()
+    }
 
 
 def test_best_option_is_the_lowest_loss_by_more_than_the_tie():
     tie = scaling.LOSS_TIE
-    assert scaling.best_option(_opts(baseline=2.0, A=3.0, B=3.1,
-                                     C=3.0 - 2 * tie)) == "C"
-    assert scaling.best_option(_opts(baseline=2.0, A=3.0, B=3.1,
-                                     C=3.0 - 0.5 * tie)) == "none"
+    assert (
+        scaling.best_option(_opts(baseline=2.0, A=3.0, B=3.1, C=3.0 - 2 * tie))
+        == "C"
+    )
+    assert (
+        scaling.best_option(
+            _opts(baseline=2.0, A=3.0, B=3.1, C=3.0 - 0.5 * tie)
+        )
+        == "none"
+    )
 
 
 def test_allocation_exponents_match_kaplan_eq_1_8():
     e = scaling.allocation_exponents()
     a_c = 1 / (1 / 0.76 + 1 / 0.21 + 1 / 0.077)
-    assert e == pytest.approx({"N": a_c / 0.077, "B": a_c / 0.21,
-                               "S": a_c / 0.76})
+    assert e == pytest.approx(
+        {"N": a_c / 0.077, "B": a_c / 0.21, "S": a_c / 0.76}
+    )
     assert e["N"] == pytest.approx(scaling.frontier_exponent())

@@ -1,4 +1,5 @@
 """Questions 4.1, 5.1: every layer's shape, against handout Fig. 4."""
+
 from __future__ import annotations
 
 import torch
@@ -8,15 +9,24 @@ from a2.models import ConvTransposeNet, PoolUpsampleNet
 
 
 def test_shape_table_matches_figure_4a():
-    rows = shapes.shape_table(PoolUpsampleNet(3, 8, 24),
-                              torch.zeros(2, 1, 32, 32))
-    assert shapes.block_shapes(rows) == [(2, 8, 16, 16), (2, 16, 8, 8),
-                                         (2, 8, 16, 16), (2, 24, 32, 32),
-                                         (2, 24, 32, 32)]
+    rows = shapes.shape_table(
+        PoolUpsampleNet(3, 8, 24), torch.zeros(2, 1, 32, 32)
+    )
+    assert shapes.block_shapes(rows) == [
+        (2, 8, 16, 16),
+        (2, 16, 8, 8),
+        (2, 8, 16, 16),
+        (2, 24, 32, 32),
+        (2, 24, 32, 32),
+    ]
     assert [r.name for r in rows if r.block_end] == [
-        "block1.3", "block2.3", "block3.3", "block4.3", "block5"]
-    assert sum(r.weights for r in rows) == 9 * (8 + 4 * 64 + 8 * 24
-                                                + 24 * 24)
+        "block1.3",
+        "block2.3",
+        "block3.3",
+        "block4.3",
+        "block5",
+    ]
+    assert sum(r.weights for r in rows) == 9 * (8 + 4 * 64 + 8 * 24 + 24 * 24)
 
 
 def test_shape_table_matches_figure_4b_and_lists_every_layer():
@@ -26,7 +36,8 @@ def test_shape_table_matches_figure_4b_and_lists_every_layer():
     leaves = [m for m in net.modules() if not list(m.children())]
     assert len(rows) == len(leaves)
     assert "ConvTranspose2d(16->8, k=3, s=2, p=1, op=1)" in [
-        r.layer for r in rows]
+        r.layer for r in rows
+    ]
 
 
 def test_shape_table_leaves_the_network_in_its_mode():
@@ -38,8 +49,9 @@ def test_shape_table_leaves_the_network_in_its_mode():
 
 
 def test_shape_rows_label_each_block_with_figure_4():
-    rows = shapes.shape_table(PoolUpsampleNet(3, 8, 24),
-                              torch.zeros(1, 1, 32, 32))
+    rows = shapes.shape_table(
+        PoolUpsampleNet(3, 8, 24), torch.zeros(1, 1, 32, 32)
+    )
     table = shapes.shape_rows(rows)
     assert len(table) == len(rows)
     assert [r[3] for r in table if r[3]] == shapes.figure_labels()

@@ -1,7 +1,9 @@
 """Paired timing of training epochs (question 5.3)."""
+
 from __future__ import annotations
 
-from a2 import experiments as ex, timing
+from a2 import experiments as ex
+from a2 import timing
 
 
 def test_subset_keeps_the_first_training_images(tiny_data):
@@ -11,8 +13,10 @@ def test_subset_keeps_the_first_training_images(tiny_data):
 
 
 def test_paired_epochs_time_each_config_repeatedly(tiny_data):
-    configs = {m: ex.run_config(m, num_filters=2, batch_size=32)
-               for m in ("pool_upsample", "conv_transpose")}
+    configs = {
+        m: ex.run_config(m, num_filters=2, batch_size=32)
+        for m in ("pool_upsample", "conv_transpose")
+    }
     times = timing.paired_epochs(configs, tiny_data, images=64, repeats=2)
     assert set(times) == set(configs)
     assert all(len(t) == 2 and min(t) > 0 for t in times.values())

@@ -1,4 +1,5 @@
 """The training loop: handout defaults, repeatable runs, exact resume."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,13 +18,26 @@ def metrics(history: History) -> list[tuple[float, float, float]]:
 
 def test_run_config_defaults_are_the_handouts():
     c = RunConfig()
-    assert (c.kernel, c.num_filters, c.num_colours, c.lr, c.batch_size,
-            c.epochs, c.seed) == (3, 32, 24, 0.001, 100, 25, 0)
+    assert (
+        c.kernel,
+        c.num_filters,
+        c.num_colours,
+        c.lr,
+        c.batch_size,
+        c.epochs,
+        c.seed,
+    ) == (3, 32, 24, 0.001, 100, 25, 0)
 
 
-@pytest.mark.parametrize("bad", [dict(lr=0), dict(model="resnet"),
-                                 dict(shuffle="never"),
-                                 dict(model="pool_upsample", kernel=4)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(lr=0),
+        dict(model="resnet"),
+        dict(shuffle="never"),
+        dict(model="pool_upsample", kernel=4),
+    ],
+)
 def test_run_config_rejects_bad_values_with_params_error(bad):
     with pytest.raises(ParamsError):
         RunConfig(**bad)
@@ -42,14 +56,14 @@ def test_partial_last_batch_is_trained_on(tiny_data):
     trainer = Trainer(config, tiny_data)
     seen = []
     trainer.model.register_forward_pre_hook(
-        lambda m, args: seen.append(len(args[0])) if m.training else None)
+        lambda m, args: seen.append(len(args[0])) if m.training else None
+    )
     trainer.fit(log=None)
     assert seen == [48, 48, 32]
 
 
 @pytest.mark.parametrize("shuffle", ["once", "epoch"])
-def test_two_runs_with_one_seed_give_identical_metrics(tiny_data,
-                                                       shuffle):
+def test_two_runs_with_one_seed_give_identical_metrics(tiny_data, shuffle):
     config = RunConfig(**TINY, shuffle=shuffle)
     a = Trainer(config, tiny_data).fit(log=None)
     b = Trainer(config, tiny_data).fit(log=None)
@@ -79,8 +93,7 @@ def test_epoch_table_has_one_fixed_width_row_per_epoch(tiny_data):
 
 
 def test_history_turns_into_columns_for_plotting():
-    rows = [EpochRecord(i, 1.0 / i, 2.0, 50.0, 0.1, 0.1)
-            for i in (1, 2)]
+    rows = [EpochRecord(i, 1.0 / i, 2.0, 50.0, 0.1, 0.1) for i in (1, 2)]
     h = History(rows)
     assert h.columns()["train_loss"] == [1.0, 0.5]
     assert History.from_list(h.to_list()) == h
@@ -96,23 +109,29 @@ def test_colourise_returns_images_for_the_figures(tiny_data):
         assert 0 <= out[name].min() and out[name].max() <= 1
     np.testing.assert_array_equal(
         out["quantised"][0],
-        tiny_data.palette[tiny_data.valid_target[0].numpy()])
+        tiny_data.palette[tiny_data.valid_target[0].numpy()],
+    )
 
 
 # The command line: python -m a2 train ...
 
+
 def test_cli_trains_then_loads_and_ignores_other_experiments_keys(
-        a2_cache, horse_npz, tiny_data, tmp_path, monkeypatch, capsys):
+    a2_cache, horse_npz, tiny_data, tmp_path, monkeypatch, capsys
+):
     from a2.__main__ import main
 
     monkeypatch.setenv("A2_DATA", str(horse_npz))
     colours = tmp_path / "colours.npy"  # a course-style palette file
-    np.save(colours, np.array([tiny_data.palette], dtype=object),
-            allow_pickle=True)
+    np.save(
+        colours, np.array([tiny_data.palette], dtype=object), allow_pickle=True
+    )
     params = tmp_path / "p.yaml"
-    params.write_text(f"n_train: 100\nn_valid: 50\nepochs: 1\n"
-                      f"num_filters: 4\nseeds: [0, 1]\n"
-                      f"palette: {colours}\n")
+    params.write_text(
+        f"n_train: 100\nn_valid: 50\nepochs: 1\n"
+        f"num_filters: 4\nseeds: [0, 1]\n"
+        f"palette: {colours}\n"
+    )
     assert main(["train", "--params", str(params)]) == 0
     out, err = capsys.readouterr()
     assert "training run" in out and "valid loss" in out
@@ -121,15 +140,18 @@ def test_cli_trains_then_loads_and_ignores_other_experiments_keys(
     assert "loaded run" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--set", "kernal=3"], "did you mean 'kernel'"),
-    (["--set", "lr=-1"], "valid: a number > 0"),
-    (["--set", "kernel=4"], "odd"),
-    (["--set", "model=resnet"], "pool_upsample"),
-])
-def test_cli_bad_keys_or_values_exit_2_with_one_line(a2_cache, horse_npz,
-                                                     monkeypatch, capsys,
-                                                     args, message):
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--set", "kernal=3"], "did you mean 'kernel'"),
+        (["--set", "lr=-1"], "valid: a number > 0"),
+        (["--set", "kernel=4"], "odd"),
+        (["--set", "model=resnet"], "pool_upsample"),
+    ],
+)
+def test_cli_bad_keys_or_values_exit_2_with_one_line(
+    a2_cache, horse_npz, monkeypatch, capsys, args, message
+):
     from a2.__main__ import main
 
     monkeypatch.setenv("A2_DATA", str(horse_npz))

@@ -1,4 +1,5 @@
 """Question 2.2: L2 regularisation against weight decay."""
+
 import numpy as np
 
 from a2 import weightdecay as wd
@@ -13,29 +14,38 @@ def test_l2_step_equals_decay_step_when_lambda_tilde_is_lambda_over_2eta():
     eta, lam = 0.05, 0.02
     np.testing.assert_allclose(
         wd.step_l2(X, t, w0, eta, wd.matching_l2(lam, eta)),
-        wd.step_decay(X, t, w0, eta, lam), rtol=1e-13)
+        wd.step_decay(X, t, w0, eta, lam),
+        rtol=1e-13,
+    )
     assert wd.matching_l2(lam, eta) == lam / (2 * eta)
 
 
 def test_a_different_lambda_tilde_gives_a_different_step():
     X, t, w0 = _problem()
-    assert not np.allclose(wd.step_l2(X, t, w0, 0.05, 0.02 / 0.05),
-                           wd.step_decay(X, t, w0, 0.05, 0.02))
+    assert not np.allclose(
+        wd.step_l2(X, t, w0, 0.05, 0.02 / 0.05),
+        wd.step_decay(X, t, w0, 0.05, 0.02),
+    )
 
 
 def test_derived_steps_match_autograd_steps():
     X, t, w0 = _problem(1)
-    np.testing.assert_allclose(wd.step_l2(X, t, w0, 0.1, 0.3),
-                               wd.step_l2_autograd(X, t, w0, 0.1, 0.3),
-                               rtol=1e-12)
-    np.testing.assert_allclose(wd.step_decay(X, t, w0, 0.1, 0.03),
-                               wd.step_decay_autograd(X, t, w0, 0.1, 0.03),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        wd.step_l2(X, t, w0, 0.1, 0.3),
+        wd.step_l2_autograd(X, t, w0, 0.1, 0.3),
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        wd.step_decay(X, t, w0, 0.1, 0.03),
+        wd.step_decay_autograd(X, t, w0, 0.1, 0.03),
+        rtol=1e-12,
+    )
 
 
 def test_gd_trajectories_coincide_but_adaptive_ones_do_not():
-    _, comp = wd.decay_experiment(15, 6, 0.02, 0.01, 0.01, 300, 0.9, 1e-8,
-                                  seed=2)
+    _, comp = wd.decay_experiment(
+        15, 6, 0.02, 0.01, 0.01, 300, 0.9, 1e-8, seed=2
+    )
     assert comp["gd"].gap.max() < 1e-12
     assert comp["rmsprop"].gap[-1] > 1e-2
     assert comp["adam"].gap[-1] > 1e-2

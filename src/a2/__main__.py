@@ -17,6 +17,7 @@ SIGINT (Ctrl-C) or SIGTERM ends training with one line, "interrupted after
 epoch N; rerun to resume" (exit 130 or 143): finished epochs are cached,
 and the next run goes on from there to the same numbers.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,9 @@ def train_keys() -> tuple[str, ...]:
     return run_config_keys() + DATA_KEYS
 
 
-def gather(params: str | None, overrides: list[str]
-           ) -> tuple[dict[str, Any], list[str]]:
+def gather(
+    params: str | None, overrides: list[str]
+) -> tuple[dict[str, Any], list[str]]:
     """Training keys from a params file and ``--set`` overrides, and the
     names of the file's keys that belong to other experiments."""
     keys = train_keys()
@@ -55,13 +57,15 @@ def gather(params: str | None, overrides: list[str]
         else:
             raise config.ParamsError(
                 f"{params}: unknown key '{key}'"
-                f"{config.suggest(str(key), keys)}; train takes: {valid}")
+                f"{config.suggest(str(key), keys)}; train takes: {valid}"
+            )
     for text in overrides:
         key, value = config.parse_override(text)
         if key not in keys:
             raise config.ParamsError(
                 f"--set {text}: '{key}' is not a training key"
-                f"{config.suggest(key, keys)}; train takes: {valid}")
+                f"{config.suggest(key, keys)}; train takes: {valid}"
+            )
         chosen[key] = config.check_value(key, value, "--set")
     return chosen, ignored
 
@@ -72,24 +76,33 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     chosen, ignored = gather(args.params, args.set or [])
     if ignored:
-        print(f"note: train ignores keys for other experiments: "
-              f"{', '.join(ignored)}", file=sys.stderr)
-    run_config = RunConfig(**{k: v for k, v in chosen.items()
-                              if k not in DATA_KEYS})
-    colour_data = data.load(**{k: v for k, v in chosen.items()
-                               if k in DATA_KEYS})
+        print(
+            f"note: train ignores keys for other experiments: "
+            f"{', '.join(ignored)}",
+            file=sys.stderr,
+        )
+    run_config = RunConfig(
+        **{k: v for k, v in chosen.items() if k not in DATA_KEYS}
+    )
+    colour_data = data.load(
+        **{k: v for k, v in chosen.items() if k in DATA_KEYS}
+    )
     if colour_data.num_colours != run_config.num_colours:
         raise config.ParamsError(
             f"palette {chosen.get('palette')} has {colour_data.num_colours}"
             f" colours but num_colours is {run_config.num_colours}; valid: "
             f"a palette of {run_config.num_colours} colours, or "
-            f"--set num_colours={colour_data.num_colours}")
-    _current.update(key=cache.run_key(run_config, colour_data),
-                    epochs=run_config.epochs)
+            f"--set num_colours={colour_data.num_colours}"
+        )
+    _current.update(
+        key=cache.run_key(run_config, colour_data), epochs=run_config.epochs
+    )
     run = cache.train_or_load(run_config, colour_data, retrain=args.retrain)
     last = run.history.last
-    print(f"run {run.key}: validation loss {last.valid_loss:.4f}, "
-          f"accuracy {last.valid_acc:.2f}% after {last.epoch} epochs")
+    print(
+        f"run {run.key}: validation loss {last.valid_loss:.4f}, "
+        f"accuracy {last.valid_acc:.2f}% after {last.epoch} epochs"
+    )
 
 
 def cmd_runs(args: argparse.Namespace) -> None:
@@ -98,37 +111,56 @@ def cmd_runs(args: argparse.Namespace) -> None:
     from a2 import cache
 
     good, bad = cache.scan_runs()
-    print(f"{'key':16} {'model':14} {'k':>1} {'NF':>3} {'epochs':>6} "
-          f"{'device':8} {'train s':>8} {'val loss':>8} {'val acc':>7}")
+    print(
+        f"{'key':16} {'model':14} {'k':>1} {'NF':>3} {'epochs':>6} "
+        f"{'device':8} {'train s':>8} {'val loss':>8} {'val acc':>7}"
+    )
     for m in good:
         c, meta, last = m["config"], m["meta"], m["final"] or {}
-        print(f"{m['key'][:16]:16} {c['model'][:14]:14} {c['kernel']:>1} "
-              f"{c['num_filters']:>3} "
-              f"{meta.get('epochs_done', 0):>2}/{c['epochs']:<3} "
-              f"{','.join(meta['devices']):8} "
-              f"{meta.get('train_seconds', 0):>8.1f} "
-              f"{last.get('valid_loss', float('nan')):>8.4f} "
-              f"{last.get('valid_acc', float('nan')):>7.2f}")
+        print(
+            f"{m['key'][:16]:16} {c['model'][:14]:14} {c['kernel']:>1} "
+            f"{c['num_filters']:>3} "
+            f"{meta.get('epochs_done', 0):>2}/{c['epochs']:<3} "
+            f"{','.join(meta['devices']):8} "
+            f"{meta.get('train_seconds', 0):>8.1f} "
+            f"{last.get('valid_loss', float('nan')):>8.4f} "
+            f"{last.get('valid_acc', float('nan')):>7.2f}"
+        )
     for line in bad:
         print(f"warning: {line}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m a2", description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="python -m a2",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p_train = sub.add_parser(
-        "train", help="train or load a colourisation run",
+        "train",
+        help="train or load a colourisation run",
         description="Train or load a run; prints the epoch table. Keys: "
-                    + ", ".join(train_keys()) + ". Other experiments' "
-                    "keys in the params file are ignored (and named).")
-    p_train.add_argument("--params", metavar="FILE",
-                         help="YAML params file (e.g. params/smoke.yaml)")
-    p_train.add_argument("--set", action="append", metavar="KEY=VALUE",
-                         help="override one key (repeatable)")
-    p_train.add_argument("--retrain", action="store_true",
-                         help="train again even if the run is cached")
+        + ", ".join(train_keys())
+        + ". Other experiments' "
+        "keys in the params file are ignored (and named).",
+    )
+    p_train.add_argument(
+        "--params",
+        metavar="FILE",
+        help="YAML params file (e.g. params/smoke.yaml)",
+    )
+    p_train.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override one key (repeatable)",
+    )
+    p_train.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train again even if the run is cached",
+    )
     p_train.set_defaults(func=cmd_train)
     p_runs = sub.add_parser("runs", help="list the cached runs")
     p_runs.set_defaults(func=cmd_runs)
@@ -141,11 +173,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args.func(args)
     except DataError as err:
-        print(f"error: A2_DATA={settings.data_source()}: {err}",
-              file=sys.stderr)
+        print(
+            f"error: A2_DATA={settings.data_source()}: {err}", file=sys.stderr
+        )
         return 2
-    except (config.ParamsError, PaletteError, RunError,
-            settings.SettingError) as err:
+    except (
+        config.ParamsError,
+        PaletteError,
+        RunError,
+        settings.SettingError,
+    ) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -161,9 +198,11 @@ def _on_sigterm(received: list[int]):
     """SIGTERM (a killed build, a scheduler) ends like Ctrl-C: cleanly,
     with one line. Returns the previous handler (None off the main
     thread, where handlers cannot be set)."""
+
     def handler(signum: int, frame: object) -> None:
         received.append(signum)
         raise KeyboardInterrupt
+
     try:
         return signal.signal(signal.SIGTERM, handler)
     except ValueError:
@@ -178,11 +217,12 @@ def interrupted_message() -> str:
 
     done = cache.stored_epochs(_current["key"])
     if done == 0:
-        return ("interrupted before epoch 1 finished; rerun to start "
-                "again")
+        return "interrupted before epoch 1 finished; rerun to start again"
     if done >= _current["epochs"]:
-        return (f"interrupted after the run finished ({done} epochs, "
-                f"cached); rerun to load it")
+        return (
+            f"interrupted after the run finished ({done} epochs, "
+            f"cached); rerun to load it"
+        )
     return f"interrupted after epoch {done}; rerun to resume"
 
 

@@ -7,18 +7,33 @@ checks) and the checkpoint cache's manifests (``a2.cache``). Local paths
 are never printed in full: a path inside the repository is shown
 relative to it, any other by its file name only.
 """
+
 from __future__ import annotations
 
 import platform
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-SECTIONS_HEADER = ("section", "params files", "commit", "executed (UTC)",
-                   "runs", "checks passed")
-RUNS_HEADER = ("cache key", "model", "k, NF, lr, B, epochs, seed",
-               "train / valid images", "device", "time (s)", "valid loss",
-               "valid acc. (%)")
+SECTIONS_HEADER = (
+    "section",
+    "params files",
+    "commit",
+    "executed (UTC)",
+    "runs",
+    "checks passed",
+)
+RUNS_HEADER = (
+    "cache key",
+    "model",
+    "k, NF, lr, B, epochs, seed",
+    "train / valid images",
+    "device",
+    "time (s)",
+    "valid loss",
+    "valid acc. (%)",
+)
 RUNS_DIGITS = (None, None, None, None, None, 1, 4, 2)
 CHECKS_HEADER = ("check", "largest difference (allowed)")
 
@@ -48,32 +63,40 @@ def environment_rows(built: str, commit: str) -> list[tuple[str, str]]:
     if torch.cuda.is_available():
         device = f"GPU ({torch.cuda.get_device_name(0)})"
     else:
-        device = (f"CPU ({platform.machine()}, "
-                  f"{torch.get_num_threads()} threads)")
-    return [("built", built), ("commit", f"`{commit}`"),
-            ("Python", f"{platform.python_version()} on {sys.platform}"),
-            ("PyTorch", str(torch.__version__)),
-            ("NumPy", str(numpy.__version__)), ("device", device)]
+        device = (
+            f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
+        )
+    return [
+        ("built", built),
+        ("commit", f"`{commit}`"),
+        ("Python", f"{platform.python_version()} on {sys.platform}"),
+        ("PyTorch", str(torch.__version__)),
+        ("NumPy", str(numpy.__version__)),
+        ("device", device),
+    ]
 
 
-def data_rows(setting: str, checksum: str, root: Path
-              ) -> list[tuple[str, str]]:
+def data_rows(
+    setting: str, checksum: str, root: Path
+) -> list[tuple[str, str]]:
     """The data source by its setting, and the checksum of its arrays
     (``kind:digest`` as ``a2.data.load_arrays`` returns it), in groups of
     16 hex digits so that a narrow page can wrap it."""
     kind, _, digest = checksum.partition(":")
-    groups = " ".join(f"`{digest[i:i + 16]}`"
-                      for i in range(0, len(digest), 16))
-    return [("setting (`A2_DATA`)", data_setting(setting, root)),
-            (f"checksum ({kind})", groups)]
+    groups = " ".join(
+        f"`{digest[i : i + 16]}`" for i in range(0, len(digest), 16)
+    )
+    return [
+        ("setting (`A2_DATA`)", data_setting(setting, root)),
+        (f"checksum ({kind})", groups),
+    ]
 
 
 def _files(paths: Sequence[str]) -> str:
     return ", ".join(f"`{Path(p).name}`" for p in paths) or "none"
 
 
-def section_rows(records: dict[str, dict[str, Any]]
-                 ) -> list[tuple[Any, ...]]:
+def section_rows(records: dict[str, dict[str, Any]]) -> list[tuple[Any, ...]]:
     """One row per executed section (``{stem: provenance record}``);
     the notebook is ``report/<stem>.qmd``, params files are in
     ``params/``."""
@@ -81,10 +104,16 @@ def section_rows(records: dict[str, dict[str, Any]]
     for stem, r in records.items():
         checks = r.get("checks", [])
         passed = sum(bool(c.get("passed")) for c in checks)
-        rows.append((stem, _files(r.get("params", [])),
-                     f"`{r.get('commit', '?')}`",
-                     r.get("executed", "?").removesuffix(" UTC"),
-                     len(r.get("runs", [])), f"{passed} of {len(checks)}"))
+        rows.append(
+            (
+                stem,
+                _files(r.get("params", [])),
+                f"`{r.get('commit', '?')}`",
+                r.get("executed", "?").removesuffix(" UTC"),
+                len(r.get("runs", [])),
+                f"{passed} of {len(checks)}",
+            )
+        )
     return rows
 
 
@@ -98,15 +127,19 @@ def run_rows(manifests: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
     for m in manifests:
         c, meta, last = m["config"], m.get("meta", {}), m.get("final") or {}
         data = meta.get("data", {})
-        rows.append((
-            f"`{m['key']}`", MODEL_NAMES.get(c["model"], c["model"]),
-            f"{c['kernel']}, {c['num_filters']}, {c['lr']:g}, "
-            f"{c['batch_size']}, {c['epochs']}, {c['seed']}",
-            f"{data.get('n_train', '?')} / {data.get('n_valid', '?')}",
-            ", ".join(meta.get("devices", [])) or "?",
-            float(meta.get("train_seconds", nan)),
-            float(last.get("valid_loss", nan)),
-            float(last.get("valid_acc", nan))))
+        rows.append(
+            (
+                f"`{m['key']}`",
+                MODEL_NAMES.get(c["model"], c["model"]),
+                f"{c['kernel']}, {c['num_filters']}, {c['lr']:g}, "
+                f"{c['batch_size']}, {c['epochs']}, {c['seed']}",
+                f"{data.get('n_train', '?')} / {data.get('n_valid', '?')}",
+                ", ".join(meta.get("devices", [])) or "?",
+                float(meta.get("train_seconds", nan)),
+                float(last.get("valid_loss", nan)),
+                float(last.get("valid_acc", nan)),
+            )
+        )
     return rows
 
 
@@ -118,8 +151,11 @@ def check_rows(record: dict[str, Any]) -> list[tuple[str, str]]:
     rows = []
     for c in record.get("checks", []):
         diff = (c.get("quantity") or "").removeprefix("max |diff| ")
-        shown = f"{diff} ({c['tolerance']})" if c.get("tolerance") else (
-            diff or "holds")
+        shown = (
+            f"{diff} ({c['tolerance']})"
+            if c.get("tolerance")
+            else (diff or "holds")
+        )
         if not c.get("passed"):
             shown += ": FAILED"
         rows.append((c.get("name", "?"), shown))

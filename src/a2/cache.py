@@ -18,6 +18,7 @@ docstring edit keeps the key). Left out on purpose:
   recorded in the manifest); CPU runs are bit-exact, GPU runs only close;
 - this file's source: how results are stored does not change them.
 """
+
 from __future__ import annotations
 
 import ast
@@ -34,17 +35,18 @@ import re
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 from torch import nn
 
 from a2 import models, provenance, settings
-from a2.fileio import atomic_write, reason
 from a2 import train as _train
 from a2.data import ColourData
+from a2.fileio import atomic_write, reason
 from a2.train import History, RunConfig
 
 KEY_CHARS = 16
@@ -81,13 +83,25 @@ def code_fingerprint(source: str) -> str:
     tree = ast.parse(source)
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if not isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef,
-                                 ast.AsyncFunctionDef)) or not body:
+        if (
+            not isinstance(
+                node,
+                (
+                    ast.Module,
+                    ast.ClassDef,
+                    ast.FunctionDef,
+                    ast.AsyncFunctionDef,
+                ),
+            )
+            or not body
+        ):
             continue
         first = body[0]
-        if (isinstance(first, ast.Expr)
-                and isinstance(first.value, ast.Constant)
-                and isinstance(first.value.value, str)):
+        if (
+            isinstance(first, ast.Expr)
+            and isinstance(first.value, ast.Constant)
+            and isinstance(first.value.value, str)
+        ):
             node.body = body[1:] or [ast.Pass()]
     return _sha256(ast.dump(tree).encode())
 
@@ -97,8 +111,10 @@ def run_key(config: RunConfig, data: ColourData) -> str:
     run = {k: v for k, v in config.to_dict().items() if k != "device"}
     # getsource, not the file: in the code notebook the modules are cells,
     # and their source is found through linecache.
-    code = {name: code_fingerprint(inspect.getsource(mod))
-            for name, mod in (("models", models), ("train", _train))}
+    code = {
+        name: code_fingerprint(inspect.getsource(mod))
+        for name, mod in (("models", models), ("train", _train))
+    }
     payload = {"run": run, "data": data.content_sha256, "code": code}
     text = json.dumps(payload, sort_keys=True)
     return _sha256(text.encode())[:KEY_CHARS]
@@ -108,8 +124,12 @@ def runs_dir() -> Path:
     return settings.cache_dir() / "runs"
 
 
-def train_or_load(config: RunConfig, data: ColourData, retrain: bool = False,
-                  log: Log = print) -> Run:
+def train_or_load(
+    config: RunConfig,
+    data: ColourData,
+    retrain: bool = False,
+    log: Log = print,
+) -> Run:
     """Load a finished run, resume a partial one, or train on a miss.
 
     ``retrain=True`` ignores what is stored. A damaged entry (or one whose
@@ -132,29 +152,41 @@ def train_or_load(config: RunConfig, data: ColourData, retrain: bool = False,
             try:
                 trainer.load_state_dict(stored["trainer"])
             except Exception as err:  # shapes or keys of another model
-                _damaged(log, key,
-                         f"does not fit the model: {reason(err, 80)}")
+                _damaged(
+                    log, key, f"does not fit the model: {reason(err, 80)}"
+                )
                 _discard(folder)
                 stored = None
                 trainer = _train.Trainer(config, data)  # a clean start
         meta = _new_meta(data, key) if stored is None else stored["meta"]
         done = len(trainer.history)
         if done >= config.epochs:
-            _say(log, f"loaded run {key} from the cache ({_epochs(done)}, "
-                      f"trained on {', '.join(meta['devices'])})")
+            _say(
+                log,
+                f"loaded run {key} from the cache ({_epochs(done)}, "
+                f"trained on {', '.join(meta['devices'])})",
+            )
             _say(log, _train.HEADER)
             for record in trainer.history:
                 _say(log, _train.format_row(record))
         else:
             if not os.access(folder, os.W_OK):  # fail before, not after
-                raise RunError(_unwritable(key, folder, OSError(
-                    errno.EROFS, os.strerror(errno.EROFS))))
+                raise RunError(
+                    _unwritable(
+                        key,
+                        folder,
+                        OSError(errno.EROFS, os.strerror(errno.EROFS)),
+                    )
+                )
             device = str(trainer.device)
             if device not in meta["devices"]:
                 meta["devices"].append(device)
-            _say(log, f"{'resuming' if done else 'training'} run {key} "
-                      f"({config.model}, {_epochs(config.epochs)}) on "
-                      f"{device}")
+            _say(
+                log,
+                f"{'resuming' if done else 'training'} run {key} "
+                f"({config.model}, {_epochs(config.epochs)}) on "
+                f"{device}",
+            )
 
             def save(t: _train.Trainer) -> None:
                 _check_finite(t, key)
@@ -172,8 +204,7 @@ def stored_epochs(key: str) -> int:
     try:
         info = json.loads((runs_dir() / key / MANIFEST).read_text())
         return int(info["meta"]["epochs_done"])
-    except (OSError, ValueError, KeyError, TypeError,
-            settings.SettingError):
+    except (OSError, ValueError, KeyError, TypeError, settings.SettingError):
         return 0
 
 
@@ -186,8 +217,10 @@ def scan_runs() -> tuple[list[dict[str, Any]], list[str]]:
             manifest = json.loads(path.read_text())
             _check_manifest(manifest)
         except Exception as err:  # OSError, ValueError, TypeError, ...
-            bad.append(f"{path} is malformed ({reason(err, 80)}); the "
-                       f"run is trained again when used")
+            bad.append(
+                f"{path} is malformed ({reason(err, 80)}); the "
+                f"run is trained again when used"
+            )
             continue
         good.append(manifest)
     good.sort(key=lambda m: str(m["meta"].get("created", "")))
@@ -202,6 +235,7 @@ def list_runs() -> list[dict[str, Any]]:
 
 def _check_manifest(m: Any) -> None:
     """ValueError unless ``m`` has the fields a listing reads."""
+
     def need(ok: bool, what: str) -> None:
         if not ok:
             raise ValueError(what)
@@ -214,14 +248,19 @@ def _check_manifest(m: Any) -> None:
     for name in ("kernel", "num_filters", "epochs"):
         need(type(c.get(name)) is int, f"no integer {name}")
     need(isinstance(meta, dict), "no meta")
-    need(isinstance(meta.get("devices"), list)
-         and all(isinstance(d, str) for d in meta["devices"]), "no devices")
+    need(
+        isinstance(meta.get("devices"), list)
+        and all(isinstance(d, str) for d in meta["devices"]),
+        "no devices",
+    )
     for name in ("epochs_done", "train_seconds"):
         need(isinstance(meta.get(name, 0), (int, float)), f"bad {name}")
     need(final is None or isinstance(final, dict), "bad final")
     for name in ("valid_loss", "valid_acc"):
-        need(isinstance((final or {}).get(name, 0.0), (int, float)),
-             f"bad final {name}")
+        need(
+            isinstance((final or {}).get(name, 0.0), (int, float)),
+            f"bad final {name}",
+        )
 
 
 def _epochs(n: int) -> str:
@@ -234,14 +273,19 @@ def _say(log: Log, line: str) -> None:
 
 
 def _damaged(log: Log, key: str, reason: str) -> None:
-    _say(log, f"cache entry {key} is damaged ({reason}); training it again "
-              f"from scratch")
+    _say(
+        log,
+        f"cache entry {key} is damaged ({reason}); training it again "
+        f"from scratch",
+    )
 
 
 def _unwritable(key: str, folder: Path, err: OSError) -> str:
-    return (f"run {key} is not in the cache and cannot be written to "
-            f"{folder} ({err.strerror}); make A2_CACHE writable or point "
-            f"it at a writable folder")
+    return (
+        f"run {key} is not in the cache and cannot be written to "
+        f"{folder} ({err.strerror}); make A2_CACHE writable or point "
+        f"it at a writable folder"
+    )
 
 
 def _check_finite(trainer: _train.Trainer, key: str) -> None:
@@ -250,9 +294,11 @@ def _check_finite(trainer: _train.Trainer, key: str) -> None:
     r = trainer.history.last
     for loss in (r.train_loss, r.valid_loss):
         if not math.isfinite(loss):
-            raise RunError(f"run {key}: training diverged at epoch "
-                           f"{r.epoch} (loss {loss}); lower lr (now "
-                           f"{trainer.config.lr:g})")
+            raise RunError(
+                f"run {key}: training diverged at epoch "
+                f"{r.epoch} (loss {loss}); lower lr (now "
+                f"{trainer.config.lr:g})"
+            )
 
 
 @contextlib.contextmanager
@@ -264,8 +310,10 @@ def _signals_held() -> Iterator[None]:
         return
     held: list[int] = []
     wanted = (signal.SIGINT, signal.SIGTERM)
-    old = {s: signal.signal(s, lambda signum, frame: held.append(signum))
-           for s in wanted}
+    old = {
+        s: signal.signal(s, lambda signum, frame: held.append(signum))
+        for s in wanted
+    }
     try:
         yield
     finally:
@@ -310,23 +358,35 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def _save(folder: Path, key: str, trainer: _train.Trainer,
-          meta: dict[str, Any]) -> None:
+def _save(
+    folder: Path, key: str, trainer: _train.Trainer, meta: dict[str, Any]
+) -> None:
     """Commit one epoch: the checkpoint under its hash, then the manifest
     naming it (the commit), then remove what no manifest names.
 
     A failed write (a full disk, a read-only cache) leaves the previous
     commit as it was and raises a RunError."""
     buf = io.BytesIO()
-    torch.save({"key": key, "config": trainer.config.to_dict(),
-                "trainer": trainer.state_dict(), "meta": meta}, buf)
+    torch.save(
+        {
+            "key": key,
+            "config": trainer.config.to_dict(),
+            "trainer": trainer.state_dict(),
+            "meta": meta,
+        },
+        buf,
+    )
     blob = buf.getvalue()
     sha = _sha256(blob)
     name = f"ckpt-{sha[:16]}.pt"
     history = trainer.history
-    new_meta = {**meta, "updated": _now(), "epochs_done": len(history),
-                "train_seconds": sum(r.train_s for r in history),
-                "valid_seconds": sum(r.valid_s for r in history)}
+    new_meta = {
+        **meta,
+        "updated": _now(),
+        "epochs_done": len(history),
+        "train_seconds": sum(r.train_s for r in history),
+        "valid_seconds": sum(r.valid_s for r in history),
+    }
     manifest = {
         "key": key,
         "config": trainer.config.to_dict(),
@@ -340,22 +400,26 @@ def _save(folder: Path, key: str, trainer: _train.Trainer,
     try:
         atomic_write(folder / name, blob)
         try:
-            atomic_write(folder / MANIFEST,
-                         json.dumps(manifest, indent=1).encode())
+            atomic_write(
+                folder / MANIFEST, json.dumps(manifest, indent=1).encode()
+            )
         except BaseException:
             with contextlib.suppress(OSError):
                 (folder / name).unlink()  # named by no manifest
             raise
     except OSError as err:
         kept = len(history) - 1
-        hint = ("free some space" if err.errno in (errno.ENOSPC,
-                                                   errno.EDQUOT)
-                else "make A2_CACHE writable")
+        hint = (
+            "free some space"
+            if err.errno in (errno.ENOSPC, errno.EDQUOT)
+            else "make A2_CACHE writable"
+        )
         raise RunError(
             f"run {key}: cannot save epoch {len(history)} in {folder} "
             f"({err.strerror}); the cache keeps "
             f"{_epochs(kept) if kept else 'no epoch'} of it; {hint} and "
-            f"rerun to resume") from None
+            f"rerun to resume"
+        ) from None
     meta.update(new_meta)
     _clean(folder, keep=name)
 
@@ -366,8 +430,9 @@ def _clean(folder: Path, keep: str) -> None:
     writing here)."""
     for path in folder.iterdir():
         name = path.name
-        stray = (name != keep and _CHECKPOINT_NAME.fullmatch(name)) \
-            or name.endswith(".tmp")
+        stray = (
+            name != keep and _CHECKPOINT_NAME.fullmatch(name)
+        ) or name.endswith(".tmp")
         if stray:
             with contextlib.suppress(OSError):
                 path.unlink()
@@ -397,17 +462,18 @@ def _read(folder: Path, key: str, log: Log) -> dict[str, Any] | None:
         blob = (folder / name).read_bytes()
         if _sha256(blob) != info["checkpoint_sha256"]:
             raise ValueError("checksum mismatch")
-        stored = torch.load(io.BytesIO(blob), map_location="cpu",
-                            weights_only=True)
+        stored = torch.load(
+            io.BytesIO(blob), map_location="cpu", weights_only=True
+        )
         if stored["key"] != key:
             raise ValueError(f"holds run {stored['key']}")
         if not isinstance(stored["meta"]["devices"], list):
             raise ValueError("no devices in its metadata")
         for row in stored["trainer"]["history"]:
-            if not all(math.isfinite(row[k])
-                       for k in ("train_loss", "valid_loss")):
-                raise ValueError(f"a non-finite loss at epoch "
-                                 f"{row['epoch']}")
+            if not all(
+                math.isfinite(row[k]) for k in ("train_loss", "valid_loss")
+            ):
+                raise ValueError(f"a non-finite loss at epoch {row['epoch']}")
         stored["trainer"].pop("numpy_rng", None)  # older checkpoints
     except Exception as err:  # unreadable, truncated, tampered, partial
         _damaged(log, key, reason(err, 80))

@@ -7,10 +7,12 @@ colourisations) and draws it; none trains. Styling comes from
 prints a figure of ``plots.WIDTH`` at about 0.89 of its size, so text
 drawn at :data:`MIN_PT` or more stays at 7 pt or more on paper.
 """
+
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -20,19 +22,26 @@ from a2.train import History
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 MIN_PT = 8.5  # smallest text in these figures (legends, ticks, labels)
-LEGIBLE = {"font.size": 9, "axes.titlesize": 9.5, "axes.labelsize": 9,
-           "legend.fontsize": MIN_PT, "xtick.labelsize": MIN_PT,
-           "ytick.labelsize": MIN_PT}
+LEGIBLE = {
+    "font.size": 9,
+    "axes.titlesize": 9.5,
+    "axes.labelsize": 9,
+    "legend.fontsize": MIN_PT,
+    "xtick.labelsize": MIN_PT,
+    "ytick.labelsize": MIN_PT,
+}
 
 
 def styled(make: Callable[..., Figure]) -> Callable[..., Figure]:
     """``plots.styled`` with the larger text of :data:`LEGIBLE`."""
+
     @functools.wraps(make)
     def larger(*args: Any, **kwargs: Any) -> Figure:
         import matplotlib
 
         with matplotlib.rc_context(LEGIBLE):
             return make(*args, **kwargs)
+
     return plots.styled(larger)
 
 
@@ -56,13 +65,34 @@ def learning_curves(histories: Mapping[str, History]) -> Figure:
         c, cols = plots.COLOURS[i % len(plots.COLOURS)], h.columns()
         m = MARKERS[i % len(MARKERS)]
         name = "" if one else f"{label}, "
-        ax_loss.plot(cols["epoch"], cols["train_loss"], "-", color=c,
-                     marker=m, ms=3, label=f"{name}training")
-        ax_loss.plot(cols["epoch"], cols["valid_loss"], "--", color=c,
-                     marker=m, ms=3, mfc="white",
-                     label=f"{name}validation")
-        ax_acc.plot(cols["epoch"], cols["valid_acc"], "-", color=c,
-                    marker=m, ms=3, label=label)
+        ax_loss.plot(
+            cols["epoch"],
+            cols["train_loss"],
+            "-",
+            color=c,
+            marker=m,
+            ms=3,
+            label=f"{name}training",
+        )
+        ax_loss.plot(
+            cols["epoch"],
+            cols["valid_loss"],
+            "--",
+            color=c,
+            marker=m,
+            ms=3,
+            mfc="white",
+            label=f"{name}validation",
+        )
+        ax_acc.plot(
+            cols["epoch"],
+            cols["valid_acc"],
+            "-",
+            color=c,
+            marker=m,
+            ms=3,
+            label=label,
+        )
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy per pixel (nats)")
     ax_acc.set(xlabel="epoch", ylabel="validation accuracy (%)")
     plots.panel_label(ax_loss, "(a) loss")
@@ -77,15 +107,16 @@ def learning_curves(histories: Mapping[str, History]) -> Figure:
 
 
 @styled
-def image_grid(rows: Sequence[tuple[str, np.ndarray]],
-               col_titles: Sequence[str] | None = None,
-               cell: float = 0.62) -> Figure:
+def image_grid(
+    rows: Sequence[tuple[str, np.ndarray]],
+    col_titles: Sequence[str] | None = None,
+    cell: float = 0.62,
+) -> Figure:
     """One row per (title, images): greyscale (n, H, W) or RGB
     (n, H, W, 3) images in [0, 1], no ticks, row titles on the left."""
     n_rows, n_cols = len(rows), len(rows[0][1])
     width = min(plots.WIDTH, 1.3 + cell * n_cols)
-    fig = Figure(figsize=(width, 0.25 + cell * n_rows),
-                 layout="constrained")
+    fig = Figure(figsize=(width, 0.25 + cell * n_rows), layout="constrained")
     axes = np.atleast_2d(fig.subplots(n_rows, n_cols, squeeze=False))
     for r, (title, images) in enumerate(rows):
         for c in range(n_cols):
@@ -99,16 +130,18 @@ def image_grid(rows: Sequence[tuple[str, np.ndarray]],
             ax.set_yticks([])
             ax.grid(False)
             if c == 0:
-                ax.set_ylabel(title, rotation=0, ha="right", va="center",
-                              fontsize=MIN_PT)
+                ax.set_ylabel(
+                    title, rotation=0, ha="right", va="center", fontsize=MIN_PT
+                )
             if r == 0 and col_titles is not None:
                 ax.set_title(col_titles[c], fontsize=MIN_PT)
     return fig
 
 
-def colourisation_rows(samples: Mapping[str, Any],
-                       predictions: Mapping[str, np.ndarray] | None = None
-                       ) -> list[tuple[str, np.ndarray]]:
+def colourisation_rows(
+    samples: Mapping[str, Any],
+    predictions: Mapping[str, np.ndarray] | None = None,
+) -> list[tuple[str, np.ndarray]]:
     """Grid rows: greyscale input, each model's prediction, the palette-
     quantised truth and the original (from ``a2.train.colourise``)."""
     rows = [("greyscale\ninput", samples["grey"])]
@@ -116,16 +149,23 @@ def colourisation_rows(samples: Mapping[str, Any],
         rows.append(("prediction", samples["pred"]))
     else:
         rows += [(name, p) for name, p in predictions.items()]
-    rows += [("truth,\npalette", samples["quantised"]),
-             ("truth", samples["truth"])]
+    rows += [
+        ("truth,\npalette", samples["quantised"]),
+        ("truth", samples["truth"]),
+    ]
     return rows
 
 
 def _batch_legend(fig: Figure, axes: Any) -> None:
     """One legend for all panels, in a row above them."""
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside upper center",
-               ncol=len(labels), frameon=False)
+    fig.legend(
+        handles,
+        labels,
+        loc="outside upper center",
+        ncol=len(labels),
+        frameon=False,
+    )
 
 
 @styled
@@ -135,17 +175,26 @@ def sweep_curves(sweep: Sequence[Any]) -> Figure:
     fig, axes = plots.figure(ncols=3, height=2.9)
     for i, s in enumerate(sweep):
         cols = s.run.history.columns()
-        kw = dict(color=plots.COLOURS[i % len(plots.COLOURS)],
-                  marker=MARKERS[i % len(MARKERS)], ms=3,
-                  label=f"B = {s.batch_size}")
+        kw = dict(
+            color=plots.COLOURS[i % len(plots.COLOURS)],
+            marker=MARKERS[i % len(MARKERS)],
+            ms=3,
+            label=f"B = {s.batch_size}",
+        )
         axes[0].plot(cols["epoch"], cols["train_loss"], **kw)
         axes[1].plot(cols["epoch"], cols["valid_loss"], **kw)
         axes[2].plot(cols["epoch"], cols["valid_acc"], **kw)
     axes[0].set(xlabel="epoch", ylabel="cross-entropy per pixel (nats)")
     axes[1].set(xlabel="epoch")
     axes[2].set(xlabel="epoch", ylabel="% of pixels")
-    for ax, title in zip(axes, ("(a) training loss", "(b) validation loss",
-                                "(c) validation accuracy")):
+    for ax, title in zip(
+        axes,
+        (
+            "(a) training loss",
+            "(b) validation loss",
+            "(c) validation accuracy",
+        ),
+    ):
         plots.panel_label(ax, title)
         _epoch_axis(ax, max(len(s.run.history) for s in sweep))
     _batch_legend(fig, axes)
@@ -161,30 +210,29 @@ def sweep_summary(sweep: Sequence[Any]) -> Figure:
     bs = [s.batch_size for s in sweep]
     last = [s.run.history.last for s in sweep]
     epochs = [len(s.run.history) for s in sweep]
-    axes[0].plot(bs, [r.train_loss for r in last], "o-",
-                 label="training")
-    axes[0].plot(bs, [r.valid_loss for r in last], "s--",
-                 label="validation")
+    axes[0].plot(bs, [r.train_loss for r in last], "o-", label="training")
+    axes[0].plot(bs, [r.valid_loss for r in last], "s--", label="validation")
     axes[0].set(ylabel="final cross-entropy (nats)")
     axes[0].legend()
-    axes[1].plot(bs, [r.valid_acc for r in last], "o-",
-                 color=plots.COLOURS[2])
+    axes[1].plot(bs, [r.valid_acc for r in last], "o-", color=plots.COLOURS[2])
     axes[1].set(ylabel="final validation accuracy (%)")
     time_c, steps_c = plots.COLOURS[0], plots.COLOURS[1]
-    axes[2].plot(bs, [s.train_s / e for s, e in zip(sweep, epochs)], "o-",
-                 color=time_c)
+    axes[2].plot(
+        bs, [s.train_s / e for s, e in zip(sweep, epochs)], "o-", color=time_c
+    )
     axes[2].set_ylabel("seconds per epoch (circles)", color=time_c)
     axes[2].tick_params(axis="y", colors=time_c)
     steps = axes[2].twinx()
-    steps.plot(bs, [s.steps / e for s, e in zip(sweep, epochs)], "^:",
-               color=steps_c)
-    steps.set_ylabel("optimiser steps per epoch (triangles)",
-                     color=steps_c)
+    steps.plot(
+        bs, [s.steps / e for s, e in zip(sweep, epochs)], "^:", color=steps_c
+    )
+    steps.set_ylabel("optimiser steps per epoch (triangles)", color=steps_c)
     steps.tick_params(axis="y", colors=steps_c)
     steps.set_yscale("log", base=2)
     steps.grid(False)
-    for ax, title in zip(axes, ("(a) final loss", "(b) final accuracy",
-                                "(c) cost per epoch")):
+    for ax, title in zip(
+        axes, ("(a) final loss", "(b) final accuracy", "(c) cost per epoch")
+    ):
         ax.set_xscale("log", base=2)
         ax.set_xticks(bs, [str(b) for b in bs])
         ax.minorticks_off()

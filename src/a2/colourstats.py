@@ -7,10 +7,11 @@ trivial baseline, mean RGB error, mean saturation, and how much the
 prediction leans on its commonest colours. The report's verdict words
 about them ("duller", "looks good") come from ``a2.rules``.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -23,13 +24,16 @@ TOP_COLOURS = 3  # how many of the commonest predicted colours to follow
 PRESENT = 0.001  # a colour "is used" on at least this share of pixels
 
 
-def predict(model: nn.Module, x: torch.Tensor, batch: int = 500
-            ) -> torch.Tensor:
+def predict(
+    model: nn.Module, x: torch.Tensor, batch: int = 500
+) -> torch.Tensor:
     """Predicted colour class of every pixel: (N, H, W) int64 on the CPU."""
     device = next(model.parameters()).device
     with probe.evaluating(model):
-        out = [model(x[s:s + batch].to(device)).argmax(dim=1).cpu()
-               for s in range(0, len(x), batch)]
+        out = [
+            model(x[s : s + batch].to(device)).argmax(dim=1).cpu()
+            for s in range(0, len(x), batch)
+        ]
     return torch.cat(out)
 
 
@@ -53,8 +57,9 @@ class ColourStats:
     quantised_rgb_error: float  # ... of the quantised truth (the ceiling)
 
 
-def colour_stats(model: nn.Module, data: ColourData, k: int = TOP_COLOURS
-                 ) -> ColourStats:
+def colour_stats(
+    model: nn.Module, data: ColourData, k: int = TOP_COLOURS
+) -> ColourStats:
     """How a model's colourisations compare with the truth, on the whole
     validation set: does it pile onto a few colours, how saturated are
     they, and how far are they from the original image?"""

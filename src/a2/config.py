@@ -12,15 +12,17 @@ billions of values), no duplicate keys, bounded size and nesting. Every
 number must be finite and sizes have upper bounds, so a bad value fails
 here, not hours into a run or in a huge allocation.
 """
+
 from __future__ import annotations
 
 import difflib
 import math
 import re
 import reprlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -57,20 +59,23 @@ def _within(lo: int, hi: int) -> Callable[[Any], bool]:
 def ints(lo: int, hi: int, note: str = "") -> Spec:
     """An integer in [lo, hi]; the bound keeps a typo from asking for a
     huge allocation."""
-    return Spec("int", f"an integer from {lo} to {hi}{note}",
-                _within(lo, hi))
+    return Spec("int", f"an integer from {lo} to {hi}{note}", _within(lo, hi))
 
 
 def int_list(lo: int, hi: int, most: int, note: str = "") -> Spec:
-    return Spec("int_list", f"a list of 1 to {most} integers from {lo} to "
-                f"{hi}{note}",
-                lambda v: 0 < len(v) <= most and all(lo <= x <= hi
-                                                     for x in v))
+    return Spec(
+        "int_list",
+        f"a list of 1 to {most} integers from {lo} to {hi}{note}",
+        lambda v: 0 < len(v) <= most and all(lo <= x <= hi for x in v),
+    )
 
 
 def int_or_none(hi: int, note: str) -> Spec:
-    return Spec("int_or_none", f"{note} or an integer from 1 to {hi}",
-                lambda v: v is None or 1 <= v <= hi)
+    return Spec(
+        "int_or_none",
+        f"{note} or an integer from 1 to {hi}",
+        lambda v: v is None or 1 <= v <= hi,
+    )
 
 
 SEED_MAX = 2**32 - 1  # numpy's and torch's seeds are 32-bit unsigned
@@ -82,14 +87,21 @@ DEVICES = ("auto", "cpu", "cuda")
 # of the data; the sections' own keys live in a2.params.
 SPECS: dict[str, Spec] = {
     "model": Spec("str", "one of " + ", ".join(MODELS), lambda v: v in MODELS),
-    "models": Spec("str_list", "a non-empty list of " + ", ".join(MODELS),
-                   lambda v: len(v) > 0 and all(m in MODELS for m in v)),
-    "kernel": Spec("int", "3, 4 or 5 (odd only for pool_upsample)",
-                   lambda v: v in (3, 4, 5)),
+    "models": Spec(
+        "str_list",
+        "a non-empty list of " + ", ".join(MODELS),
+        lambda v: len(v) > 0 and all(m in MODELS for m in v),
+    ),
+    "kernel": Spec(
+        "int",
+        "3, 4 or 5 (odd only for pool_upsample)",
+        lambda v: v in (3, 4, 5),
+    ),
     "num_filters": ints(1, 1024),
     "num_colours": ints(2, 256),
-    "dilation": Spec("int", "1 (the handout's transposed convolutions)",
-                     lambda v: v == 1),
+    "dilation": Spec(
+        "int", "1 (the handout's transposed convolutions)", lambda v: v == 1
+    ),
     "lr": POSITIVE,
     "batch_size": ints(1, 65536),
     "batch_sizes": int_list(1, 65536, 32),
@@ -98,17 +110,23 @@ SPECS: dict[str, Spec] = {
     "sweep_epochs": Spec("int", "an integer >= 1", _pos),
     "seed": ints(0, SEED_MAX, SEED_NOTE),
     "seeds": int_list(0, SEED_MAX, 32, SEED_NOTE),
-    "label": Spec("int", "a CIFAR-10 class label, 0..9",
-                  lambda v: 0 <= v <= 9),
+    "label": Spec(
+        "int", "a CIFAR-10 class label, 0..9", lambda v: 0 <= v <= 9
+    ),
     "n_train": int_or_none(10**6, "null (all)"),
     "n_valid": int_or_none(10**6, "null (all)"),
     "n_samples": ints(1, 64),
-    "shuffle": Spec("str", "'epoch' (reshuffle every epoch) or 'once'",
-                    lambda v: v in ("epoch", "once")),
-    "device": Spec("str", "one of " + ", ".join(DEVICES),
-                   lambda v: v in DEVICES),
-    "palette": Spec("str_or_none",
-                    "null (k-means) or a path to a palette file"),
+    "shuffle": Spec(
+        "str",
+        "'epoch' (reshuffle every epoch) or 'once'",
+        lambda v: v in ("epoch", "once"),
+    ),
+    "device": Spec(
+        "str", "one of " + ", ".join(DEVICES), lambda v: v in DEVICES
+    ),
+    "palette": Spec(
+        "str_or_none", "null (k-means) or a path to a palette file"
+    ),
 }
 
 _TYPES = {
@@ -155,7 +173,7 @@ def shown(value: Any) -> str:
         text = _SHORT.repr(value)
     except Exception:  # an int too long for repr, a broken __repr__
         text = f"<{type(value).__name__}>"
-    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN - 3] + "..."
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
 
 
 def suggest(key: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -171,14 +189,20 @@ def check_spec(key: str, spec: Spec, value: Any, where: str = "") -> Any:
     floats. The message names the key and the valid values."""
     prefix = f"{where}: " if where else ""
     if not _type_ok(spec.kind, value):
-        raise ParamsError(f"{prefix}key '{key}' has value {shown(value)}; "
-                          f"valid: {spec.valid}")
+        raise ParamsError(
+            f"{prefix}key '{key}' has value {shown(value)}; "
+            f"valid: {spec.valid}"
+        )
     if not _finite(spec.kind, value):
-        raise ParamsError(f"{prefix}key '{key}' has value {shown(value)}, "
-                          f"not a finite number; valid: {spec.valid}")
+        raise ParamsError(
+            f"{prefix}key '{key}' has value {shown(value)}, "
+            f"not a finite number; valid: {spec.valid}"
+        )
     if not spec.check(value):
-        raise ParamsError(f"{prefix}key '{key}' has value {shown(value)}; "
-                          f"valid: {spec.valid}")
+        raise ParamsError(
+            f"{prefix}key '{key}' has value {shown(value)}; "
+            f"valid: {spec.valid}"
+        )
     if spec.kind == "float":
         return float(value)
     return value
@@ -188,8 +212,9 @@ def check_value(key: str, value: Any, where: str = "") -> Any:
     """Check one value of a key of ``SPECS``."""
     if key not in SPECS:
         prefix = f"{where}: " if where else ""
-        raise ParamsError(f"{prefix}unknown key {shown(key)}"
-                          f"{suggest(str(key), SPECS)}")
+        raise ParamsError(
+            f"{prefix}unknown key {shown(key)}{suggest(str(key), SPECS)}"
+        )
     return check_spec(key, SPECS[key], value, where)
 
 
@@ -200,13 +225,16 @@ MAX_DEPTH = 8  # nesting of lists and mappings; params need 2
 _FLOAT_TAG = "tag:yaml.org,2002:float"
 # YAML 1.1's floats plus YAML 1.2's: an exponent without a dot or sign
 # (1e-3, 5E2, 1.0e3). A plain integer stays an integer.
-_FLOAT = re.compile(r"""^(?:
+_FLOAT = re.compile(
+    r"""^(?:
      [-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
     |[-+]?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
     |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
     |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
     |[-+]?\.(?:inf|Inf|INF)
-    |\.(?:nan|NaN|NAN))$""", re.X)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
 
 
 class _Refused(yaml.YAMLError):
@@ -219,14 +247,18 @@ class _ParamsLoader(yaml.SafeLoader):
     def compose_node(self, parent: Any, index: Any) -> Any:
         event = self.peek_event()
         line = event.start_mark.line + 1
-        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor",
-                                                         None):
-            raise _Refused(f"line {line}: anchors and aliases (&name, "
-                           f"*name) are not allowed in params")
+        if isinstance(event, yaml.AliasEvent) or getattr(
+            event, "anchor", None
+        ):
+            raise _Refused(
+                f"line {line}: anchors and aliases (&name, "
+                f"*name) are not allowed in params"
+            )
         depth = getattr(self, "_depth", 0)
         if depth > MAX_DEPTH:
-            raise _Refused(f"line {line}: nested deeper than {MAX_DEPTH} "
-                           f"levels")
+            raise _Refused(
+                f"line {line}: nested deeper than {MAX_DEPTH} levels"
+            )
         self._depth = depth + 1
         try:
             return super().compose_node(parent, index)
@@ -241,8 +273,10 @@ class _ParamsLoader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=True)
             try:
                 if key in seen:
-                    raise _Refused(f"line {key_node.start_mark.line + 1}: "
-                                   f"key {shown(key)} appears twice")
+                    raise _Refused(
+                        f"line {key_node.start_mark.line + 1}: "
+                        f"key {shown(key)} appears twice"
+                    )
                 seen.add(key)
             except TypeError:
                 pass  # unhashable: the constructor below reports it
@@ -251,9 +285,9 @@ class _ParamsLoader(yaml.SafeLoader):
 
 _ParamsLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != _FLOAT_TAG]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-_ParamsLoader.add_implicit_resolver(_FLOAT_TAG, _FLOAT,
-                                    list("-+0123456789."))
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_ParamsLoader.add_implicit_resolver(_FLOAT_TAG, _FLOAT, list("-+0123456789."))
 
 
 def _one_line(err: BaseException) -> str:
@@ -284,16 +318,19 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     try:
         size = path.stat().st_size
         if size > MAX_PARAMS_BYTES:
-            raise ParamsError(f"{path}: {size} bytes; a params file is at "
-                              f"most {MAX_PARAMS_BYTES} bytes")
+            raise ParamsError(
+                f"{path}: {size} bytes; a params file is at "
+                f"most {MAX_PARAMS_BYTES} bytes"
+            )
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as err:
-        raise ParamsError(f"{path}: not UTF-8 text (byte "
-                          f"0x{err.object[err.start]:02x} at offset "
-                          f"{err.start}); save it as UTF-8") from None
+        raise ParamsError(
+            f"{path}: not UTF-8 text (byte "
+            f"0x{err.object[err.start]:02x} at offset "
+            f"{err.start}); save it as UTF-8"
+        ) from None
     except OSError as err:
-        raise ParamsError(f"{path}: cannot be read ({err.strerror})"
-                          ) from None
+        raise ParamsError(f"{path}: cannot be read ({err.strerror})") from None
     try:
         data = parse_yaml(text)
     except ParamsError as err:
@@ -301,8 +338,10 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ParamsError(f"{path}: expected a mapping of key: value, "
-                          f"got {type(data).__name__}")
+        raise ParamsError(
+            f"{path}: expected a mapping of key: value, "
+            f"got {type(data).__name__}"
+        )
     return data
 
 
@@ -312,8 +351,9 @@ def parse_override(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise ParamsError(f"--set {quoted}: expected key=value")
     if len(text) > MAX_PARAMS_BYTES:
-        raise ParamsError(f"--set {quoted}: longer than "
-                          f"{MAX_PARAMS_BYTES} characters")
+        raise ParamsError(
+            f"--set {quoted}: longer than {MAX_PARAMS_BYTES} characters"
+        )
     key, _, value = text.partition("=")
     try:
         return key.strip(), parse_yaml(value)

@@ -10,6 +10,7 @@ output padding ``op``, kernel ``k``)::
 handout Fig. 4b shapes; the report compares the answer with the closed
 form below and with real layers.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,8 +21,9 @@ def conv_out(h: int, k: int, s: int = 1, p: int = 0, d: int = 1) -> int:
     return (h + 2 * p - d * (k - 1) - 1) // s + 1
 
 
-def tconv_out(h: int, k: int, s: int = 1, p: int = 0, op: int = 0,
-              d: int = 1) -> int:
+def tconv_out(
+    h: int, k: int, s: int = 1, p: int = 0, op: int = 0, d: int = 1
+) -> int:
     """Output height of ``nn.ConvTranspose2d`` (PyTorch docs formula)."""
     return (h - 1) * s - 2 * p + d * (k - 1) + op + 1
 
@@ -47,8 +49,13 @@ def closed_form(kernel: int, stride: int = 2, dilation: int = 1) -> Paddings:
     return Paddings(kernel, p, p, op)
 
 
-def solve_paddings(kernel: int, size: int = 32, stride: int = 2,
-                   dilation: int = 1, max_pad: int = 8) -> list[Paddings]:
+def solve_paddings(
+    kernel: int,
+    size: int = 32,
+    stride: int = 2,
+    dilation: int = 1,
+    max_pad: int = 8,
+) -> list[Paddings]:
     """Every (padding, output_padding) that keeps the handout Fig. 4b shapes.
 
     Brute force over the documented formulas: the two strided convolutions
@@ -56,11 +63,17 @@ def solve_paddings(kernel: int, size: int = 32, stride: int = 2,
     PyTorch's constraint ``output_padding < max(stride, dilation)``.
     """
     half, quarter = size // 2, size // 4
-    convs = [p for p in range(max_pad + 1)
-             if conv_out(size, kernel, stride, p, dilation) == half
-             and conv_out(half, kernel, stride, p, dilation) == quarter]
-    tconvs = [(p, op) for p in range(max_pad + 1)
-              for op in range(max(stride, dilation))
-              if tconv_out(quarter, kernel, stride, p, op, dilation) == half
-              and tconv_out(half, kernel, stride, p, op, dilation) == size]
+    convs = [
+        p
+        for p in range(max_pad + 1)
+        if conv_out(size, kernel, stride, p, dilation) == half
+        and conv_out(half, kernel, stride, p, dilation) == quarter
+    ]
+    tconvs = [
+        (p, op)
+        for p in range(max_pad + 1)
+        for op in range(max(stride, dilation))
+        if tconv_out(quarter, kernel, stride, p, op, dilation) == half
+        and tconv_out(half, kernel, stride, p, op, dilation) == size
+    ]
     return [Paddings(kernel, pc, pt, op) for pc in convs for pt, op in tconvs]

@@ -21,10 +21,11 @@ polynomial in NIC, NF and NC, for the report's table.
 For 5.3, :func:`formula_macs` and :func:`measured_macs` count the
 multiply-adds of one forward pass (FLOPs are about twice as many).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 import numpy as np
 import torch
@@ -42,8 +43,14 @@ class Counts:
     connections: int
 
 
-def formula_counts(nic: int, nf: int, nc: int, size: int = 32,
-                   kernel: int = 3, resampling: bool = False) -> Counts:
+def formula_counts(
+    nic: int,
+    nf: int,
+    nc: int,
+    size: int = 32,
+    kernel: int = 3,
+    resampling: bool = False,
+) -> Counts:
     """Closed form for PoolUpsampleNet on a ``size x size`` input.
 
     With ``A = size^2`` input pixels and ``k = kernel``, convolutions only:
@@ -60,8 +67,18 @@ def formula_counts(nic: int, nf: int, nc: int, size: int = 32,
     weights = k2 * (nic * nf + 4 * nf * nf + nf * nc + nc * nc)
     # Sixteenths keep the fractional per-pixel counts exact in integers.
     outputs = a * (25 * nf + 20 * nc) // 16
-    connections = a * k2 * (16 * nic * nf + 8 * nf * nf + 2 * nf * nf
-                            + 4 * nf * nc + 16 * nc * nc) // 16
+    connections = (
+        a
+        * k2
+        * (
+            16 * nic * nf
+            + 8 * nf * nf
+            + 2 * nf * nf
+            + 4 * nf * nc
+            + 16 * nc * nc
+        )
+        // 16
+    )
     if resampling:
         outputs += a * (10 * nf + 16 * nc) // 16
         connections += a * (28 * nf + 16 * nc) // 16
@@ -71,8 +88,11 @@ def formula_counts(nic: int, nf: int, nc: int, size: int = 32,
 def conv_weights(model: nn.Module) -> int:
     """Elements of the (transposed) convolution kernels: no biases, no
     BatchNorm."""
-    return sum(m.weight.numel() for m in model.modules()
-               if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)))
+    return sum(
+        m.weight.numel()
+        for m in model.modules()
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))
+    )
 
 
 def _fan_in(m: nn.Module) -> int:
@@ -88,27 +108,29 @@ def _fan_in(m: nn.Module) -> int:
     raise TypeError(f"no connection rule for {type(m).__name__}")
 
 
-def measured_counts(model: nn.Module, nic: int, size: int = 32,
-                    resampling: bool = False) -> Counts:
+def measured_counts(
+    model: nn.Module, nic: int, size: int = 32, resampling: bool = False
+) -> Counts:
     """Count a network by inspection, independently of
     :func:`formula_counts`: weights from its kernels, outputs and
     connections from hooks on every counted layer of a forward pass."""
-    kinds = (nn.Conv2d, nn.MaxPool2d, nn.Upsample) if resampling else (
-        nn.Conv2d,)
-    layers = [(n, m) for n, m in probe.leaves(model)
-              if isinstance(m, kinds)]
+    kinds = (
+        (nn.Conv2d, nn.MaxPool2d, nn.Upsample) if resampling else (nn.Conv2d,)
+    )
+    layers = [(n, m) for n, m in probe.leaves(model) if isinstance(m, kinds)]
     totals = {"outputs": 0, "connections": 0}
 
-    def hook(name: str, m: nn.Module, _: torch.Tensor,
-             out: torch.Tensor) -> None:
+    def hook(
+        name: str, m: nn.Module, _: torch.Tensor, out: torch.Tensor
+    ) -> None:
         n_out = out[0].numel()  # one example of the batch
         totals["outputs"] += n_out
         totals["connections"] += n_out * _fan_in(m)
 
-    probe.hooked_forward(model, torch.zeros(1, nic, size, size), hook,
-                         layers)
-    return Counts(conv_weights(model), totals["outputs"],
-                  totals["connections"])
+    probe.hooked_forward(model, torch.zeros(1, nic, size, size), hook, layers)
+    return Counts(
+        conv_weights(model), totals["outputs"], totals["connections"]
+    )
 
 
 # --- the counts as polynomials in NIC, NF, NC ------------------------------
@@ -128,8 +150,9 @@ MONOMIALS: tuple[tuple[str, Callable[[int, int, int], int]], ...] = (
 )
 
 
-def count_polynomials(size: int, kernel: int = 3, resampling: bool = False
-                      ) -> dict[str, dict[str, int]]:
+def count_polynomials(
+    size: int, kernel: int = 3, resampling: bool = False
+) -> dict[str, dict[str, int]]:
     """:func:`formula_counts` as integer polynomials in NIC, NF, NC:
     ``{count: {monomial: coefficient}}`` (zero terms left out).
 
@@ -137,24 +160,31 @@ def count_polynomials(size: int, kernel: int = 3, resampling: bool = False
     quadratic, then checked at every grid point; raises if any count is
     not such a polynomial.
     """
-    grid = [(i, f, c) for i in (1, 2, 3) for f in (16, 32, 48)
-            for c in (1, 2, 3)]
-    design = np.array([[fn(*p) for _, fn in MONOMIALS] for p in grid],
-                      dtype=float)
+    grid = [
+        (i, f, c) for i in (1, 2, 3) for f in (16, 32, 48) for c in (1, 2, 3)
+    ]
+    design = np.array(
+        [[fn(*p) for _, fn in MONOMIALS] for p in grid], dtype=float
+    )
     out = {}
     for name in COUNTS:
-        y = np.array([getattr(formula_counts(*p, size, kernel, resampling),
-                              name) for p in grid], dtype=float)
+        y = np.array(
+            [
+                getattr(formula_counts(*p, size, kernel, resampling), name)
+                for p in grid
+            ],
+            dtype=float,
+        )
         coef = np.rint(np.linalg.lstsq(design, y, rcond=None)[0])
         if not np.array_equal(design @ coef, y):
             raise ValueError(f"{name} is not a quadratic in NIC, NF, NC")
-        out[name] = {m: int(a) for (m, _), a in zip(MONOMIALS, coef)
-                     if a != 0}
+        out[name] = {m: int(a) for (m, _), a in zip(MONOMIALS, coef) if a != 0}
     return out
 
 
-def evaluate_polynomial(poly: Mapping[str, int], nic: int, nf: int,
-                        nc: int) -> int:
+def evaluate_polynomial(
+    poly: Mapping[str, int], nic: int, nf: int, nc: int
+) -> int:
     """A polynomial of :func:`count_polynomials` at (NIC, NF, NC)."""
     fns = dict(MONOMIALS)
     return sum(a * fns[m](nic, nf, nc) for m, a in poly.items())
@@ -172,8 +202,10 @@ def polynomial_latex(poly: Mapping[str, int]) -> str:
 
 # --- multiply-adds (question 5.3) ------------------------------------------
 
-def formula_macs(model: str, nic: int, nf: int, nc: int, size: int = 32,
-                 kernel: int = 3) -> int:
+
+def formula_macs(
+    model: str, nic: int, nf: int, nc: int, size: int = 32, kernel: int = 3
+) -> int:
     """Multiply-adds of one forward pass through the (transposed)
     convolutions, closed form (``A = size^2``, ``k = kernel``).
 
@@ -190,14 +222,29 @@ def formula_macs(model: str, nic: int, nf: int, nc: int, size: int = 32,
     """
     a, k2 = size * size, kernel * kernel
     if model == "pool_upsample":
-        six = 16 * nic * nf + 8 * nf * nf + 2 * nf * nf + 4 * nf * nc \
+        six = (
+            16 * nic * nf
+            + 8 * nf * nf
+            + 2 * nf * nf
+            + 4 * nf * nc
             + 16 * nc * nc
+        )
     elif model == "conv_transpose":
-        six = 4 * nic * nf + 2 * nf * nf + 2 * nf * nf + 4 * nf * nc \
+        six = (
+            4 * nic * nf
+            + 2 * nf * nf
+            + 2 * nf * nf
+            + 4 * nf * nc
             + 16 * nc * nc
+        )
     elif model == "unet":
-        six = 4 * nic * nf + 2 * nf * nf + 2 * nf * nf + 8 * nf * nc \
+        six = (
+            4 * nic * nf
+            + 2 * nf * nf
+            + 2 * nf * nf
+            + 8 * nf * nc
             + 16 * (nic + nc) * nc
+        )
     else:
         raise ValueError(f"unknown model '{model}'")
     return a * k2 * six // 16  # six: sixteenths of A k^2
@@ -208,8 +255,9 @@ def measured_macs(model: nn.Module, nic: int, size: int = 32) -> int:
     (transposed) convolution; independent of :func:`formula_macs`."""
     total = [0]
 
-    def hook(name: str, m: nn.Module, inp: torch.Tensor,
-             out: torch.Tensor) -> None:
+    def hook(
+        name: str, m: nn.Module, inp: torch.Tensor, out: torch.Tensor
+    ) -> None:
         kh, kw = m.kernel_size
         if isinstance(m, nn.ConvTranspose2d):
             per = m.out_channels // m.groups * kh * kw
@@ -218,8 +266,10 @@ def measured_macs(model: nn.Module, nic: int, size: int = 32) -> int:
             per = m.in_channels // m.groups * kh * kw
             total[0] += out[0].numel() * per
 
-    layers = [(n, m) for n, m in probe.leaves(model)
-              if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
-    probe.hooked_forward(model, torch.zeros(1, nic, size, size), hook,
-                         layers)
+    layers = [
+        (n, m)
+        for n, m in probe.leaves(model)
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))
+    ]
+    probe.hooked_forward(model, torch.zeros(1, nic, size, size), hook, layers)
     return total[0]

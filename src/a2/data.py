@@ -15,6 +15,7 @@ greyscale input = plain mean of R, G, B; training set = the class's training
 images, validation set = its test images. Unlike the helper, images keep the
 file order here; the training loop owns shuffling (``RunConfig.shuffle``).
 """
+
 from __future__ import annotations
 
 import functools
@@ -83,18 +84,27 @@ class ColourData:
         checkpoint cache keys runs by it, so a change in how the data are
         prepared never reuses a stale model."""
         h = hashlib.sha256()
-        for name in ("train_grey", "train_target", "valid_grey",
-                     "valid_target", "palette"):
+        for name in (
+            "train_grey",
+            "train_target",
+            "valid_grey",
+            "valid_target",
+            "palette",
+        ):
             a = np.ascontiguousarray(np.asarray(getattr(self, name)))
             h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
             h.update(memoryview(a).cast("B"))
         return h.hexdigest()
 
 
-def load(label: int = HORSE, source: str | Path | None = None,
-         n_train: int | None = None, n_valid: int | None = None,
-         palette: str | Path | None = None,
-         num_colours: int = pal.NUM_COLOURS) -> ColourData:
+def load(
+    label: int = HORSE,
+    source: str | Path | None = None,
+    n_train: int | None = None,
+    n_valid: int | None = None,
+    palette: str | Path | None = None,
+    num_colours: int = pal.NUM_COLOURS,
+) -> ColourData:
     """Load one class with its palette and nearest-colour targets.
 
     ``n_train``/``n_valid`` keep the first N images (tests, smoke profile).
@@ -112,8 +122,12 @@ def load(label: int = HORSE, source: str | Path | None = None,
         colours = pal.load_palette_file(palette)
     train, valid = _first(train, n_train), _first(valid, n_valid)
     train_rgb, valid_rgb = _scale(train), _scale(valid)
-    identity = {"source": source_id, "label": label,
-                "n_train": len(train), "n_valid": len(valid)}
+    identity = {
+        "source": source_id,
+        "label": label,
+        "n_train": len(train),
+        "n_valid": len(valid),
+    }
     return ColourData(
         train_grey=grey(train_rgb),
         train_rgb=train_rgb,
@@ -132,9 +146,9 @@ def grey(rgb: torch.Tensor) -> torch.Tensor:
     return rgb.mean(dim=1, keepdim=True)
 
 
-def load_arrays(source: str | Path | None = None
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                           str]:
+def load_arrays(
+    source: str | Path | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
     """(x_train, y_train, x_test, y_test, source identity) from a source.
 
     Images are uint8 (N, 3, 32, 32). The identity is ``md5:<archive md5>``
@@ -153,8 +167,10 @@ def load_arrays(source: str | Path | None = None
         return (*arrays, "sha256:" + _hash_arrays(arrays))
     if path.is_file() and path.name.endswith((".tar.gz", ".tgz")):
         return _from_archive(path, _md5(path))
-    raise DataError(f"data source '{source}' is neither 'download' nor an "
-                    f"existing folder, .tar.gz or .npz. {LOCAL_OPTIONS}")
+    raise DataError(
+        f"data source '{source}' is neither 'download' nor an "
+        f"existing folder, .tar.gz or .npz. {LOCAL_OPTIONS}"
+    )
 
 
 def download(root: Path | None = None) -> Path:
@@ -174,8 +190,9 @@ def download(root: Path | None = None) -> Path:
         # A folder of this process's own: two downloads may run at once.
         tmp = Path(tempfile.mkdtemp(dir=root, prefix=".download-"))
     except OSError as err:
-        raise DataError(f"cannot download into {root} ({err.strerror}). "
-                        f"{LOCAL_OPTIONS}") from None
+        raise DataError(
+            f"cannot download into {root} ({err.strerror}). {LOCAL_OPTIONS}"
+        ) from None
     part = tmp / ARCHIVE
     old_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
@@ -183,17 +200,21 @@ def download(root: Path | None = None) -> Path:
         _resolve(URL, DOWNLOAD_TIMEOUT_S)
         download_url(URL, str(tmp), filename=ARCHIVE)
         if not check_integrity(str(part), MD5):
-            raise DataError(f"the downloaded {ARCHIVE} does not have md5 "
-                            f"{MD5}; it was deleted, not extracted. Try "
-                            f"again later. {LOCAL_OPTIONS}")
+            raise DataError(
+                f"the downloaded {ARCHIVE} does not have md5 "
+                f"{MD5}; it was deleted, not extracted. Try "
+                f"again later. {LOCAL_OPTIONS}"
+            )
         with open(part, "rb") as fh:
             os.fsync(fh.fileno())  # a torn file never gets the checked name
         part.replace(target)
     except DataError:
         raise
     except Exception as err:  # URLError, timeout, HTTP errors, OSError
-        raise DataError(f"could not download CIFAR-10 from {URL} "
-                        f"({reason(err)}). {LOCAL_OPTIONS}") from None
+        raise DataError(
+            f"could not download CIFAR-10 from {URL} "
+            f"({reason(err)}). {LOCAL_OPTIONS}"
+        ) from None
     finally:
         socket.setdefaulttimeout(old_timeout)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -219,7 +240,7 @@ def _resolve(url: str, timeout: float) -> None:
     worker.start()
     worker.join(timeout)
     if worker.is_alive():
-        raise socket.timeout(f"no answer for {host} within {timeout:g} s")
+        raise TimeoutError(f"no answer for {host} within {timeout:g} s")
 
 
 def _cache(sub: str) -> Path:
@@ -247,16 +268,21 @@ def _extract(archive: Path, out: Path, md5: str) -> None:
     inside ``out`` are admitted: a link, a device, an absolute path, a
     '..' or more than ``MAX_ARCHIVE_BYTES`` is refused before anything
     is written."""
+
     def refuse(reason: str) -> DataError:
-        return DataError(f"{archive} was refused: {reason}; the CIFAR-10 "
-                         f"archive holds plain files only. {LOCAL_OPTIONS}")
+        return DataError(
+            f"{archive} was refused: {reason}; the CIFAR-10 "
+            f"archive holds plain files only. {LOCAL_OPTIONS}"
+        )
 
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=md5 + ".", dir=out.parent))
     except OSError as err:
-        raise DataError(f"cannot extract {archive} into {out.parent} "
-                        f"({err.strerror}). {LOCAL_OPTIONS}") from None
+        raise DataError(
+            f"cannot extract {archive} into {out.parent} "
+            f"({err.strerror}). {LOCAL_OPTIONS}"
+        ) from None
     try:
         with tarfile.open(archive, "r:gz") as tar:
             members = tar.getmembers()
@@ -268,11 +294,13 @@ def _extract(archive: Path, out: Path, md5: str) -> None:
                 if not (m.isfile() or m.isdir()):
                     raise refuse(f"member {name!r} is not a plain file")
                 if m.name.startswith("/") or ".." in parts:
-                    raise refuse(f"member {name!r} points outside the "
-                                 f"archive's folder")
+                    raise refuse(
+                        f"member {name!r} points outside the archive's folder"
+                    )
             if sum(m.size for m in members) > MAX_ARCHIVE_BYTES:
-                raise refuse(f"it unpacks to over "
-                             f"{MAX_ARCHIVE_BYTES >> 20} MB")
+                raise refuse(
+                    f"it unpacks to over {MAX_ARCHIVE_BYTES >> 20} MB"
+                )
             tar.extractall(tmp, members=members, filter="data")
         (tmp / ".extracted").touch()
     except DataError:
@@ -280,8 +308,9 @@ def _extract(archive: Path, out: Path, md5: str) -> None:
         raise
     except (tarfile.TarError, OSError, EOFError, ValueError) as err:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise DataError(f"cannot extract {archive} "
-                        f"({reason(err)}). {LOCAL_OPTIONS}") from None
+        raise DataError(
+            f"cannot extract {archive} ({reason(err)}). {LOCAL_OPTIONS}"
+        ) from None
     try:
         tmp.replace(out)  # a folder: one rename publishes it whole
     except OSError:  # another process got there first
@@ -298,15 +327,19 @@ def _read_batches(folder: Path, archive: Path | None = None):
     names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
     missing = [n for n in names if not (folder / n).is_file()]
     if missing:
-        what = (f"{archive} lacks {FOLDER}/" if archive
-                else f"{folder} lacks ")
-        raise DataError(f"{what}{', '.join(missing)}; it is not a "
-                        f"'{FOLDER}' {'archive' if archive else 'folder'}"
-                        f". {LOCAL_OPTIONS}")
+        what = f"{archive} lacks {FOLDER}/" if archive else f"{folder} lacks "
+        raise DataError(
+            f"{what}{', '.join(missing)}; it is not a "
+            f"'{FOLDER}' {'archive' if archive else 'folder'}"
+            f". {LOCAL_OPTIONS}"
+        )
     xs, ys = [], []
     for name in names:
-        shown = (f"{archive} (member {FOLDER}/{name})" if archive
-                 else str(folder / name))
+        shown = (
+            f"{archive} (member {FOLDER}/{name})"
+            if archive
+            else str(folder / name)
+        )
         x, y = _read_batch(folder / name, shown)
         xs.append(x)
         ys.append(y)
@@ -317,40 +350,55 @@ def _read_batch(path: Path, shown: str) -> tuple[np.ndarray, np.ndarray]:
     """One batch: a pickled dict whose b'data' is uint8 (N, 3072) and whose
     b'labels' holds N integers. Read without running code; anything else
     is a DataError naming the batch."""
+
     def bad(reason: str) -> DataError:
-        return DataError(f"{shown} is not a CIFAR-10 batch ({reason}). "
-                         f"{LOCAL_OPTIONS}")
+        return DataError(
+            f"{shown} is not a CIFAR-10 batch ({reason}). {LOCAL_OPTIONS}"
+        )
 
     try:
         batch = restricted_loads(path.read_bytes())
     except RefusedPickle as err:
-        raise DataError(f"{shown} was refused: {err}; a CIFAR-10 batch "
-                        f"holds only arrays, lists and bytes. "
-                        f"{LOCAL_OPTIONS}") from None
+        raise DataError(
+            f"{shown} was refused: {err}; a CIFAR-10 batch "
+            f"holds only arrays, lists and bytes. "
+            f"{LOCAL_OPTIONS}"
+        ) from None
     except Exception as err:  # truncated, not a pickle, bad numpy state
         raise bad(reason(err)) from None
     if not isinstance(batch, dict):
-        raise bad(f"a {type(batch).__name__}, not a dict with b'data' and "
-                  f"b'labels'")
+        raise bad(
+            f"a {type(batch).__name__}, not a dict with b'data' and b'labels'"
+        )
     # Python 2 pickles read as bytes keys; a Python 3 one may use str.
     data = batch.get(b"data", batch.get("data"))
     labels = batch.get(b"labels", batch.get("labels"))
     if data is None or labels is None:
         raise bad("a dict without b'data' and b'labels'")
-    if (not isinstance(data, np.ndarray) or data.dtype != np.uint8
-            or data.ndim != 2 or data.shape[1] != BATCH_PIXELS):
-        got = (f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray)
-               else f"a {type(data).__name__}")
-        raise bad(f"b'data' must be a uint8 array (N, {BATCH_PIXELS}), "
-                  f"got {got}")
+    if (
+        not isinstance(data, np.ndarray)
+        or data.dtype != np.uint8
+        or data.ndim != 2
+        or data.shape[1] != BATCH_PIXELS
+    ):
+        got = (
+            f"{data.dtype} {data.shape}"
+            if isinstance(data, np.ndarray)
+            else f"a {type(data).__name__}"
+        )
+        raise bad(
+            f"b'data' must be a uint8 array (N, {BATCH_PIXELS}), got {got}"
+        )
     try:
         y = np.asarray(labels)
     except Exception as err:  # ragged nesting
-        raise bad(f"b'labels' is not a list of integers "
-                  f"({reason(err)})") from None
+        raise bad(
+            f"b'labels' is not a list of integers ({reason(err)})"
+        ) from None
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise bad(f"b'labels' must be a list of integers, got "
-                  f"{y.dtype} {y.shape}")
+        raise bad(
+            f"b'labels' must be a list of integers, got {y.dtype} {y.shape}"
+        )
     if len(y) != len(data):
         raise bad(f"{len(y)} labels for {len(data)} images")
     return data.reshape(-1, 3, 32, 32), y.astype(np.int64)
@@ -369,20 +417,29 @@ def _read_npz(path: Path):
         with npz:
             arrays = tuple(npz[k] for k in NPZ_KEYS)
     except Exception as err:  # ValueError, BadZipFile, KeyError, OSError
-        raise DataError(f"{path} is not an npz with x_train, y_train, "
-                        f"x_test, y_test ({reason(err)})"
-                        f". {LOCAL_OPTIONS}") from None
+        raise DataError(
+            f"{path} is not an npz with x_train, y_train, "
+            f"x_test, y_test ({reason(err)})"
+            f". {LOCAL_OPTIONS}"
+        ) from None
     for name, x, y in (("train", *arrays[:2]), ("test", *arrays[2:])):
         if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (3, 32, 32):
-            raise DataError(f"{path}: x_{name} must be uint8 "
-                            f"(N, 3, 32, 32), got {x.dtype} {x.shape}. "
-                            f"{LOCAL_OPTIONS}")
-        if (y.ndim != 1 or len(y) != len(x)
-                or not np.issubdtype(y.dtype, np.integer)):
-            raise DataError(f"{path}: y_{name} must be integer labels of "
-                            f"shape ({len(x)},), one per image of "
-                            f"x_{name}, got {y.dtype} {y.shape}. "
-                            f"{LOCAL_OPTIONS}")
+            raise DataError(
+                f"{path}: x_{name} must be uint8 "
+                f"(N, 3, 32, 32), got {x.dtype} {x.shape}. "
+                f"{LOCAL_OPTIONS}"
+            )
+        if (
+            y.ndim != 1
+            or len(y) != len(x)
+            or not np.issubdtype(y.dtype, np.integer)
+        ):
+            raise DataError(
+                f"{path}: y_{name} must be integer labels of "
+                f"shape ({len(x)},), one per image of "
+                f"x_{name}, got {y.dtype} {y.shape}. "
+                f"{LOCAL_OPTIONS}"
+            )
     return arrays
 
 
@@ -402,12 +459,15 @@ def _md5(path: Path) -> str:
     return h.hexdigest()
 
 
-def _one_class(x: np.ndarray, y: np.ndarray, label: int,
-               split: str) -> np.ndarray:
+def _one_class(
+    x: np.ndarray, y: np.ndarray, label: int, split: str
+) -> np.ndarray:
     keep = x[np.asarray(y) == label]
     if len(keep) == 0:
-        raise DataError(f"the data source has no {split} images of class "
-                        f"{label}; choose another label or source.")
+        raise DataError(
+            f"the data source has no {split} images of class "
+            f"{label}; choose another label or source."
+        )
     return keep
 
 

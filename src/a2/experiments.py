@@ -8,15 +8,19 @@ stderr, which the report drops. What the runs are made into lives
 elsewhere: shapes in ``a2.shapes``, counts in ``a2.counting``, colour
 statistics in ``a2.colourstats``, verdicts in ``a2.rules``.
 """
+
 from __future__ import annotations
 
 import math
 import statistics
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from a2 import cache, data as _data, models, train as _train
+from a2 import cache, models
+from a2 import data as _data
+from a2 import train as _train
 from a2.data import ColourData
 from a2.train import RunConfig
 
@@ -30,8 +34,11 @@ def stderr_log(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def load_data(n_train: int | None = None, n_valid: int | None = None,
-              label: int = _data.HORSE) -> ColourData:
+def load_data(
+    n_train: int | None = None,
+    n_valid: int | None = None,
+    label: int = _data.HORSE,
+) -> ColourData:
     """The class's images from ``a2.settings.data_source()`` (A2_DATA)."""
     return _data.load(label=label, n_train=n_train, n_valid=n_valid)
 
@@ -40,24 +47,37 @@ def run_config(model: str, **params: Any) -> RunConfig:
     """A RunConfig from a section's parameters; keys that are not run
     settings (n_train, n_samples, seeds, ...) are ignored."""
     keys = set(_train.run_config_keys())
-    return RunConfig(model=model,
-                     **{k: v for k, v in params.items() if k in keys})
+    return RunConfig(
+        model=model, **{k: v for k, v in params.items() if k in keys}
+    )
 
 
-def run(model: str, data: ColourData, retrain: bool = False,
-        log: Log = stderr_log, **params: Any) -> cache.Run:
+def run(
+    model: str,
+    data: ColourData,
+    retrain: bool = False,
+    log: Log = stderr_log,
+    **params: Any,
+) -> cache.Run:
     """Train ``model`` with ``params`` or load it from the cache."""
-    return cache.train_or_load(run_config(model, **params), data,
-                               retrain=retrain, log=log)
+    return cache.train_or_load(
+        run_config(model, **params), data, retrain=retrain, log=log
+    )
 
 
-def seed_study(names: Sequence[str], seeds: Sequence[int],
-               data: ColourData, log: Log = stderr_log,
-               **params: Any) -> dict[str, list[cache.Run]]:
+def seed_study(
+    names: Sequence[str],
+    seeds: Sequence[int],
+    data: ColourData,
+    log: Log = stderr_log,
+    **params: Any,
+) -> dict[str, list[cache.Run]]:
     """One cached run per model and seed: ``{model: [run per seed]}``."""
     params = {k: v for k, v in params.items() if k != "seed"}
-    return {m: [run(m, data, log=log, seed=s, **params) for s in seeds]
-            for m in names}
+    return {
+        m: [run(m, data, log=log, seed=s, **params) for s in seeds]
+        for m in names
+    }
 
 
 def optimiser_steps(n: int, batch_size: int, epochs: int) -> int:
@@ -74,21 +94,26 @@ class SweepRun:
     train_s: float  # training time summed over epochs (no validation)
 
 
-def batch_size_sweep(batch_sizes: Sequence[int], epochs: int,
-                     data: ColourData, model: str = "conv_transpose",
-                     log: Log = stderr_log,
-                     **params: Any) -> list[SweepRun]:
+def batch_size_sweep(
+    batch_sizes: Sequence[int],
+    epochs: int,
+    data: ColourData,
+    model: str = "conv_transpose",
+    log: Log = stderr_log,
+    **params: Any,
+) -> list[SweepRun]:
     """One cached run per batch size, all for ``epochs`` epochs with the
     same learning rate and seed (question 5.5)."""
-    params = {k: v for k, v in params.items()
-              if k not in ("batch_size", "epochs")}
+    params = {
+        k: v for k, v in params.items() if k not in ("batch_size", "epochs")
+    }
     n = len(data.train_grey)
     out = []
     for bs in batch_sizes:
-        r = run(model, data, log=log, batch_size=bs, epochs=epochs,
-                **params)
-        out.append(SweepRun(bs, r, optimiser_steps(n, bs, epochs),
-                            train_seconds(r)))
+        r = run(model, data, log=log, batch_size=bs, epochs=epochs, **params)
+        out.append(
+            SweepRun(bs, r, optimiser_steps(n, bs, epochs), train_seconds(r))
+        )
     return out
 
 

@@ -7,6 +7,7 @@ runs whatever code the file names, so they are read here by an unpickler
 that admits only what those files hold: numpy arrays, dtypes and scalars,
 and builtin dicts, lists, tuples, bytes, strings and numbers.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -25,8 +26,9 @@ import numpy as np
 def atomic_write(path: Path, blob: bytes) -> None:
     """Temporary file in the same folder, fsync, rename: a reader sees the
     old file or the new one, never half of one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".",
-                               suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=path.name + ".", suffix=".tmp"
+    )
     try:
         umask = os.umask(0)
         os.umask(umask)
@@ -50,8 +52,9 @@ def atomic_write(path: Path, blob: bytes) -> None:
 def reason(err: BaseException, limit: int = 120) -> str:
     """An exception as one short line, for a message about a file."""
     text = " ".join(str(err).split())
-    return f"{type(err).__name__}: {text[:limit]}" if text \
-        else type(err).__name__
+    return (
+        f"{type(err).__name__}: {text[:limit]}" if text else type(err).__name__
+    )
 
 
 class RefusedPickle(pickle.UnpicklingError):
@@ -63,9 +66,11 @@ def _admitted() -> dict[tuple[str, str], Any]:
     objects, so numpy 1 (``numpy.core``) and 2 (``numpy._core``) names
     both resolve without importing either path."""
     array = np.zeros(1)
-    helpers = {("multiarray", "_reconstruct"): array.__reduce__()[0],
-               ("multiarray", "scalar"): np.float64(0).__reduce__()[0],
-               ("numeric", "_frombuffer"): array.__reduce_ex__(5)[0]}
+    helpers = {
+        ("multiarray", "_reconstruct"): array.__reduce__()[0],
+        ("multiarray", "scalar"): np.float64(0).__reduce__()[0],
+        ("numeric", "_frombuffer"): array.__reduce_ex__(5)[0],
+    }
     out: dict[tuple[str, str], Any] = {
         ("numpy", "ndarray"): np.ndarray,
         ("numpy", "dtype"): np.dtype,
@@ -89,9 +94,11 @@ class _Restricted(pickle.Unpickler):
         try:
             return ADMITTED[(module, name)]
         except KeyError:
-            raise RefusedPickle(f"it asks for {module[:60]}.{name[:60]}, "
-                                f"which is not an array, list or "
-                                f"number") from None
+            raise RefusedPickle(
+                f"it asks for {module[:60]}.{name[:60]}, "
+                f"which is not an array, list or "
+                f"number"
+            ) from None
 
 
 def restricted_loads(blob: bytes) -> Any:
@@ -112,8 +119,10 @@ def restricted_npy(blob: bytes) -> np.ndarray:
     ``restricted_loads``, never through ``np.load(allow_pickle=True)``."""
     fh = io.BytesIO(blob)
     version = np.lib.format.read_magic(fh)
-    readers = {(1, 0): np.lib.format.read_array_header_1_0,
-               (2, 0): np.lib.format.read_array_header_2_0}
+    readers = {
+        (1, 0): np.lib.format.read_array_header_1_0,
+        (2, 0): np.lib.format.read_array_header_2_0,
+    }
     if version not in readers:
         raise ValueError(f"npy format version {version} is not supported")
     _, _, dtype = readers[version](fh)
@@ -121,6 +130,7 @@ def restricted_npy(blob: bytes) -> np.ndarray:
         return np.lib.format.read_array(io.BytesIO(blob), allow_pickle=False)
     array = restricted_loads(fh.read())
     if not isinstance(array, np.ndarray):
-        raise ValueError(f"its pickle holds a {type(array).__name__}, "
-                         f"not an array")
+        raise ValueError(
+            f"its pickle holds a {type(array).__name__}, not an array"
+        )
     return array

@@ -9,6 +9,7 @@ a = X w0 - t, one step gives w1 = w0 - (2 eta / n) X^T a and
 
 Used by report/2-hyperparameters.qmd.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,8 +18,9 @@ import numpy as np
 import torch
 
 
-def random_problem(n: int, d: int, rng: np.random.Generator
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def random_problem(
+    n: int, d: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(X, t, w0): Gaussian data, targets and a random starting point."""
     X = rng.standard_normal((n, d)) / np.sqrt(d)
     return X, rng.standard_normal(n), rng.standard_normal(d)
@@ -29,34 +31,41 @@ def loss(X: np.ndarray, t: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.mean((np.atleast_2d(w) @ X.T - t) ** 2, axis=1)
 
 
-def gd_step(X: np.ndarray, t: np.ndarray, w0: np.ndarray,
-            eta: np.ndarray | float) -> np.ndarray:
+def gd_step(
+    X: np.ndarray, t: np.ndarray, w0: np.ndarray, eta: np.ndarray | float
+) -> np.ndarray:
     """w1 = w0 - (2 eta / n) X^T (X w0 - t), one row per eta."""
     n = X.shape[0]
     grad = 2.0 / n * X.T @ (X @ w0 - t)
     return w0 - np.multiply.outer(np.atleast_1d(eta), grad)
 
 
-def coefficients(X: np.ndarray, t: np.ndarray, w0: np.ndarray
-                 ) -> tuple[float, float, float]:
+def coefficients(
+    X: np.ndarray, t: np.ndarray, w0: np.ndarray
+) -> tuple[float, float, float]:
     """(c0, c1, c2) with L1(eta) = c0 - c1 eta + c2 eta^2."""
     n = X.shape[0]
     a = X @ w0 - t
     xta = X.T @ a
-    return (float(a @ a) / n, 4 * float(xta @ xta) / n ** 2,
-            4 * float(np.sum((X @ xta) ** 2)) / n ** 3)
+    return (
+        float(a @ a) / n,
+        4 * float(xta @ xta) / n**2,
+        4 * float(np.sum((X @ xta) ** 2)) / n**3,
+    )
 
 
-def l1_closed(X: np.ndarray, t: np.ndarray, w0: np.ndarray,
-              eta: np.ndarray | float) -> np.ndarray:
+def l1_closed(
+    X: np.ndarray, t: np.ndarray, w0: np.ndarray, eta: np.ndarray | float
+) -> np.ndarray:
     """The derived L1(eta)."""
     c0, c1, c2 = coefficients(X, t, w0)
     eta = np.asarray(eta, dtype=float)
-    return c0 - c1 * eta + c2 * eta ** 2
+    return c0 - c1 * eta + c2 * eta**2
 
 
-def dl1_closed(X: np.ndarray, t: np.ndarray, w0: np.ndarray,
-               eta: np.ndarray | float) -> tuple[np.ndarray, float]:
+def dl1_closed(
+    X: np.ndarray, t: np.ndarray, w0: np.ndarray, eta: np.ndarray | float
+) -> tuple[np.ndarray, float]:
     """Derived (dL1/deta, d2L1/deta2) = (-c1 + 2 c2 eta, 2 c2)."""
     _, c1, c2 = coefficients(X, t, w0)
     return -c1 + 2 * c2 * np.asarray(eta, dtype=float), 2 * c2
@@ -68,8 +77,9 @@ def eta_star(X: np.ndarray, t: np.ndarray, w0: np.ndarray) -> float:
     return c1 / (2 * c2)
 
 
-def l1_autograd(X: np.ndarray, t: np.ndarray, w0: np.ndarray,
-                eta: float) -> tuple[float, float, float]:
+def l1_autograd(
+    X: np.ndarray, t: np.ndarray, w0: np.ndarray, eta: float
+) -> tuple[float, float, float]:
     """Independent route: (L1, dL1/deta, d2L1/deta2) by torch autograd.
 
     Both the inner gradient and the outer derivatives come from autograd,
@@ -90,6 +100,7 @@ def l1_autograd(X: np.ndarray, t: np.ndarray, w0: np.ndarray,
 @dataclass
 class Trial:
     """One random problem of question 2.1."""
+
     X: np.ndarray
     t: np.ndarray
     w0: np.ndarray
@@ -103,8 +114,9 @@ class Trial:
     grid_loss: np.ndarray  # L(w1) at the grid, from actual steps
 
 
-def experiment(n: int, d: int, trials: int, grid_points: int, seed: int
-               ) -> list[Trial]:
+def experiment(
+    n: int, d: int, trials: int, grid_points: int, seed: int
+) -> list[Trial]:
     """Derived eta*, L1 and its derivatives against autograd and a grid
     search, on `trials` random problems."""
     rng = np.random.default_rng(seed)
@@ -115,15 +127,27 @@ def experiment(n: int, d: int, trials: int, grid_points: int, seed: int
         # n/2 times a Rayleigh quotient of (X X^T)^{-1} on range(X), so it
         # is at most n / (2 s_min^2); the grid goes to twice that.
         s_min = np.linalg.svd(X, compute_uv=False)[min(n, d) - 1]
-        grid = np.linspace(0.0, n / s_min ** 2, grid_points)
+        grid = np.linspace(0.0, n / s_min**2, grid_points)
         grid_loss = loss(X, t, gd_step(X, t, w0, grid))
         probes = rng.uniform(0.0, grid[-1], size=5)
         d1, d2 = dl1_closed(X, t, w0, probes)
-        derived = np.stack([l1_closed(X, t, w0, probes), d1,
-                            np.full_like(probes, d2)], axis=1)
+        derived = np.stack(
+            [l1_closed(X, t, w0, probes), d1, np.full_like(probes, d2)], axis=1
+        )
         auto = np.array([l1_autograd(X, t, w0, e) for e in probes])
-        out.append(Trial(X, t, w0, eta_star(X, t, w0),
-                         float(grid[np.argmin(grid_loss)]),
-                         float(grid[1] - grid[0]), probes, derived, auto,
-                         grid, grid_loss))
+        out.append(
+            Trial(
+                X,
+                t,
+                w0,
+                eta_star(X, t, w0),
+                float(grid[np.argmin(grid_loss)]),
+                float(grid[1] - grid[0]),
+                probes,
+                derived,
+                auto,
+                grid,
+                grid_loss,
+            )
+        )
     return out

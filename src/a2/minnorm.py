@@ -6,6 +6,7 @@ so the full gradient is (2/n) X^T (X w - t) and the loss of one example is
 
 Used by report/1-optimization.qmd.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,8 +18,9 @@ ADAM_BETA2 = 0.999  # and second-moment decay
 METHODS = ("gd", "rmsprop", "adagrad", "adam")
 
 
-def random_problem(n: int, d: int, rng: np.random.Generator
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def random_problem(
+    n: int, d: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """An over-parameterised least-squares problem, X of shape (n, d).
 
     Entries have variance 1/d so rows have norm about 1 and one learning
@@ -49,6 +51,7 @@ def off_row_space(X: np.ndarray, w: np.ndarray) -> np.ndarray:
 @dataclass
 class SGDRun:
     """One mini-batch SGD run; arrays are indexed by step 0..steps."""
+
     w: np.ndarray  # final weights, (d,)
     w_star: np.ndarray  # the min-norm solution, (d,)
     dist: np.ndarray  # ||w_k - w*||
@@ -56,8 +59,14 @@ class SGDRun:
     loss: np.ndarray  # L(w_k)
 
 
-def sgd(X: np.ndarray, t: np.ndarray, batch_size: int, eta: float,
-        steps: int, rng: np.random.Generator) -> SGDRun:
+def sgd(
+    X: np.ndarray,
+    t: np.ndarray,
+    batch_size: int,
+    eta: float,
+    steps: int,
+    rng: np.random.Generator,
+) -> SGDRun:
     """Mini-batch SGD from w0 = 0, equation (2): a batch is drawn without
     replacement and the step averages the per-example gradients."""
     n, d = X.shape
@@ -71,18 +80,28 @@ def sgd(X: np.ndarray, t: np.ndarray, batch_size: int, eta: float,
         ws[k + 1] = w
     w_star = min_norm_solution(X, t)
     return SGDRun(
-        w=w, w_star=w_star,
+        w=w,
+        w_star=w_star,
         dist=np.linalg.norm(ws - w_star, axis=1),
         off_row=off_row_space(X, ws),
-        loss=np.mean((ws @ X.T - t) ** 2, axis=1))
+        loss=np.mean((ws @ X.T - t) ** 2, axis=1),
+    )
 
 
-def sgd_experiment(n: int, d: int, instances: int, batch_size: int,
-                   eta: float, steps: int, seed: int) -> list[SGDRun]:
+def sgd_experiment(
+    n: int,
+    d: int,
+    instances: int,
+    batch_size: int,
+    eta: float,
+    steps: int,
+    seed: int,
+) -> list[SGDRun]:
     """Question 1.1.1 on several random problems (one seed for all)."""
     if d <= n:
-        raise ValueError(f"need d > n for an over-parameterised model, "
-                         f"got n={n}, d={d}")
+        raise ValueError(
+            f"need d > n for an over-parameterised model, got n={n}, d={d}"
+        )
     rng = np.random.default_rng(seed)
     runs = []
     for _ in range(instances):
@@ -105,11 +124,17 @@ class Stepper:
     returns the step to subtract from w.
     """
 
-    def __init__(self, method: str, lr: float, d: int, beta: float = 0.9,
-                 eps: float = 1e-8, methods: tuple[str, ...] = METHODS):
+    def __init__(
+        self,
+        method: str,
+        lr: float,
+        d: int,
+        beta: float = 0.9,
+        eps: float = 1e-8,
+        methods: tuple[str, ...] = METHODS,
+    ):
         if method not in methods:
-            raise ValueError(
-                f"method {method!r}; valid: {', '.join(methods)}")
+            raise ValueError(f"method {method!r}; valid: {', '.join(methods)}")
         self.method, self.lr, self.beta, self.eps = method, lr, beta, eps
         self.m = np.zeros(d)
         self.v = np.zeros(d)
@@ -121,21 +146,27 @@ class Stepper:
         if self.method == "gd":
             return lr * g
         if self.method == "rmsprop":
-            self.v = beta * self.v + (1 - beta) * g ** 2
+            self.v = beta * self.v + (1 - beta) * g**2
             return lr * g / (np.sqrt(self.v) + eps)
         if self.method == "adagrad":
-            self.v = self.v + g ** 2
+            self.v = self.v + g**2
             return lr * g / (np.sqrt(self.v) + eps)
         self.m = ADAM_BETA1 * self.m + (1 - ADAM_BETA1) * g
-        self.v = ADAM_BETA2 * self.v + (1 - ADAM_BETA2) * g ** 2
-        m_hat = self.m / (1 - ADAM_BETA1 ** self.k)
-        v_hat = self.v / (1 - ADAM_BETA2 ** self.k)
+        self.v = ADAM_BETA2 * self.v + (1 - ADAM_BETA2) * g**2
+        m_hat = self.m / (1 - ADAM_BETA1**self.k)
+        v_hat = self.v / (1 - ADAM_BETA2**self.k)
         return lr * m_hat / (np.sqrt(v_hat) + eps)
 
 
-def optimise(X: np.ndarray, t: np.ndarray, method: str, lr: float,
-             steps: int, beta: float = 0.9, eps: float = 1e-8
-             ) -> np.ndarray:
+def optimise(
+    X: np.ndarray,
+    t: np.ndarray,
+    method: str,
+    lr: float,
+    steps: int,
+    beta: float = 0.9,
+    eps: float = 1e-8,
+) -> np.ndarray:
     """Full-batch trajectory (steps + 1, d) from w0 = 0 (see Stepper)."""
     n, d = X.shape
     stepper = Stepper(method, lr, d, beta, eps)
@@ -147,8 +178,14 @@ def optimise(X: np.ndarray, t: np.ndarray, method: str, lr: float,
     return traj
 
 
-def first_step(x: np.ndarray, t: float, method: str, lr: float,
-               beta: float = 0.9, eps: float = 1e-8) -> np.ndarray:
+def first_step(
+    x: np.ndarray,
+    t: float,
+    method: str,
+    lr: float,
+    beta: float = 0.9,
+    eps: float = 1e-8,
+) -> np.ndarray:
     """Derived w_1 for one example (n = 1) from w0 = 0.
 
     g_0 = -2 t x. RMSProp: v_0 = (1 - beta) g_0^2, so
@@ -175,11 +212,13 @@ def adaptive_limit(x: np.ndarray, t: float) -> np.ndarray:
     return t * np.sign(x) / np.abs(x).sum()
 
 
-def adaptive_experiment(lr: float, steps: int, beta: float, eps: float
-                        ) -> dict[str, np.ndarray]:
+def adaptive_experiment(
+    lr: float, steps: int, beta: float, eps: float
+) -> dict[str, np.ndarray]:
     """Trajectories of every method on the hint's example (1.2.1-1.2.2)."""
-    return {m: optimise(HINT_X, HINT_T, m, lr, steps, beta, eps)
-            for m in METHODS}
+    return {
+        m: optimise(HINT_X, HINT_T, m, lr, steps, beta, eps) for m in METHODS
+    }
 
 
 # --- rule: whether a solution is the minimum-norm one ----------------------
@@ -191,8 +230,9 @@ within 1e-9 of their limit, and the adaptive limit of the hint's example
 lies 0.3 away: the rule separates them with margin on both sides."""
 
 
-def is_min_norm(X: np.ndarray, t: np.ndarray, w: np.ndarray,
-                atol: float = MIN_NORM_ATOL) -> bool:
+def is_min_norm(
+    X: np.ndarray, t: np.ndarray, w: np.ndarray, atol: float = MIN_NORM_ATOL
+) -> bool:
     """Is ``w`` the minimum-norm solution of X w = t (X full row rank)?"""
     gap = np.linalg.norm(np.asarray(w, float) - min_norm_solution(X, t))
     return bool(gap <= atol)

@@ -8,6 +8,7 @@ Shapes are ``(BS, C, H, W)``; NIC = ``num_in_channels``, NF =
 formulas (``conv_padding``, ``transpose_padding``) so that kernels 3, 4 and
 5 keep the figure's shapes (question 5.4).
 """
+
 from __future__ import annotations
 
 import math
@@ -32,12 +33,14 @@ def conv_padding(kernel: int, stride: int = 1, dilation: int = 1) -> int:
             f"kernel {kernel} cannot keep the size in a stride-{stride} "
             f"convolution: 2*padding would have to lie in "
             f"[{span + 1 - stride}, {span}]"
-            + (", so the kernel must be odd" if stride == 1 else ""))
+            + (", so the kernel must be odd" if stride == 1 else "")
+        )
     return p
 
 
-def transpose_padding(kernel: int, stride: int = 2,
-                      dilation: int = 1) -> tuple[int, int]:
+def transpose_padding(
+    kernel: int, stride: int = 2, dilation: int = 1
+) -> tuple[int, int]:
     """(padding, output_padding) for ``nn.ConvTranspose2d`` so that
     ``H_out = stride * H_in``.
 
@@ -54,7 +57,8 @@ def transpose_padding(kernel: int, stride: int = 2,
             f"kernel {kernel}, stride {stride}, dilation {dilation}: a "
             f"transposed convolution cannot multiply the size by {stride} "
             f"(needs output_padding {out_pad}, below max(stride, "
-            f"dilation) = {max(stride, dilation)})")
+            f"dilation) = {max(stride, dilation)})"
+        )
     return p, out_pad
 
 
@@ -74,8 +78,10 @@ def _final_conv(in_channels: int, nc: int, kernel: int) -> nn.Module:
     if kernel % 2:
         return nn.Conv2d(in_channels, nc, kernel, padding=kernel // 2)
     before, after = same_padding(kernel)
-    return nn.Sequential(nn.ZeroPad2d((before, after, before, after)),
-                         nn.Conv2d(in_channels, nc, kernel))
+    return nn.Sequential(
+        nn.ZeroPad2d((before, after, before, after)),
+        nn.Conv2d(in_channels, nc, kernel),
+    )
 
 
 class PoolUpsampleNet(nn.Module):
@@ -85,28 +91,50 @@ class PoolUpsampleNet(nn.Module):
     kernel; an even one raises ValueError.
     """
 
-    def __init__(self, kernel: int = 3, num_filters: int = 32,
-                 num_colours: int = 24, num_in_channels: int = 1):
+    def __init__(
+        self,
+        kernel: int = 3,
+        num_filters: int = 32,
+        num_colours: int = 24,
+        num_in_channels: int = 1,
+    ):
         super().__init__()
         nic, nf, nc = num_in_channels, num_filters, num_colours
         padding = conv_padding(kernel, stride=1)
         self.block1 = nn.Sequential(  # -> (BS, NF, 16, 16)
             nn.Conv2d(nic, nf, kernel, padding=padding),
-            nn.MaxPool2d(2), nn.BatchNorm2d(nf), nn.ReLU())
+            nn.MaxPool2d(2),
+            nn.BatchNorm2d(nf),
+            nn.ReLU(),
+        )
         self.block2 = nn.Sequential(  # -> (BS, 2NF, 8, 8)
             nn.Conv2d(nf, 2 * nf, kernel, padding=padding),
-            nn.MaxPool2d(2), nn.BatchNorm2d(2 * nf), nn.ReLU())
+            nn.MaxPool2d(2),
+            nn.BatchNorm2d(2 * nf),
+            nn.ReLU(),
+        )
         self.block3 = nn.Sequential(  # -> (BS, NF, 16, 16)
             nn.Conv2d(2 * nf, nf, kernel, padding=padding),
-            nn.Upsample(scale_factor=2), nn.BatchNorm2d(nf), nn.ReLU())
+            nn.Upsample(scale_factor=2),
+            nn.BatchNorm2d(nf),
+            nn.ReLU(),
+        )
         self.block4 = nn.Sequential(  # -> (BS, NC, 32, 32)
             nn.Conv2d(nf, nc, kernel, padding=padding),
-            nn.Upsample(scale_factor=2), nn.BatchNorm2d(nc), nn.ReLU())
+            nn.Upsample(scale_factor=2),
+            nn.BatchNorm2d(nc),
+            nn.ReLU(),
+        )
         self.block5 = nn.Conv2d(nc, nc, kernel, padding=padding)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for block in (self.block1, self.block2, self.block3, self.block4,
-                      self.block5):
+        for block in (
+            self.block1,
+            self.block2,
+            self.block3,
+            self.block4,
+            self.block5,
+        ):
             x = block(x)
         return x
 
@@ -119,32 +147,64 @@ class ConvTransposeNet(nn.Module):
     ``dilation`` applies to the transposed convolutions, as in 5.1.
     """
 
-    def __init__(self, kernel: int = 3, num_filters: int = 32,
-                 num_colours: int = 24, num_in_channels: int = 1,
-                 dilation: int = 1):
+    def __init__(
+        self,
+        kernel: int = 3,
+        num_filters: int = 32,
+        num_colours: int = 24,
+        num_in_channels: int = 1,
+        dilation: int = 1,
+    ):
         super().__init__()
         nic, nf, nc = num_in_channels, num_filters, num_colours
         pad = conv_padding(kernel, stride=2)
         tpad, out_pad = transpose_padding(kernel, 2, dilation)
         self.block1 = nn.Sequential(  # -> (BS, NF, 16, 16)
             nn.Conv2d(nic, nf, kernel, stride=2, padding=pad),
-            nn.BatchNorm2d(nf), nn.ReLU())
+            nn.BatchNorm2d(nf),
+            nn.ReLU(),
+        )
         self.block2 = nn.Sequential(  # -> (BS, 2NF, 8, 8)
             nn.Conv2d(nf, 2 * nf, kernel, stride=2, padding=pad),
-            nn.BatchNorm2d(2 * nf), nn.ReLU())
+            nn.BatchNorm2d(2 * nf),
+            nn.ReLU(),
+        )
         self.block3 = nn.Sequential(  # -> (BS, NF, 16, 16)
-            nn.ConvTranspose2d(2 * nf, nf, kernel, stride=2, padding=tpad,
-                               output_padding=out_pad, dilation=dilation),
-            nn.BatchNorm2d(nf), nn.ReLU())
+            nn.ConvTranspose2d(
+                2 * nf,
+                nf,
+                kernel,
+                stride=2,
+                padding=tpad,
+                output_padding=out_pad,
+                dilation=dilation,
+            ),
+            nn.BatchNorm2d(nf),
+            nn.ReLU(),
+        )
         self.block4 = nn.Sequential(  # -> (BS, NC, 32, 32)
-            nn.ConvTranspose2d(nf, nc, kernel, stride=2, padding=tpad,
-                               output_padding=out_pad, dilation=dilation),
-            nn.BatchNorm2d(nc), nn.ReLU())
+            nn.ConvTranspose2d(
+                nf,
+                nc,
+                kernel,
+                stride=2,
+                padding=tpad,
+                output_padding=out_pad,
+                dilation=dilation,
+            ),
+            nn.BatchNorm2d(nc),
+            nn.ReLU(),
+        )
         self.block5 = _final_conv(nc, nc, kernel)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for block in (self.block1, self.block2, self.block3, self.block4,
-                      self.block5):
+        for block in (
+            self.block1,
+            self.block2,
+            self.block3,
+            self.block4,
+            self.block5,
+        ):
             x = block(x)
         return x
 
@@ -156,28 +216,55 @@ class UNet(nn.Module):
     block 4's output before the final convolution.
     """
 
-    def __init__(self, kernel: int = 3, num_filters: int = 32,
-                 num_colours: int = 24, num_in_channels: int = 1,
-                 dilation: int = 1):
+    def __init__(
+        self,
+        kernel: int = 3,
+        num_filters: int = 32,
+        num_colours: int = 24,
+        num_in_channels: int = 1,
+        dilation: int = 1,
+    ):
         super().__init__()
         nic, nf, nc = num_in_channels, num_filters, num_colours
         pad = conv_padding(kernel, stride=2)
         tpad, out_pad = transpose_padding(kernel, 2, dilation)
         self.block1 = nn.Sequential(  # -> (BS, NF, 16, 16)
             nn.Conv2d(nic, nf, kernel, stride=2, padding=pad),
-            nn.BatchNorm2d(nf), nn.ReLU())
+            nn.BatchNorm2d(nf),
+            nn.ReLU(),
+        )
         self.block2 = nn.Sequential(  # -> (BS, 2NF, 8, 8)
             nn.Conv2d(nf, 2 * nf, kernel, stride=2, padding=pad),
-            nn.BatchNorm2d(2 * nf), nn.ReLU())
+            nn.BatchNorm2d(2 * nf),
+            nn.ReLU(),
+        )
         self.block3 = nn.Sequential(  # -> (BS, NF, 16, 16)
-            nn.ConvTranspose2d(2 * nf, nf, kernel, stride=2, padding=tpad,
-                               output_padding=out_pad, dilation=dilation),
-            nn.BatchNorm2d(nf), nn.ReLU())
+            nn.ConvTranspose2d(
+                2 * nf,
+                nf,
+                kernel,
+                stride=2,
+                padding=tpad,
+                output_padding=out_pad,
+                dilation=dilation,
+            ),
+            nn.BatchNorm2d(nf),
+            nn.ReLU(),
+        )
         # (BS, NF + NF, 16, 16) -> (BS, NC, 32, 32)
         self.block4 = nn.Sequential(
-            nn.ConvTranspose2d(2 * nf, nc, kernel, stride=2, padding=tpad,
-                               output_padding=out_pad, dilation=dilation),
-            nn.BatchNorm2d(nc), nn.ReLU())
+            nn.ConvTranspose2d(
+                2 * nf,
+                nc,
+                kernel,
+                stride=2,
+                padding=tpad,
+                output_padding=out_pad,
+                dilation=dilation,
+            ),
+            nn.BatchNorm2d(nc),
+            nn.ReLU(),
+        )
         # (BS, NIC + NC, 32, 32) -> (BS, NC, 32, 32)
         self.block5 = _final_conv(nic + nc, nc, kernel)
 
@@ -195,20 +282,31 @@ MODELS = {
 }
 
 
-def build_model(name: str, kernel: int = 3, num_filters: int = 32,
-                num_colours: int = 24, num_in_channels: int = 1,
-                dilation: int = 1) -> nn.Module:
+def build_model(
+    name: str,
+    kernel: int = 3,
+    num_filters: int = 32,
+    num_colours: int = 24,
+    num_in_channels: int = 1,
+    dilation: int = 1,
+) -> nn.Module:
     """A network by its config name (``a2.config.MODELS``)."""
     if name not in MODELS:
-        raise ValueError(f"unknown model '{name}'; valid: "
-                         + ", ".join(MODELS))
-    kwargs = dict(kernel=kernel, num_filters=num_filters,
-                  num_colours=num_colours, num_in_channels=num_in_channels)
+        raise ValueError(
+            f"unknown model '{name}'; valid: " + ", ".join(MODELS)
+        )
+    kwargs = dict(
+        kernel=kernel,
+        num_filters=num_filters,
+        num_colours=num_colours,
+        num_in_channels=num_in_channels,
+    )
     if name != "pool_upsample":
         kwargs["dilation"] = dilation
     elif dilation != 1:
-        raise ValueError("pool_upsample has no transposed convolution; "
-                         "dilation must be 1")
+        raise ValueError(
+            "pool_upsample has no transposed convolution; dilation must be 1"
+        )
     return MODELS[name](**kwargs)
 
 
@@ -220,5 +318,6 @@ def check_kernel(model_name: str, kernel: int, dilation: int = 1) -> None:
         conv_padding(kernel, stride=2)
         transpose_padding(kernel, 2, dilation)
     else:
-        raise ValueError(f"unknown model '{model_name}'; valid: "
-                         + ", ".join(MODELS))
+        raise ValueError(
+            f"unknown model '{model_name}'; valid: " + ", ".join(MODELS)
+        )

@@ -15,6 +15,7 @@ constant.
 
 Used by report/3-resources.qmd.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,34 +23,42 @@ from dataclasses import dataclass
 import numpy as np
 
 
-def expected_loss(a: float, sigma: float, batch: np.ndarray,
-                  eta: np.ndarray, steps: int, w0: float = 1.0
-                  ) -> np.ndarray:
+def expected_loss(
+    a: float,
+    sigma: float,
+    batch: np.ndarray,
+    eta: np.ndarray,
+    steps: int,
+    w0: float = 1.0,
+) -> np.ndarray:
     """Derived expected loss after `steps` steps by the recursion;
     batch and eta broadcast against each other."""
     batch = np.asarray(batch, dtype=float)
     eta = np.asarray(eta, dtype=float)
-    m = np.full(np.broadcast(batch, eta).shape, w0 ** 2)
+    m = np.full(np.broadcast(batch, eta).shape, w0**2)
     for _ in range(steps):
-        m = (1 - eta * a) ** 2 * m + eta ** 2 * sigma ** 2 / batch
+        m = (1 - eta * a) ** 2 * m + eta**2 * sigma**2 / batch
     return a * m / 2
 
 
-def steady_state_loss(a: float, sigma: float, batch: float,
-                      eta: np.ndarray) -> np.ndarray:
+def steady_state_loss(
+    a: float, sigma: float, batch: float, eta: np.ndarray
+) -> np.ndarray:
     """Fixed point of the recursion: a/2 * eta sigma^2 / (B a (2 - eta a))."""
     eta = np.asarray(eta, dtype=float)
-    return eta * sigma ** 2 / (2 * batch * (2 - eta * a))
+    return eta * sigma**2 / (2 * batch * (2 - eta * a))
 
 
-def small_lr_optimum(a: float, sigma: float, batch: np.ndarray,
-                     steps: int, w0: float = 1.0) -> np.ndarray:
+def small_lr_optimum(
+    a: float, sigma: float, batch: np.ndarray, steps: int, w0: float = 1.0
+) -> np.ndarray:
     """Derived approximation of the best eta after T steps for eta a << 1:
     minimising e^{-2 eta a T} w0^2 + eta sigma^2 / (2 a B) gives
     eta* = ln(4 a^2 T w0^2 B / sigma^2) / (2 a T)."""
     batch = np.asarray(batch, dtype=float)
-    return np.log(4 * a ** 2 * steps * w0 ** 2 * batch / sigma ** 2) / (
-        2 * a * steps)
+    return np.log(4 * a**2 * steps * w0**2 * batch / sigma**2) / (
+        2 * a * steps
+    )
 
 
 def lr_grid(a: float, points: int) -> np.ndarray:
@@ -58,9 +67,16 @@ def lr_grid(a: float, points: int) -> np.ndarray:
     return np.logspace(-3, 0, points) / a
 
 
-def monte_carlo_loss(a: float, sigma: float, batch: int, etas: np.ndarray,
-                     steps: int, chains: int, rng: np.random.Generator,
-                     w0: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def monte_carlo_loss(
+    a: float,
+    sigma: float,
+    batch: int,
+    etas: np.ndarray,
+    steps: int,
+    chains: int,
+    rng: np.random.Generator,
+    w0: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Independent route: simulate `chains` SGD runs per learning rate.
 
     Each step draws B per-example noises and averages them (no use of the
@@ -72,13 +88,14 @@ def monte_carlo_loss(a: float, sigma: float, batch: int, etas: np.ndarray,
     for _ in range(steps):
         xi = sigma * rng.standard_normal((chains, batch)).mean(axis=1)
         w = w - etas * (a * w + xi[:, None])
-    loss = a * w ** 2 / 2
+    loss = a * w**2 / 2
     return loss.mean(axis=0), loss.std(axis=0, ddof=1) / np.sqrt(chains)
 
 
 @dataclass
 class LrVsBatch:
     """Question 3.1.1: best learning rate after a fixed number of steps."""
+
     batch_sizes: np.ndarray
     etas: np.ndarray  # coarse grid shared by both routes
     closed: np.ndarray  # derived expected loss, (batch, eta)
@@ -89,9 +106,15 @@ class LrVsBatch:
     eta_small: np.ndarray  # the small-eta formula
 
 
-def lr_vs_batch(curvature: float, noise_std: float, batch_sizes: list[int],
-                steps: int, trials: int, grid_points: int, seed: int
-                ) -> LrVsBatch:
+def lr_vs_batch(
+    curvature: float,
+    noise_std: float,
+    batch_sizes: list[int],
+    steps: int,
+    trials: int,
+    grid_points: int,
+    seed: int,
+) -> LrVsBatch:
     """Best eta per batch size, by the recursion and by simulation."""
     rng = np.random.default_rng(seed)
     bs = np.asarray(batch_sizes, dtype=float)
@@ -99,16 +122,29 @@ def lr_vs_batch(curvature: float, noise_std: float, batch_sizes: list[int],
     closed = expected_loss(curvature, noise_std, bs[:, None], etas, steps)
     fine = lr_grid(curvature, 4000)
     fine_loss = expected_loss(curvature, noise_std, bs[:, None], fine, steps)
-    mc, se = zip(*(monte_carlo_loss(curvature, noise_std, int(b), etas,
-                                    steps, trials, rng) for b in bs))
+    mc, se = zip(
+        *(
+            monte_carlo_loss(
+                curvature, noise_std, int(b), etas, steps, trials, rng
+            )
+            for b in bs
+        )
+    )
     mc, se = np.array(mc), np.array(se)
-    return LrVsBatch(bs, etas, closed, mc, se,
-                     fine[np.argmin(fine_loss, axis=1)],
-                     etas[np.argmin(mc, axis=1)],
-                     small_lr_optimum(curvature, noise_std, bs, steps))
+    return LrVsBatch(
+        bs,
+        etas,
+        closed,
+        mc,
+        se,
+        fine[np.argmin(fine_loss, axis=1)],
+        etas[np.argmin(mc, axis=1)],
+        small_lr_optimum(curvature, noise_std, bs, steps),
+    )
 
 
 # --- 3.1.2: steps to a target loss ----------------------------------------
+
 
 def spectrum(d: int) -> tuple[np.ndarray, np.ndarray]:
     """Curvatures h_i = 1/i and noise variances c_i = h_i (i = 1..d), the
@@ -117,9 +153,15 @@ def spectrum(d: int) -> tuple[np.ndarray, np.ndarray]:
     return h, h.copy()
 
 
-def steps_to_target(h: np.ndarray, c: np.ndarray, etas: np.ndarray,
-                    batch: float, target: float, w0_sq: float = 1.0,
-                    precond: float = 0.0) -> np.ndarray:
+def steps_to_target(
+    h: np.ndarray,
+    c: np.ndarray,
+    etas: np.ndarray,
+    batch: float,
+    target: float,
+    w0_sq: float = 1.0,
+    precond: float = 0.0,
+) -> np.ndarray:
     """Fewest SGD steps until the expected loss is <= target, per eta.
 
     Per dimension, E[w_i^2]_k = q_i^k (m0 - s_i) + s_i with
@@ -131,7 +173,7 @@ def steps_to_target(h: np.ndarray, c: np.ndarray, etas: np.ndarray,
     """
     lr = etas[:, None] * h[None, :] ** (-precond)  # (E, d)
     q = (1 - lr * h) ** 2
-    s = lr ** 2 * c / (batch * (1 - q))
+    s = lr**2 * c / (batch * (1 - q))
     if np.any(lr * h > 1 + 1e-12) or np.any(s > w0_sq):
         raise ValueError("learning rate outside the monotone range")
 
@@ -156,6 +198,7 @@ def steps_to_target(h: np.ndarray, c: np.ndarray, etas: np.ndarray,
 @dataclass
 class StepsCurve:
     """Figure 1 from the NQM: tuned steps to target against batch size."""
+
     batch: np.ndarray
     steps: np.ndarray  # fewest steps over the eta grid
     eta: np.ndarray  # the eta that achieves it
@@ -165,9 +208,14 @@ class StepsCurve:
     point_b: float  # on the plateau
 
 
-def tuned_steps(h: np.ndarray, c: np.ndarray, batch: np.ndarray,
-                target: float, grid_points: int, precond: float = 0.0
-                ) -> tuple[np.ndarray, np.ndarray]:
+def tuned_steps(
+    h: np.ndarray,
+    c: np.ndarray,
+    batch: np.ndarray,
+    target: float,
+    grid_points: int,
+    precond: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """(steps, best eta) per batch size, eta tuned over a log grid up to
     the largest rate that keeps every mode monotone."""
     top = 1.0 / np.max(h ** (1 - precond))
@@ -176,7 +224,7 @@ def tuned_steps(h: np.ndarray, c: np.ndarray, batch: np.ndarray,
     for b in batch:
         # s_i <= m0 needs eta_i^2 c_i / (B (1 - q_i)) <= 1; drop the rest.
         lr = etas[:, None] * h ** (-precond)
-        s = lr ** 2 * c / (b * (1 - (1 - lr * h) ** 2))
+        s = lr**2 * c / (b * (1 - (1 - lr * h) ** 2))
         use = etas[np.all(s <= 1.0, axis=1)]
         k = steps_to_target(h, c, use, b, target, precond=precond)
         i = int(np.argmin(k))
@@ -192,13 +240,17 @@ def knee(batch: np.ndarray, steps: np.ndarray) -> float:
     i = int(np.argmax(ratio >= 2))
     if ratio[i] < 2 or i == 0:
         raise ValueError("curve never leaves perfect scaling")
-    lb, lr_ = np.log(batch[i - 1:i + 1]), np.log(ratio[i - 1:i + 1])
+    lb, lr_ = np.log(batch[i - 1 : i + 1]), np.log(ratio[i - 1 : i + 1])
     return float(np.exp(np.interp(np.log(2), lr_, lb)))
 
 
-def steps_curve(d: int, target_loss: float, grid_points: int,
-                log2_max_batch: int = 16, spacing: float = 4.0
-                ) -> StepsCurve:
+def steps_curve(
+    d: int,
+    target_loss: float,
+    grid_points: int,
+    log2_max_batch: int = 16,
+    spacing: float = 4.0,
+) -> StepsCurve:
     """Steps to target against batch size 2^0 .. 2^log2_max_batch, with
     A and B a factor `spacing`^2 (16) below and above the knee C."""
     h, c = spectrum(d)
@@ -206,32 +258,43 @@ def steps_curve(d: int, target_loss: float, grid_points: int,
     steps, eta = tuned_steps(h, c, batch, target_loss, grid_points)
     perfect = steps[0] * batch[0] / batch
     kc = knee(batch, steps)
-    return StepsCurve(batch, steps, eta, perfect, kc,
-                      kc / spacing ** 2, kc * spacing ** 2)
+    return StepsCurve(
+        batch, steps, eta, perfect, kc, kc / spacing**2, kc * spacing**2
+    )
 
 
 def interp_steps(curve: StepsCurve, b: float) -> float:
     """Steps at batch size b, log-log interpolation on the curve."""
-    return float(np.exp(np.interp(np.log(b), np.log(curve.batch),
-                                  np.log(curve.steps))))
+    return float(
+        np.exp(np.interp(np.log(b), np.log(curve.batch), np.log(curve.steps)))
+    )
 
 
-def remedies(d: int, target_loss: float, grid_points: int, batch: float,
-             precond: float = 0.5) -> dict[str, float]:
+def remedies(
+    d: int,
+    target_loss: float,
+    grid_points: int,
+    batch: float,
+    precond: float = 0.5,
+) -> dict[str, float]:
     """Steps at batch size `batch`, with twice the batch (more parallel
     compute) and with a preconditioner H^-precond (higher order)."""
     h, c = spectrum(d)
     b = np.array([batch, 2 * batch])
     plain, _ = tuned_steps(h, c, b, target_loss, grid_points)
     pre, _ = tuned_steps(h, c, b[:1], target_loss, grid_points, precond)
-    return {"steps": float(plain[0]), "double_batch": float(plain[1]),
-            "precond": float(pre[0])}
+    return {
+        "steps": float(plain[0]),
+        "double_batch": float(plain[1]),
+        "precond": float(pre[0]),
+    }
 
 
 @dataclass
 class Point:
     """One marked point of handout Fig. 1, computed at its own batch size
     (one source for the text, the tables and the figure's markers)."""
+
     name: str
     batch: float
     steps: float  # tuned steps to the target
@@ -244,15 +307,18 @@ class Point:
         return self.batch * self.steps
 
 
-def operating_points(curve: StepsCurve, d: int, target_loss: float,
-                     grid_points: int) -> dict[str, Point]:
+def operating_points(
+    curve: StepsCurve, d: int, target_loss: float, grid_points: int
+) -> dict[str, Point]:
     """A, C and B of handout Fig. 1 with each remedy's steps (3.1.2)."""
     out = {}
-    for name, b in (("A", curve.point_a), ("C", curve.knee),
-                    ("B", curve.point_b)):
+    for name, b in (
+        ("A", curve.point_a),
+        ("C", curve.knee),
+        ("B", curve.point_b),
+    ):
         r = remedies(d, target_loss, grid_points, b)
-        out[name] = Point(name, b, r["steps"], r["double_batch"],
-                          r["precond"])
+        out[name] = Point(name, b, r["steps"], r["double_batch"], r["precond"])
     return out
 
 
@@ -266,8 +332,7 @@ def fewest_examples(curve: StepsCurve) -> float:
     return float(np.min(curve.steps * curve.batch))
 
 
-def growth_exponent(batch: np.ndarray, eta: np.ndarray, cap: float
-                    ) -> float:
+def growth_exponent(batch: np.ndarray, eta: np.ndarray, cap: float) -> float:
     """Least-squares slope of log eta against log B over the batch sizes
     whose tuned eta is below the cap (the part that can still grow)."""
     batch, eta = np.asarray(batch, float), np.asarray(eta, float)
@@ -313,16 +378,19 @@ def growth(exponent: float, tol: float = LINEAR_TOL) -> str:
     return "more slowly than $B$" if exponent < 1 else "faster than $B$"
 
 
-def best_tradeoff(points: dict[str, Point], steps_floor: float,
-                  examples_floor: float) -> str:
+def best_tradeoff(
+    points: dict[str, Point], steps_floor: float, examples_floor: float
+) -> str:
     """The point with the best trade-off of training time against compute
     (3.1.2(a)): the smallest product of its two overheads, steps over the
     fewest steps any batch size needs (time, with batches parallelised)
     and examples over the fewest examples any batch size needs (compute).
     Equal weight to both: a factor 2 in time costs as much as a factor 2
     in compute."""
+
     def cost(p: Point) -> float:
         return (p.steps / steps_floor) * (p.examples / examples_floor)
+
     return min(points.values(), key=cost).name
 
 

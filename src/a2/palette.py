@@ -6,6 +6,7 @@ computed the same way (k-means, Euclidean RGB) from the training pixels,
 seeded and deterministic, and cached next to the data. The course's file is
 accepted too (``load_palette_file``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,8 +17,14 @@ import numpy as np
 import torch
 
 from a2 import settings
-from a2.fileio import (NPY_MAGIC, RefusedPickle, atomic_write, reason,
-                       restricted_loads, restricted_npy)
+from a2.fileio import (
+    NPY_MAGIC,
+    RefusedPickle,
+    atomic_write,
+    reason,
+    restricted_loads,
+    restricted_npy,
+)
 
 NUM_COLOURS = 24
 SEED = 0  # the palette is a property of the data, not of a training run
@@ -31,8 +38,13 @@ class PaletteError(ValueError):
     """A palette file that cannot be used; the message says why."""
 
 
-def kmeans(pixels: np.ndarray, k: int = NUM_COLOURS, seed: int = SEED,
-           sample: int = SAMPLE, iters: int = ITERS) -> np.ndarray:
+def kmeans(
+    pixels: np.ndarray,
+    k: int = NUM_COLOURS,
+    seed: int = SEED,
+    sample: int = SAMPLE,
+    iters: int = ITERS,
+) -> np.ndarray:
     """k-means++ then Lloyd iterations on RGB pixels ``(P, 3)``.
 
     Deterministic for a seed: a seeded subsample of ``sample`` pixels, a
@@ -49,13 +61,18 @@ def kmeans(pixels: np.ndarray, k: int = NUM_COLOURS, seed: int = SEED,
         d2 = _sq_dists(x, centres)  # (P, k), up to a per-row constant
         assign = d2.argmin(axis=1)
         counts = np.bincount(assign, minlength=k)
-        sums = np.stack([np.bincount(assign, weights=x[:, c], minlength=k)
-                         for c in range(3)], axis=1)
+        sums = np.stack(
+            [
+                np.bincount(assign, weights=x[:, c], minlength=k)
+                for c in range(3)
+            ],
+            axis=1,
+        )
         new = sums / np.maximum(counts, 1)[:, None]
         empty = np.flatnonzero(counts == 0)
         if len(empty):  # restart at the pixels worst served so far
             worst = d2[np.arange(len(x)), assign] + (x * x).sum(1)
-            new[empty] = x[np.argsort(-worst, kind="stable")[:len(empty)]]
+            new[empty] = x[np.argsort(-worst, kind="stable")[: len(empty)]]
         moved = np.abs(new - centres).max()
         centres = new
         if moved <= TOL:
@@ -64,15 +81,17 @@ def kmeans(pixels: np.ndarray, k: int = NUM_COLOURS, seed: int = SEED,
     return centres[order].astype(np.float32)
 
 
-def _kmeans_pp(x: np.ndarray, k: int, rng: np.random.Generator
-               ) -> np.ndarray:
+def _kmeans_pp(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
     """Arthur and Vassilvitskii's seeding: far points are likelier."""
     centres = [x[rng.integers(len(x))]]
     d2 = ((x - centres[0]) ** 2).sum(axis=1)
     for _ in range(1, k):
         total = d2.sum()
-        i = rng.choice(len(x), p=d2 / total) if total > 0 \
+        i = (
+            rng.choice(len(x), p=d2 / total)
+            if total > 0
             else rng.integers(len(x))
+        )
         centres.append(x[i])
         d2 = np.minimum(d2, ((x - x[i]) ** 2).sum(axis=1))
     return np.stack(centres)
@@ -83,8 +102,9 @@ def _sq_dists(x: np.ndarray, c: np.ndarray) -> np.ndarray:
     return (c * c).sum(1)[None, :] - 2.0 * x @ c.T
 
 
-def cached_kmeans(rgb: torch.Tensor, data_id: str,
-                  k: int = NUM_COLOURS) -> np.ndarray:
+def cached_kmeans(
+    rgb: torch.Tensor, data_id: str, k: int = NUM_COLOURS
+) -> np.ndarray:
     """The k-means palette of images ``(N, 3, H, W)``, cached on disk.
 
     The file name is keyed by ``data_id`` (the source identity and class),
@@ -129,37 +149,47 @@ def load_palette_file(path: str | Path) -> np.ndarray:
     except FileNotFoundError:
         raise PaletteError(f"palette file {path} not found") from None
     except OSError as err:
-        raise PaletteError(f"palette file {path} cannot be read "
-                           f"({err.strerror})") from None
+        raise PaletteError(
+            f"palette file {path} cannot be read ({err.strerror})"
+        ) from None
     try:
         if blob.startswith(NPY_MAGIC):
             obj = restricted_npy(blob)
         else:
             obj = restricted_loads(blob)
     except RefusedPickle as err:
-        raise PaletteError(f"palette file {path} was refused: {err}; a "
-                           f"palette file holds only arrays and numbers"
-                           ) from None
+        raise PaletteError(
+            f"palette file {path} was refused: {err}; a "
+            f"palette file holds only arrays and numbers"
+        ) from None
     except Exception as err:  # truncated, garbage, an unknown npy version
-        raise PaletteError(f"palette file {path} is neither a numpy file "
-                           f"nor a pickle ({reason(err)})") from None
+        raise PaletteError(
+            f"palette file {path} is neither a numpy file "
+            f"nor a pickle ({reason(err)})"
+        ) from None
     try:
         colours = np.asarray(obj[0], dtype=np.float32)
     except (TypeError, ValueError, IndexError, KeyError) as err:
-        raise PaletteError(f"palette file {path}: element 0 is not an "
-                           f"array ({reason(err)})") from None
+        raise PaletteError(
+            f"palette file {path}: element 0 is not an array ({reason(err)})"
+        ) from None
     if colours.ndim != 2 or colours.shape[1] != 3 or len(colours) < 2:
-        raise PaletteError(f"palette file {path}: element 0 has shape "
-                           f"{colours.shape}; expected (K, 3) RGB colours, "
-                           f"K >= 2 (the course's is (24, 3))")
+        raise PaletteError(
+            f"palette file {path}: element 0 has shape "
+            f"{colours.shape}; expected (K, 3) RGB colours, "
+            f"K >= 2 (the course's is (24, 3))"
+        )
     if not np.all((colours >= 0) & (colours <= 1)):
-        raise PaletteError(f"palette file {path}: colours must lie in "
-                           f"[0, 1] (RGB scaled by 1/255)")
+        raise PaletteError(
+            f"palette file {path}: colours must lie in "
+            f"[0, 1] (RGB scaled by 1/255)"
+        )
     return colours
 
 
-def nearest_colour(rgb: torch.Tensor, colours: np.ndarray | torch.Tensor,
-                   chunk: int = 1 << 18) -> torch.Tensor:
+def nearest_colour(
+    rgb: torch.Tensor, colours: np.ndarray | torch.Tensor, chunk: int = 1 << 18
+) -> torch.Tensor:
     """Index of each pixel's nearest palette colour (Euclidean RGB).
 
     ``rgb`` is ``(N, 3, H, W)``; returns int64 ``(N, H, W)``. The argmin of
@@ -173,7 +203,6 @@ def nearest_colour(rgb: torch.Tensor, colours: np.ndarray | torch.Tensor,
     x = rgb.permute(0, 2, 3, 1).reshape(-1, 3)  # (P, 3)
     out = torch.empty(x.shape[0], dtype=torch.int64)
     for s in range(0, x.shape[0], chunk):
-        d = torch.addmm(c2, x[s:s + chunk].double(), c.T, alpha=-2.0)
-        out[s:s + chunk] = d.argmin(dim=1)  # (P, K) -> (P,)
+        d = torch.addmm(c2, x[s : s + chunk].double(), c.T, alpha=-2.0)
+        out[s : s + chunk] = d.argmin(dim=1)  # (P, K) -> (P,)
     return out.reshape(n, h, w)
-

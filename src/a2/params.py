@@ -14,10 +14,12 @@ and :class:`a2.train.RunConfig` take their defaults from there and their
 checks from ``a2.config.SPECS``. Each section's other keys have their own
 spec, so a key means one thing within a section.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from a2 import config as cfg
 from a2.config import ParamsError, Spec
@@ -73,8 +75,9 @@ def _colour_params() -> tuple[Param, ...]:
         _run("batch_size", "mini-batch size"),
         _run("epochs", "training epochs"),
         _run("seed", "seed of the weights and of the data order"),
-        _shared("n_train", None, "training images (null: all 5,000 of "
-                "the class)"),
+        _shared(
+            "n_train", None, "training images (null: all 5,000 of the class)"
+        ),
         _shared("n_valid", None, "validation images (null: all 1,000)"),
         _shared("n_samples", 8, "validation images in the figures"),
     )
@@ -99,81 +102,204 @@ class Schema:
 
 def _schemas() -> dict[str, Schema]:
     colour = _colour_params()
-    return {s.stem: s for s in (
-        Schema("1-optimization", (
-            Param("n", 20, "examples", size(1, 10_000)),
-            Param("d", 50, "features (d > n: over-parameterised)",
-                  size(1, 10_000)),
-            Param("instances", 5, "random problems for 1.1.1",
-                  size(1, 1000)),
-            Param("batch_size", 5, "mini-batch size b of SGD (< n)",
-                  size(1, 10_000)),
-            Param("eta", 1.0, "SGD learning rate (rows of X have norm "
-                  "about 1)", POS_FLOAT),
-            Param("steps", 3000, "SGD steps", size(1, 100_000)),
-            Param("adaptive_lr", 0.05, "learning rate of GD, RMSProp, "
-                  "Adagrad and Adam in 1.2", POS_FLOAT),
-            Param("adaptive_steps", 2000, "steps of each method in 1.2",
-                  size(1, 100_000)),
-            Param("beta", 0.9, "RMSProp decay, handout eq. (4)", DECAY),
-            Param("eps", 1e-8, "epsilon of RMSProp, Adagrad and Adam",
-                  POS_FLOAT),
-            Param("seed", 0, "seed of the random problems", SEED),
-        )),
-        Schema("2-hyperparameters", (
-            Param("n", 30, "examples", size(1, 10_000)),
-            Param("d", 10, "features", size(1, 10_000)),
-            Param("trials", 5, "random problems for 2.1", size(1, 1000)),
-            Param("grid_points", 20001, "grid search over eta in 2.1",
-                  size(2, 10**6)),
-            Param("eta", 0.02, "gradient-descent learning rate in 2.2",
-                  POS_FLOAT),
-            Param("adaptive_lr", 0.01, "RMSProp and Adam learning rate in "
-                  "2.2.3", POS_FLOAT),
-            Param("weight_decay", 0.01, "lambda of handout eq. (5)",
-                  NONNEG_FLOAT),
-            Param("steps", 2000, "steps in 2.2.3", size(1, 100_000)),
-            Param("beta", 0.9, "RMSProp decay", DECAY),
-            Param("eps", 1e-8, "epsilon of RMSProp and Adam", POS_FLOAT),
-            Param("seed", 0, "seed of the random problems", SEED),
-        )),
-        Schema("3-resources", (
-            Param("curvature", 1.0, "a in the scalar NQM, L(w) = a w^2 / 2",
-                  POS_FLOAT),
-            Param("noise_std", 1.0, "sigma, per-example gradient noise",
-                  NONNEG_FLOAT),
-            Param("steps", 100, "SGD steps in 3.1.1", size(1, 100_000)),
-            Param("batch_sizes", [1, 4, 16, 64, 256], "simulated batch "
-                  "sizes in 3.1.1", cfg.int_list(1, 65536, 32)),
-            Param("trials", 2000, "Monte-Carlo chains per batch size and "
-                  "learning rate", size(1, 100_000)),
-            Param("grid_points", 40, "learning rates tried per batch size",
-                  size(2, 10_000)),
-            Param("d", 1000, "dimensions of the NQM of 3.1.2 (curvatures "
-                  "1/i)", size(1, 100_000)),
-            Param("target_loss", 0.1, "loss to reach in 3.1.2 (initial "
-                  "loss about 3.7)", POS_FLOAT),
-            Param("base_params", 1.0e8, "3.2: non-embedding parameters of "
-                  "the baseline model", _spec(
-                      "float", "a number from 1e3 to 1e12",
-                      lambda v: 1e3 <= v <= 1e12)),
-            Param("base_steps", None, "3.2: training steps of the "
-                  "baseline (null: stop at the compute-efficient "
-                  "frontier)", cfg.int_or_none(10**12, "null")),
-            Param("compute_factor", 10.0, "3.2: how much more compute is "
-                  "available", _spec("float", "a number from 1 (excluded) "
-                                     "to 1e6", lambda v: 1 < v <= 1e6)),
-            Param("seed", 0, "seed of the simulations", SEED),
-        )),
-        Schema("4-pooling", colour, trains=("pool_upsample",)),
-        Schema("5-transposed", colour + (
-            _shared("seeds", [0, 1, 2], "repeats of the comparison of 5.3"),
-            _shared("batch_sizes", [32, 64, 128, 256, 512],
-                    "batch sizes of the sweep of 5.5"),
-            _shared("sweep_epochs", 15, "epochs of every run of the sweep"),
-        ), trains=("conv_transpose", "pool_upsample", "unet")),
-        Schema("6-reproducibility", ()),
-    )}
+    return {
+        s.stem: s
+        for s in (
+            Schema(
+                "1-optimization",
+                (
+                    Param("n", 20, "examples", size(1, 10_000)),
+                    Param(
+                        "d",
+                        50,
+                        "features (d > n: over-parameterised)",
+                        size(1, 10_000),
+                    ),
+                    Param(
+                        "instances",
+                        5,
+                        "random problems for 1.1.1",
+                        size(1, 1000),
+                    ),
+                    Param(
+                        "batch_size",
+                        5,
+                        "mini-batch size b of SGD (< n)",
+                        size(1, 10_000),
+                    ),
+                    Param(
+                        "eta",
+                        1.0,
+                        "SGD learning rate (rows of X have norm about 1)",
+                        POS_FLOAT,
+                    ),
+                    Param("steps", 3000, "SGD steps", size(1, 100_000)),
+                    Param(
+                        "adaptive_lr",
+                        0.05,
+                        "learning rate of GD, RMSProp, "
+                        "Adagrad and Adam in 1.2",
+                        POS_FLOAT,
+                    ),
+                    Param(
+                        "adaptive_steps",
+                        2000,
+                        "steps of each method in 1.2",
+                        size(1, 100_000),
+                    ),
+                    Param(
+                        "beta", 0.9, "RMSProp decay, handout eq. (4)", DECAY
+                    ),
+                    Param(
+                        "eps",
+                        1e-8,
+                        "epsilon of RMSProp, Adagrad and Adam",
+                        POS_FLOAT,
+                    ),
+                    Param("seed", 0, "seed of the random problems", SEED),
+                ),
+            ),
+            Schema(
+                "2-hyperparameters",
+                (
+                    Param("n", 30, "examples", size(1, 10_000)),
+                    Param("d", 10, "features", size(1, 10_000)),
+                    Param(
+                        "trials", 5, "random problems for 2.1", size(1, 1000)
+                    ),
+                    Param(
+                        "grid_points",
+                        20001,
+                        "grid search over eta in 2.1",
+                        size(2, 10**6),
+                    ),
+                    Param(
+                        "eta",
+                        0.02,
+                        "gradient-descent learning rate in 2.2",
+                        POS_FLOAT,
+                    ),
+                    Param(
+                        "adaptive_lr",
+                        0.01,
+                        "RMSProp and Adam learning rate in 2.2.3",
+                        POS_FLOAT,
+                    ),
+                    Param(
+                        "weight_decay",
+                        0.01,
+                        "lambda of handout eq. (5)",
+                        NONNEG_FLOAT,
+                    ),
+                    Param("steps", 2000, "steps in 2.2.3", size(1, 100_000)),
+                    Param("beta", 0.9, "RMSProp decay", DECAY),
+                    Param(
+                        "eps", 1e-8, "epsilon of RMSProp and Adam", POS_FLOAT
+                    ),
+                    Param("seed", 0, "seed of the random problems", SEED),
+                ),
+            ),
+            Schema(
+                "3-resources",
+                (
+                    Param(
+                        "curvature",
+                        1.0,
+                        "a in the scalar NQM, L(w) = a w^2 / 2",
+                        POS_FLOAT,
+                    ),
+                    Param(
+                        "noise_std",
+                        1.0,
+                        "sigma, per-example gradient noise",
+                        NONNEG_FLOAT,
+                    ),
+                    Param(
+                        "steps", 100, "SGD steps in 3.1.1", size(1, 100_000)
+                    ),
+                    Param(
+                        "batch_sizes",
+                        [1, 4, 16, 64, 256],
+                        "simulated batch sizes in 3.1.1",
+                        cfg.int_list(1, 65536, 32),
+                    ),
+                    Param(
+                        "trials",
+                        2000,
+                        "Monte-Carlo chains per batch size and learning rate",
+                        size(1, 100_000),
+                    ),
+                    Param(
+                        "grid_points",
+                        40,
+                        "learning rates tried per batch size",
+                        size(2, 10_000),
+                    ),
+                    Param(
+                        "d",
+                        1000,
+                        "dimensions of the NQM of 3.1.2 (curvatures 1/i)",
+                        size(1, 100_000),
+                    ),
+                    Param(
+                        "target_loss",
+                        0.1,
+                        "loss to reach in 3.1.2 (initial loss about 3.7)",
+                        POS_FLOAT,
+                    ),
+                    Param(
+                        "base_params",
+                        1.0e8,
+                        "3.2: non-embedding parameters of the baseline model",
+                        _spec(
+                            "float",
+                            "a number from 1e3 to 1e12",
+                            lambda v: 1e3 <= v <= 1e12,
+                        ),
+                    ),
+                    Param(
+                        "base_steps",
+                        None,
+                        "3.2: training steps of the "
+                        "baseline (null: stop at the compute-efficient "
+                        "frontier)",
+                        cfg.int_or_none(10**12, "null"),
+                    ),
+                    Param(
+                        "compute_factor",
+                        10.0,
+                        "3.2: how much more compute is available",
+                        _spec(
+                            "float",
+                            "a number from 1 (excluded) to 1e6",
+                            lambda v: 1 < v <= 1e6,
+                        ),
+                    ),
+                    Param("seed", 0, "seed of the simulations", SEED),
+                ),
+            ),
+            Schema("4-pooling", colour, trains=("pool_upsample",)),
+            Schema(
+                "5-transposed",
+                colour
+                + (
+                    _shared(
+                        "seeds", [0, 1, 2], "repeats of the comparison of 5.3"
+                    ),
+                    _shared(
+                        "batch_sizes",
+                        [32, 64, 128, 256, 512],
+                        "batch sizes of the sweep of 5.5",
+                    ),
+                    _shared(
+                        "sweep_epochs", 15, "epochs of every run of the sweep"
+                    ),
+                ),
+                trains=("conv_transpose", "pool_upsample", "unet"),
+            ),
+            Schema("6-reproducibility", ()),
+        )
+    }
 
 
 SCHEMAS = _schemas()
@@ -181,8 +307,10 @@ SCHEMAS = _schemas()
 
 def schema(stem: str) -> Schema:
     if stem not in SCHEMAS:
-        raise ParamsError(f"no parameters are defined for section '{stem}'"
-                          f"; sections: {', '.join(SCHEMAS)}")
+        raise ParamsError(
+            f"no parameters are defined for section '{stem}'"
+            f"; sections: {', '.join(SCHEMAS)}"
+        )
     return SCHEMAS[stem]
 
 
@@ -197,17 +325,21 @@ def validate(stem: str, raw: Any, where: str) -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, Mapping):
-        raise ParamsError(f"{where}: expected a mapping of key: value, "
-                          f"got {type(raw).__name__}")
+        raise ParamsError(
+            f"{where}: expected a mapping of key: value, "
+            f"got {type(raw).__name__}"
+        )
     names = [p.name for p in s]
     out = {}
     for key, value in raw.items():
         param = s.get(str(key))
         if param is None:
             valid = ", ".join(names) or "(none)"
-            raise ParamsError(f"{where}: unknown key {cfg.shown(key)}"
-                              f"{cfg.suggest(str(key), names)}; valid keys "
-                              f"for {stem}: {valid}")
+            raise ParamsError(
+                f"{where}: unknown key {cfg.shown(key)}"
+                f"{cfg.suggest(str(key), names)}; valid keys "
+                f"for {stem}: {valid}"
+            )
         out[param.name] = _check(param, value, where)
     _check_kernel(s, {**s.defaults, **out}, where)
     return out
@@ -236,7 +368,8 @@ def _check_kernel(s: Schema, values: Mapping[str, Any], where: str) -> None:
     raise ParamsError(
         f"{where}: key 'kernel' has value {values['kernel']}; valid: "
         f"{' or '.join(map(str, valid)) or 'none'} for section {s.stem}, "
-        f"which trains {', '.join(s.trains)} ({found})")
+        f"which trains {', '.join(s.trains)} ({found})"
+    )
 
 
 class SectionParams(Mapping[str, Any]):
@@ -271,9 +404,10 @@ class SectionParams(Mapping[str, Any]):
 
         changed = set(self.changed())
         nbsp = "\u00a0"  # a pair never breaks across lines
-        items = [f"`{k}`{nbsp}={nbsp}{fmt(v)}"
-                 + ("\\*" if k in changed else "")
-                 for k, v in self._values.items()]
+        items = [
+            f"`{k}`{nbsp}={nbsp}{fmt(v)}" + ("\\*" if k in changed else "")
+            for k, v in self._values.items()
+        ]
         if not items:
             return "*No parameters.*"
         note = " (\\* set by the params file)" if changed else ""
@@ -283,12 +417,17 @@ class SectionParams(Mapping[str, Any]):
         return f"SectionParams({self._stem!r}, {self._values!r})"
 
 
-def load(stem: str, overrides: Mapping[str, Any] | None = None,
-         where: str = "parameters") -> SectionParams:
+def load(
+    stem: str,
+    overrides: Mapping[str, Any] | None = None,
+    where: str = "parameters",
+) -> SectionParams:
     """The section's values: its defaults overlaid by ``overrides``
     (checked; a bad value raises ParamsError)."""
-    values = {**schema(stem).defaults,
-              **validate(stem, dict(overrides or {}), where)}
+    values = {
+        **schema(stem).defaults,
+        **validate(stem, dict(overrides or {}), where),
+    }
     return SectionParams(stem, values)
 
 

@@ -7,10 +7,11 @@ on chosen layers (:func:`hooked_forward`). The shape tables
 (``a2.counting``) and the colour statistics (``a2.colourstats``) all go
 through these two.
 """
+
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -36,19 +37,27 @@ def evaluating(model: nn.Module) -> Iterator[nn.Module]:
 def leaves(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """(name, module) of every layer without children, in definition
     order, e.g. ``("block1.0", Conv2d(...))``."""
-    return [(n, m) for n, m in model.named_modules()
-            if n and not list(m.children())]
+    return [
+        (n, m)
+        for n, m in model.named_modules()
+        if n and not list(m.children())
+    ]
 
 
-def hooked_forward(model: nn.Module, x: torch.Tensor, hook: Hook,
-                   layers: Sequence[tuple[str, nn.Module]] | None = None
-                   ) -> torch.Tensor:
+def hooked_forward(
+    model: nn.Module,
+    x: torch.Tensor,
+    hook: Hook,
+    layers: Sequence[tuple[str, nn.Module]] | None = None,
+) -> torch.Tensor:
     """``model(x)`` in eval mode with ``hook`` called after each of
     ``layers`` (default: every leaf) runs, in call order; the hooks are
     removed afterwards."""
+
     def wrap(name: str) -> Callable:
         def call(m: nn.Module, inputs: tuple, out: torch.Tensor) -> None:
             hook(name, m, inputs[0], out)
+
         return call
 
     chosen = leaves(model) if layers is None else layers

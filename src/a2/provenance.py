@@ -9,14 +9,16 @@ and table, and the appendix lists the runs of all sections
 (:func:`used_runs`). Outside the build (the code notebook) the runs are
 kept in memory, where the appendix finds them in the same kernel.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from a2.fileio import atomic_write
 
@@ -71,10 +73,16 @@ def _write(path: Path, record: dict[str, Any]) -> None:
 def commit(root: Path) -> str:
     """Short hash of HEAD, with ``-dirty`` when tracked files changed;
     ``unknown`` outside a git checkout."""
+
     def git(*args: str) -> str | None:
         try:
-            out = subprocess.run(["git", *args], cwd=root, timeout=10,
-                                 capture_output=True, text=True)
+            out = subprocess.run(
+                ["git", *args],
+                cwd=root,
+                timeout=10,
+                capture_output=True,
+                text=True,
+            )
         except (OSError, subprocess.SubprocessError):
             return None
         return out.stdout.strip() if out.returncode == 0 else None
@@ -90,25 +98,37 @@ def now() -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
 
 
-def finish(pending: Path, out: Path, root: Path, notebook: Path,
-           params: Sequence[Path]) -> dict[str, Any]:
+def finish(
+    pending: Path,
+    out: Path,
+    root: Path,
+    notebook: Path,
+    params: Sequence[Path],
+) -> dict[str, Any]:
     """The section's record: the runs and checks its kernel noted in
     ``pending``, plus where it came from; written to ``out``. Files are
     named relative to the repository; one outside it by its name only
     (the report prints no local path), with its location kept under
     ``param_files`` for the site's copy."""
+
     def rel(p: Path) -> str:
         p = p.resolve()
-        return (p.relative_to(root).as_posix()
-                if p.is_relative_to(root) else p.name)
+        return (
+            p.relative_to(root).as_posix()
+            if p.is_relative_to(root)
+            else p.name
+        )
 
     given = [p for p in params if p.is_file()]
-    record = {"notebook": rel(notebook),
-              "params": [rel(p) for p in given],
-              "param_files": [str(p.resolve()) for p in given],
-              "commit": commit(root), "executed": now(),
-              "runs": read(pending).get("runs", []),
-              "checks": read(pending).get("checks", [])}
+    record = {
+        "notebook": rel(notebook),
+        "params": [rel(p) for p in given],
+        "param_files": [str(p.resolve()) for p in given],
+        "commit": commit(root),
+        "executed": now(),
+        "runs": read(pending).get("runs", []),
+        "checks": read(pending).get("checks", []),
+    }
     _write(out, record)
     pending.unlink(missing_ok=True)
     return record

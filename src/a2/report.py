@@ -13,13 +13,15 @@
 - :func:`source` names the trained models behind the figure or table of
   its cell; the build adds them to that caption's source line.
 """
+
 from __future__ import annotations
 
 import math
 import numbers
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -45,6 +47,7 @@ def md(text: str) -> None:
 
 
 # --- numbers as text -------------------------------------------------------
+
 
 def sci(x: float, digits: int = 1) -> str:
     """``x`` in scientific notation as inline math, e.g. 9.0 x 10^-15,
@@ -96,6 +99,7 @@ def plural(n: int, word: str, many: str | None = None) -> str:
 
 # --- text from outside (file names, keys) -----------------------------------
 
+
 def code(text: str, in_table: bool = False) -> str:
     """``text`` as an inline code span that shows it verbatim, whatever
     it holds (backticks, HTML, Markdown): a file name from a user never
@@ -118,13 +122,17 @@ def link(text: str, href: str) -> str:
 
 # --- tables ----------------------------------------------------------------
 
+
 def _cell(v: Any, digits: int | None) -> str:
     text = fmt(v, digits) if not isinstance(v, str) else v
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def table_markdown(rows: Sequence[Sequence[Any]], header: Sequence[str],
-                   digits: Sequence[int | None] | None = None) -> str:
+def table_markdown(
+    rows: Sequence[Sequence[Any]],
+    header: Sequence[str],
+    digits: Sequence[int | None] | None = None,
+) -> str:
     """A pipe table; numeric columns are right-aligned (so decimals line
     up: a column's numbers share ``digits``), text columns left."""
     digits = list(digits or [None] * len(header))
@@ -132,8 +140,10 @@ def table_markdown(rows: Sequence[Sequence[Any]], header: Sequence[str],
         raise ValueError("every row needs one value per column")
 
     def numeric(j: int) -> bool:
-        return all(isinstance(r[j], numbers.Real)
-                   and not isinstance(r[j], bool) for r in rows)
+        return all(
+            isinstance(r[j], numbers.Real) and not isinstance(r[j], bool)
+            for r in rows
+        )
 
     def width(j: int) -> int:
         """Dashes for column j: pandoc sizes a wide table's columns in
@@ -143,23 +153,32 @@ def table_markdown(rows: Sequence[Sequence[Any]], header: Sequence[str],
         words = str(header[j]).split() or [""]
         return min(40, max(len(t) for t in texts + words)) + 3
 
-    align = [("-" * (width(j) - 1) + ":") if rows and numeric(j)
-             else (":" + "-" * (width(j) - 1)) for j in range(len(header))]
+    align = [
+        ("-" * (width(j) - 1) + ":")
+        if rows and numeric(j)
+        else (":" + "-" * (width(j) - 1))
+        for j in range(len(header))
+    ]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
-    lines += ["| " + " | ".join(_cell(v, digits[j])
-                                for j, v in enumerate(r)) + " |"
-              for r in rows]
+    lines += [
+        "| " + " | ".join(_cell(v, digits[j]) for j, v in enumerate(r)) + " |"
+        for r in rows
+    ]
     return "\n".join(lines)
 
 
-def table(rows: Sequence[Sequence[Any]], header: Sequence[str],
-          digits: Sequence[int | None] | None = None) -> None:
+def table(
+    rows: Sequence[Sequence[Any]],
+    header: Sequence[str],
+    digits: Sequence[int | None] | None = None,
+) -> None:
     """Show a computed table; give its cell ``#| label: tbl-...`` and
     ``#| tbl-cap: "..."`` for a number and a caption."""
     md(table_markdown(rows, header, digits))
 
 
 # --- checks ----------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Check:
@@ -172,8 +191,9 @@ class Check:
         verdict = "passed" if self.passed else "FAILED"
         if not self.tolerance:
             return f"{self.name}: {verdict}"
-        return (f"{self.name}: {self.quantity} within {self.tolerance}: "
-                f"{verdict}")
+        return (
+            f"{self.name}: {self.quantity} within {self.tolerance}: {verdict}"
+        )
 
 
 _pending: list[Check] = []  # made since the last checks()
@@ -185,18 +205,25 @@ def _record(c: Check) -> None:
     _pending.append(c)
     provenance.note_check(asdict(c))
     if not c.passed:
-        raise CheckFailed(f"check '{c.name}' failed: {c.quantity}, "
-                          f"allowed {c.tolerance}")
+        raise CheckFailed(
+            f"check '{c.name}' failed: {c.quantity}, allowed {c.tolerance}"
+        )
 
 
 def _tolerance(rtol: float, atol: float) -> str:
     parts = ([f"atol {atol:.0e}"] if atol else []) + (
-        [f"rtol {rtol:.0e}"] if rtol else [])
+        [f"rtol {rtol:.0e}"] if rtol else []
+    )
     return " + ".join(parts) or "exact"
 
 
-def check(name: str, derived: Any, independent: Any, rtol: float = 1e-6,
-          atol: float = 0.0) -> float:
+def check(
+    name: str,
+    derived: Any,
+    independent: Any,
+    rtol: float = 1e-6,
+    atol: float = 0.0,
+) -> float:
     """Compare a derived value with an independent computation,
     elementwise: ``|derived - independent| <= atol + rtol*|independent|``.
 
@@ -206,12 +233,12 @@ def check(name: str, derived: Any, independent: Any, rtol: float = 1e-6,
     a = np.asarray(derived, dtype=float)
     b = np.asarray(independent, dtype=float)
     if a.shape != b.shape:
-        raise CheckFailed(f"check '{name}': shapes differ, "
-                          f"{a.shape} vs {b.shape}")
+        raise CheckFailed(
+            f"check '{name}': shapes differ, {a.shape} vs {b.shape}"
+        )
     diff = float(np.max(np.abs(a - b))) if a.size else 0.0
     ok = bool(np.allclose(a, b, rtol=rtol, atol=atol))
-    _record(Check(name, f"max |diff| {diff:.1e}", _tolerance(rtol, atol),
-                  ok))
+    _record(Check(name, f"max |diff| {diff:.1e}", _tolerance(rtol, atol), ok))
     return diff
 
 
@@ -227,14 +254,16 @@ def checks(title: str | None = None) -> None:
     _pending.clear()
     if not done:
         return
-    head = title or (f"{len(done)} check{'s' if len(done) > 1 else ''} "
-                     f"passed")
+    head = title or (f"{len(done)} check{'s' if len(done) > 1 else ''} passed")
     items = "\n".join(f"- {c.line()}" for c in done)
-    md(f'::: {{.callout-note .a2-checks collapse="true"}}\n'
-       f"## {head}\n\n{items}\n:::\n")
+    md(
+        f'::: {{.callout-note .a2-checks collapse="true"}}\n'
+        f"## {head}\n\n{items}\n:::\n"
+    )
 
 
 # --- provenance --------------------------------------------------------------
+
 
 def source(*runs: Any) -> None:
     """Name the trained models (runs or cache keys) that the figure or

@@ -11,10 +11,11 @@ Differences count only beyond a noise margin, :func:`margin`: a stated
 floor, or :data:`NOISE_FACTOR` standard deviations of a spread that the
 data measure (seeds, repeated timings), whichever is larger.
 """
+
 from __future__ import annotations
 
 import statistics
-from typing import Sequence
+from collections.abc import Sequence
 
 NOISE_FACTOR = 2.0
 """A difference is beyond noise when it exceeds this many standard
@@ -71,8 +72,9 @@ def relative_spread(values: Sequence[float]) -> float | None:
     return None if sd is None else sd / statistics.fmean(values)
 
 
-def largest_spread(groups: Sequence[Sequence[float]],
-                   relative: bool = False) -> float | None:
+def largest_spread(
+    groups: Sequence[Sequence[float]], relative: bool = False
+) -> float | None:
     """The largest (relative) spread of several groups, e.g. of two
     models' losses over seeds; None when a group has a single value, so
     that no spread was measured."""
@@ -84,8 +86,11 @@ def largest_spread(groups: Sequence[Sequence[float]],
 def looks_good(pred_rgb_error: float, quantised_rgb_error: float) -> str:
     """4.2: "Yes" when the prediction's mean RGB error is within
     :data:`GOOD_RGB_RATIO` times the palette ceiling's, else "No"."""
-    return ("Yes" if pred_rgb_error <= GOOD_RGB_RATIO * quantised_rgb_error
-            else "No")
+    return (
+        "Yes"
+        if pred_rgb_error <= GOOD_RGB_RATIO * quantised_rgb_error
+        else "No"
+    )
 
 
 def lower(a: float, b: float, tol: float = LOSS_MARGIN) -> str:
@@ -108,8 +113,7 @@ def beyond(gap: float, tol: float) -> str:
     return "beyond" if abs(gap) > tol else "within"
 
 
-def vividness(sat: float, ref: float, tol: float = SATURATION_MARGIN
-              ) -> str:
+def vividness(sat: float, ref: float, tol: float = SATURATION_MARGIN) -> str:
     """Colours with mean saturation ``sat`` against ``ref``: "duller
     than", "more vivid than" (beyond ``tol``) or "about as vivid as"."""
     if sat < ref - tol:
@@ -123,12 +127,16 @@ def leaning(pred_share: float, truth_share: float) -> str:
     """Share of pixels in the model's commonest colours, predicted
     against true: "leans on" when above :data:`LEAN_RATIO` times,
     else "does not lean on" (as in "it leans on a few colours")."""
-    return ("leans on" if pred_share > LEAN_RATIO * truth_share
-            else "does not lean on")
+    return (
+        "leans on"
+        if pred_share > LEAN_RATIO * truth_share
+        else "does not lean on"
+    )
 
 
-def training_state(valid_losses: Sequence[float],
-                   tol: float = LOSS_MARGIN) -> str:
+def training_state(
+    valid_losses: Sequence[float], tol: float = LOSS_MARGIN
+) -> str:
     """Where training stands, from the validation loss after each epoch:
 
     - "overfitting": the last loss is more than ``tol`` above the lowest;
@@ -151,7 +159,7 @@ def training_state(valid_losses: Sequence[float],
 def recent_rate(values: Sequence[float]) -> float:
     """Mean change per epoch over the last :data:`TAIL_EPOCHS` epochs
     (fewer when the run is shorter; 0 for one epoch)."""
-    tail = list(values)[-(TAIL_EPOCHS + 1):]
+    tail = list(values)[-(TAIL_EPOCHS + 1) :]
     return 0.0 if len(tail) < 2 else (tail[-1] - tail[0]) / (len(tail) - 1)
 
 
@@ -170,8 +178,9 @@ def trend(values: Sequence[float], tol: float) -> str:
     up = v[-1] > v[0]
     steps = [b - a for a, b in zip(v, v[1:])]
     steady = len(v) >= 3 and all((s > 0) if up else (s < 0) for s in steps)
-    return ("rises" if up else "falls") + (" steadily" if steady
-                                           else " overall")
+    return ("rises" if up else "falls") + (
+        " steadily" if steady else " overall"
+    )
 
 
 def speed(seconds: float, ref: float, rel_tol: float = TIME_MARGIN) -> str:

@@ -18,6 +18,7 @@ parameters; losses are in nats per token.
 
 Used by report/3-resources.qmd.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,14 +34,17 @@ PF_DAY = 1e15 * 24 * 3600  # FLOPs in one petaflop/s-day
 def loss_ns(n: np.ndarray, s_min: np.ndarray) -> np.ndarray:
     """Eq. (1.6): test loss after S_min steps for N parameters."""
     return (NS["n_c"] / np.asarray(n, float)) ** NS["alpha_n"] + (
-        NS["s_c"] / np.asarray(s_min, float)) ** NS["alpha_s"]
+        NS["s_c"] / np.asarray(s_min, float)
+    ) ** NS["alpha_s"]
 
 
 def loss_nd(n: np.ndarray, d: np.ndarray) -> np.ndarray:
     """Eq. (1.5): early-stopped test loss for N parameters, D tokens."""
     a_n, a_d = ND["alpha_n"], ND["alpha_d"]
-    return ((ND["n_c"] / np.asarray(n, float)) ** (a_n / a_d)
-            + ND["d_c"] / np.asarray(d, float)) ** a_d
+    return (
+        (ND["n_c"] / np.asarray(n, float)) ** (a_n / a_d)
+        + ND["d_c"] / np.asarray(d, float)
+    ) ** a_d
 
 
 def b_crit(loss: np.ndarray) -> np.ndarray:
@@ -53,8 +57,7 @@ def flops(n: float, batch: float, steps: float) -> float:
     return 6.0 * n * batch * steps
 
 
-def trained_loss(n: float, batch: float, steps: float
-                 ) -> tuple[float, float]:
+def trained_loss(n: float, batch: float, steps: float) -> tuple[float, float]:
     """(L, S_min) after S steps at batch size B (tokens).
 
     Eq. (5.4) ties S_min to L through B_crit(L): solve
@@ -74,6 +77,7 @@ def trained_loss(n: float, batch: float, steps: float
 @dataclass
 class Option:
     """One way to spend the extra compute of question 3.2(a)."""
+
     name: str
     n: float
     batch: float  # tokens per step
@@ -83,23 +87,25 @@ class Option:
     pf_days: float
 
 
-def options(base_params: float, base_steps: float, compute_factor: float
-            ) -> dict[str, Option]:
+def options(
+    base_params: float, base_steps: float, compute_factor: float
+) -> dict[str, Option]:
     """Baseline at its critical batch size, then A (k x steps), B (k x
     batch), C (k x parameters), each with k times the compute."""
     # Baseline batch = B_crit(L0), so S_min = S/2 and L0 = L(N0, S0/2).
     l0 = float(loss_ns(base_params, base_steps / 2))
     b0 = float(b_crit(l0))
     k = compute_factor
-    plans = {"baseline": (base_params, b0, base_steps),
-             "A": (base_params, b0, k * base_steps),
-             "B": (base_params, k * b0, base_steps),
-             "C": (k * base_params, b0, base_steps)}
+    plans = {
+        "baseline": (base_params, b0, base_steps),
+        "A": (base_params, b0, k * base_steps),
+        "B": (base_params, k * b0, base_steps),
+        "C": (k * base_params, b0, base_steps),
+    }
     out = {}
     for name, (n, b, s) in plans.items():
         loss, s_min = trained_loss(n, b, s)
-        out[name] = Option(name, n, b, s, s_min, loss,
-                           flops(n, b, s) / PF_DAY)
+        out[name] = Option(name, n, b, s, s_min, loss, flops(n, b, s) / PF_DAY)
     return out
 
 
@@ -119,8 +125,11 @@ def allocation_exponents() -> dict[str, float]:
     terms keep a fixed ratio, so L ∝ N^-alpha_N, S_min ∝ N^(alpha_N /
     alpha_S) and B_crit ∝ L^(-1/alpha_B) ∝ N^(alpha_N / alpha_B))."""
     a_c = alpha_c_min()
-    return {"N": a_c / NS["alpha_n"], "B": a_c / ALPHA_B,
-            "S": a_c / NS["alpha_s"]}
+    return {
+        "N": a_c / NS["alpha_n"],
+        "B": a_c / ALPHA_B,
+        "S": a_c / NS["alpha_s"],
+    }
 
 
 def s_min_for_compute(n: np.ndarray, flop: float) -> np.ndarray:
@@ -136,8 +145,9 @@ def s_min_for_compute(n: np.ndarray, flop: float) -> np.ndarray:
     return np.exp((lo + hi) / 2)
 
 
-def compute_optimal(pf_days: np.ndarray, grid: int = 2001
-                    ) -> tuple[np.ndarray, np.ndarray]:
+def compute_optimal(
+    pf_days: np.ndarray, grid: int = 2001
+) -> tuple[np.ndarray, np.ndarray]:
     """Independent route: for each budget C_min (training at the critical
     batch size, C_min = 6 N B_crit(L) S_min), search N on a log grid and
     refine with a parabola in log N; returns (best N, its loss)."""
@@ -146,8 +156,8 @@ def compute_optimal(pf_days: np.ndarray, grid: int = 2001
     for c in np.atleast_1d(pf_days) * PF_DAY:
         loss = loss_ns(ns, s_min_for_compute(ns, c))
         i = int(np.clip(np.argmin(loss), 1, grid - 2))
-        x = np.log(ns[i - 1:i + 2]) - np.log(ns[i])
-        p = np.polyfit(x, loss[i - 1:i + 2], 2)
+        x = np.log(ns[i - 1 : i + 2]) - np.log(ns[i])
+        p = np.polyfit(x, loss[i - 1 : i + 2], 2)
         best_n.append(ns[i] * np.exp(-p[1] / (2 * p[0])))
         best_l.append(np.polyval(p, -p[1] / (2 * p[0])))
     return np.array(best_n), np.array(best_l)
@@ -163,19 +173,20 @@ def frontier_steps(n: float) -> float:
     return 2 * NS["s_c"] / s_term ** (1 / a_s)
 
 
-def options_sweep(base_params: float, base_steps: np.ndarray,
-                  compute_factor: float) -> dict[str, np.ndarray]:
+def options_sweep(
+    base_params: float, base_steps: np.ndarray, compute_factor: float
+) -> dict[str, np.ndarray]:
     """Loss after each option against the baseline's training length."""
-    out: dict[str, list[float]] = {k: [] for k in
-                                   ("baseline", "A", "B", "C")}
+    out: dict[str, list[float]] = {k: [] for k in ("baseline", "A", "B", "C")}
     for s in np.atleast_1d(base_steps):
         for k, o in options(base_params, s, compute_factor).items():
             out[k].append(o.loss)
     return {k: np.array(v) for k, v in out.items()}
 
 
-def learning_curves(sizes: list[float], steps: np.ndarray
-                    ) -> dict[float, dict[str, np.ndarray]]:
+def learning_curves(
+    sizes: list[float], steps: np.ndarray
+) -> dict[float, dict[str, np.ndarray]]:
     """Figures 2-3 in spirit: per model size, loss against S_min and
     against compute when training at the critical batch size
     (S = 2 S_min, C = 6 N B_crit(L) S)."""
@@ -183,14 +194,19 @@ def learning_curves(sizes: list[float], steps: np.ndarray
     for n in sizes:
         loss = loss_ns(n, steps)
         c = flops(n, b_crit(loss), 2 * steps) / PF_DAY
-        out[n] = {"s_min": steps, "loss": loss, "pf_days": c,
-                  "tokens": b_crit(loss) * 2 * steps}
+        out[n] = {
+            "s_min": steps,
+            "loss": loss,
+            "pf_days": c,
+            "tokens": b_crit(loss) * 2 * steps,
+        }
     return out
 
 
 def crossover_steps(base_params: float, compute_factor: float) -> float:
     """Baseline steps beyond which option C beats option A (bisection in
     log S; A wins only for baselines stopped this early)."""
+
     def c_minus_a(s: float) -> float:
         o = options(base_params, s, compute_factor)
         return o["C"].loss - o["A"].loss
@@ -215,8 +231,9 @@ another by less."""
 def best_option(opts: dict[str, Option], tie: float = LOSS_TIE) -> str:
     """The option (A, B or C) with the lowest test loss, or "none" when
     the runner-up is within `tie` of it."""
-    ranked = sorted((o for k, o in opts.items() if k != "baseline"),
-                    key=lambda o: o.loss)
+    ranked = sorted(
+        (o for k, o in opts.items() if k != "baseline"), key=lambda o: o.loss
+    )
     if len(ranked) > 1 and ranked[1].loss - ranked[0].loss < tie:
         return "none"
     return ranked[0].name

@@ -7,6 +7,7 @@
 ``A2_CACHE`` where downloads, palettes and trained checkpoints are kept
              (default: ``.cache`` in the repository root).
 """
+
 from __future__ import annotations
 
 import os
@@ -31,12 +32,16 @@ def cache_dir() -> Path:
     if path.is_dir():
         return path
     if path.exists():
-        raise SettingError(f"A2_CACHE={path} is a file, not a folder; "
-                           f"point A2_CACHE at a folder")
+        raise SettingError(
+            f"A2_CACHE={path} is a file, not a folder; "
+            f"point A2_CACHE at a folder"
+        )
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:  # a file on the way, no permission, full disk
-        raise SettingError(f"A2_CACHE={path}: cannot create the folder "
-                           f"({err.strerror}); point A2_CACHE at a "
-                           f"writable folder") from None
+        raise SettingError(
+            f"A2_CACHE={path}: cannot create the folder "
+            f"({err.strerror}); point A2_CACHE at a "
+            f"writable folder"
+        ) from None
     return path

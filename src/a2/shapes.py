@@ -7,12 +7,14 @@ each block, so a section can check one against the other and print both
 (:func:`shape_rows`). :func:`source_listing` shows the library's own code
 for a network.
 """
+
 from __future__ import annotations
 
 import inspect
 import textwrap
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -26,8 +28,9 @@ FIGURE_4 = (("NF", 2), ("2NF", 4), ("NF", 2), ("NC", 1), ("NC", 1))
 HEADER = ("layer", "module", "output shape", "handout Fig. 4")
 
 
-def figure_shapes(bs: int, nf: int, nc: int, size: int = 32
-                  ) -> list[tuple[int, int, int, int]]:
+def figure_shapes(
+    bs: int, nf: int, nc: int, size: int = 32
+) -> list[tuple[int, int, int, int]]:
     """The output shapes of blocks 1-5 that handout Fig. 4 prescribes."""
     channels = {"NF": nf, "2NF": 2 * nf, "NC": nc}
     return [(bs, channels[c], size // d, size // d) for c, d in FIGURE_4]
@@ -54,8 +57,10 @@ def describe(m: nn.Module) -> str:
         if isinstance(m, nn.ConvTranspose2d):
             extra = f", op={m.output_padding[0]}"
         pad = m.padding if isinstance(m.padding, str) else m.padding[0]
-        return (f"{type(m).__name__}({m.in_channels}->{m.out_channels}, "
-                f"k={m.kernel_size[0]}, s={m.stride[0]}, p={pad}{extra})")
+        return (
+            f"{type(m).__name__}({m.in_channels}->{m.out_channels}, "
+            f"k={m.kernel_size[0]}, s={m.stride[0]}, p={pad}{extra})"
+        )
     if isinstance(m, nn.MaxPool2d):
         return f"MaxPool2d({m.kernel_size})"
     if isinstance(m, nn.Upsample):
@@ -82,12 +87,17 @@ def shape_table(model: nn.Module, x: torch.Tensor) -> list[ShapeRow]:
     recorded with forward hooks on a real forward pass."""
     ends, rows = _block_ends(model), []
 
-    def record(name: str, m: nn.Module, _: torch.Tensor,
-               out: torch.Tensor) -> None:
-        w = m.weight.numel() if isinstance(
-            m, (nn.Conv2d, nn.ConvTranspose2d)) else 0
-        rows.append(ShapeRow(name, describe(m), tuple(out.shape), w,
-                             name in ends))
+    def record(
+        name: str, m: nn.Module, _: torch.Tensor, out: torch.Tensor
+    ) -> None:
+        w = (
+            m.weight.numel()
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))
+            else 0
+        )
+        rows.append(
+            ShapeRow(name, describe(m), tuple(out.shape), w, name in ends)
+        )
 
     probe.hooked_forward(model, x, record)
     return rows
@@ -98,8 +108,9 @@ def block_shapes(rows: Iterable[ShapeRow]) -> list[tuple[int, ...]]:
     return [r.shape for r in rows if r.block_end]
 
 
-def shape_rows(rows: Sequence[ShapeRow], size: int = 32
-               ) -> list[tuple[str, str, str, str]]:
+def shape_rows(
+    rows: Sequence[ShapeRow], size: int = 32
+) -> list[tuple[str, str, str, str]]:
     """Rows for ``a2.report.table(rows, HEADER)``: a block's last layer
     carries the shape handout Fig. 4 gives for the block."""
     labels, out = iter(figure_labels(size)), []

@@ -7,11 +7,12 @@ loop (``a2.train.Trainer``) on the same images, so that the machine's
 load falls on all of them alike; the spread over repeats measures what
 noise is left.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import statistics
-from typing import Mapping
+from collections.abc import Mapping
 
 from a2.data import ColourData
 from a2.train import RunConfig, Trainer
@@ -23,13 +24,19 @@ REPEATS = 5  # timed epochs per network, after one untimed warm-up
 def subset(data: ColourData, n: int) -> ColourData:
     """The first ``n`` training images of ``data`` (validation kept)."""
     return dataclasses.replace(
-        data, train_grey=data.train_grey[:n], train_rgb=data.train_rgb[:n],
-        train_target=data.train_target[:n])
+        data,
+        train_grey=data.train_grey[:n],
+        train_rgb=data.train_rgb[:n],
+        train_target=data.train_target[:n],
+    )
 
 
-def paired_epochs(configs: Mapping[str, RunConfig], data: ColourData,
-                  images: int = IMAGES, repeats: int = REPEATS
-                  ) -> dict[str, list[float]]:
+def paired_epochs(
+    configs: Mapping[str, RunConfig],
+    data: ColourData,
+    images: int = IMAGES,
+    repeats: int = REPEATS,
+) -> dict[str, list[float]]:
     """Seconds per training epoch of each config, scaled to the full
     training set: ``{name: [seconds per repeat]}``.
 

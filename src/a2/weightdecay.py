@@ -10,6 +10,7 @@ with the data gradient; decoupled decay is not (Loshchilov and Hutter).
 
 Used by report/2-hyperparameters.qmd.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,9 +23,9 @@ from a2.minnorm import Stepper
 METHODS = ("gd", "rmsprop", "adam")
 
 
-def random_problem(n: int, d: int, rng: np.random.Generator,
-                   spread: float = 1.0
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def random_problem(
+    n: int, d: int, rng: np.random.Generator, spread: float = 1.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(X, t, w0); feature j is scaled by spread^(j/(d-1)) so gradients
     differ in size per coordinate (what adaptive methods react to)."""
     scales = spread ** (np.arange(d) / max(d - 1, 1))
@@ -37,52 +38,67 @@ def matching_l2(lam: float, eta: float) -> float:
     return lam / (2 * eta)
 
 
-def step_l2(X: np.ndarray, t: np.ndarray, w0: np.ndarray, eta: float,
-            lam_tilde: float) -> np.ndarray:
+def step_l2(
+    X: np.ndarray, t: np.ndarray, w0: np.ndarray, eta: float, lam_tilde: float
+) -> np.ndarray:
     """Derived w1 for gradient descent on L~."""
     n = X.shape[0]
     return (1 - 2 * eta * lam_tilde) * w0 - 2 * eta / n * X.T @ (X @ w0 - t)
 
 
-def step_decay(X: np.ndarray, t: np.ndarray, w0: np.ndarray, eta: float,
-               lam: float) -> np.ndarray:
+def step_decay(
+    X: np.ndarray, t: np.ndarray, w0: np.ndarray, eta: float, lam: float
+) -> np.ndarray:
     """Derived w1 for equation (5): decay, then a gradient step on L."""
     n = X.shape[0]
     return (1 - lam) * w0 - 2 * eta / n * X.T @ (X @ w0 - t)
 
 
-def _autograd_grad(X: np.ndarray, t: np.ndarray, w0: np.ndarray,
-                   lam_tilde: float) -> torch.Tensor:
+def _autograd_grad(
+    X: np.ndarray, t: np.ndarray, w0: np.ndarray, lam_tilde: float
+) -> torch.Tensor:
     Xt = torch.tensor(X, dtype=torch.float64)
     tt = torch.tensor(t, dtype=torch.float64)
     w = torch.tensor(w0, dtype=torch.float64, requires_grad=True)
-    obj = torch.mean((Xt @ w - tt) ** 2) + lam_tilde * torch.sum(w ** 2)
+    obj = torch.mean((Xt @ w - tt) ** 2) + lam_tilde * torch.sum(w**2)
     (g,) = torch.autograd.grad(obj, w)
     return g
 
 
-def step_l2_autograd(X: np.ndarray, t: np.ndarray, w0: np.ndarray,
-                     eta: float, lam_tilde: float) -> np.ndarray:
+def step_l2_autograd(
+    X: np.ndarray, t: np.ndarray, w0: np.ndarray, eta: float, lam_tilde: float
+) -> np.ndarray:
     """Independent route: w0 - eta * (autograd gradient of L~)."""
     return w0 - eta * _autograd_grad(X, t, w0, lam_tilde).numpy()
 
 
-def step_decay_autograd(X: np.ndarray, t: np.ndarray, w0: np.ndarray,
-                        eta: float, lam: float) -> np.ndarray:
+def step_decay_autograd(
+    X: np.ndarray, t: np.ndarray, w0: np.ndarray, eta: float, lam: float
+) -> np.ndarray:
     """Independent route: (1 - lam) w0 - eta * (autograd gradient of L)."""
     return (1 - lam) * w0 - eta * _autograd_grad(X, t, w0, 0.0).numpy()
 
 
-def ridge_solution(X: np.ndarray, t: np.ndarray, lam_tilde: float
-                   ) -> np.ndarray:
+def ridge_solution(
+    X: np.ndarray, t: np.ndarray, lam_tilde: float
+) -> np.ndarray:
     """Minimiser of L~: (X^T X / n + lam_tilde I)^{-1} X^T t / n."""
     n, d = X.shape
     return np.linalg.solve(X.T @ X / n + lam_tilde * np.eye(d), X.T @ t / n)
 
 
-def train(X: np.ndarray, t: np.ndarray, w0: np.ndarray, method: str,
-          lr: float, steps: int, lam: float, coupling: str,
-          beta: float = 0.9, eps: float = 1e-8) -> np.ndarray:
+def train(
+    X: np.ndarray,
+    t: np.ndarray,
+    w0: np.ndarray,
+    method: str,
+    lr: float,
+    steps: int,
+    lam: float,
+    coupling: str,
+    beta: float = 0.9,
+    eps: float = 1e-8,
+) -> np.ndarray:
     """Trajectory (steps + 1, d) with either regulariser.
 
     coupling "l2": the gradient of L~ with lam_tilde = lam / (2 lr) goes
@@ -102,25 +118,34 @@ def train(X: np.ndarray, t: np.ndarray, w0: np.ndarray, method: str,
         if coupling == "l2":
             g = g + 2 * lam_tilde * w
         step = stepper.update(g)
-        traj[k + 1] = (1 - lam) * w - step if coupling == "decoupled" \
-            else w - step
+        traj[k + 1] = (
+            (1 - lam) * w - step if coupling == "decoupled" else w - step
+        )
     return traj
 
 
 @dataclass
 class Comparison:
     """L2 against decoupled decay for one method, same lam and lr."""
+
     method: str
     l2: np.ndarray  # trajectory with L2, (steps + 1, d)
     decoupled: np.ndarray  # trajectory with weight decay
     gap: np.ndarray  # ||w_l2 - w_decoupled|| per step
 
 
-def decay_experiment(n: int, d: int, eta: float, lr: float,
-                     weight_decay: float, steps: int, beta: float,
-                     eps: float, seed: int, spread: float = 10.0
-                     ) -> tuple[tuple[np.ndarray, np.ndarray],
-                                dict[str, Comparison]]:
+def decay_experiment(
+    n: int,
+    d: int,
+    eta: float,
+    lr: float,
+    weight_decay: float,
+    steps: int,
+    beta: float,
+    eps: float,
+    seed: int,
+    spread: float = 10.0,
+) -> tuple[tuple[np.ndarray, np.ndarray], dict[str, Comparison]]:
     """Question 2.2.3: run every method with both regularisers.
 
     Gradient descent uses `eta`, the adaptive methods `lr`; returns the
@@ -131,12 +156,11 @@ def decay_experiment(n: int, d: int, eta: float, lr: float,
     out = {}
     for method in METHODS:
         rate = eta if method == "gd" else lr
-        a = train(X, t, w0, method, rate, steps, weight_decay, "l2",
-                  beta, eps)
-        b = train(X, t, w0, method, rate, steps, weight_decay, "decoupled",
-                  beta, eps)
-        out[method] = Comparison(method, a, b,
-                                 np.linalg.norm(a - b, axis=1))
+        a = train(X, t, w0, method, rate, steps, weight_decay, "l2", beta, eps)
+        b = train(
+            X, t, w0, method, rate, steps, weight_decay, "decoupled", beta, eps
+        )
+        out[method] = Comparison(method, a, b, np.linalg.norm(a - b, axis=1))
     return (X, t), out
 
 
@@ -152,8 +176,10 @@ above."""
 
 def same_trajectory(c: Comparison, rtol: float = SAME_RTOL) -> bool:
     """Do the L2 and the decoupled runs of one method coincide?"""
-    scale = max(np.linalg.norm(c.l2, axis=1).max(),
-                np.linalg.norm(c.decoupled, axis=1).max())
+    scale = max(
+        np.linalg.norm(c.l2, axis=1).max(),
+        np.linalg.norm(c.decoupled, axis=1).max(),
+    )
     return bool(c.gap.max() <= rtol * scale)
 
 

@@ -1,5 +1,6 @@
 """Fault cases: a scratch book with a data section, fake earlier outputs,
 and helpers that run the real command lines as a user would."""
+
 from __future__ import annotations
 
 import hashlib
@@ -15,17 +16,26 @@ TESTS = Path(__file__).resolve().parents[1]
 if str(TESTS) not in sys.path:  # reuse the build tests' scratch book
     sys.path.insert(0, str(TESTS))
 
-from test_build import (MANIFEST, PARAMS_CHUNK, alpha,  # noqa: E402
-                        make_scratch)
+from test_build import (  # noqa: E402
+    MANIFEST,
+    PARAMS_CHUNK,
+    make_scratch,
+)
 
 REPO = TESTS.parent
-PY = str(REPO / ".venv/bin/python") if (REPO / ".venv/bin/python").is_file() \
+PY = (
+    str(REPO / ".venv/bin/python")
+    if (REPO / ".venv/bin/python").is_file()
     else sys.executable
+)
 
 
-COLOUR = ("# Colour\n\n" + PARAMS_CHUNK.format(stem="4-pooling")
-          + "\n```{python}\nimport a2.data\nprint(p.kernel, p.epochs)\n"
-          "```\n")
+COLOUR = (
+    "# Colour\n\n"
+    + PARAMS_CHUNK.format(stem="4-pooling")
+    + "\n```{python}\nimport a2.data\nprint(p.kernel, p.epochs)\n"
+    "```\n"
+)
 
 
 def make_book(root: Path) -> Path:
@@ -33,17 +43,23 @@ def make_book(root: Path) -> Path:
     CIFAR-10 and trains PoolUpsampleNet (the real section's schema)."""
     make_scratch(root)
     (root / "_quarto.yml").write_text(
-        MANIFEST.replace("  appendices:",
-                         "    - report/4-pooling.qmd\n  appendices:"))
+        MANIFEST.replace(
+            "  appendices:", "    - report/4-pooling.qmd\n  appendices:"
+        )
+    )
     (root / "report/4-pooling.qmd").write_text(COLOUR)
     return root
 
 
 def fake_outputs(root: Path) -> None:
     """Outputs of an earlier build, which a failing command must keep."""
-    for rel in ("build/full/exec/1-optimization.ipynb",
-                "build/full/exec/4-pooling.ipynb", "dist/a2-writeup.pdf",
-                "dist/a2-code.ipynb", "dist/site/index.html"):
+    for rel in (
+        "build/full/exec/1-optimization.ipynb",
+        "build/full/exec/4-pooling.ipynb",
+        "dist/a2-writeup.pdf",
+        "dist/a2-code.ipynb",
+        "dist/site/index.html",
+    ):
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(f"earlier {rel}".encode())
@@ -59,26 +75,48 @@ def snapshot(*folders: Path) -> dict[str, str]:
     return out
 
 
-def run(args: list[str], cwd: Path, env: dict[str, str] | None = None,
-        timeout: float = 120) -> subprocess.CompletedProcess:
+def run(
+    args: list[str],
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess:
     full = {**os.environ, "A2_RENDERER": "embedded", **(env or {})}
     full.pop("MAKEFLAGS", None)
-    return subprocess.run(args, cwd=cwd, capture_output=True, text=True,
-                          env=full, timeout=timeout)
+    return subprocess.run(
+        args,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=full,
+        timeout=timeout,
+    )
 
 
-def build_cli(root: Path, *args: str, env: dict[str, str] | None = None
-              ) -> subprocess.CompletedProcess:
-    return run([PY, "-m", "a2.pipeline", "--root", str(root), "--build",
-                str(root / "build/full"), *args], root, env)
+def build_cli(
+    root: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    return run(
+        [
+            PY,
+            "-m",
+            "a2.pipeline",
+            "--root",
+            str(root),
+            "--build",
+            str(root / "build/full"),
+            *args,
+        ],
+        root,
+        env,
+    )
 
 
 def one_error_line(proc: subprocess.CompletedProcess) -> str:
     """The failure's message: exactly one 'error:' line, no traceback."""
     assert proc.returncode != 0, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout, proc.stderr
-    errors = [ln for ln in proc.stderr.splitlines()
-              if ln.startswith("error:")]
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert len(errors) == 1, proc.stderr
     return errors[0]
 
@@ -95,8 +133,9 @@ def palette_file(tiny_data, tmp_path_factory) -> Path:
     """The tiny data's palette as a course-style file: no k-means in
     child processes."""
     path = tmp_path_factory.mktemp("palette") / "colours.npy"
-    np.save(path, np.array([tiny_data.palette], dtype=object),
-            allow_pickle=True)
+    np.save(
+        path, np.array([tiny_data.palette], dtype=object), allow_pickle=True
+    )
     return path
 
 

@@ -1,6 +1,7 @@
 """What users pass to make (S, PARAMS, DATA) is data, never shell code;
 names from outside reach the site escaped; two builds in one tree take
 turns and leave complete provenance."""
+
 from __future__ import annotations
 
 import json
@@ -9,16 +10,27 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import PY, REPO, one_error_line, run
 from test_build import make_scratch
 
 
-def make(root: Path, *args: str, env: dict[str, str] | None = None
-         ) -> subprocess.CompletedProcess:
-    return run(["make", "--no-print-directory", "-f",
-                str(REPO / "Makefile"), f"VENV={Path(PY).parents[1]}",
-                "SETUP=", *args], root, env, timeout=300)
+def make(
+    root: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    return run(
+        [
+            "make",
+            "--no-print-directory",
+            "-f",
+            str(REPO / "Makefile"),
+            f"VENV={Path(PY).parents[1]}",
+            "SETUP=",
+            *args,
+        ],
+        root,
+        env,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -38,17 +50,31 @@ def book(built: Path, tmp_path: Path) -> Path:
     return root
 
 
-@pytest.mark.parametrize("var,value,error", [
-    ("PARAMS", "x.yaml; touch pwned", "x.yaml; touch pwned: params file "
-     "not found"),
-    ("PARAMS", "`touch pwned`.yaml", "`touch pwned`.yaml: params file "
-     "not found"),
-    ("PARAMS", "x.yaml' && touch pwned && echo '", "params file not found"),
-    ("S", "1; touch pwned", "unknown section '1; touch pwned'"),
-    ("S", "1' && touch pwned && echo '", "unknown section"),
-])
+@pytest.mark.parametrize(
+    "var,value,error",
+    [
+        (
+            "PARAMS",
+            "x.yaml; touch pwned",
+            "x.yaml; touch pwned: params file not found",
+        ),
+        (
+            "PARAMS",
+            "`touch pwned`.yaml",
+            "`touch pwned`.yaml: params file not found",
+        ),
+        (
+            "PARAMS",
+            "x.yaml' && touch pwned && echo '",
+            "params file not found",
+        ),
+        ("S", "1; touch pwned", "unknown section '1; touch pwned'"),
+        ("S", "1' && touch pwned && echo '", "unknown section"),
+    ],
+)
 def test_a_value_with_shell_syntax_runs_no_command(
-        book: Path, var: str, value: str, error: str) -> None:
+    book: Path, var: str, value: str, error: str
+) -> None:
     args = [f"{var}={value}"] + (["S=1"] if var == "PARAMS" else [])
     proc = make(book, *args, "section")
     assert not (book / "pwned").exists(), proc.stdout + proc.stderr
@@ -76,17 +102,20 @@ def test_params_file_with_spaces_and_markup_in_its_name(book: Path) -> None:
     assert (book / "dist/site/params" / name).is_file()
 
 
-def test_data_path_with_a_space_is_one_setting(book: Path,
-                                               horse_npz: Path) -> None:
+def test_data_path_with_a_space_is_one_setting(
+    book: Path, horse_npz: Path
+) -> None:
     folder = book / "my data"
     folder.mkdir()
     (folder / "horse.npz").write_bytes(horse_npz.read_bytes())
     proc = make(book, "DATA=my data/horse.npz", "pdf")
     assert proc.returncode == 0, proc.stderr
     assert (book / "build/full/data.stamp").read_text() == (
-        "my data/horse.npz")
-    nb = json.loads((book / "build/full/exec/6-reproducibility.ipynb")
-                    .read_text())
+        "my data/horse.npz"
+    )
+    nb = json.loads(
+        (book / "build/full/exec/6-reproducibility.ipynb").read_text()
+    )
     out = "".join(nb["cells"][-1]["outputs"][0]["text"])
     assert str(folder / "horse.npz") in out
 
@@ -104,17 +133,38 @@ def test_two_builds_in_one_tree_take_turns(book: Path) -> None:
     (book / "params/1-optimization.yaml").write_text("steps: 4\n")
     env = {**os.environ, "A2_RENDERER": "embedded"}
     env.pop("MAKEFLAGS", None)
-    cmd = ["make", "--no-print-directory", "-f", str(REPO / "Makefile"),
-           f"VENV={Path(PY).parents[1]}", "SETUP=", "DATA=download", "pdf"]
-    procs = [subprocess.Popen(cmd, cwd=book, env=env, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-             for _ in range(2)]
+    cmd = [
+        "make",
+        "--no-print-directory",
+        "-f",
+        str(REPO / "Makefile"),
+        f"VENV={Path(PY).parents[1]}",
+        "SETUP=",
+        "DATA=download",
+        "pdf",
+    ]
+    procs = [
+        subprocess.Popen(
+            cmd,
+            cwd=book,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
-    assert any("another build is running in this tree" in err
-               for _, err in outs)
-    executed = [ln for out, _ in outs for ln in out.splitlines()
-                if ln.startswith("executing 1-optimization")]
+    assert any(
+        "another build is running in this tree" in err for _, err in outs
+    )
+    executed = [
+        ln
+        for out, _ in outs
+        for ln in out.splitlines()
+        if ln.startswith("executing 1-optimization")
+    ]
     assert len(executed) == 1  # the second found the work done
     records = book / "build/full/provenance"
     for stem in ("1-optimization", "6-reproducibility"):

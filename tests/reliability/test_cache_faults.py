@@ -1,6 +1,7 @@
 """A damaged or foreign cache recovers, a kill at any point of a save keeps
 the finished epochs, a full or read-only disk is one line, and a run that
 diverges is never stored as complete."""
+
 from __future__ import annotations
 
 import errno
@@ -15,15 +16,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import PY, one_error_line, run
 
 from a2 import cache, fileio, palette, settings
 from a2 import train as a2_train
 from a2.__main__ import main
 from a2.train import RunConfig
-from conftest import PY, one_error_line, run
 
-TINY = RunConfig(num_filters=4, batch_size=64, epochs=3, device="cpu",
-                 shuffle="epoch")
+TINY = RunConfig(
+    num_filters=4, batch_size=64, epochs=3, device="cpu", shuffle="epoch"
+)
 
 
 def metrics(history) -> list[tuple]:
@@ -35,8 +37,7 @@ def straight(tiny_data, tmp_path_factory) -> list[tuple]:
     """An uninterrupted run: the numbers every recovery must reach."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("A2_CACHE", str(tmp_path_factory.mktemp("straight")))
-        return metrics(cache.train_or_load(TINY, tiny_data,
-                                           log=None).history)
+        return metrics(cache.train_or_load(TINY, tiny_data, log=None).history)
 
 
 def folder_of(a2_cache: Path, tiny_data, config: RunConfig = TINY) -> Path:
@@ -47,10 +48,12 @@ def assert_clean(folder: Path) -> None:
     """Only the manifest and the checkpoint it names: no stray files."""
     manifest = json.loads((folder / "manifest.json").read_text())
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        ["manifest.json", manifest["checkpoint"]])
+        ["manifest.json", manifest["checkpoint"]]
+    )
 
 
 # --- a checkpoint that does not fit the model -------------------------------
+
 
 def _weights(state):
     return state["model"]
@@ -63,22 +66,27 @@ def _other_optimizer(state):
 
 FOREIGN = {
     "a weight of another shape": lambda s: _weights(s).update(
-        {next(iter(_weights(s))): torch.zeros(3)}),
+        {next(iter(_weights(s))): torch.zeros(3)}
+    ),
     "a missing weight": lambda s: _weights(s).pop(next(iter(_weights(s)))),
     "an extra weight": lambda s: _weights(s).update(
-        {"extra.weight": torch.zeros(2)}),
+        {"extra.weight": torch.zeros(2)}
+    ),
     "the optimiser of another model": _other_optimizer,
     "a shuffling generator state of the wrong size": lambda s: s.update(
-        generator=torch.zeros(5, dtype=torch.uint8)),
+        generator=torch.zeros(5, dtype=torch.uint8)
+    ),
     "history rows without their fields": lambda s: s.update(
-        history=[{"epoch": 1}]),
+        history=[{"epoch": 1}]
+    ),
     "weights that are not a mapping": lambda s: s.update(model=[1, 2]),
 }
 
 
 @pytest.mark.parametrize("case", FOREIGN)
 def test_a_checkpoint_that_does_not_fit_is_retrained_in_one_line(
-        a2_cache, tiny_data, straight, case):
+    a2_cache, tiny_data, straight, case
+):
     cache.train_or_load(TINY, tiny_data, log=None)
     folder = folder_of(a2_cache, tiny_data)
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -103,7 +111,8 @@ def test_a_checkpoint_that_does_not_fit_is_retrained_in_one_line(
 
 
 def test_a_stored_run_with_a_nan_loss_is_damaged_not_loaded(
-        a2_cache, tiny_data, straight):
+    a2_cache, tiny_data, straight
+):
     cache.train_or_load(TINY, tiny_data, log=None)
     folder = folder_of(a2_cache, tiny_data)
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -181,19 +190,26 @@ KILL_POINTS = [
 ]
 
 
-@pytest.mark.parametrize("point,epoch,kept", KILL_POINTS,
-                         ids=[f"{p}, epoch {e}" for p, e, _ in KILL_POINTS])
+@pytest.mark.parametrize(
+    "point,epoch,kept",
+    KILL_POINTS,
+    ids=[f"{p}, epoch {e}" for p, e, _ in KILL_POINTS],
+)
 def test_a_kill_at_any_point_of_a_save_resumes_bit_identically(
-        a2_cache, tiny_data, horse_npz, tmp_path, straight, point, epoch,
-        kept):
+    a2_cache, tiny_data, horse_npz, tmp_path, straight, point, epoch, kept
+):
     colours = tmp_path / "colours.npy"
     np.save(colours, tiny_data.palette[None])
-    script = textwrap.dedent(KILLER).replace("{config!r}",
-                                             repr(TINY.to_dict()))
+    script = textwrap.dedent(KILLER).replace(
+        "{config!r}", repr(TINY.to_dict())
+    )
     child = subprocess.run(
-        [PY, "-c", script, str(horse_npz), str(colours), point,
-         str(epoch)], capture_output=True, text=True, timeout=120,
-        env=dict(os.environ))
+        [PY, "-c", script, str(horse_npz), str(colours), point, str(epoch)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ),
+    )
     assert child.returncode == -signal.SIGKILL, child.stderr
     folder = folder_of(a2_cache, tiny_data)
     assert cache.stored_epochs(folder.name) == kept
@@ -212,6 +228,7 @@ def test_a_kill_at_any_point_of_a_save_resumes_bit_identically(
 
 # --- a full disk -------------------------------------------------------------
 
+
 def full_disk(monkeypatch, cache_dir: Path, nth: int) -> list[str]:
     """The nth atomic write into the cache writes half its bytes, then
     fails as a full disk does. Returns the names written so far."""
@@ -225,7 +242,7 @@ def full_disk(monkeypatch, cache_dir: Path, nth: int) -> list[str]:
             self.fh = fh
 
         def write(self, blob):
-            self.fh.write(bytes(blob)[:len(blob) // 2])
+            self.fh.write(bytes(blob)[: len(blob) // 2])
             self.fh.flush()
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
@@ -259,19 +276,22 @@ FULL_CASES = {
 
 @pytest.mark.parametrize("case", FULL_CASES)
 def test_a_full_disk_while_saving_is_one_line_and_loses_no_epoch(
-        a2_cache, tiny_data, straight, monkeypatch, case):
+    a2_cache, tiny_data, straight, monkeypatch, case
+):
     nth, kept = FULL_CASES[case]
     folder = folder_of(a2_cache, tiny_data)
     written = full_disk(monkeypatch, a2_cache, nth)
     with pytest.raises(cache.RunError) as err:
         cache.train_or_load(TINY, tiny_data, log=None)
     epoch = kept + 1
-    kept_text = f"{kept} epoch{'s' if kept > 1 else ''}" if kept \
-        else "no epoch"
+    kept_text = (
+        f"{kept} epoch{'s' if kept > 1 else ''}" if kept else "no epoch"
+    )
     assert str(err.value) == (
         f"run {folder.name}: cannot save epoch {epoch} in {folder} (No "
         f"space left on device); the cache keeps {kept_text} of it; free "
-        f"some space and rerun to resume")
+        f"some space and rerun to resume"
+    )
     assert len(written) == nth
     assert not list(folder.glob("*.tmp"))  # nothing half-written
     assert cache.stored_epochs(folder.name) == kept
@@ -291,17 +311,29 @@ def test_a_full_disk_while_saving_is_one_line_and_loses_no_epoch(
 
 
 def test_a_full_disk_on_the_command_line_is_one_line(
-        a2_cache, tiny_data, palette_file, horse_npz, monkeypatch, capsys):
+    a2_cache, tiny_data, palette_file, horse_npz, monkeypatch, capsys
+):
     monkeypatch.setenv("A2_DATA", str(horse_npz))
     full_disk(monkeypatch, a2_cache, 3)
-    args = ["train", "--set", "n_train=128", "--set", "n_valid=64",
-            "--set", "num_filters=4", "--set", f"palette={palette_file}",
-            "--set", "epochs=2", "--set", "device=cpu"]
+    args = [
+        "train",
+        "--set",
+        "n_train=128",
+        "--set",
+        "n_valid=64",
+        "--set",
+        "num_filters=4",
+        "--set",
+        f"palette={palette_file}",
+        "--set",
+        "epochs=2",
+        "--set",
+        "device=cpu",
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: run ")
-    assert "(No space left on device); the cache keeps 1 epoch of it" \
-        in err[0]
+    assert "(No space left on device); the cache keeps 1 epoch of it" in err[0]
 
 
 def test_a_full_disk_only_skips_storing_the_palette(a2_cache, monkeypatch):
@@ -313,6 +345,7 @@ def test_a_full_disk_only_skips_storing_the_palette(a2_cache, monkeypatch):
 
 
 # --- a read-only cache -------------------------------------------------------
+
 
 def make_read_only(a2_cache: Path, monkeypatch) -> list[str]:
     """From now on every way of writing under the cache fails as on a
@@ -335,6 +368,7 @@ def make_read_only(a2_cache: Path, monkeypatch) -> list[str]:
             if under(path) and writes(path, *args, **kwargs):
                 refuse(name, path)
             return real(path, *args, **kwargs)
+
         monkeypatch.setattr(os, name, fake)
 
     write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC
@@ -343,23 +377,34 @@ def make_read_only(a2_cache: Path, monkeypatch) -> list[str]:
     for name in ("unlink", "rmdir", "replace", "rename"):
         guard(name, lambda p, *a, **k: True)
     real_access = os.access
-    monkeypatch.setattr(os, "access", lambda p, mode, *a, **k: False
-                        if under(p) and mode & os.W_OK
-                        else real_access(p, mode, *a, **k))
+    monkeypatch.setattr(
+        os,
+        "access",
+        lambda p, mode, *a, **k: (
+            False
+            if under(p) and mode & os.W_OK
+            else real_access(p, mode, *a, **k)
+        ),
+    )
     real_io_open = io.open
 
     def io_open(file, mode="r", *args, **kwargs):
-        if isinstance(file, (str, bytes, os.PathLike)) and under(file) \
-                and any(c in mode for c in "wax+"):
+        if (
+            isinstance(file, (str, bytes, os.PathLike))
+            and under(file)
+            and any(c in mode for c in "wax+")
+        ):
             refuse("open", file)
         return real_io_open(file, mode, *args, **kwargs)
+
     monkeypatch.setattr(io, "open", io_open)
     monkeypatch.setattr("builtins.open", io_open)
     return attempts
 
 
-def test_a_read_only_cache_still_loads_a_hit(a2_cache, tiny_data,
-                                             straight, monkeypatch):
+def test_a_read_only_cache_still_loads_a_hit(
+    a2_cache, tiny_data, straight, monkeypatch
+):
     first = cache.train_or_load(TINY, tiny_data, log=None)
     attempts = make_read_only(a2_cache, monkeypatch)
     lines = []
@@ -370,21 +415,27 @@ def test_a_read_only_cache_still_loads_a_hit(a2_cache, tiny_data,
 
 
 def test_a_miss_in_a_read_only_cache_is_one_line(
-        a2_cache, tiny_data, monkeypatch):
+    a2_cache, tiny_data, monkeypatch
+):
     make_read_only(a2_cache, monkeypatch)
-    monkeypatch.setattr(a2_train.Trainer, "fit", lambda *a, **k: (
-        pytest.fail("trained although nothing could be saved")))
+    monkeypatch.setattr(
+        a2_train.Trainer,
+        "fit",
+        lambda *a, **k: pytest.fail("trained although nothing could be saved"),
+    )
     folder = folder_of(a2_cache, tiny_data)
     with pytest.raises(cache.RunError) as err:
         cache.train_or_load(TINY, tiny_data, log=None)
     assert str(err.value) == (
         f"run {folder.name} is not in the cache and cannot be written to "
         f"{folder} (Read-only file system); make A2_CACHE writable or "
-        f"point it at a writable folder")
+        f"point it at a writable folder"
+    )
 
 
 def test_a_partial_run_in_a_read_only_cache_stops_before_training(
-        a2_cache, tiny_data, monkeypatch):
+    a2_cache, tiny_data, monkeypatch
+):
     cache.train_or_load(TINY.replace(epochs=1), tiny_data, log=None)
     partial = folder_of(a2_cache, tiny_data, TINY.replace(epochs=1))
     target = folder_of(a2_cache, tiny_data)
@@ -403,18 +454,34 @@ def test_a_partial_run_in_a_read_only_cache_stops_before_training(
     manifest["checkpoint_sha256"] = sha
     (target / "manifest.json").write_text(json.dumps(manifest))
     make_read_only(a2_cache, monkeypatch)
-    monkeypatch.setattr(a2_train.Trainer, "fit", lambda *a, **k: (
-        pytest.fail("trained although nothing could be saved")))
+    monkeypatch.setattr(
+        a2_train.Trainer,
+        "fit",
+        lambda *a, **k: pytest.fail("trained although nothing could be saved"),
+    )
     with pytest.raises(cache.RunError, match="cannot be written to"):
         cache.train_or_load(TINY, tiny_data, log=None)
 
 
 def test_a_read_only_cache_on_the_command_line(
-        a2_cache, tiny_data, palette_file, horse_npz, monkeypatch, capsys):
+    a2_cache, tiny_data, palette_file, horse_npz, monkeypatch, capsys
+):
     monkeypatch.setenv("A2_DATA", str(horse_npz))
-    args = ["train", "--set", "n_train=128", "--set", "n_valid=64",
-            "--set", "num_filters=4", "--set", f"palette={palette_file}",
-            "--set", "epochs=1", "--set", "device=cpu"]
+    args = [
+        "train",
+        "--set",
+        "n_train=128",
+        "--set",
+        "n_valid=64",
+        "--set",
+        "num_filters=4",
+        "--set",
+        f"palette={palette_file}",
+        "--set",
+        "epochs=1",
+        "--set",
+        "device=cpu",
+    ]
     make_read_only(a2_cache, monkeypatch)
     assert main(args) == 2  # a miss
     err = capsys.readouterr().err.strip().splitlines()
@@ -429,8 +496,7 @@ def test_a_read_only_cache_on_the_command_line(
     assert "loaded run" in capsys.readouterr().out and attempts == []
 
 
-def test_a_read_only_palette_cache_computes_the_palette(
-        a2_cache, monkeypatch):
+def test_a_read_only_palette_cache_computes_the_palette(a2_cache, monkeypatch):
     attempts = make_read_only(a2_cache, monkeypatch)
     colours = palette.cached_kmeans(torch.rand(4, 3, 8, 8), "x", k=4)
     assert colours.shape == (4, 3) and attempts  # tried, and let go
@@ -438,24 +504,36 @@ def test_a_read_only_palette_cache_computes_the_palette(
 
 # --- A2_CACHE that cannot be a cache -----------------------------------------
 
+
 @pytest.mark.parametrize("command", [["runs"], ["train"]])
-def test_a2_cache_that_is_a_file_is_one_line(tmp_path, horse_npz,
-                                             command):
+def test_a2_cache_that_is_a_file_is_one_line(tmp_path, horse_npz, command):
     blocker = tmp_path / "cache-file"
     blocker.write_text("not a folder")
-    for path, says in ((blocker, f"A2_CACHE={blocker} is a file, not a "
-                        f"folder; point A2_CACHE at a folder"),
-                       (blocker / "sub", f"A2_CACHE={blocker}/sub: "
-                        f"cannot create the folder (Not a directory)")):
-        proc = run([PY, "-m", "a2", *command], tmp_path,
-                   {"A2_CACHE": str(path), "A2_DATA": str(horse_npz)})
+    for path, says in (
+        (
+            blocker,
+            f"A2_CACHE={blocker} is a file, not a "
+            f"folder; point A2_CACHE at a folder",
+        ),
+        (
+            blocker / "sub",
+            f"A2_CACHE={blocker}/sub: "
+            f"cannot create the folder (Not a directory)",
+        ),
+    ):
+        proc = run(
+            [PY, "-m", "a2", *command],
+            tmp_path,
+            {"A2_CACHE": str(path), "A2_DATA": str(horse_npz)},
+        )
         assert one_error_line(proc).startswith(f"error: {says}")
         assert proc.returncode == 2
     assert blocker.read_text() == "not a folder"
 
 
 def test_a2_cache_that_is_a_file_stops_an_archive_source_too(
-        tmp_path, monkeypatch):
+    tmp_path, monkeypatch
+):
     from a2 import data
 
     monkeypatch.setenv("A2_CACHE", str(tmp_path / "f"))
@@ -494,17 +572,20 @@ def _malformed(good: dict, case: str) -> bytes:
 
 
 def test_runs_lists_the_good_and_names_each_malformed_manifest(
-        a2_cache, tiny_data, monkeypatch, capsys):
+    a2_cache, tiny_data, monkeypatch, capsys
+):
     good = cache.train_or_load(TINY.replace(epochs=1), tiny_data, log=None)
-    manifest = json.loads((a2_cache / "runs" / good.key /
-                           "manifest.json").read_text())
+    manifest = json.loads(
+        (a2_cache / "runs" / good.key / "manifest.json").read_text()
+    )
     bad_paths = []
     for i, (case, blob) in enumerate(MALFORMED.items()):
         folder = a2_cache / "runs" / f"bad{i:02d}"
         folder.mkdir()
         path = folder / "manifest.json"
-        path.write_bytes(blob if blob is not None
-                         else _malformed(manifest, case))
+        path.write_bytes(
+            blob if blob is not None else _malformed(manifest, case)
+        )
         bad_paths.append(path)
     folder = a2_cache / "runs" / "folder-manifest"
     (folder / "manifest.json").mkdir(parents=True)
@@ -524,11 +605,18 @@ def test_runs_lists_the_good_and_names_each_malformed_manifest(
 
 # --- a run that diverges -----------------------------------------------------
 
-@pytest.mark.parametrize("where,value", [("train", float("nan")),
-                                         ("train", float("inf")),
-                                         ("valid", float("nan"))])
+
+@pytest.mark.parametrize(
+    "where,value",
+    [
+        ("train", float("nan")),
+        ("train", float("inf")),
+        ("valid", float("nan")),
+    ],
+)
 def test_a_diverging_run_stops_in_one_line_and_is_never_complete(
-        a2_cache, tiny_data, monkeypatch, where, value):
+    a2_cache, tiny_data, monkeypatch, where, value
+):
     real_epoch, real_eval = a2_train.Trainer.train_epoch, a2_train.evaluate
     epochs = []
 
@@ -548,25 +636,44 @@ def test_a_diverging_run_stops_in_one_line_and_is_never_complete(
     folder = folder_of(a2_cache, tiny_data)
     with pytest.raises(cache.RunError) as err:
         cache.train_or_load(TINY, tiny_data, log=None)
-    assert str(err.value) == (f"run {folder.name}: training diverged at "
-                              f"epoch 2 (loss {value}); lower lr (now "
-                              f"0.001)")
+    assert str(err.value) == (
+        f"run {folder.name}: training diverged at "
+        f"epoch 2 (loss {value}); lower lr (now "
+        f"0.001)"
+    )
     manifest = json.loads((folder / "manifest.json").read_text())
     assert not manifest["complete"] and manifest["meta"]["epochs_done"] == 1
     assert all(np.isfinite(r["train_loss"]) for r in manifest["history"])
 
 
 def test_a_diverging_run_on_the_command_line_is_one_line(
-        a2_cache, palette_file, horse_npz, monkeypatch, capsys):
+    a2_cache, palette_file, horse_npz, monkeypatch, capsys
+):
     monkeypatch.setenv("A2_DATA", str(horse_npz))
-    monkeypatch.setattr(a2_train.Trainer, "train_epoch",
-                        lambda self: (float("nan"), 0.0))
-    args = ["train", "--set", "n_train=64", "--set", "n_valid=32",
-            "--set", "num_filters=4", "--set", f"palette={palette_file}",
-            "--set", "epochs=3", "--set", "device=cpu", "--set", "lr=1e3"]
+    monkeypatch.setattr(
+        a2_train.Trainer, "train_epoch", lambda self: (float("nan"), 0.0)
+    )
+    args = [
+        "train",
+        "--set",
+        "n_train=64",
+        "--set",
+        "n_valid=32",
+        "--set",
+        "num_filters=4",
+        "--set",
+        f"palette={palette_file}",
+        "--set",
+        "epochs=3",
+        "--set",
+        "device=cpu",
+        "--set",
+        "lr=1e3",
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: run ")
-    assert err[0].endswith(": training diverged at epoch 1 (loss nan); "
-                           "lower lr (now 1000)")
+    assert err[0].endswith(
+        ": training diverged at epoch 1 (loss nan); lower lr (now 1000)"
+    )
     assert cache.list_runs() == []  # nothing stored, nothing complete

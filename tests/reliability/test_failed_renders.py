@@ -1,6 +1,7 @@
 """A failed section or render keeps the previous PDF, code notebook and
 site byte for byte, names what failed, leaves nothing behind, and exits
 non-zero."""
+
 from __future__ import annotations
 
 import signal
@@ -9,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import PY, REPO, build_cli, one_error_line, run, snapshot
 from test_build import alpha, make_scratch
 
@@ -17,31 +17,49 @@ from test_build import alpha, make_scratch
 def earlier_build(root: Path) -> None:
     """What an earlier successful build left: executed notebooks, the
     data stamp, and dist/ (fake bytes: only their survival matters)."""
-    for rel in ("build/full/exec/1-optimization.ipynb",
-                "build/full/exec/6-reproducibility.ipynb",
-                "dist/a2-writeup.pdf", "dist/a2-code.ipynb",
-                "dist/site/index.html", "dist/site/1-optimization.html"):
+    for rel in (
+        "build/full/exec/1-optimization.ipynb",
+        "build/full/exec/6-reproducibility.ipynb",
+        "dist/a2-writeup.pdf",
+        "dist/a2-code.ipynb",
+        "dist/site/index.html",
+        "dist/site/1-optimization.html",
+    ):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(f"earlier {rel}\n")
     (root / "build/full/data.stamp").write_text("download")
 
 
 def make_pdf(root: Path) -> subprocess.CompletedProcess:
-    return run(["make", "--no-print-directory", "-f",
-                str(REPO / "Makefile"), f"VENV={Path(PY).parents[1]}",
-                "SETUP=", "DATA=download", "pdf"], root)
+    return run(
+        [
+            "make",
+            "--no-print-directory",
+            "-f",
+            str(REPO / "Makefile"),
+            f"VENV={Path(PY).parents[1]}",
+            "SETUP=",
+            "DATA=download",
+            "pdf",
+        ],
+        root,
+    )
 
 
 def test_a_section_that_raises_keeps_every_output_and_names_the_chunk(
-        tmp_path: Path, a2_cache: Path) -> None:
+    tmp_path: Path, a2_cache: Path
+) -> None:
     root = make_scratch(tmp_path / "book")
     earlier_build(root)
     (root / "report/1-optimization.qmd").write_text(
-        alpha("raise ValueError('boom')"))
+        alpha("raise ValueError('boom')")
+    )
     before = snapshot(root / "dist", root / "build/full/exec")
     line = one_error_line(make_pdf(root))
-    assert line == ("error: section 1-optimization failed in code chunk 3 "
-                    "of report/1-optimization.qmd: ValueError: boom")
+    assert line == (
+        "error: section 1-optimization failed in code chunk 3 "
+        "of report/1-optimization.qmd: ValueError: boom"
+    )
     assert snapshot(root / "dist", root / "build/full/exec") == before
     assert (root / "build/full/failed/1-optimization.ipynb").is_file()
     assert not list((root / "build/full/exec").glob(".*"))  # no temp left
@@ -49,7 +67,8 @@ def test_a_section_that_raises_keeps_every_output_and_names_the_chunk(
 
 
 def test_a_render_that_fails_keeps_the_previous_pdf_and_site(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     root = make_scratch(tmp_path / "book")
     earlier_build(root)
     (root / "build/full/exec/1-optimization.ipynb").write_text('{"cells": [')
@@ -59,14 +78,16 @@ def test_a_render_that_fails_keeps_the_previous_pdf_and_site(
     assert line == (
         f"error: executed notebook {root}/build/full/exec/"
         "1-optimization.ipynb is unreadable or missing (JSONDecodeError); "
-        "run `make section S=1-optimization` to execute it again")
+        "run `make section S=1-optimization` to execute it again"
+    )
     assert snapshot(root / "dist") == before
     assert not list((root / "dist").glob(".*"))  # no temp left
     assert not (root / "build/full/render").exists()
 
 
 def test_a_render_interrupted_says_so_and_keeps_the_outputs(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """Ctrl-C while pandoc or Typst renders: one line saying it was
     interrupted, the previous outputs kept, no work folder left."""
     root = make_scratch(tmp_path / "book")
@@ -74,10 +95,24 @@ def test_a_render_interrupted_says_so_and_keeps_the_outputs(
     before = snapshot(root / "dist")
     (root / "index.md").write_text("# Preface {.unnumbered}\n\nAgain.\n")
     proc = subprocess.Popen(
-        [PY, "-m", "a2.pipeline", "--root", str(root), "--build",
-         str(root / "build/full"), "render", "--dist", str(root / "dist")],
-        cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**__import__("os").environ, "A2_RENDERER": "embedded"})
+        [
+            PY,
+            "-m",
+            "a2.pipeline",
+            "--root",
+            str(root),
+            "--build",
+            str(root / "build/full"),
+            "render",
+            "--dist",
+            str(root / "dist"),
+        ],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**__import__("os").environ, "A2_RENDERER": "embedded"},
+    )
     deadline = time.monotonic() + 60
     while not (root / "build/full/render").exists():  # rendering began
         assert time.monotonic() < deadline and proc.poll() is None
@@ -95,7 +130,8 @@ def test_a_render_interrupted_says_so_and_keeps_the_outputs(
 
 @pytest.mark.parametrize("where", ["site", "pdf"])
 def test_a_full_disk_while_rendering_is_one_line_and_leaves_nothing(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
     """ENOSPC while the site or the PDF is written: one line, the old
     outputs kept, and the half-written work removed (it takes space)."""
     import errno
@@ -111,14 +147,22 @@ def test_a_full_disk_while_rendering_is_one_line_and_leaves_nothing(
 
     def full(*args, **kw):
         real(*args, **kw)
-        raise OSError(errno.ENOSPC, "No space left on device",
-                      str(args[-1]))
+        raise OSError(errno.ENOSPC, "No space left on device", str(args[-1]))
 
     monkeypatch.setattr(embedded, f"render_{where}", full)
     monkeypatch.setenv("A2_RENDERER", "embedded")
     with pytest.raises(OSError):
-        main(["--root", str(root), "--build", str(root / "build/full"),
-              "render", "--dist", str(root / "dist")])
+        main(
+            [
+                "--root",
+                str(root),
+                "--build",
+                str(root / "build/full"),
+                "render",
+                "--dist",
+                str(root / "dist"),
+            ]
+        )
     assert snapshot(root / "dist") == before
     assert not (root / "build/full/render").exists()
     assert not list((root / "dist").glob(".*"))

@@ -1,6 +1,7 @@
 """Faults during long work: interrupted training resumes to the same
 numbers, a damaged cache entry is retrained (never loaded), and two
 builds on one cache do not corrupt it."""
+
 from __future__ import annotations
 
 import json
@@ -14,19 +15,26 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import PY
 
 from a2 import cache
 from a2.__main__ import main
-from conftest import PY
 
 METRICS = ("epoch", "train_loss", "valid_loss", "valid_acc")
 EPOCHS = 12  # ~0.1 s each: the signal lands mid-run
 
 
 def settings(palette: Path, epochs: int) -> list[str]:
-    keys = dict(n_train=64, n_valid=32, num_filters=4, batch_size=16,
-                epochs=epochs, device="cpu", shuffle="epoch",
-                palette=palette)
+    keys = dict(
+        n_train=64,
+        n_valid=32,
+        num_filters=4,
+        batch_size=16,
+        epochs=epochs,
+        device="cpu",
+        shuffle="epoch",
+        palette=palette,
+    )
     return [a for k, v in keys.items() for a in ("--set", f"{k}={v}")]
 
 
@@ -57,18 +65,23 @@ def straight(tmp_path_factory, horse_npz, palette_file) -> list[tuple]:
     return metrics(folder)
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM],
-                         ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize(
+    "signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"]
+)
 def test_interrupted_training_says_where_it_stopped_and_resumes_exactly(
-        a2_cache, horse_npz, palette_file, straight, monkeypatch, capsys,
-        signum) -> None:
+    a2_cache, horse_npz, palette_file, straight, monkeypatch, capsys, signum
+) -> None:
     monkeypatch.setenv("A2_DATA", str(horse_npz))
     args = settings(palette_file, EPOCHS)
     log = a2_cache.parent / "child.out"
     with open(log, "w") as out:
-        child = subprocess.Popen([PY, "-m", "a2", "train", *args],
-                                 stdout=out, stderr=subprocess.PIPE,
-                                 text=True, env=dict(os.environ))
+        child = subprocess.Popen(
+            [PY, "-m", "a2", "train", *args],
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ),
+        )
     delay = random.uniform(0.0, 0.25)
     try:
         deadline = time.monotonic() + 60
@@ -89,8 +102,9 @@ def test_interrupted_training_says_where_it_stopped_and_resumes_exactly(
     if done:
         assert last == f"interrupted after epoch {done}; rerun to resume"
     else:  # the signal beat the first save: nothing to resume from
-        assert last == ("interrupted before epoch 1 finished; rerun to "
-                        "start again")
+        assert last == (
+            "interrupted before epoch 1 finished; rerun to start again"
+        )
     assert done < EPOCHS, f"the run finished before the signal ({delay:.2f} s)"
 
     out = train_here(args, capsys)
@@ -120,13 +134,13 @@ def _flip(path: Path) -> None:
 
 
 def _truncate(path: Path) -> None:
-    path.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2])
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
 
 
 @pytest.mark.parametrize("damage", DAMAGE)
 def test_damaged_cache_entry_is_reported_once_retrained_never_loaded(
-        a2_cache, horse_npz, palette_file, monkeypatch, capsys,
-        damage) -> None:
+    a2_cache, horse_npz, palette_file, monkeypatch, capsys, damage
+) -> None:
     monkeypatch.setenv("A2_DATA", str(horse_npz))
     args = settings(palette_file, 1)
     train_here(args, capsys)
@@ -136,14 +150,19 @@ def test_damaged_cache_entry_is_reported_once_retrained_never_loaded(
 
     loads = []
     real_load = torch.load
-    monkeypatch.setattr(torch, "load", lambda *a, **k: loads.append(a)
-                        or real_load(*a, **k))
+    monkeypatch.setattr(
+        torch, "load", lambda *a, **k: loads.append(a) or real_load(*a, **k)
+    )
     out = train_here(args, capsys)
     damaged = [ln for ln in out.splitlines() if "damaged" in ln]
-    assert damaged == [ln for ln in damaged if ln.startswith(
-        f"cache entry {folder.name} is damaged (")]
+    assert damaged == [
+        ln
+        for ln in damaged
+        if ln.startswith(f"cache entry {folder.name} is damaged (")
+    ]
     assert len(damaged) == 1 and damaged[0].endswith(
-        "; training it again from scratch")
+        "; training it again from scratch"
+    )
     assert loads == []  # the damaged checkpoint never reached torch.load
     assert metrics(a2_cache) == first
 
@@ -152,12 +171,20 @@ def test_damaged_cache_entry_is_reported_once_retrained_never_loaded(
 
 
 def test_two_builds_on_one_cache_train_once_and_agree(
-        a2_cache, horse_npz, palette_file, monkeypatch) -> None:
+    a2_cache, horse_npz, palette_file, monkeypatch
+) -> None:
     monkeypatch.setenv("A2_DATA", str(horse_npz))
     args = [PY, "-m", "a2", "train", *settings(palette_file, 2)]
-    kids = [subprocess.Popen(args, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True,
-                             env=dict(os.environ)) for _ in range(2)]
+    kids = [
+        subprocess.Popen(
+            args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ),
+        )
+        for _ in range(2)
+    ]
     outs = [k.communicate(timeout=120) for k in kids]
     assert [k.returncode for k in kids] == [0, 0], outs
     stdouts = [o for o, _ in outs]

@@ -14,6 +14,7 @@
                              name): default, meaning, valid values
 Errors print one line (no traceback) and exit non-zero.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,42 +69,61 @@ def main(argv: list[str] | None = None) -> int:
     root, build = args.root.resolve(), args.build.resolve()
     _absolute_data(root)
     from a2.pipeline import sections
+
     if args.cmd == "deps":
         for path in sections.unlisted(root):
-            print(f"warning: {path.relative_to(root)} is not listed in "
-                  f"{sections.MANIFEST}; it is not built", file=sys.stderr)
+            print(
+                f"warning: {path.relative_to(root)} is not listed in "
+                f"{sections.MANIFEST}; it is not built",
+                file=sys.stderr,
+            )
         _write_if_changed(args.out, sections.deps_makefile(root))
     elif args.cmd == "resolve":
         print(sections.resolve(root, args.name).stem)
     elif args.cmd == "check":
         from a2.pipeline.checks import check_data
         from a2.pipeline.execute import section_params
-        params = {s: section_params(root, s, profile=args.profile)
-                  for s in sections.notebooks(root)}
+
+        params = {
+            s: section_params(root, s, profile=args.profile)
+            for s in sections.notebooks(root)
+        }
         check_data(root, params)  # A2_DATA, for the sections that read it
     elif args.cmd == "execute":
         from a2.pipeline.execute import execute, section_params
+
         s = sections.resolve(root, args.name)
         params = section_params(root, s, args.params, args.profile)
         t0 = time.perf_counter()
-        files = [args.params or s.params_file(root),
-                 *([args.profile] if args.profile else [])]
+        files = [
+            args.params or s.params_file(root),
+            *([args.profile] if args.profile else []),
+        ]
         execute(root, s, build, params, files)
         print(f"executed {s.stem} in {time.perf_counter() - t0:.1f}s")
     elif args.cmd == "render":
         from a2.pipeline.render import render
+
         t0 = time.perf_counter()
-        used = render(root, build, args.dist.resolve(),
-                      [e.resolve() for e in args.extra])
-        print(f"rendered the PDF and the site with {used} "
-              f"in {time.perf_counter() - t0:.1f}s")
+        used = render(
+            root, build, args.dist.resolve(), [e.resolve() for e in args.extra]
+        )
+        print(
+            f"rendered the PDF and the site with {used} "
+            f"in {time.perf_counter() - t0:.1f}s"
+        )
     elif args.cmd == "params":
         from a2 import params
-        stems = ([sections.resolve(root, args.name).stem] if args.name
-                 else [s.stem for s in sections.notebooks(root)])
+
+        stems = (
+            [sections.resolve(root, args.name).stem]
+            if args.name
+            else [s.stem for s in sections.notebooks(root)]
+        )
         print("\n\n".join(params.describe(s) for s in stems))
     elif args.cmd == "assemble":
         from a2.pipeline.assemble import assemble
+
         assemble(root, build, args.out.resolve())
         print(f"assembled {args.out}")
     return 0
@@ -111,16 +131,22 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     from a2.config import ParamsError
+
     try:
         sys.exit(main())
     except (BuildError, ParamsError) as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2 if isinstance(err, ParamsError) else 1)
     except KeyboardInterrupt:
-        print("error: interrupted; the previous outputs are kept",
-              file=sys.stderr)
+        print(
+            "error: interrupted; the previous outputs are kept",
+            file=sys.stderr,
+        )
         sys.exit(130)
     except OSError as err:  # a full disk, a folder that is not writable
-        print(f"error: {err.strerror or err} ({err.filename or 'build'}); "
-              f"the previous outputs are kept", file=sys.stderr)
+        print(
+            f"error: {err.strerror or err} ({err.filename or 'build'}); "
+            f"the previous outputs are kept",
+            file=sys.stderr,
+        )
         sys.exit(1)

@@ -1,6 +1,7 @@
 """a2-code.ipynb: the executed sections joined in book order, preceded by
 the library itself (generated from src/a2), so that the one notebook runs
 top to bottom in a fresh Jupyter kernel without installing the package."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,8 +9,14 @@ from pathlib import Path
 import nbformat
 
 from a2.fileio import atomic_write
-from a2.pipeline.sections import (Section, library_modules, manifest,
-                                  module_path, notebook_code, notebooks)
+from a2.pipeline.sections import (
+    Section,
+    library_modules,
+    manifest,
+    module_path,
+    notebook_code,
+    notebooks,
+)
 from a2.pipeline.stage import namespace, recorded_values, resolve_vars
 
 # Registers `%%a2module a2.x`: the cell's body is the source of module a2.x,
@@ -60,14 +67,18 @@ def library_cells(root: Path, sections: list[Section]) -> list:
         for name in library_modules(root, notebook_code(s.source)):
             if name not in names:
                 names.append(name)
-    cells = [nbformat.v4.new_markdown_cell(
-        "## Library `a2`\n\nGenerated from `src/a2`; each cell defines one "
-        "module.")]
+    cells = [
+        nbformat.v4.new_markdown_cell(
+            "## Library `a2`\n\nGenerated from `src/a2`; each cell "
+            "defines one module."
+        )
+    ]
     cells.append(nbformat.v4.new_code_cell(LOADER))
     for name in names:
         source = module_path(root, name).read_text().rstrip()
-        cells.append(nbformat.v4.new_code_cell(f"%%a2module {name}\n"
-                                               f"{source}\n"))
+        cells.append(
+            nbformat.v4.new_code_cell(f"%%a2module {name}\n{source}\n")
+        )
     return cells
 
 
@@ -76,14 +87,19 @@ def assemble(root: Path, build: Path, out: Path) -> None:
     cites filled in."""
     sections = notebooks(root)
     title = manifest(root).get("book", {}).get("title", "a2")
-    executed = {s.stem: nbformat.read(build / "exec" / f"{s.stem}.ipynb",
-                                      as_version=4) for s in sections}
-    values = {namespace(stem): recorded_values(nb)
-              for stem, nb in executed.items()}
+    executed = {
+        s.stem: nbformat.read(build / "exec" / f"{s.stem}.ipynb", as_version=4)
+        for s in sections
+    }
+    values = {
+        namespace(stem): recorded_values(nb) for stem, nb in executed.items()
+    }
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3",
-                                 "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     nb.cells = [nbformat.v4.new_markdown_cell(INTRO.format(title=title))]
     nb.cells += library_cells(root, sections)

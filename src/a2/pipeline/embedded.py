@@ -16,6 +16,7 @@ lists each):
 - ``{{< var >}}`` shortcodes, resolved from the stage's _variables.yml;
 - the title page, the site's pages, navigation and search.
 """
+
 from __future__ import annotations
 
 import html
@@ -59,39 +60,48 @@ class Book:
 def load(stage: Path) -> Book:
     m = yaml.safe_load((stage / "_quarto.yml").read_text()) or {}
     meta = m.get("book", {})
-    chapters = [Chapter(Path(rel).stem, stage / rel, appendix)
-                for key, appendix in (("chapters", False),
-                                      ("appendices", True))
-                for rel in _flatten(meta.get(key, []))]
+    chapters = [
+        Chapter(Path(rel).stem, stage / rel, appendix)
+        for key, appendix in (("chapters", False), ("appendices", True))
+        for rel in _flatten(meta.get(key, []))
+    ]
     author = meta.get("author", "")
     if isinstance(author, list):
-        author = ", ".join(a if isinstance(a, str) else a.get("name", "")
-                           for a in author)
+        author = ", ".join(
+            a if isinstance(a, str) else a.get("name", "") for a in author
+        )
     bib = m.get("bibliography")
     css = (m.get("format", {}).get("html") or {}).get("css", [])
-    typ = (m.get("format", {}).get("typst") or {}).get(
-        "include-in-header", [])
+    typ = (m.get("format", {}).get("typst") or {}).get("include-in-header", [])
     values_file = stage / "_variables.yml"
     return Book(
-        stage, str(meta.get("title", "a2")), str(meta.get("subtitle", "")),
-        str(author), chapters, stage / bib if bib else None,
+        stage,
+        str(meta.get("title", "a2")),
+        str(meta.get("subtitle", "")),
+        str(author),
+        chapters,
+        stage / bib if bib else None,
         [stage / f for f in m.get("filters", []) if f != "quarto"],
         [stage / c for c in ([css] if isinstance(css, str) else css)],
         [stage / t for t in ([typ] if isinstance(typ, str) else typ)],
         yaml.safe_load(values_file.read_text()) or {}
-        if values_file.is_file() else {},
-        list(m.get("project", {}).get("resources", [])))
+        if values_file.is_file()
+        else {},
+        list(m.get("project", {}).get("resources", [])),
+    )
 
 
 # --- the book AST ----------------------------------------------------------
+
 
 def _markdown(c: Chapter, book: Book, work: Path) -> Path:
     """The chapter as one Markdown file (a notebook converted as Quarto
     converts it), its shortcodes resolved."""
     if c.path.suffix == ".ipynb":
         nb = json.loads(c.path.read_text())
-        text = markdown.document(nb, work / "media" / c.stem, c.stem,
-                                 c.path.name)
+        text = markdown.document(
+            nb, work / "media" / c.stem, c.stem, c.path.name
+        )
     else:
         text = c.path.read_text()
     dst = work / f"{c.stem}.md"
@@ -101,30 +111,48 @@ def _markdown(c: Chapter, book: Book, work: Path) -> Path:
 
 def _chapter_blocks(c: Chapter, book: Book, work: Path) -> list[Any]:
     source = _markdown(c, book, work)
-    out = pandoc.run(["-f", "markdown", "-t", "json", source.name],
-                     cwd=work)
+    out = pandoc.run(["-f", "markdown", "-t", "json", source.name], cwd=work)
     return json.loads(out)["blocks"]
 
 
 def book_ast(book: Book, work: Path) -> dict[str, Any]:
     """All chapters, each a Div#<stem>.chapter, numbered, with
     cross-references and citations resolved."""
-    blocks = [pandoc.div(c.stem, ["chapter"] +
-                         (["appendix"] if c.appendix else []),
-                         _chapter_blocks(c, book, work))
-              for c in book.chapters]
-    args = ["-f", "json", "-t", "json",
-            "--lua-filter", str(pandoc.FILTERS / "crossref.lua")]
+    blocks = [
+        pandoc.div(
+            c.stem,
+            ["chapter"] + (["appendix"] if c.appendix else []),
+            _chapter_blocks(c, book, work),
+        )
+        for c in book.chapters
+    ]
+    args = [
+        "-f",
+        "json",
+        "-t",
+        "json",
+        "--lua-filter",
+        str(pandoc.FILTERS / "crossref.lua"),
+    ]
     if book.bibliography:
-        refs = [pandoc.block("Header", [1, ["references", ["unnumbered"],
-                                            []],
-                                        [pandoc.block("Str", "References")]]),
-                pandoc.div("refs", [], [])]
+        refs = [
+            pandoc.block(
+                "Header",
+                [
+                    1,
+                    ["references", ["unnumbered"], []],
+                    [pandoc.block("Str", "References")],
+                ],
+            ),
+            pandoc.div("refs", [], []),
+        ]
         blocks.append(pandoc.div("references", ["chapter"], refs))
-        args += ["--citeproc", "--bibliography",
-                 str(book.bibliography.resolve())]
-    doc = {"pandoc-api-version": _api_version(), "meta": {},
-           "blocks": blocks}
+        args += [
+            "--citeproc",
+            "--bibliography",
+            str(book.bibliography.resolve()),
+        ]
+    doc = {"pandoc-api-version": _api_version(), "meta": {}, "blocks": blocks}
     resolved = json.loads(pandoc.run(args, work, pandoc.to_json(doc)))
     if book.bibliography and not _has_refs(resolved["blocks"][-1]):
         resolved["blocks"].pop()
@@ -137,8 +165,10 @@ def _api_version() -> list[int]:
 
 
 def _has_refs(chapter: dict[str, Any]) -> bool:
-    return any(el["t"] == "Div" and el["c"][0][0] == "refs" and el["c"][1]
-               for el in pandoc.walk(chapter))
+    return any(
+        el["t"] == "Div" and el["c"][0][0] == "refs" and el["c"][1]
+        for el in pandoc.walk(chapter)
+    )
 
 
 def _parts(ch: dict[str, Any]) -> tuple[str, list[Any]]:
@@ -151,8 +181,11 @@ def _filters(book: Book, own: str) -> list[str]:
     processing; then the stand-ins for Quarto's callouts and the writer's
     own filter."""
     args = []
-    for f in [*book.filters, pandoc.FILTERS / "callouts.lua",
-              pandoc.FILTERS / own]:
+    for f in [
+        *book.filters,
+        pandoc.FILTERS / "callouts.lua",
+        pandoc.FILTERS / own,
+    ]:
         args += ["--lua-filter", str(f)]
     return args
 
@@ -166,19 +199,32 @@ def _title_meta(book: Book) -> list[str]:
 
 # --- PDF -------------------------------------------------------------------
 
-def render_pdf(book: Book, doc: dict[str, Any], work: Path,
-               out: Path) -> None:
+
+def render_pdf(book: Book, doc: dict[str, Any], work: Path, out: Path) -> None:
     import typst
 
     flat = [b for ch in doc["blocks"] for b in _parts(ch)[1]]
-    args = ["-f", "json", "-t", "typst-citations", "--standalone",
-            "--toc", "--toc-depth=3",
-            "-H", str(pandoc.TEMPLATES / "header.typ"),
-            *[a for t in book.typst for a in ("-H", str(t))],
-            "-V", "papersize=a4", "-V", "page-numbering=1",
-            *_filters(book, "typst.lua"), *_title_meta(book)]
-    text = pandoc.fix_math(pandoc.run(args, work, pandoc.to_json(
-        {**doc, "blocks": flat})))
+    args = [
+        "-f",
+        "json",
+        "-t",
+        "typst-citations",
+        "--standalone",
+        "--toc",
+        "--toc-depth=3",
+        "-H",
+        str(pandoc.TEMPLATES / "header.typ"),
+        *[a for t in book.typst for a in ("-H", str(t))],
+        "-V",
+        "papersize=a4",
+        "-V",
+        "page-numbering=1",
+        *_filters(book, "typst.lua"),
+        *_title_meta(book),
+    ]
+    text = pandoc.fix_math(
+        pandoc.run(args, work, pandoc.to_json({**doc, "blocks": flat}))
+    )
     source = work / "book.typ"
     source.write_text(text)
     try:
@@ -189,23 +235,32 @@ def render_pdf(book: Book, doc: dict[str, Any], work: Path,
 
 # --- HTML ------------------------------------------------------------------
 
+
 def _nav(pages: list[tuple[str, str]], current: str) -> str:
     items = []
     for href, title in pages:
         cls = ' class="current"' if href == current else ""
-        items.append(f'<li{cls}><a href="{html.escape(href)}">'
-                     f"{html.escape(title)}</a></li>")
+        items.append(
+            f'<li{cls}><a href="{html.escape(href)}">'
+            f"{html.escape(title)}</a></li>"
+        )
     return "<ul>\n" + "\n".join(items) + "\n</ul>"
 
 
 def _pager(pages: list[tuple[str, str]], i: int) -> str:
     def link(j: int, rel: str, text: str) -> str:
-        return (f'<a rel="{rel}" href="{html.escape(pages[j][0])}">'
-                f"{text}</a>")
-    prev = (link(i - 1, "prev", f"&larr; {html.escape(pages[i - 1][1])}")
-            if i > 0 else "<span></span>")
-    nxt = (link(i + 1, "next", f"{html.escape(pages[i + 1][1])} &rarr;")
-           if i + 1 < len(pages) else "<span></span>")
+        return f'<a rel="{rel}" href="{html.escape(pages[j][0])}">{text}</a>'
+
+    prev = (
+        link(i - 1, "prev", f"&larr; {html.escape(pages[i - 1][1])}")
+        if i > 0
+        else "<span></span>"
+    )
+    nxt = (
+        link(i + 1, "next", f"{html.escape(pages[i + 1][1])} &rarr;")
+        if i + 1 < len(pages)
+        else "<span></span>"
+    )
     return prev + nxt
 
 
@@ -243,18 +298,27 @@ def _plain(node: Any) -> str:
     return " ".join("".join(out).split())
 
 
-def _search_entries(href: str, title: str,
-                    blocks: list[Any]) -> list[dict[str, Any]]:
+def _search_entries(
+    href: str, title: str, blocks: list[Any]
+) -> list[dict[str, Any]]:
     """One entry per heading (levels 1-3): page, page title, id, heading
     and the text up to the next such heading (search-index.js)."""
     entries: list[dict[str, Any]] = []
     for b in pandoc.walk(blocks):
         if b["t"] == "Header" and b["c"][0] <= 3:
-            entries.append({"p": href, "pt": title, "i": b["c"][1][0],
-                            "t": _plain(b["c"][2]), "x": []})
+            entries.append(
+                {
+                    "p": href,
+                    "pt": title,
+                    "i": b["c"][1][0],
+                    "t": _plain(b["c"][2]),
+                    "x": [],
+                }
+            )
         elif entries and b["t"] in ("Para", "Plain", "CodeBlock"):
-            entries[-1]["x"].append(_plain(b) if b["t"] != "CodeBlock"
-                                    else b["c"][1])
+            entries[-1]["x"].append(
+                _plain(b) if b["t"] != "CodeBlock" else b["c"][1]
+            )
     for e in entries:
         e["x"] = " ".join(e["x"])
     return entries
@@ -262,8 +326,10 @@ def _search_entries(href: str, title: str,
 
 def _title_block(book: Book) -> list[Any]:
     def para(text: str, cls: str) -> dict[str, Any]:
-        return pandoc.div("", [cls], [pandoc.block(
-            "Para", [pandoc.block("Str", text)])])
+        return pandoc.div(
+            "", [cls], [pandoc.block("Para", [pandoc.block("Str", text)])]
+        )
+
     head = [para(book.title, "book-title-block")]
     if book.author:
         head.append(para(book.author, "author"))
@@ -272,8 +338,9 @@ def _title_block(book: Book) -> list[Any]:
     return head
 
 
-def render_site(book: Book, doc: dict[str, Any], work: Path,
-                out: Path) -> None:
+def render_site(
+    book: Book, doc: dict[str, Any], work: Path, out: Path
+) -> None:
     """out: one page per chapter, media, CSS, search, and the stage's
     resources (notebooks, params files, the code notebook)."""
     chapter_list = []
@@ -282,21 +349,38 @@ def render_site(book: Book, doc: dict[str, Any], work: Path,
         chapter_list.append((stem, page(stem), blocks))
     if not any(p == "index.html" for _, p, _ in chapter_list):
         chapter_list.insert(0, ("index", "index.html", []))
-    pages = [(p, _title(b, book.title if p == "index.html" else s))
-             for s, p, b in chapter_list]
+    pages = [
+        (p, _title(b, book.title if p == "index.html" else s))
+        for s, p, b in chapter_list
+    ]
     where = {i: p for _, p, b in chapter_list for i in pandoc.ids(b)}
     styles = [pandoc.TEMPLATES / "style.css", *book.css]
-    for i, (stem, href, blocks) in enumerate(chapter_list):
+    for i, (_stem, href, blocks) in enumerate(chapter_list):
         _relink(blocks, where, href)
-        args = ["-f", "json", "-t", "html5", "--standalone", "--mathml",
-                "--template", str(pandoc.TEMPLATES / "page.html"),
-                *_filters(book, "html.lua"),
-                "--toc", "--toc-depth=3", "--section-divs",
-                "-V", f"book-title={book.title}",
-                "-V", f"nav={_nav(pages, href)}",
-                "-V", f"pager={_pager(pages, i)}",
-                "-M", f"pagetitle={pages[i][1]}",
-                "-o", str(out / href)]
+        args = [
+            "-f",
+            "json",
+            "-t",
+            "html5",
+            "--standalone",
+            "--mathml",
+            "--template",
+            str(pandoc.TEMPLATES / "page.html"),
+            *_filters(book, "html.lua"),
+            "--toc",
+            "--toc-depth=3",
+            "--section-divs",
+            "-V",
+            f"book-title={book.title}",
+            "-V",
+            f"nav={_nav(pages, href)}",
+            "-V",
+            f"pager={_pager(pages, i)}",
+            "-M",
+            f"pagetitle={pages[i][1]}",
+            "-o",
+            str(out / href),
+        ]
         for css in styles:
             args += ["-V", f"css={css.name}"]
         if href == "index.html":
@@ -307,10 +391,14 @@ def render_site(book: Book, doc: dict[str, Any], work: Path,
     for f in [*styles, pandoc.TEMPLATES / "search.js"]:
         shutil.copy(f, out / f.name)
     titles = dict(pages)
-    index = [e for _, href, blocks in chapter_list
-             for e in _search_entries(href, titles[href], blocks)]
+    index = [
+        e
+        for _, href, blocks in chapter_list
+        for e in _search_entries(href, titles[href], blocks)
+    ]
     (out / "search-index.js").write_text(
-        "window.A2_SEARCH = " + json.dumps(index) + ";\n")
+        "window.A2_SEARCH = " + json.dumps(index) + ";\n"
+    )
     for rel in book.resources:
         src = book.root / rel
         if src.is_dir():

@@ -1,14 +1,16 @@
 """Run one section: validate its parameters, turn its .qmd into a
 notebook and execute that with papermill into the build folder,
 atomically."""
+
 from __future__ import annotations
 
 import json
 import logging
 import os
 import signal
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from a2 import params as section_schema
 from a2.config import ParamsError, load_yaml
@@ -32,13 +34,17 @@ def profile_overrides(profile: Path | None, stem: str) -> dict[str, Any]:
             f"{profile}: '{unknown[0]}' is not a section"
             f"{suggest(str(unknown[0]), list(section_schema.SCHEMAS))}; "
             f"a profile maps section stems "
-            f"({', '.join(section_schema.SCHEMAS)}) to their keys")
+            f"({', '.join(section_schema.SCHEMAS)}) to their keys"
+        )
     return section_schema.validate(stem, raw.get(stem), str(profile))
 
 
-def section_params(root: Path, section: Section,
-                   params_file: Path | None = None,
-                   profile: Path | None = None) -> dict[str, Any]:
+def section_params(
+    root: Path,
+    section: Section,
+    params_file: Path | None = None,
+    profile: Path | None = None,
+) -> dict[str, Any]:
     """The overrides a section runs with: its params file
     (params/<stem>.yaml unless given), then the profile's entry for it.
     The defaults live in ``a2.params``; any problem raises ParamsError."""
@@ -49,8 +55,11 @@ def section_params(root: Path, section: Section,
         raw = load_yaml(params_file)
     values = section_schema.validate(section.stem, raw, str(params_file))
     values.update(profile_overrides(profile, section.stem))
-    section_schema.validate(section.stem, values,  # the combination
-                            str(profile or params_file))
+    section_schema.validate(
+        section.stem,
+        values,  # the combination
+        str(profile or params_file),
+    )
     return values
 
 
@@ -64,8 +73,9 @@ def _failed_chunk(nb_path: Path) -> int:
         if cell["cell_type"] != "code" or "injected-parameters" in tags:
             continue
         n += 1
-        if any(o.get("output_type") == "error"
-               for o in cell.get("outputs", [])):
+        if any(
+            o.get("output_type") == "error" for o in cell.get("outputs", [])
+        ):
             return n
     return n
 
@@ -74,9 +84,13 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def execute(root: Path, section: Section, build: Path,
-            params: dict[str, Any],
-            params_files: Sequence[Path] = ()) -> Path:
+def execute(
+    root: Path,
+    section: Section,
+    build: Path,
+    params: dict[str, Any],
+    params_files: Sequence[Path] = (),
+) -> Path:
     """Execute into build/exec/<stem>.ipynb; a failure keeps the previous
     executed notebook and leaves the failed one in build/failed/.
     build/provenance/<stem>.json records the runs the section used, its
@@ -97,14 +111,20 @@ def execute(root: Path, section: Section, build: Path,
     os.environ[provenance.ENV] = str(pending)  # the kernel inherits it
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     signal.signal(signal.SIGTERM, _interrupt)  # make killed: clean up too
-    print(f"executing {section.stem} with {params or 'the defaults'}",
-          flush=True)
+    print(
+        f"executing {section.stem} with {params or 'the defaults'}", flush=True
+    )
     done = False
     try:
         papermill.execute_notebook(
-            str(source), str(tmp), parameters={"params": params},
-            kernel_name=KERNEL, log_output=True, progress_bar=True,
-            cwd=str(root))
+            str(source),
+            str(tmp),
+            parameters={"params": params},
+            kernel_name=KERNEL,
+            log_output=True,
+            progress_bar=True,
+            cwd=str(root),
+        )
         done = True
     except PapermillExecutionError as err:
         failed = build / "failed" / f"{section.stem}.ipynb"
@@ -115,10 +135,12 @@ def execute(root: Path, section: Section, build: Path,
             f"section {section.stem} failed in code chunk {cell} of "
             f"{section.source.relative_to(root)}: "
             f"{err.ename}: {err.evalue}\n"
-            f"  (traceback in {os.path.relpath(failed)})") from None
+            f"  (traceback in {os.path.relpath(failed)})"
+        ) from None
     except Exception as err:  # kernel death, missing kernel, ...
-        raise BuildError(f"section {section.stem} failed: "
-                         f"{type(err).__name__}: {err}") from None
+        raise BuildError(
+            f"section {section.stem} failed: {type(err).__name__}: {err}"
+        ) from None
     finally:  # what a failed or interrupted run leaves goes
         source.unlink(missing_ok=True)
         if not done:

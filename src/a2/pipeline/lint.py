@@ -9,6 +9,7 @@ checks and formats those files with the project's settings
 
     python -m a2.pipeline.lint [--fix] [QMD ...]
 """
+
 from __future__ import annotations
 
 import re
@@ -52,7 +53,9 @@ def chunks(text: str) -> list[Chunk]:
 
 
 def to_python(found: list[Chunk]) -> str:
-    return "".join(f"{MARKER} {k}\n{c.code}\n" for k, c in enumerate(found))
+    """The chunks in order, a blank line and a marker between them."""
+    body = "\n\n".join(f"{MARKER} {k}\n{c.code}" for k, c in enumerate(found))
+    return body + "\n"
 
 
 def from_python(text: str, count: int) -> list[str]:
@@ -66,8 +69,9 @@ def write_back(path: Path, found: list[Chunk], codes: list[str]) -> bool:
     """The .qmd with each chunk's code replaced; True if it changed."""
     lines = path.read_text().splitlines()
     for c, code in sorted(zip(found, codes), key=lambda x: -x[0].start):
-        lines[c.start:c.end] = c.options + (code.splitlines() if code
-                                            else [])
+        lines[c.start : c.end] = c.options + (
+            code.splitlines() if code else []
+        )
     new = "\n".join(lines) + "\n"
     changed = new != path.read_text()
     if changed:
@@ -84,7 +88,8 @@ def main(argv: list[str]) -> int:
     fix = "--fix" in argv
     root = Path.cwd()
     paths = [Path(a) for a in argv if a != "--fix"] or sorted(
-        (root / "report").glob("*.qmd"))
+        (root / "report").glob("*.qmd")
+    )
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         found = {}
@@ -92,15 +97,33 @@ def main(argv: list[str]) -> int:
             found[path] = chunks(path.read_text())
             (work / f"{path.stem}.py").write_text(to_python(found[path]))
         settings = ["--config", str(root / "pyproject.toml")]
-        fmt = subprocess.run([ruff(), "format", *settings,
-                              *([] if fix else ["--check", "--diff"]),
-                              str(work)], capture_output=True, text=True)
-        check = subprocess.run([ruff(), "check", *settings,
-                                "--ignore", "E402,B018",  # notebook style
-                                *(["--fix"] if fix else []), str(work)],
-                               capture_output=True, text=True)
-        report = (fmt.stdout + fmt.stderr + check.stdout
-                  + check.stderr).replace(f"{work}/", "report/qmd:")
+        fmt = subprocess.run(
+            [
+                ruff(),
+                "format",
+                *settings,
+                *([] if fix else ["--check", "--diff"]),
+                str(work),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        check = subprocess.run(
+            [
+                ruff(),
+                "check",
+                *settings,
+                "--ignore",
+                "E402,B018",  # notebook style
+                *(["--fix"] if fix else []),
+                str(work),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        report = (
+            fmt.stdout + fmt.stderr + check.stdout + check.stderr
+        ).replace(f"{work}/", "report/qmd:")
         if fix:
             for path, cs in found.items():
                 text = (work / f"{path.stem}.py").read_text()

@@ -6,6 +6,7 @@ first; the lock is released by the OS if the holder dies. Ctrl-C reaches
 the command from the terminal (its process group), SIGTERM is passed on;
 the command's exit status is this one's.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -28,12 +29,18 @@ def run_locked(root: Path, cmd: list[str]) -> int:
             fh.seek(0)
             holder = fh.read().strip() or "?"
             if os.environ.get("A2_LOCK_WAIT", "1") == "0":
-                print(f"error: another build is running in this tree "
-                      f"(pid {holder}); try again when it ends",
-                      file=sys.stderr)
+                print(
+                    f"error: another build is running in this tree "
+                    f"(pid {holder}); try again when it ends",
+                    file=sys.stderr,
+                )
                 return WAIT_EXIT
-            print(f"another build is running in this tree (pid {holder});"
-                  f" waiting for it", file=sys.stderr, flush=True)
+            print(
+                f"another build is running in this tree (pid {holder});"
+                f" waiting for it",
+                file=sys.stderr,
+                flush=True,
+            )
             fcntl.flock(fh, fcntl.LOCK_EX)
         fh.seek(0)
         fh.truncate()
@@ -48,7 +55,9 @@ def run_locked(root: Path, cmd: list[str]) -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) < 3:
-        print("usage: python -m a2.pipeline.lock ROOT CMD [ARG ...]",
-              file=sys.stderr)
+        print(
+            "usage: python -m a2.pipeline.lock ROOT CMD [ARG ...]",
+            file=sys.stderr,
+        )
         sys.exit(2)
     sys.exit(run_locked(Path(sys.argv[1]), sys.argv[2:]))

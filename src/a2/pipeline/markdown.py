@@ -14,6 +14,7 @@ code cells between, as it does under Quarto. Per code cell:
   (``<Figure size ...>``) are dropped, as Quarto does with
   ``warning: false``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -26,8 +27,10 @@ import yaml
 from a2.pipeline.sections import BuildError
 
 OPTION = re.compile(r"^#\|\s*([\w-]+):\s*(.*?)\s*$")
-NOISE = re.compile(r"^\s*(\[?<.* at 0x[0-9a-f]+>\]?|<Figure size .*>|"
-                   r"<IPython\.core\.display\.\w+ object>)\s*$")
+NOISE = re.compile(
+    r"^\s*(\[?<.* at 0x[0-9a-f]+>\]?|<Figure size .*>|"
+    r"<IPython\.core\.display\.\w+ object>)\s*$"
+)
 TABLE_END = re.compile(r"((?:^\|.*\|[ \t]*\n?)+)", re.MULTILINE)
 
 
@@ -47,15 +50,17 @@ def options(source: str, where: str = "cell") -> tuple[dict[str, Any], str]:
         try:
             opts[m.group(1)] = yaml.safe_load(m.group(2))
         except yaml.YAMLError as err:
-            raise BuildError(f"{where}: unreadable cell option "
-                             f"{m.group(1)} ({err})") from None
+            raise BuildError(
+                f"{where}: unreadable cell option {m.group(1)} ({err})"
+            ) from None
         n += 1
     return opts, "\n".join(lines[n:]).strip("\n")
 
 
 def _fence(text: str, cls: str) -> str:
-    ticks = "`" * max(3, max((len(m) for m in re.findall(r"`+", text)),
-                             default=0) + 1)
+    ticks = "`" * max(
+        3, max((len(m) for m in re.findall(r"`+", text)), default=0) + 1
+    )
     return f"{ticks}{cls}\n{text.rstrip()}\n{ticks}"
 
 
@@ -75,8 +80,9 @@ class _Media:
         return f"{self.folder.parent.name}/{self.folder.name}/{name}"
 
 
-def _outputs(cell: dict[str, Any], opts: dict[str, Any],
-             media: _Media) -> list[str]:
+def _outputs(
+    cell: dict[str, Any], opts: dict[str, Any], media: _Media
+) -> list[str]:
     label = str(opts.get("label", ""))
     out: list[str] = []
     images: list[str] = []
@@ -120,15 +126,21 @@ def _caption_table(out: list[str], label: str, cap: str) -> list[str]:
         m = TABLE_END.search(block)
         if m:
             end = m.end(1)
-            out[i] = (block[:end].rstrip("\n") + f"\n\n: {cap} {{#{label}}}"
-                      + "\n" + block[end:])
+            out[i] = (
+                block[:end].rstrip("\n")
+                + f"\n\n: {cap} {{#{label}}}"
+                + "\n"
+                + block[end:]
+            )
             return out
-    raise BuildError(f"cell {label} has '#| label: {label}' but shows no "
-                     f"table")
+    raise BuildError(
+        f"cell {label} has '#| label: {label}' but shows no table"
+    )
 
 
-def document(nb: dict[str, Any], media_dir: Path, stem: str,
-             where: str) -> str:
+def document(
+    nb: dict[str, Any], media_dir: Path, stem: str, where: str
+) -> str:
     """The notebook as Markdown; images are written into media_dir."""
     media = _Media(media_dir, stem)
     parts: list[str] = []

@@ -1,11 +1,13 @@
 """Pandoc from the pypandoc-binary wheel, and small JSON-AST helpers."""
+
 from __future__ import annotations
 
 import json
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from a2.pipeline.sections import BuildError
 
@@ -21,8 +23,9 @@ def executable() -> str:
 
 
 def version() -> str:
-    out = subprocess.run([executable(), "--version"], capture_output=True,
-                         text=True)
+    out = subprocess.run(
+        [executable(), "--version"], capture_output=True, text=True
+    )
     return out.stdout.split()[1] if out.returncode == 0 else "?"
 
 
@@ -35,16 +38,24 @@ def typst_version() -> str:
 def run(args: list[str], cwd: Path, stdin: str | None = None) -> str:
     """Run pandoc; its warnings pass through, a failure is a BuildError."""
     try:
-        proc = subprocess.run([executable(), *args], cwd=cwd, input=stdin,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [executable(), *args],
+            cwd=cwd,
+            input=stdin,
+            capture_output=True,
+            text=True,
+        )
     except KeyboardInterrupt:
-        raise BuildError("interrupted while pandoc was rendering; the "
-                         "previous PDF and site are kept") from None
+        raise BuildError(
+            "interrupted while pandoc was rendering; the "
+            "previous PDF and site are kept"
+        ) from None
     for line in proc.stderr.splitlines():
         print(f"pandoc: {line}")
     if proc.returncode != 0:
-        raise BuildError(f"pandoc {' '.join(args[:3])} ... failed "
-                         f"(exit {proc.returncode})")
+        raise BuildError(
+            f"pandoc {' '.join(args[:3])} ... failed (exit {proc.returncode})"
+        )
     return proc.stdout
 
 
@@ -73,8 +84,17 @@ def walk(node: Any) -> Iterator[dict[str, Any]]:
 
 
 # Position of the Attr triple in the contents of elements that carry one.
-_ATTR_AT = {"Header": 1, "Div": 0, "Span": 0, "Figure": 0, "CodeBlock": 0,
-            "Table": 0, "Code": 0, "Image": 0, "Link": 0}
+_ATTR_AT = {
+    "Header": 1,
+    "Div": 0,
+    "Span": 0,
+    "Figure": 0,
+    "CodeBlock": 0,
+    "Table": 0,
+    "Code": 0,
+    "Image": 0,
+    "Link": 0,
+}
 
 
 def ids(node: Any) -> set[str]:
@@ -87,7 +107,6 @@ def ids(node: Any) -> set[str]:
             if isinstance(attr, list) and attr and attr[0]:
                 out.add(attr[0])
     return out
-
 
 
 # Fixes to pandoc's Typst math, applied inside $...$ only:
@@ -110,4 +129,5 @@ def fix_math(typ: str) -> str:
         for pattern, repl in _TYPST_FIXES:
             body = pattern.sub(repl, body)
         return f"${body}$"
+
     return _MATH.sub(fix, typ)

@@ -9,6 +9,7 @@ embedded renderer read the ``#|`` options from it) and moves
 ``parameters`` tag. A YAML front matter block becomes a raw cell, as
 Quarto expects of a notebook.
 """
+
 from __future__ import annotations
 
 import re
@@ -34,10 +35,14 @@ def _tags(source: str, where: str) -> list[str]:
                 tags = yaml.safe_load(m.group(2))
             except yaml.YAMLError:
                 tags = None
-            if not (isinstance(tags, list)
-                    and all(isinstance(t, str) for t in tags)):
-                raise BuildError(f"{where}: '#| tags:' needs a list of "
-                                 f"names, e.g. [parameters]")
+            if not (
+                isinstance(tags, list)
+                and all(isinstance(t, str) for t in tags)
+            ):
+                raise BuildError(
+                    f"{where}: '#| tags:' needs a list of "
+                    f"names, e.g. [parameters]"
+                )
             return tags
     return []
 
@@ -48,12 +53,23 @@ def cells(text: str, where: str = "qmd") -> list[dict[str, Any]]:
     lines = text.splitlines()
     i = 0
     if lines and lines[0].strip() == "---":
-        end = next((j for j in range(1, len(lines))
-                    if lines[j].strip() in ("---", "...")), None)
+        end = next(
+            (
+                j
+                for j in range(1, len(lines))
+                if lines[j].strip() in ("---", "...")
+            ),
+            None,
+        )
         if end is None:
             raise BuildError(f"{where}: front matter is not closed by ---")
-        out.append({"cell_type": "raw", "metadata": {},
-                    "source": "\n".join(lines[:end + 1])})
+        out.append(
+            {
+                "cell_type": "raw",
+                "metadata": {},
+                "source": "\n".join(lines[: end + 1]),
+            }
+        )
         i = end + 1
     prose: list[str] = []
     fence: str | None = None  # an open Markdown code fence
@@ -61,8 +77,9 @@ def cells(text: str, where: str = "qmd") -> list[dict[str, Any]]:
     def flush() -> None:
         body = "\n".join(prose).strip("\n")
         if body.strip():
-            out.append({"cell_type": "markdown", "metadata": {},
-                        "source": body})
+            out.append(
+                {"cell_type": "markdown", "metadata": {}, "source": body}
+            )
         prose.clear()
 
     while i < len(lines):
@@ -74,20 +91,32 @@ def cells(text: str, where: str = "qmd") -> list[dict[str, Any]]:
             while i < len(lines) and lines[i].rstrip() != "```":
                 i += 1
             if i == len(lines):
-                raise BuildError(f"{where}: the python chunk opened at "
-                                 f"line {start} is not closed by ```")
+                raise BuildError(
+                    f"{where}: the python chunk opened at "
+                    f"line {start} is not closed by ```"
+                )
             source = "\n".join(lines[start:i])
             where_chunk = f"{where}:{start}"
             tags = _tags(source, where_chunk)
-            out.append({"cell_type": "code", "execution_count": None,
-                        "metadata": {"tags": tags} if tags else {},
-                        "outputs": [], "source": source})
+            out.append(
+                {
+                    "cell_type": "code",
+                    "execution_count": None,
+                    "metadata": {"tags": tags} if tags else {},
+                    "outputs": [],
+                    "source": source,
+                }
+            )
         else:
             m = FENCE.match(line.lstrip())
             if m and fence is None:
                 fence = m.group(1)
-            elif m and fence is not None and line.strip().startswith(
-                    fence) and not line.strip().strip(fence[0]):
+            elif (
+                m
+                and fence is not None
+                and line.strip().startswith(fence)
+                and not line.strip().strip(fence[0])
+            ):
                 fence = None
             prose.append(line)
         i += 1
@@ -106,15 +135,22 @@ def notebook(path: Path) -> dict[str, Any]:
     return {
         "cells": cells(text, str(path)),
         "metadata": {
-            "kernelspec": {"display_name": "Python (a2)",
-                           "language": "python", "name": "a2"},
+            "kernelspec": {
+                "display_name": "Python (a2)",
+                "language": "python",
+                "name": "a2",
+            },
             "language_info": {"name": "python"},
         },
-        "nbformat": 4, "nbformat_minor": 5,
+        "nbformat": 4,
+        "nbformat_minor": 5,
     }
 
 
 def code(path: Path) -> str:
     """All code of a .qmd, for import analysis."""
-    return "\n".join(c["source"] for c in notebook(path)["cells"]
-                     if c["cell_type"] == "code")
+    return "\n".join(
+        c["source"]
+        for c in notebook(path)["cells"]
+        if c["cell_type"] == "code"
+    )

@@ -11,6 +11,7 @@ then write the PDF and the site from that stage with one renderer.
 ``quarto`` or ``embedded``. Outputs are written aside and then moved in,
 so a failed render keeps the previous PDF and site.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,8 +40,9 @@ class Renderer:
 
 def _quarto_version(path: str) -> str | None:
     try:
-        out = subprocess.run([path, "--version"], capture_output=True,
-                             text=True, timeout=60)
+        out = subprocess.run(
+            [path, "--version"], capture_output=True, text=True, timeout=60
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     version = out.stdout.strip().splitlines()
@@ -70,7 +72,8 @@ def choose() -> Renderer:
             raise BuildError(
                 f"RENDERER={setting} needs Quarto, but it cannot be run "
                 f"({where}); install it (README: Quarto) or use "
-                f"RENDERER=embedded")
+                f"RENDERER=embedded"
+            )
     return Renderer("embedded", _embedded_version())
 
 
@@ -85,12 +88,15 @@ def _local_quarto() -> str | None:
 def subtitle(renderer: Renderer) -> str:
     from a2 import provenance, settings
 
-    return (f"Built {provenance.now()} from commit "
-            f"{provenance.commit(settings.REPO)} with {renderer}")
+    return (
+        f"Built {provenance.now()} from commit "
+        f"{provenance.commit(settings.REPO)} with {renderer}"
+    )
 
 
-def render(root: Path, build: Path, dist: Path,
-           extras: list[Path] | None = None) -> Renderer:
+def render(
+    root: Path, build: Path, dist: Path, extras: list[Path] | None = None
+) -> Renderer:
     """Write dist/a2-writeup.pdf and dist/site; returns the renderer."""
     renderer = choose()
     print(f"rendering with {renderer}", flush=True)
@@ -117,14 +123,17 @@ def render_quarto(book: Path, renderer: Renderer) -> Path:
     """One `quarto render` of the stage: both formats into book/_book."""
     assert renderer.path
     try:
-        proc = subprocess.run([renderer.path, "render", str(book)],
-                              cwd=book)
+        proc = subprocess.run([renderer.path, "render", str(book)], cwd=book)
     except KeyboardInterrupt:
-        raise BuildError("interrupted while Quarto was rendering; the "
-                         "previous PDF and site are kept") from None
+        raise BuildError(
+            "interrupted while Quarto was rendering; the "
+            "previous PDF and site are kept"
+        ) from None
     if proc.returncode != 0:
-        raise BuildError(f"quarto render failed (exit {proc.returncode}); "
-                         f"the previous PDF and site are kept")
+        raise BuildError(
+            f"quarto render failed (exit {proc.returncode}); "
+            f"the previous PDF and site are kept"
+        )
     return book / "_book"
 
 
@@ -133,8 +142,9 @@ def replace_outputs(made: Path, dist: Path) -> None:
     dist/, the folder becomes dist/site (each with one rename)."""
     pdf = made / "a2-writeup.pdf"
     if not pdf.is_file() or not (made / "index.html").is_file():
-        raise BuildError(f"the renderer wrote no PDF or no index.html in "
-                         f"{made}")
+        raise BuildError(
+            f"the renderer wrote no PDF or no index.html in {made}"
+        )
     tmp_pdf = dist / f".a2-writeup.{os.getpid()}.pdf"
     shutil.copy(pdf, tmp_pdf)
     os.replace(tmp_pdf, dist / "a2-writeup.pdf")

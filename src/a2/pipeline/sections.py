@@ -1,5 +1,6 @@
 """The book's sections: the manifest's chapters, and the library modules
 a section's code uses (for Make's dependency graph)."""
+
 from __future__ import annotations
 
 import ast
@@ -72,8 +73,11 @@ def chapters(root: Path, existing: bool = True) -> list[Section]:
 def unlisted(root: Path) -> list[Path]:
     """Sections in report/ that the manifest does not list (not built)."""
     listed = {s.source.resolve() for s in chapters(root, existing=False)}
-    return [p for p in sorted((root / "report").glob("*.qmd"))
-            if p.resolve() not in listed]
+    return [
+        p
+        for p in sorted((root / "report").glob("*.qmd"))
+        if p.resolve() not in listed
+    ]
 
 
 def notebooks(root: Path) -> list[Section]:
@@ -85,8 +89,9 @@ def resolve(root: Path, name: str) -> Section:
     found = notebooks(root)
     valid = ", ".join(s.stem for s in found) or "(none)"
     if not name.strip():
-        raise BuildError(f"no section given (S=<stem-or-number>); "
-                         f"valid sections: {valid}")
+        raise BuildError(
+            f"no section given (S=<stem-or-number>); valid sections: {valid}"
+        )
     stem = Path(name).stem
     for s in found:
         if stem == s.stem or stem == s.stem.split("-", 1)[0]:
@@ -96,16 +101,21 @@ def resolve(root: Path, name: str) -> Section:
 
 def _strip_magics(code: str) -> str:
     """IPython lines (%magic, !shell) are not Python; blank them."""
-    return "\n".join("" if ln.lstrip().startswith(("%", "!")) else ln
-                     for ln in code.splitlines())
+    return "\n".join(
+        "" if ln.lstrip().startswith(("%", "!")) else ln
+        for ln in code.splitlines()
+    )
 
 
 def _type_only(node: ast.AST) -> bool:
     """`if TYPE_CHECKING:`: imports for type hints, not at run time."""
     test = getattr(node, "test", None)
     return isinstance(node, ast.If) and (
-        isinstance(test, ast.Name) and test.id == "TYPE_CHECKING"
-        or isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Name)
+        and test.id == "TYPE_CHECKING"
+        or isinstance(test, ast.Attribute)
+        and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _nodes(tree: ast.AST):  # noqa: ANN202 (a generator of nodes)
@@ -133,8 +143,9 @@ def _imports(code: str, package: str = "") -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                parts = package.split(".")[: len(package.split(".")) -
-                                           node.level + 1]
+                parts = package.split(".")[
+                    : len(package.split(".")) - node.level + 1
+                ]
                 base = ".".join(p for p in parts + [base] if p)
             out.add(base)
             out.update(f"{base}.{a.name}" for a in node.names)
@@ -202,8 +213,9 @@ def deps_makefile(root: Path) -> str:
     stems, library = [], []
     for s in notebooks(root):
         mods = library_modules(root, notebook_code(s.source))
-        files = [module_path(root, m).relative_to(root).as_posix()
-                 for m in mods]
+        files = [
+            module_path(root, m).relative_to(root).as_posix() for m in mods
+        ]
         files.append("src/a2/params.py")  # every section's schema
         target = f"$(B)/exec/{s.stem}.ipynb"
         stems.append(s.stem)
@@ -216,8 +228,14 @@ def deps_makefile(root: Path) -> str:
     body = [s.stem for s in notebooks(root) if not s.appendix]
     for s in notebooks(root):
         if s.appendix and body:
-            lines.append(f"$(B)/exec/{s.stem}.ipynb: " + " ".join(
-                f"$(B)/exec/{stem}.ipynb" for stem in body))
-    lines += ["", f"SECTIONS := {' '.join(stems)}",
-              f"LIBRARY := {' '.join(library)}", ""]
+            lines.append(
+                f"$(B)/exec/{s.stem}.ipynb: "
+                + " ".join(f"$(B)/exec/{stem}.ipynb" for stem in body)
+            )
+    lines += [
+        "",
+        f"SECTIONS := {' '.join(stems)}",
+        f"LIBRARY := {' '.join(library)}",
+        "",
+    ]
     return "\n".join(lines)

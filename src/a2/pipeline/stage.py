@@ -15,6 +15,7 @@ Staging does, once, what would otherwise differ between the renderers:
   files, the trained models ``a2.report.source`` named in that cell, and
   the commit.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,8 +34,7 @@ VAR = re.compile(r"\{\{<\s*var\s+([\w.-]+)\s*>\}\}")
 CAPTION = re.compile(r"^#\|\s*(fig|tbl)-cap:\s*(.*?)\s*$")
 LABEL = re.compile(r"^#\|\s*label:\s*((?:fig|tbl)-[\w-]+)\s*$")
 # A table written in the prose, captioned the pandoc way.
-PROSE_TABLE = re.compile(r"^(:[ \t].*?)([ \t]*\{#tbl-[\w-]+\})[ \t]*$",
-                         re.M)
+PROSE_TABLE = re.compile(r"^(:[ \t].*?)([ \t]*\{#tbl-[\w-]+\})[ \t]*$", re.M)
 APPENDIX_RUNS = "trained-models"  # id of the appendix's runs table
 
 
@@ -68,16 +68,20 @@ def _options(cell: dict[str, Any]) -> list[str]:
     return lines
 
 
-def source_line(stem: str, record: dict[str, Any],
-                runs: list[str]) -> str:
+def source_line(stem: str, record: dict[str, Any], runs: list[str]) -> str:
     """Markdown for the source line of a figure or table (site links;
     the filter report/a2.lua keeps their text only in print)."""
     parts = [link(record["notebook"], f"notebooks/{stem}.ipynb")]
-    parts += [link(p, f"params/{Path(p).name}")
-              for p in record.get("params", [])]
+    parts += [
+        link(p, f"params/{Path(p).name}") for p in record.get("params", [])
+    ]
     if runs:
-        parts.append("trained models " + ", ".join(
-            link(k, f"{APPENDIX_PAGE}#{APPENDIX_RUNS}") for k in runs))
+        parts.append(
+            "trained models "
+            + ", ".join(
+                link(k, f"{APPENDIX_PAGE}#{APPENDIX_RUNS}") for k in runs
+            )
+        )
     parts.append("commit " + code(record.get("commit", "unknown")))
     return "[Source: " + " · ".join(parts) + "]{.a2-source}"
 
@@ -100,25 +104,33 @@ def _set_caption(cell: dict[str, Any], extra: str, where: str) -> None:
             try:
                 text = yaml.safe_load(m.group(2))
             except yaml.YAMLError as err:
-                raise BuildError(f"{where}: unreadable {m.group(1)}-cap "
-                                 f"({err})") from None
-            new = [f"#| {m.group(1)}-cap: "
-                   + json.dumps(f"{text} {extra}", ensure_ascii=False)]
+                raise BuildError(
+                    f"{where}: unreadable {m.group(1)}-cap ({err})"
+                ) from None
+            new = [
+                f"#| {m.group(1)}-cap: "
+                + json.dumps(f"{text} {extra}", ensure_ascii=False)
+            ]
             if m.group(1) == "fig" and not any(
-                    ln.startswith("#| fig-alt:") for ln in lines):
-                new.append("#| fig-alt: " + json.dumps(_alt(str(text)),
-                                                      ensure_ascii=False))
-            lines[i:i + 1] = new
+                ln.startswith("#| fig-alt:") for ln in lines
+            ):
+                new.append(
+                    "#| fig-alt: "
+                    + json.dumps(_alt(str(text)), ensure_ascii=False)
+                )
+            lines[i : i + 1] = new
             _set_source(cell, "\n".join(lines))
             return
         if not line.startswith("#|"):
             break
-    raise BuildError(f"{where}: a figure or table cell needs "
-                     f"'#| fig-cap:' or '#| tbl-cap:'")
+    raise BuildError(
+        f"{where}: a figure or table cell needs '#| fig-cap:' or '#| tbl-cap:'"
+    )
 
 
-def stage_notebook(nb: dict[str, Any], stem: str, record: dict[str, Any],
-                   where: str) -> dict[str, str]:
+def stage_notebook(
+    nb: dict[str, Any], stem: str, record: dict[str, Any], where: str
+) -> dict[str, str]:
     """Take the section's values out of ``nb`` and put source lines into
     its captions, in place; returns the values."""
     values: dict[str, str] = {}
@@ -137,7 +149,8 @@ def stage_notebook(nb: dict[str, Any], stem: str, record: dict[str, Any],
                         raise BuildError(
                             f"{where} records value '{name}' twice, as "
                             f"{values[name]!r} and {value!r}: give the "
-                            f"second another name")
+                            f"second another name"
+                        )
                     values[name] = value
             elif SOURCE_MIME in data:
                 runs += data[SOURCE_MIME]["runs"]
@@ -145,14 +158,21 @@ def stage_notebook(nb: dict[str, Any], stem: str, record: dict[str, Any],
                 kept.append(out)
         if cell.get("cell_type") == "markdown":
             line = source_line(stem, record, [])
-            _set_source(cell, PROSE_TABLE.sub(
-                lambda m: f"{m.group(1)} {line}{m.group(2)}", _source(cell)))
+            _set_source(
+                cell,
+                PROSE_TABLE.sub(
+                    lambda m, line=line: f"{m.group(1)} {line}{m.group(2)}",
+                    _source(cell),
+                ),
+            )
         if cell.get("cell_type") == "code":
             cell["outputs"] = kept
             labelled = any(LABEL.match(ln) for ln in _options(cell))
             if runs and not labelled:
-                raise BuildError(f"{where}: a2.report.source() in a cell "
-                                 f"without '#| label: fig-...' or 'tbl-...'")
+                raise BuildError(
+                    f"{where}: a2.report.source() in a cell "
+                    f"without '#| label: fig-...' or 'tbl-...'"
+                )
             if labelled:
                 _set_caption(cell, source_line(stem, record, runs), where)
         cells.append(cell)
@@ -174,20 +194,23 @@ def _value(ref: str, values: dict[str, dict[str, str]], where: str) -> str:
     if name not in values.get(ns, {}):
         raise BuildError(
             f"{where} cites {{{{< var {ref} >}}}}, but the section "
-            f"recorded no value '{name}' (a2.report.values)")
+            f"recorded no value '{name}' (a2.report.values)"
+        )
     return values[ns][name]
 
 
-def _check_refs(nb: dict[str, Any], values: dict[str, dict[str, str]],
-                where: str) -> None:
+def _check_refs(
+    nb: dict[str, Any], values: dict[str, dict[str, str]], where: str
+) -> None:
     for cell in nb["cells"]:
         if cell.get("cell_type") == "markdown":
             for ref in VAR.findall(_source(cell)):
                 _value(ref, values, where)
 
 
-def resolve_vars(text: str, values: dict[str, dict[str, str]],
-                 where: str = "the book") -> str:
+def resolve_vars(
+    text: str, values: dict[str, dict[str, str]], where: str = "the book"
+) -> str:
     """``{{< var ns.name >}}`` replaced by its value (the embedded
     renderer and the code notebook; Quarto resolves them itself)."""
     return VAR.sub(lambda m: _value(m.group(1), values, where), text)
@@ -200,17 +223,26 @@ def _record(build: Path, s: Section, root: Path) -> dict[str, Any]:
     if record:
         return record
     params = s.params_file(root)
-    return {"notebook": s.source.relative_to(root).as_posix(),
-            "params": [params.relative_to(root).as_posix()]
-            if params.is_file() else [], "commit": "unknown", "runs": []}
+    return {
+        "notebook": s.source.relative_to(root).as_posix(),
+        "params": [params.relative_to(root).as_posix()]
+        if params.is_file()
+        else [],
+        "commit": "unknown",
+        "runs": [],
+    }
 
 
 def _rel(root: Path, p: Path) -> str:
     return p.relative_to(root).as_posix()
 
 
-def stage(root: Path, build: Path, subtitle: str = "",
-          extras: list[Path] | None = None) -> Path:
+def stage(
+    root: Path,
+    build: Path,
+    subtitle: str = "",
+    extras: list[Path] | None = None,
+) -> Path:
     """Write build/<profile>/book (replacing it) and return its path;
     ``extras`` (the code notebook) are copied into it for the site."""
     book = manifest(root)
@@ -234,10 +266,12 @@ def stage(root: Path, build: Path, subtitle: str = "",
             raise BuildError(
                 f"executed notebook {executed} is unreadable or missing "
                 f"({type(err).__name__}); run `make section S={s.stem}` "
-                f"to execute it again") from None
+                f"to execute it again"
+            ) from None
         record = _record(build, s, root)
         values[namespace(s.stem)] = stage_notebook(
-            nb, s.stem, record, _rel(root, s.source))
+            nb, s.stem, record, _rel(root, s.source)
+        )
         names[_rel(root, s.source)] = f"{s.stem}.ipynb"
         staged.append((s, nb, out / f"{s.stem}.ipynb"))
         _copy_sources(root, executed, s, record, out)
@@ -245,22 +279,26 @@ def stage(root: Path, build: Path, subtitle: str = "",
         _check_refs(nb, values, _rel(root, s.source))
         path.write_text(json.dumps(nb))
     (out / "_variables.yml").write_text(
-        yaml.safe_dump(values, allow_unicode=True, sort_keys=True))
+        yaml.safe_dump(values, allow_unicode=True, sort_keys=True)
+    )
     for extra in extras or []:
         shutil.copy(extra, out / extra.name)
-    _write_manifest(root, book, names, out, subtitle,
-                    [e.name for e in extras or []])
+    _write_manifest(
+        root, book, names, out, subtitle, [e.name for e in extras or []]
+    )
     return out
 
 
-def _copy_sources(root: Path, executed: Path, s: Section,
-                  record: dict[str, Any], out: Path) -> None:
+def _copy_sources(
+    root: Path, executed: Path, s: Section, record: dict[str, Any], out: Path
+) -> None:
     """The executed notebook and params files that source lines link to
     (site/notebooks/<stem>.ipynb, site/params/<name>)."""
     (out / "notebooks").mkdir(exist_ok=True)
     shutil.copy(executed, out / "notebooks" / f"{s.stem}.ipynb")
     files = record.get("param_files") or [
-        str(root / rel) for rel in record.get("params", [])]
+        str(root / rel) for rel in record.get("params", [])
+    ]
     for name in files:
         path = Path(name)
         if path.is_file():
@@ -274,14 +312,21 @@ def _rename(entries: Any, names: dict[str, str]) -> Any:
     if isinstance(entries, list):
         return [_rename(e, names) for e in entries]
     if isinstance(entries, dict):
-        return {k: _rename(v, names) if k in ("chapters", "href") else v
-                for k, v in entries.items()}
+        return {
+            k: _rename(v, names) if k in ("chapters", "href") else v
+            for k, v in entries.items()
+        }
     return entries
 
 
-def _write_manifest(root: Path, book: dict[str, Any],
-                    names: dict[str, str], out: Path, subtitle: str,
-                    extras: list[str]) -> None:
+def _write_manifest(
+    root: Path,
+    book: dict[str, Any],
+    names: dict[str, str],
+    out: Path,
+    subtitle: str,
+    extras: list[str],
+) -> None:
     """The manifest with staged chapter names; the files it names (the
     bibliography, filters, CSS, Typst includes) copied beside it."""
     staged = json.loads(json.dumps(book))  # a deep copy
@@ -301,16 +346,27 @@ def _write_manifest(root: Path, book: dict[str, Any],
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(src, out / rel)
     (out / "_quarto.yml").write_text(
-        yaml.safe_dump(staged, allow_unicode=True, sort_keys=False))
+        yaml.safe_dump(staged, allow_unicode=True, sort_keys=False)
+    )
 
 
 def _referenced_files(node: Any, key: str = "") -> list[str]:
     """Paths in the manifest under keys that name files."""
-    keys = ("bibliography", "filters", "css", "include-in-header",
-            "csl", "template-partials", "favicon")
+    keys = (
+        "bibliography",
+        "filters",
+        "css",
+        "include-in-header",
+        "csl",
+        "template-partials",
+        "favicon",
+    )
     if isinstance(node, dict):
-        return [p for k, v in node.items()
-                for p in _referenced_files(v, k if k in keys else key)]
+        return [
+            p
+            for k, v in node.items()
+            for p in _referenced_files(v, k if k in keys else key)
+        ]
     if isinstance(node, list):
         return [p for v in node for p in _referenced_files(v, key)]
     if key and isinstance(node, str) and ("/" in node or "." in node):

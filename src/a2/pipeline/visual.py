@@ -9,6 +9,7 @@ inside the page's margins, and no heading may end a page.
 
     python -m a2.pipeline.visual DIST OUT   # OUT/html/*.png, OUT/pdf/*.png
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -19,22 +20,29 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 from urllib.parse import urlparse
 from xml.etree import ElementTree
 
 CHROMIUM = "/usr/bin/chromium"
 # No network, no background services: the site must load from loopback.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-quic", "--no-first-run",
-                 "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 LOOPBACK = ("127.0.0.1", "localhost")
 
 
 # --- HTML ------------------------------------------------------------------
+
 
 @dataclass
 class PageReport:
@@ -65,8 +73,9 @@ def serve(folder: Path) -> Iterator[str]:
 
 def site_pages(site: Path) -> list[str]:
     """index.html first, then every other page of the site."""
-    others = sorted(p.name for p in site.glob("*.html")
-                    if p.name != "index.html")
+    others = sorted(
+        p.name for p in site.glob("*.html") if p.name != "index.html"
+    )
     return ["index.html"] + others
 
 
@@ -91,7 +100,7 @@ _UNFOLD = """() => {
 }"""
 
 # Sizes of what should be visible: math, and images that did not load.
-_PAGE_CHECK = """() => ({
+_PAGE_CHECK = r"""() => ({
   math: Array.from(document.querySelectorAll('math')).map(m => {
     const r = m.getBoundingClientRect();
     return [r.width, r.height, m.textContent.trim().slice(0, 40)];
@@ -110,22 +119,24 @@ _PAGE_CHECK = """() => ({
 })"""
 
 
-def browse(site: Path, out: Path,
-           width: int = 1280) -> list[PageReport]:
+def browse(site: Path, out: Path, width: int = 1280) -> list[PageReport]:
     """Load every page of site in chromium; screenshots go to out."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).is_file():
         raise FileNotFoundError(
-            f"{CHROMIUM} missing: apt-get install chromium")
+            f"{CHROMIUM} missing: apt-get install chromium"
+        )
     out.mkdir(parents=True, exist_ok=True)
     reports = []
     with serve(site) as base, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM,
-                                     args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
         try:
             context = browser.new_context(
-                viewport={"width": width, "height": 900})
+                viewport={"width": width, "height": 900}
+            )
             for page_name in site_pages(site):
                 shot = out / (Path(page_name).stem + ".png")
                 report = PageReport(page_name, shot)
@@ -142,19 +153,22 @@ def search(site: Path, query: str) -> list[str]:
     from playwright.sync_api import sync_playwright
 
     quarto = (site / "search.json").is_file()
-    box, hits = (("#quarto-search .aa-Input", ".aa-Item a") if quarto
-                 else ("#search", "#search-results a"))
+    box, hits = (
+        ("#quarto-search .aa-Input", ".aa-Item a")
+        if quarto
+        else ("#search", "#search-results a")
+    )
     with serve(site) as base, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM,
-                                     args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
         try:
             page = browser.new_page()
             page.goto(base + "index.html")
             page.wait_for_load_state("networkidle")
             page.fill(box, query)
             page.wait_for_timeout(1000)  # Quarto searches asynchronously
-            return page.eval_on_selector_all(
-                hits, "as => as.map(a => a.href)")
+            return page.eval_on_selector_all(hits, "as => as.map(a => a.href)")
         finally:
             browser.close()
 
@@ -174,20 +188,32 @@ def _visit(context, url: str, report: PageReport) -> None:  # noqa: ANN001
 
     page.on("request", on_request)
     page.on("response", on_response)
-    page.on("requestfailed", lambda r: problems.append(
-        f"request failed: {r.url} ({r.failure})"))
-    page.on("console", lambda m: problems.append(
-        f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on(
+        "requestfailed",
+        lambda r: problems.append(f"request failed: {r.url} ({r.failure})"),
+    )
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(f"console {m.type}: {m.text}")
+            if m.type == "error"
+            else None
+        ),
+    )
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.goto(url, wait_until="load")
     page.wait_for_load_state("networkidle")
     box = page.evaluate(_LAYOUT_CHECK)
     if box["page"] > box["view"] + 1:
-        problems.append(f"page is {box['page']} px wide in a "
-                        f"{box['view']} px window: content cut off")
+        problems.append(
+            f"page is {box['page']} px wide in a "
+            f"{box['view']} px window: content cut off"
+        )
     if box["view"] <= NARROW and box["top"] > FIRST_HEADING_MAX:
-        problems.append(f"content starts {box['top']:.0f} px down on a "
-                        f"{box['view']} px screen")
+        problems.append(
+            f"content starts {box['top']:.0f} px down on a "
+            f"{box['view']} px screen"
+        )
     page.evaluate(_UNFOLD)
     seen = page.evaluate(_PAGE_CHECK)
     report.math = len(seen["math"])
@@ -202,6 +228,7 @@ def _visit(context, url: str, report: PageReport) -> None:  # noqa: ANN001
 
 
 # --- PDF -------------------------------------------------------------------
+
 
 @dataclass
 class Word:
@@ -222,9 +249,12 @@ class PdfLayout:
 
 def layout(pdf: Path) -> PdfLayout:
     """Word boxes by line from ``pdftotext -bbox-layout``."""
-    xhtml = subprocess.run(["pdftotext", "-bbox-layout", str(pdf), "-"],
-                           check=True, capture_output=True,
-                           text=True).stdout
+    xhtml = subprocess.run(
+        ["pdftotext", "-bbox-layout", str(pdf), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     xhtml = re.sub(r"<!DOCTYPE[^>]*>", "", xhtml)
     root = ElementTree.fromstring(xhtml)
     ns = {"h": "http://www.w3.org/1999/xhtml"}
@@ -233,10 +263,19 @@ def layout(pdf: Path) -> PdfLayout:
         width, height = float(page.get("width")), float(page.get("height"))
         lines = []
         for line in page.iterfind(".//h:line", ns):
-            lines.append([Word(i + 1, *(float(w.get(k)) for k in
-                                        ("xMin", "yMin", "xMax", "yMax")),
-                               w.text or "")
-                          for w in line.iterfind("h:word", ns)])
+            lines.append(
+                [
+                    Word(
+                        i + 1,
+                        *(
+                            float(w.get(k))
+                            for k in ("xMin", "yMin", "xMax", "yMax")
+                        ),
+                        w.text or "",
+                    )
+                    for w in line.iterfind("h:word", ns)
+                ]
+            )
         pages.append([ln for ln in lines if ln])
     return PdfLayout(width, height, pages)
 
@@ -257,6 +296,7 @@ TOL_X, TOL_Y = 4.0, 6.0
 @dataclass(frozen=True)
 class Box:
     """The text area of a PDF's pages, in points."""
+
     x0: float
     y0: float
     x1: float
@@ -269,17 +309,24 @@ def text_box(pdf: PdfLayout) -> Box:
     edges of the lines, and the top and bottom of the body lines."""
     import numpy as np
 
-    lines = [ln for page in pdf.pages for ln in page
-             if not _is_page_number(ln) and len(ln) > 3]
+    lines = [
+        ln
+        for page in pdf.pages
+        for ln in page
+        if not _is_page_number(ln) and len(ln) > 3
+    ]
     if not lines:
         return Box(0, 0, pdf.width, pdf.height)
     left = np.array([ln[0].x0 for ln in lines])
     right = np.array([ln[-1].x1 for ln in lines])
     top = np.array([min(w.y0 for w in ln) for ln in lines])
     bottom = np.array([max(w.y1 for w in ln) for ln in lines])
-    return Box(float(np.percentile(left, 5)), float(np.percentile(top, 1)),
-               float(np.percentile(right, 95)),
-               float(np.percentile(bottom, 99.5)))
+    return Box(
+        float(np.percentile(left, 5)),
+        float(np.percentile(top, 1)),
+        float(np.percentile(right, 95)),
+        float(np.percentile(bottom, 99.5)),
+    )
 
 
 OUTDENT = 45.0  # points: a template may hang heading numbers left
@@ -294,11 +341,12 @@ def overflowing_words(pdf: PdfLayout, box: Box | None = None) -> list[str]:
     for lines in pdf.pages[1:]:
         for line in lines:
             for w in line:
-                if (w.x0 < lo_x or w.x1 > hi_x or w.y0 < 0
-                        or w.y1 > pdf.height):
-                    out.append(f"page {w.page}: '{text_of(line)[:60]}' "
-                               f"at x {w.x0:.0f}-{w.x1:.0f}, "
-                               f"y {w.y0:.0f}-{w.y1:.0f}")
+                if w.x0 < lo_x or w.x1 > hi_x or w.y0 < 0 or w.y1 > pdf.height:
+                    out.append(
+                        f"page {w.page}: '{text_of(line)[:60]}' "
+                        f"at x {w.x0:.0f}-{w.x1:.0f}, "
+                        f"y {w.y0:.0f}-{w.y1:.0f}"
+                    )
                     break
     return out
 
@@ -331,9 +379,11 @@ def orphaned_headings(pdf: PdfLayout, headings: list[str]) -> list[str]:
         last = _squash(text_of(body[-1]))
         for h in heads:
             first_word = h.split()[0]
-            if last == h or (last.startswith(first_word + " ")
-                             and h.startswith(last)
-                             and re.match(r"\d", first_word)):
+            if last == h or (
+                last.startswith(first_word + " ")
+                and h.startswith(last)
+                and re.match(r"\d", first_word)
+            ):
                 out.append(f"page {i + 1} ends with heading '{h}'")
     return out
 
@@ -342,13 +392,17 @@ def render_pages(pdf: Path, out: Path, dpi: int = 50) -> list[Path]:
     """Every page as out/page-NN.png (what a reader sees)."""
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    subprocess.run(["pdftoppm", "-r", str(dpi), "-png", str(pdf),
-                    str(out / "page")], check=True, capture_output=True)
+    subprocess.run(
+        ["pdftoppm", "-r", str(dpi), "-png", str(pdf), str(out / "page")],
+        check=True,
+        capture_output=True,
+    )
     return sorted(out.glob("page-*.png"))
 
 
-def inked_margins(pngs: list[Path], box: Box, skip: set[int] = frozenset(),
-                  dpi: int = 50) -> list[str]:
+def inked_margins(
+    pngs: list[Path], box: Box, skip: set[int] = frozenset(), dpi: int = 50
+) -> list[str]:
     """Pages with ink left or right of the text area: a figure, table,
     equation or code block too wide for the page. Pages in ``skip``
     (chapter openings, front matter) carry the template's decorations."""
@@ -364,16 +418,23 @@ def inked_margins(pngs: list[Path], box: Box, skip: set[int] = frozenset(),
         w = a.shape[1]
         left = int((box.x0 - OUTDENT) * scale)
         right = int((box.x1 + 2 * TOL_X) * scale)
-        for side, strip in (("left", a[:, :max(left, 0)]),
-                            ("right", a[:, min(right, w):])):
+        for side, strip in (
+            ("left", a[:, : max(left, 0)]),
+            ("right", a[:, min(right, w) :]),
+        ):
             if strip.any():
                 out.append(f"{png.name}: ink in the {side} margin")
     return out
 
 
-def blank_space(pngs: list[Path], pdf: PdfLayout, box: Box,
-                chapter_titles: list[str], dpi: int = 50,
-                most: float = 1 / 3) -> list[str]:
+def blank_space(
+    pngs: list[Path],
+    pdf: PdfLayout,
+    box: Box,
+    chapter_titles: list[str],
+    dpi: int = 50,
+    most: float = 1 / 3,
+) -> list[str]:
     """Pages with a blank stretch of more than ``most`` of the page's
     height inside the text area, where a float or a break left a hole.
     A chapter's last page may end early, and a book may leave the page
@@ -388,7 +449,8 @@ def blank_space(pngs: list[Path], pdf: PdfLayout, box: Box,
     def starts_chapter(i: int) -> bool:
         """The next page with text opens a chapter (or there is none)."""
         while i < len(pdf.pages) and not [
-                ln for ln in pdf.pages[i] if not _is_page_number(ln)]:
+            ln for ln in pdf.pages[i] if not _is_page_number(ln)
+        ]:
             i += 1
         if i >= len(pdf.pages):
             return True
@@ -401,7 +463,7 @@ def blank_space(pngs: list[Path], pdf: PdfLayout, box: Box,
             continue
         a = np.asarray(Image.open(png).convert("L")) < 200
         y0, y1 = int(box.y0 * scale), int(box.y1 * scale)
-        rows = a[y0:y1, int(box.x0 * scale):int(box.x1 * scale)].any(1)
+        rows = a[y0:y1, int(box.x0 * scale) : int(box.x1 * scale)].any(1)
         inked = np.flatnonzero(rows)
         height = y1 - y0
         if inked.size == 0:  # an empty page
@@ -412,18 +474,26 @@ def blank_space(pngs: list[Path], pdf: PdfLayout, box: Box,
         inner = int(gaps.max()) if gaps.size else 0
         end = height - 1 - int(inked[-1])
         if inner > most * height:
-            out.append(f"page {i + 1}: a blank stretch of "
-                       f"{inner / height:.0%} of the page")
+            out.append(
+                f"page {i + 1}: a blank stretch of "
+                f"{inner / height:.0%} of the page"
+            )
         elif end > most * height and not starts_chapter(i + 1):
-            out.append(f"page {i + 1}: the last {end / height:.0%} of the "
-                       f"page is blank, and the next page goes on")
+            out.append(
+                f"page {i + 1}: the last {end / height:.0%} of the "
+                f"page is blank, and the next page goes on"
+            )
     return out
 
 
 def empty_headings(text: str) -> list[str]:
     """Contents entries with a number and no title ("1.2.2 . . . 6")."""
-    return re.findall(r"^\s*((?:\d+|[A-Z])(?:\.\d+)*)\s*(?:\.\s*){3,}"
-                      r"\d+\s*$", text, re.M)
+    return re.findall(
+        r"^\s*((?:\d+|[A-Z])(?:\.\d+)*)\s*(?:\.\s*){3,}"
+        r"\d+\s*$",
+        text,
+        re.M,
+    )
 
 
 # Math written as text: a subscript by underscore (S_min; not a code
@@ -431,53 +501,71 @@ def empty_headings(text: str) -> list[str]:
 # spelled out, L1(...).
 ASCII_MATH = re.compile(
     r"\b[A-Za-z]{1,2}_[A-Za-z0-9{]+\b|\b(?:eta|lambda|sigma|alpha|beta|"
-    r"theta|mu|epsilon)\b|\b[A-Za-z]\*(?!\w)|\bL\d\(")
+    r"theta|mu|epsilon)\b|\b[A-Za-z]\*(?!\w)|\bL\d\("
+)
 
 
 def captions_of(text: str) -> list[str]:
     """The numbered captions of a PDF's text, without their source line."""
     flat = _squash(text)
-    found = re.findall(r"(?:Figure|Table) [A-Z0-9]+\.\d+: (.*?)(?= Source:"
-                       r"|(?:Figure|Table) [A-Z0-9]+\.\d+: |$)", flat)
+    found = re.findall(
+        r"(?:Figure|Table) [A-Z0-9]+\.\d+: (.*?)(?= Source:"
+        r"|(?:Figure|Table) [A-Z0-9]+\.\d+: |$)",
+        flat,
+    )
     return found
 
 
 def ascii_math(text: str) -> list[str]:
-    return [f"{m.group(0)!r} in '{c[:60]}'" for c in captions_of(text)
-            for m in ASCII_MATH.finditer(c)]
+    return [
+        f"{m.group(0)!r} in '{c[:60]}'"
+        for c in captions_of(text)
+        for m in ASCII_MATH.finditer(c)
+    ]
 
 
 # A path on the build machine: the report names files by their place in
 # the repository, or by their name.
-LOCAL_PATH = re.compile(r"(?<![\w.~-])(?:/(?:home|root|tmp|work|Users|mnt|"
-                        r"var|opt|srv)/[^\s)\]]*|\.\./shared/\S*|"
-                        r"[A-Z]:\\\S+)")
+LOCAL_PATH = re.compile(
+    r"(?<![\w.~-])(?:/(?:home|root|tmp|work|Users|mnt|"
+    r"var|opt|srv)/[^\s)\]]*|\.\./shared/\S*|"
+    r"[A-Z]:\\\S+)"
+)
 
 
 def local_paths(text: str) -> list[str]:
     return sorted(set(LOCAL_PATH.findall(text)))
 
 
-def pdf_problems(pdf: Path, pngs: list[Path], headings: list[str],
-                 chapter_titles: list[str]) -> list[str]:
+def pdf_problems(
+    pdf: Path, pngs: list[Path], headings: list[str], chapter_titles: list[str]
+) -> list[str]:
     """Everything a reader of the PDF would trip on, one line each."""
     found = layout(pdf)
     box = text_box(found)
-    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"],
-                          check=True, capture_output=True, text=True).stdout
-    return (overflowing_words(found, box)
-            + orphaned_headings(found, headings)
-            + inked_margins(pngs, box, chapter_pages(found, chapter_titles))
-            + blank_space(pngs, found, box, chapter_titles)
-            + [f"heading without a title: {h}" for h in empty_headings(text)]
-            + [f"math as plain text in a caption: {m}"
-               for m in ascii_math(text)]
-            + [f"local path: {p}" for p in local_paths(text)]
-            + [f"unresolved reference: {r}" for r in
-               sorted(set(re.findall(r"\?@[\w-]+", text)))])
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return (
+        overflowing_words(found, box)
+        + orphaned_headings(found, headings)
+        + inked_margins(pngs, box, chapter_pages(found, chapter_titles))
+        + blank_space(pngs, found, box, chapter_titles)
+        + [f"heading without a title: {h}" for h in empty_headings(text)]
+        + [f"math as plain text in a caption: {m}" for m in ascii_math(text)]
+        + [f"local path: {p}" for p in local_paths(text)]
+        + [
+            f"unresolved reference: {r}"
+            for r in sorted(set(re.findall(r"\?@[\w-]+", text)))
+        ]
+    )
 
 
 # --- make check-visual -----------------------------------------------------
+
 
 def _markdown(path: Path) -> str:
     """A section source's Markdown, code chunks left out."""
@@ -485,8 +573,11 @@ def _markdown(path: Path) -> str:
         return path.read_text()
     from a2.pipeline import qmd
 
-    return "\n".join(c["source"] for c in qmd.notebook(path)["cells"]
-                     if c["cell_type"] == "markdown")
+    return "\n".join(
+        c["source"]
+        for c in qmd.notebook(path)["cells"]
+        if c["cell_type"] == "markdown"
+    )
 
 
 def _heading(line: str) -> str:
@@ -527,12 +618,18 @@ def main(argv: list[str]) -> int:
     for r in browse(dist / "site", out / "html"):
         problems += [f"{r.page}: {p}" for p in r.problems]
     pngs = render_pages(dist / "a2-writeup.pdf", out / "pdf")
-    problems += pdf_problems(dist / "a2-writeup.pdf", pngs,
-                             source_headings(root), chapter_titles(root))
+    problems += pdf_problems(
+        dist / "a2-writeup.pdf",
+        pngs,
+        source_headings(root),
+        chapter_titles(root),
+    )
     for p in problems:
         print(f"problem: {p}")
-    print(f"screenshots in {out}/html, PDF pages in {out}/pdf "
-          f"({len(pngs)} pages); {len(problems)} problems")
+    print(
+        f"screenshots in {out}/html, PDF pages in {out}/pdf "
+        f"({len(pngs)} pages); {len(problems)} problems"
+    )
     return 1 if problems else 0
 
 
