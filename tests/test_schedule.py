@@ -183,3 +183,22 @@ def test_planned_runs_are_the_runs_the_notebook_trains(
 
 def test_sections_without_training_plan_no_runs():
     assert schedule.planned_runs("1-optimization", {}) == []
+
+
+def test_train_sections_pools_the_sections_runs_per_data_subset(
+        tiny_data, monkeypatch):
+    from a2 import experiments
+
+    params = {stem: section_params(REPO, resolve(REPO, stem),
+                                   profile=REPO / "params/smoke.yaml")
+              for stem in ("1-optimization", "4-pooling", "5-transposed")}
+    loads, calls = [], []
+    monkeypatch.setattr(experiments, "load_data",
+                        lambda *a: loads.append(a) or tiny_data)
+    monkeypatch.setattr(schedule, "train_many",
+                        lambda runs, data, **kw: calls.append(runs) or [])
+    schedule.train_sections(params, log=None)
+    assert loads == [(256, 128)]  # smoke.yaml's n_train, n_valid
+    assert calls == [schedule.planned_runs("4-pooling", params["4-pooling"])
+                     + schedule.planned_runs("5-transposed",
+                                             params["5-transposed"])]

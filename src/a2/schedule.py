@@ -37,7 +37,7 @@ from a2.train import RunConfig
 Log = Callable[[str], None] | None
 # The keys of the notebooks' `params` dict, which every run call gets.
 RUN_KEYS = ("kernel", "num_filters", "lr", "batch_size", "epochs", "seed")
-GRACE_S = 2.0  # after Ctrl-C: time for workers to stop on their own
+STOP_S = 30.0  # after Ctrl-C: time for workers to save and exit
 
 
 # --- what the sections train -----------------------------------------------
@@ -170,7 +170,11 @@ def default_workers(configs: Sequence[RunConfig],
     if any(train.resolve_device(c.device).type == "cuda" for c in configs):
         return 1
     threads = threads or train.CPU_THREADS
-    return max(1, len(os.sched_getaffinity(0)) // threads)
+    try:
+        cpus = len(os.sched_getaffinity(0))  # the CPUs this process may use
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, cpus // threads)
 
 
 def train_many(configs: Sequence[RunConfig], data: ColourData,
@@ -266,6 +270,7 @@ def _pool(jobs: list[RunConfig], keys: dict[RunConfig, str],
         for p in procs:
             p.join(timeout=10)
     except KeyboardInterrupt:
+        tasks.cancel_join_thread()  # runs left unsent: exit without them
         _stop(procs)
         for pid, i in running.items():
             c = jobs[i]
@@ -297,17 +302,16 @@ def _check_workers(procs: list[mp.Process], running: dict[int, int],
 
 
 def _stop(procs: list[mp.Process]) -> None:
-    """Stop workers as Ctrl-C in a terminal would: they got SIGINT too
-    (one process group) or get it now; a run stops after its step, its
-    finished epochs saved; a worker that does not stop is killed."""
-    deadline = time.monotonic() + GRACE_S
-    for p in procs:
-        p.join(timeout=max(0.0, deadline - time.monotonic()))
+    """Stop every worker with one SIGINT (they sit in their own process
+    groups, so a terminal's Ctrl-C reaches only this process): a run
+    stops after its step with its finished epochs saved; a worker that
+    does not stop within ``STOP_S`` is killed."""
     for p in procs:
         if p.is_alive():
             os.kill(p.pid, signal.SIGINT)
+    deadline = time.monotonic() + STOP_S
     for p in procs:
-        p.join(timeout=30)
+        p.join(timeout=max(0.0, deadline - time.monotonic()))
         if p.is_alive():
             p.kill()
 
@@ -332,6 +336,7 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 
 def _worker(tasks: Any, events: Any, data: ColourData, threads: int) -> None:
     """A worker process: take runs from ``tasks`` until a stop mark."""
+    os.setpgrp()  # Ctrl-C goes to the parent, which stops us once
     _die_with_parent()
     os.environ.pop(provenance.ENV, None)  # the sections note their runs
     torch.set_num_threads(threads)
