@@ -21,6 +21,30 @@ Candidates (flags combine with '+'):
 
 Prints img/s (median), the ratio to the first candidate, and each
 candidate's warm-up (first two steps, compilation included).
+
+Evidence (2-core AMD EPYC VM, torch 2.14.1, 1 thread, load average about
+1 (this script alone), 3 rounds of 25 steps; 2026-11-29), img/s and ratio
+to plain for PoolUpsampleNet / ConvTransposeNet / UNet:
+
+    plain                      475 1.00   585 1.00   525 1.00
+    cl                         699 1.47   718 1.23   655 1.25
+    cl+flatce                  741 1.56   811 1.39   682 1.30
+    cl+flatce+malloc           828 1.74   989 1.69   845 1.61  <- a2
+    cl+flatce+malloc+fused     819 1.73  1026 1.75   807 1.54
+    cl-conv+flatce+malloc      830 1.75  1025 1.75   858 1.63
+    cl+flatce+malloc+avx2      882 1.86  1081 1.85   842 1.60
+    cl+flatce+malloc+compile   667 1.41   921 1.57   820 1.56  (17-20 s
+                                                      warm-up each)
+    plain+malloc               519 1.09   684 1.17   597 1.14
+
+Kept: cl, flatce, malloc. Fused Adam and NCHW transposed convolutions are
+within the noise (an earlier loaded run had cl-conv at 0.80x on
+ConvTransposeNet). AVX2 gained 7-9% on two networks here but lost 14% on
+ConvTransposeNet in a loaded run, and oneDNN reads it once per process,
+before the first convolution, so a notebook that ran one first would
+train to other numbers than the build's workers: left out. torch.compile
+lost speed and costs its warm-up once per network, batch size and
+process.
 """
 from __future__ import annotations
 

@@ -44,7 +44,10 @@ from a2.data import ColourData
 from a2.models import build_model, check_kernel
 
 EVAL_BATCH = 500  # validation batch size: eval mode, so it only sets speed
-CPU_THREADS = 1  # threads of one CPU run (see the module's docstring)
+# Threads of one CPU run (see the module's docstring). One: two 1-thread
+# runs side by side trained the build's runs 1.14x sooner than one run at
+# a time on 2 threads (bench/bench_schedule.py, 2-core CPU).
+CPU_THREADS = 1
 # CUDA graphs (Trainer(graphs=...)) when not asked: off until
 # bench/gpu_check.sh has shown on a GPU that they pay and agree.
 GRAPHS_ON_CUDA = False
@@ -160,8 +163,9 @@ def keep_freed_memory() -> None:
 
     A step frees and allocates activations of ~10 MB; by default glibc
     returns them to the OS and the next step faults the pages in again
-    (about 10,000 page faults per step, a third of a CPU step here).
-    Process-wide and harmless elsewhere; a no-op without glibc.
+    (about 10,000 page faults per step; keeping them trains 1.1-1.25x
+    faster, bench/bench_candidates.py). Process-wide and harmless
+    elsewhere; a no-op without glibc.
     """
     if _kept:
         return
@@ -228,7 +232,7 @@ class Trainer:
             config.model, kernel=config.kernel,
             num_filters=config.num_filters, num_colours=config.num_colours,
             num_in_channels=1, dilation=config.dilation).to(dev)
-        # oneDNN's CPU convolutions, transposed ones included, run 1.2-1.7x
+        # oneDNN's CPU convolutions, transposed ones included, run 1.2-1.5x
         # faster on NHWC (bench/bench_candidates.py); the maths is the same.
         layout = torch.channels_last if on_cpu else torch.contiguous_format
         if on_cpu:
