@@ -107,7 +107,13 @@ $(B)/params.ok: $(SOURCES) $(wildcard params/*.yaml) $(B)/data.stamp \
 	$(BUILD) check $(PROFILE_ARG)
 	@touch $@
 
-# --- executing sections ----------------------------------------------------
+# --- training, then executing sections --------------------------------------
+# Every run the sections will load, trained side by side (a2.schedule);
+# the sections that train (deps.mk) then load them from the cache.
+$(B)/trained.stamp: $(B)/params.ok $(LIBRARY) $(PROFILE_FILE) | $(SETUP)
+	$(BUILD) train $(PROFILE_ARG)
+	@touch $@
+
 EXEC := $(SECTIONS:%=$(B)/exec/%.ipynb)
 
 .SECONDEXPANSION:
@@ -118,6 +124,8 @@ $(B)/exec/%.ipynb: report/%.qmd $$(wildcard params/$$*.yaml) \
 ifneq ($(A2_LOCKED),)
 section: | $(SETUP) $(B)/params.ok
 	@stem=$$($(BUILD) resolve "$$S") && \
+	$(BUILD) train "$$stem" $${PARAMS:+--params "$$PARAMS"} \
+	  $(PROFILE_ARG) && \
 	$(BUILD) execute "$$stem" $${PARAMS:+--params "$$PARAMS"} \
 	  $(PROFILE_ARG) && \
 	$(MAKE) --no-print-directory -f $(MAKEFILE) pdf

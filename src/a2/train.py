@@ -12,10 +12,23 @@ departures, each for speed or exactness and none changing the method:
   ``shuffle='epoch'`` draws a new one each epoch;
 - every random draw comes from ``seed``, so a run is repeatable on the CPU,
   and the state after each epoch (weights, optimiser, RNGs, history) can be
-  saved and resumed bit for bit (see ``a2.cache``).
+  saved and resumed bit for bit (see ``a2.cache``);
+- on the CPU a run trains on ``CPU_THREADS`` threads whatever the machine
+  has: oneDNN splits the weight gradients' sums by thread, so the thread
+  count changes the last bits, and a run must not depend on who trains it.
+  Runs go side by side instead (``a2.schedule``).
+
+Speed (``bench/bench_train.py``, ``bench/bench_candidates.py``): on the
+CPU the model, its inputs and so its logits are channels-last (oneDNN's
+fast layout), the loss reads the logits as a (pixels, NC) view with no
+copy, and freed memory stays in the process (no page faults per step).
+On CUDA nothing waits for the device within an epoch; ``graphs=True``
+replays each full batch's step as one CUDA graph.
 """
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import sys
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -32,6 +45,13 @@ from a2.models import build_model, check_kernel
 from a2.params import TRAINING
 
 EVAL_BATCH = 500  # validation batch size: eval mode, so it only sets speed
+# Threads of one CPU run (see the module's docstring). One: two 1-thread
+# runs side by side trained the build's runs 1.14x sooner than one run at
+# a time on 2 threads (bench/bench_schedule.py, 2-core CPU).
+CPU_THREADS = 1
+# CUDA graphs (Trainer(graphs=...)) when not asked: off until
+# bench/gpu_check.sh has shown on a GPU that they pay and agree.
+GRAPHS_ON_CUDA = False
 
 
 @dataclass(frozen=True)
@@ -135,35 +155,101 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt options
+_kept: list[bool] = []
+
+
+def keep_freed_memory() -> None:
+    """Let glibc keep freed memory for reuse instead of handing it back.
+
+    A step frees and allocates activations of ~10 MB; by default glibc
+    returns them to the OS and the next step faults the pages in again
+    (about 10,000 page faults per step; keeping them trains 1.1-1.25x
+    faster, bench/bench_candidates.py). Process-wide and harmless
+    elsewhere; a no-op without glibc.
+    """
+    if _kept:
+        return
+    _kept.append(True)
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
+    for size in (1 << 28, 1 << 25):  # glibc may cap the threshold
+        if libc.mallopt(_M_MMAP_THRESHOLD, size):
+            break
+
+
+@contextlib.contextmanager
+def _threads(n: int) -> Iterator[None]:
+    """torch's intra-op threads set to ``n``, then put back."""
+    old = torch.get_num_threads()
+    if old != n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if old != n:
+            torch.set_num_threads(old)
+
+
+def pixel_cross_entropy(logits: torch.Tensor, target: torch.Tensor,
+                        reduction: str = "mean") -> torch.Tensor:
+    """``F.cross_entropy`` over pixels: (B, NC, H, W) logits, (B, H, W)
+    colour classes.
+
+    Channels-last logits are already a (B*H*W, NC) matrix in memory; the
+    loss on that view spares the copies and zero-fills that the 4-D form
+    makes on them (same maths, its sums taken in another order).
+    """
+    if not logits.is_contiguous(memory_format=torch.channels_last):
+        return F.cross_entropy(logits, target, reduction=reduction)
+    flat = logits.permute(0, 2, 3, 1).reshape(-1, logits.shape[1])
+    return F.cross_entropy(flat, target.reshape(-1), reduction=reduction)
+
+
 class Trainer:
     """One run: the model, Adam, the shuffling generator and the history.
 
     ``state_dict``/``load_state_dict`` capture everything needed to go on
-    after a finished epoch exactly as if never stopped.
+    after a finished epoch exactly as if never stopped. ``threads`` (CPU)
+    and ``graphs`` (CUDA) only change speed, except that another thread
+    count changes the last bits, so ``a2.cache`` never passes one.
     """
 
-    def __init__(self, config: RunConfig, data: ColourData):
+    def __init__(self, config: RunConfig, data: ColourData,
+                 threads: int | None = None, graphs: bool | None = None):
         if data.num_colours != config.num_colours:
             raise cfg.ParamsError(
                 f"num_colours is {config.num_colours} but the palette has "
                 f"{data.num_colours} colours")
         self.config, self.device = config, resolve_device(config.device)
+        dev, on_cpu = self.device, self.device.type == "cpu"
+        self.threads = CPU_THREADS if threads is None else threads
         torch.manual_seed(config.seed)
         self.model = build_model(
             config.model, kernel=config.kernel,
             num_filters=config.num_filters, num_colours=config.num_colours,
-            num_in_channels=1, dilation=config.dilation).to(self.device)
-        if self.device.type == "cpu":
-            # oneDNN's CPU convolutions run faster on NHWC weights (about
-            # 1.3x here); the maths is the same.
-            self.model = self.model.to(memory_format=torch.channels_last)
+            num_in_channels=1, dilation=config.dilation).to(dev)
+        # oneDNN's CPU convolutions, transposed ones included, run 1.2-1.5x
+        # faster on NHWC (bench/bench_candidates.py); the maths is the same.
+        layout = torch.channels_last if on_cpu else torch.contiguous_format
+        if on_cpu:
+            keep_freed_memory()
+            self.model = self.model.to(memory_format=layout)
+        # Fused Adam: one kernel for all weights on CUDA, steps counted on
+        # the device (no sync, capturable); the CPU keeps the default.
+        cuda = dev.type == "cuda"
+        fused = {"fused": True, "capturable": True} if cuda else {}
         self.optimizer = torch.optim.Adam(self.model.parameters(),
-                                          lr=config.lr)
-        # Moved to the device once: (N, 1, 32, 32) inputs, (N, 32, 32) targets
-        dev = self.device
-        self.x_train = data.train_grey.to(dev)
+                                          lr=config.lr, **fused)
+        # Moved to the device once: (N, 1, 32, 32) inputs, (N, 32, 32)
+        # targets. A one-channel NHWC input keeps UNet's concatenation
+        # with NHWC features NHWC (else it and its gradient are copied).
+        self.x_train = data.train_grey.to(dev, memory_format=layout)
         self.t_train = data.train_target.to(dev)
-        self.x_valid = data.valid_grey.to(dev)
+        self.x_valid = data.valid_grey.to(dev, memory_format=layout)
         self.t_valid = data.valid_target.to(dev)
         # A CPU generator, so the order is the same on every device.
         self.generator = torch.Generator().manual_seed(config.seed)
@@ -171,29 +257,51 @@ class Trainer:
         if config.shuffle == "once":
             self.order = self._permutation()
         self.history = History()
+        if graphs is None:
+            graphs = GRAPHS_ON_CUDA
+        self._graph = _GraphStep(self) if graphs and cuda else None
 
     def _permutation(self) -> torch.Tensor:
         n = len(self.x_train)
         return torch.randperm(n, generator=self.generator).to(self.device)
 
+    def _speed(self) -> contextlib.AbstractContextManager:
+        if self.device.type == "cpu":
+            return _threads(self.threads)
+        return contextlib.nullcontext()
+
+    def step(self, idx: torch.Tensor) -> torch.Tensor:
+        """One Adam step on the images ``idx``: the batch's summed pixel
+        loss as a float64 tensor on the device (read later: no sync)."""
+        logits = self.model(self.x_train[idx])  # (B, NC, 32, 32)
+        loss = pixel_cross_entropy(logits, self.t_train[idx])
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach().double() * len(idx)
+
     def train_epoch(self) -> tuple[float, float]:
         """One pass over the training set: (mean pixel loss, seconds)."""
-        model, opt, bs = self.model, self.optimizer, self.config.batch_size
+        bs = self.config.batch_size
         order = self.order if self.order is not None else self._permutation()
-        model.train()
-        _sync(self.device)
-        start = time.perf_counter()
-        total = torch.zeros((), dtype=torch.float64, device=self.device)
-        for s in range(0, len(order), bs):
-            idx = order[s:s + bs]
-            logits = model(self.x_train[idx])  # (B, NC, 32, 32)
-            loss = F.cross_entropy(logits, self.t_train[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.detach().double() * len(idx)
-        mean = total.item() / len(order)  # .item() syncs the device
+        self.model.train()
+        with self._speed():
+            _sync(self.device)
+            start = time.perf_counter()
+            total = torch.zeros((), dtype=torch.float64, device=self.device)
+            for s in range(0, len(order), bs):
+                idx = order[s:s + bs]
+                if self._graph is not None and len(idx) == bs:
+                    total += self._graph(idx)
+                else:
+                    total += self.step(idx)
+            mean = total.item() / len(order)  # .item() syncs the device
         return mean, time.perf_counter() - start
+
+    def evaluate(self) -> tuple[float, float]:
+        """Validation (mean pixel loss, % of pixels right), eval mode."""
+        with self._speed():
+            return evaluate(self.model, self.x_valid, self.t_valid)
 
     def fit(self, on_epoch: Callable[["Trainer"], None] | None = None,
             log: Callable[[str], None] | None = print) -> History:
@@ -208,8 +316,7 @@ class Trainer:
         while len(self.history) < self.config.epochs:
             train_loss, train_s = self.train_epoch()
             start = time.perf_counter()
-            valid_loss, valid_acc = evaluate(self.model, self.x_valid,
-                                             self.t_valid)
+            valid_loss, valid_acc = self.evaluate()
             record = EpochRecord(len(self.history) + 1, train_loss,
                                  valid_loss, valid_acc, train_s,
                                  time.perf_counter() - start)
@@ -243,6 +350,52 @@ class Trainer:
         self.history = History.from_list(state["history"])
 
 
+class _GraphStep:
+    """``Trainer.step`` for full batches on CUDA, captured once as a CUDA
+    graph and then replayed: one launch per step instead of hundreds.
+
+    The first ``WARMUP`` steps run eagerly on a side stream (as capture
+    requires); capture records the next step without running it, and
+    every replay runs the same kernels as an eager step would.
+    """
+
+    WARMUP = 3
+
+    def __init__(self, trainer: Trainer):
+        self.trainer, self.done = trainer, 0
+        self.graph: torch.cuda.CUDAGraph | None = None
+        bs = trainer.config.batch_size
+        self.idx = torch.zeros(bs, dtype=torch.int64, device=trainer.device)
+        self.out = torch.zeros((), dtype=torch.float64,
+                               device=trainer.device)
+
+    def __call__(self, idx: torch.Tensor) -> torch.Tensor:
+        if self.graph is None and self.done < self.WARMUP:
+            self.done += 1
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                out = self.trainer.step(idx)
+            torch.cuda.current_stream().wait_stream(side)
+            return out
+        if self.graph is None:
+            self._capture()
+        self.idx.copy_(idx)
+        self.graph.replay()
+        return self.out  # overwritten by the next replay, read before it
+
+    def _capture(self) -> None:
+        t = self.trainer
+        t.optimizer.zero_grad(set_to_none=True)  # grads live in the graph
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            logits = t.model(t.x_train[self.idx])
+            loss = pixel_cross_entropy(logits, t.t_train[self.idx])
+            loss.backward()
+            t.optimizer.step()
+            self.out = loss.detach().double() * len(self.idx)
+
+
 def _logger(log: Callable[[str], None] | None) -> Callable[[str], None]:
     def say(line: str) -> None:
         if log is not None:
@@ -251,7 +404,7 @@ def _logger(log: Callable[[str], None] | None) -> Callable[[str], None]:
     return say
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def evaluate(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
              batch: int = EVAL_BATCH) -> tuple[float, float]:
     """(mean cross-entropy per pixel, % of pixels right), in eval mode."""
@@ -262,7 +415,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
     for s in range(0, len(x), batch):
         logits = model(x[s:s + batch])
         t = target[s:s + batch]
-        loss += F.cross_entropy(logits, t, reduction="sum").double()
+        loss += pixel_cross_entropy(logits, t, reduction="sum").double()
         right += (logits.argmax(dim=1) == t).sum()
     model.train(was_training)
     pixels = target.numel()

@@ -12,6 +12,9 @@
   assemble OUT
   params [NAME]              every parameter of a section (all when no
                              name): default, meaning, valid values
+  train [NAME] [--params F] [--profile F] [--workers N]
+                             train every run the sections (or one) will
+                             load, side by side, into the cache
 Errors print one line (no traceback) and exit non-zero.
 """
 
@@ -43,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     rd.add_argument("--extra", type=Path, action="append", default=[])
     sub.add_parser("assemble").add_argument("out", type=Path)
     sub.add_parser("params").add_argument("name", nargs="?", default="")
+    tr = sub.add_parser("train")
+    tr.add_argument("name", nargs="?", default="")
+    tr.add_argument("--params", type=Path)
+    tr.add_argument("--profile", type=Path)
+    tr.add_argument("--workers", type=int)
     return p
 
 
@@ -112,6 +120,22 @@ def main(argv: list[str] | None = None) -> int:
             f"rendered the PDF and the site with {used} "
             f"in {time.perf_counter() - t0:.1f}s"
         )
+    elif args.cmd == "train":
+        from a2 import params as schemas
+        from a2.pipeline.execute import section_params
+        from a2.schedule import train_sections
+
+        chosen = ([sections.resolve(root, args.name)] if args.name
+                  else sections.notebooks(root))
+        merged = {
+            s.stem: schemas.load(s.stem, section_params(
+                root, s, args.params, args.profile))
+            for s in chosen if sections.trains(root, s)}
+        outcomes = train_sections(merged, workers=args.workers)
+        failed = [o for o in outcomes if o.status == "failed"]
+        if failed:
+            raise BuildError(f"{len(failed)} run(s) failed to train, "
+                             f"first {failed[0].key}: {failed[0].error}")
     elif args.cmd == "params":
         from a2 import params
 

@@ -13,6 +13,9 @@ import yaml
 MANIFEST = "_quarto.yml"
 # Library code whose change alters what the data-dependent sections compute.
 DATA_MODULES = ("a2.data", "a2.settings")
+# A section whose code trains through this module (and whose parameters
+# name networks to train) has its runs trained side by side beforehand.
+TRAINING_MODULE = "a2.experiments"
 
 
 class BuildError(RuntimeError):
@@ -206,6 +209,16 @@ def module_path(root: Path, name: str) -> Path:
     return path
 
 
+def trains(root: Path, s: Section) -> bool:
+    """Whether section ``s`` trains networks (``a2.schedule`` trains its
+    runs before it executes)."""
+    from a2 import params
+
+    stem_trains = s.stem in params.SCHEMAS and params.SCHEMAS[s.stem].trains
+    return bool(stem_trains) and TRAINING_MODULE in library_modules(
+        root, notebook_code(s.source))
+
+
 def deps_makefile(root: Path) -> str:
     """Make rules: each executed notebook depends on the library files its
     notebook imports; data-dependent sections on the data setting too."""
@@ -222,6 +235,8 @@ def deps_makefile(root: Path) -> str:
         lines.append(f"{target}: {' '.join(files)}".rstrip())
         if any(m in DATA_MODULES for m in mods):
             lines.append(f"{target}: $(B)/data.stamp")
+        if trains(root, s):
+            lines.append(f"{target}: $(B)/trained.stamp")
         library += [f for f in files if f not in library]
     # An appendix reports on the chapters (the runs they used): it runs
     # after them, and again whenever one of them is re-executed.
