@@ -46,6 +46,7 @@ train to other numbers than the build's workers: left out. torch.compile
 lost speed and costs its warm-up once per network, batch size and
 process.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,9 +59,11 @@ import sys
 import tempfile
 import time
 
-DEFAULT = ("plain,cl,cl+flatce,cl+flatce+malloc,cl+flatce+malloc+foreach,"
-           "cl+flatce+malloc+fused,cl-conv+flatce+malloc,"
-           "cl+flatce+malloc+avx2,cl+flatce+malloc+compile")
+DEFAULT = (
+    "plain,cl,cl+flatce,cl+flatce+malloc,cl+flatce+malloc+foreach,"
+    "cl+flatce+malloc+fused,cl-conv+flatce+malloc,"
+    "cl+flatce+malloc+avx2,cl+flatce+malloc+compile"
+)
 
 
 def child(model: str, flags: set[str], threads: int, steps: int) -> dict:
@@ -116,8 +119,10 @@ def child(model: str, flags: set[str], threads: int, steps: int) -> dict:
     start = time.perf_counter()
     for _ in range(steps):
         step()
-    return {"img_s": 100 * steps / (time.perf_counter() - start),
-            "warm_s": warm}
+    return {
+        "img_s": 100 * steps / (time.perf_counter() - start),
+        "warm_s": warm,
+    }
 
 
 def main() -> None:
@@ -125,23 +130,32 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--models",
-                        default="pool_upsample,conv_transpose,unet")
-    parser.add_argument("--only", default=DEFAULT,
-                        help="comma-separated candidates, first = base")
+    parser.add_argument(
+        "--models", default="pool_upsample,conv_transpose,unet"
+    )
+    parser.add_argument(
+        "--only",
+        default=DEFAULT,
+        help="comma-separated candidates, first = base",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         model, flags = args.child.split(":")
-        print(json.dumps(child(model, set(flags.split("+")), args.threads,
-                               args.steps)))
+        print(
+            json.dumps(
+                child(model, set(flags.split("+")), args.threads, args.steps)
+            )
+        )
         return
 
     candidates = args.only.split(",")
     models = args.models.split(",")
-    print(f"{args.threads} thread(s), batch 100, {args.steps} steps per "
-          f"measurement, {args.rounds} rounds; load at start: "
-          f"{os.getloadavg()[0]:.2f}")
+    print(
+        f"{args.threads} thread(s), batch 100, {args.steps} steps per "
+        f"measurement, {args.rounds} rounds; load at start: "
+        f"{os.getloadavg()[0]:.2f}"
+    )
     for model in models:
         results: dict[str, list[dict]] = {c: [] for c in candidates}
         for _ in range(args.rounds):
@@ -152,10 +166,21 @@ def main() -> None:
                 # A cold compile, as in a fresh build.
                 env["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp()
                 out = subprocess.run(
-                    [sys.executable, __file__, "--child", f"{model}:{c}",
-                     "--threads", str(args.threads),
-                     "--steps", str(args.steps)],
-                    capture_output=True, text=True, env=env, check=True)
+                    [
+                        sys.executable,
+                        __file__,
+                        "--child",
+                        f"{model}:{c}",
+                        "--threads",
+                        str(args.threads),
+                        "--steps",
+                        str(args.steps),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    check=True,
+                )
                 results[c].append(json.loads(out.stdout.splitlines()[-1]))
                 shutil.rmtree(env["TORCHINDUCTOR_CACHE_DIR"])
         base = statistics.median(r["img_s"] for r in results[candidates[0]])
@@ -164,8 +189,10 @@ def main() -> None:
         for c in candidates:
             speed = statistics.median(r["img_s"] for r in results[c])
             warm = statistics.median(r["warm_s"] for r in results[c])
-            print(f"  {c:42} {speed:>7.0f} {speed / base:>5.2f}x "
-                  f"{warm:>7.1f}s", flush=True)
+            print(
+                f"  {c:42} {speed:>7.0f} {speed / base:>5.2f}x {warm:>7.1f}s",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ about 2.0 while it ran, i.e. these runs alone; 14 runs x 3 epochs):
     round 3: 2 workers x 1 thread 127 s, 1 worker x 2 threads 159 s
     median: 127 s against 145 s, two 1-thread workers 1.14x faster
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,38 +58,50 @@ def main() -> None:
     parser.add_argument("--data", default=settings.data_source())
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--layouts", default="2x1,1x2",
-                        help="WORKERSxTHREADS, comma-separated")
+    parser.add_argument(
+        "--layouts", default="2x1,1x2", help="WORKERSxTHREADS, comma-separated"
+    )
     args = parser.parse_args()
     runs = run_list(args.epochs)
     d = a2_data.load(source=args.data)
     layouts = [tuple(map(int, s.split("x"))) for s in args.layouts.split(",")]
-    print(f"{len(runs)} runs of sections 4-5 at {args.epochs} epochs each, "
-          f"{len(d.train_grey)} training images; {os.cpu_count()} CPUs; "
-          f"load average {os.getloadavg()[0]:.2f} at start", flush=True)
+    print(
+        f"{len(runs)} runs of sections 4-5 at {args.epochs} epochs each, "
+        f"{len(d.train_grey)} training images; {os.cpu_count()} CPUs; "
+        f"load average {os.getloadavg()[0]:.2f} at start",
+        flush=True,
+    )
     times: dict[tuple, list[float]] = {lay: [] for lay in layouts}
     for r in range(args.rounds):
         for workers, threads in layouts:
             scratch = tempfile.mkdtemp(prefix="a2-bench-schedule-")
             os.environ["A2_CACHE"] = scratch
             start = time.perf_counter()
-            outcomes = schedule.train_many(runs, d, workers=workers,
-                                           threads=threads, log=None)
+            outcomes = schedule.train_many(
+                runs, d, workers=workers, threads=threads, log=None
+            )
             seconds = time.perf_counter() - start
             shutil.rmtree(scratch)
             assert all(o.status == "trained" for o in outcomes), outcomes
             times[(workers, threads)].append(seconds)
-            print(f"round {r + 1}: {workers} worker(s) x {threads} "
-                  f"thread(s): {seconds:.0f} s (load average "
-                  f"{os.getloadavg()[0]:.2f})", flush=True)
+            print(
+                f"round {r + 1}: {workers} worker(s) x {threads} "
+                f"thread(s): {seconds:.0f} s (load average "
+                f"{os.getloadavg()[0]:.2f})",
+                flush=True,
+            )
     base = statistics.median(times[layouts[0]])
     print(f"\n{'layout':>22} {'median s':>9} {'vs first':>9}")
     for (w, t), v in times.items():
         m = statistics.median(v)
-        print(f"{f'{w} worker(s) x {t} thread(s)':>22} {m:>9.0f} "
-              f"{base / m:>8.2f}x")
-    print("(vs first: the first layout's time over this one's; above 1 "
-          "means this layout is faster)")
+        print(
+            f"{f'{w} worker(s) x {t} thread(s)':>22} {m:>9.0f} "
+            f"{base / m:>8.2f}x"
+        )
+    print(
+        "(vs first: the first layout's time over this one's; above 1 "
+        "means this layout is faster)"
+    )
 
 
 if __name__ == "__main__":

@@ -57,6 +57,7 @@ commit 6a49249):
     ConvTransposeNet     576    706    941    990    56.5   63%    1.40x
     UNet                 522    633    722    870    60.0   67%    1.37x
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,20 +68,23 @@ import platform
 import statistics
 import sys
 import time
+from multiprocessing.connection import Connection
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from multiprocessing.connection import Connection
 
 from a2 import data as a2_data
 from a2 import settings
 from a2.models import build_model
 from a2.schedule import forward_macs
-from a2.train import RunConfig, Trainer, evaluate
+from a2.train import RunConfig, Trainer
 
-MODELS = {"pool_upsample": "PoolUpsampleNet",
-          "conv_transpose": "ConvTransposeNet", "unet": "UNet"}
+MODELS = {
+    "pool_upsample": "PoolUpsampleNet",
+    "conv_transpose": "ConvTransposeNet",
+    "unet": "UNet",
+}
 GEMM = 2048  # square matrix size for the reference rate
 
 
@@ -113,9 +117,10 @@ class CourseLoop:
     def epoch(self) -> None:
         self.model.train()
         for s in range(0, len(self.rgb), self.batch_size):
-            xs = self.grey[s:s + self.batch_size]
-            ys = course_targets(self.rgb[s:s + self.batch_size],
-                                self.colours)
+            xs = self.grey[s : s + self.batch_size]
+            ys = course_targets(
+                self.rgb[s : s + self.batch_size], self.colours
+            )
             images = torch.from_numpy(xs).float()
             labels = torch.from_numpy(ys).long()
             self.opt.zero_grad()
@@ -123,7 +128,8 @@ class CourseLoop:
             nc = outputs.shape[1]
             loss = F.cross_entropy(
                 outputs.transpose(1, 3).contiguous().view(-1, nc),
-                labels.transpose(1, 3).contiguous().view(-1))
+                labels.transpose(1, 3).contiguous().view(-1),
+            )
             loss.backward()
             self.opt.step()
             _ = loss.item()  # the helper logs every batch's loss
@@ -143,7 +149,7 @@ class PlainLoop:
         self.model.train()
         total = torch.zeros((), dtype=torch.float64)
         for s in range(0, len(self.order), self.batch_size):
-            idx = self.order[s:s + self.batch_size]
+            idx = self.order[s : s + self.batch_size]
             loss = F.cross_entropy(self.model(self.x[idx]), self.t[idx])
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -155,9 +161,9 @@ class PlainLoop:
     def evaluate(self, x: torch.Tensor, t: torch.Tensor) -> None:
         self.model.eval()
         for s in range(0, len(x), 500):
-            logits = self.model(x[s:s + 500])
-            F.cross_entropy(logits, t[s:s + 500], reduction="sum").item()
-            (logits.argmax(dim=1) == t[s:s + 500]).sum().item()
+            logits = self.model(x[s : s + 500])
+            F.cross_entropy(logits, t[s : s + 500], reduction="sum").item()
+            (logits.argmax(dim=1) == t[s : s + 500]).sum().item()
 
 
 def load_trainer(path: str) -> type:
@@ -193,12 +199,15 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (f"{cpu}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-            f"{torch.get_num_threads()} thread(s)")
+    return (
+        f"{cpu}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} thread(s)"
+    )
 
 
-def serve(conn: Connection, kind: str, name: str, args: argparse.Namespace
-          ) -> None:
+def serve(
+    conn: Connection, kind: str, name: str, args: argparse.Namespace
+) -> None:
     """One loop in its own process (a2's allocator setting is process-wide
     and must not help the others): an epoch or an evaluation per order,
     answered with its seconds."""
@@ -206,15 +215,16 @@ def serve(conn: Connection, kind: str, name: str, args: argparse.Namespace
         torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
     d = a2_data.load(source=args.data, n_train=args.n, n_valid=1000)
-    config = RunConfig(model=name, batch_size=args.batch_size,
-                       device="cpu")
+    config = RunConfig(model=name, batch_size=args.batch_size, device="cpu")
     if kind == "course":
         loop = CourseLoop(name, d, args.batch_size)
         epoch, check = loop.epoch, None
     elif kind == "plain":
         loop = PlainLoop(name, d, args.batch_size)
         epoch = loop.epoch
-        check = lambda: loop.evaluate(d.valid_grey, d.valid_target)
+
+        def check() -> tuple[float, float]:
+            return loop.evaluate(d.valid_grey, d.valid_target)
     elif kind == "a2":
         trainer = Trainer(config, d, threads=threads)
         epoch, check = trainer.train_epoch, trainer.evaluate
@@ -230,19 +240,36 @@ def serve(conn: Connection, kind: str, name: str, args: argparse.Namespace
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=settings.data_source())
-    parser.add_argument("--n", type=int, default=5000,
-                        help="training images per epoch (default 5000)")
-    parser.add_argument("--epochs", type=int, default=5,
-                        help="timed epochs per loop, after a warm-up")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads for every loop (default: "
-                             "torch's choice)")
+    parser.add_argument(
+        "--n",
+        type=int,
+        default=5000,
+        help="training images per epoch (default 5000)",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=5,
+        help="timed epochs per loop, after a warm-up",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads for every loop (default: torch's choice)",
+    )
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--models", default=",".join(MODELS))
-    parser.add_argument("--before", metavar="FILE",
-                        help="also time the Trainer of this train.py")
-    parser.add_argument("--short", action="store_true",
-                        help="a quick check: --n 1000 --epochs 2")
+    parser.add_argument(
+        "--before",
+        metavar="FILE",
+        help="also time the Trainer of this train.py",
+    )
+    parser.add_argument(
+        "--short",
+        action="store_true",
+        help="a quick check: --n 1000 --epochs 2",
+    )
     args = parser.parse_args()
     if args.short:
         args.n, args.epochs = 1000, 2
@@ -253,9 +280,11 @@ def main() -> None:
         load_trainer(args.before)  # fail now, not in a worker
 
     print(f"machine: {machine()}")
-    print(f"data: {args.data}; {args.n} images per epoch, batch "
-          f"{args.batch_size}, median of {args.epochs} interleaved epochs; "
-          f"load average {os.getloadavg()[0]:.2f} at start")
+    print(
+        f"data: {args.data}; {args.n} images per epoch, batch "
+        f"{args.batch_size}, median of {args.epochs} interleaved epochs; "
+        f"load average {os.getloadavg()[0]:.2f} at start"
+    )
     kinds = ["course", "plain", "a2"] + (["before"] if args.before else [])
     ctx = mp.get_context("spawn")
     rows, evals, gemm = [], [], []
@@ -264,19 +293,20 @@ def main() -> None:
         conns = {}
         for kind in kinds:  # one at a time: warm-ups do not overlap
             conns[kind], theirs = ctx.Pipe()
-            ctx.Process(target=serve, args=(theirs, kind, name, args),
-                        daemon=True).start()
+            ctx.Process(
+                target=serve, args=(theirs, kind, name, args), daemon=True
+            ).start()
             assert conns[kind].recv() == "ready"
 
-        def turn(kind: str, order: str) -> float:
+        def turn(kind: str, order: str, conns=conns) -> float:
             conns[kind].send(order)
             return conns[kind].recv()
 
         times: dict[str, list[float]] = {k: [] for k in kinds}
         for r in range(args.epochs):
-            for k in kinds[r % len(kinds):] + kinds[:r % len(kinds)]:
+            for k in kinds[r % len(kinds) :] + kinds[: r % len(kinds)]:
                 times[k].append(turn(k, "epoch"))  # turns rotate
-            gemm.append(2 * GEMM ** 3 / gemm_seconds() / 1e9)
+            gemm.append(2 * GEMM**3 / gemm_seconds() / 1e9)
         speed = {k: args.n / statistics.median(v) for k, v in times.items()}
         rows.append((name, flops, speed))
         # Validation pass, 1000 images: a2's evaluate against plain eval.
@@ -284,38 +314,49 @@ def main() -> None:
         for _ in range(args.epochs):
             for k in ev:
                 ev[k].append(turn(k, "evaluate"))
-        evals.append((name, {k: 1000 / statistics.median(v)
-                             for k, v in ev.items()}))
+        evals.append(
+            (name, {k: 1000 / statistics.median(v) for k, v in ev.items()})
+        )
         for conn in conns.values():
             conn.send("stop")
         print(f"  {MODELS[name]} measured", flush=True)
 
     peak = statistics.median(gemm)
-    print(f"\nfp32 GEMM ({GEMM}^3 torch.mm, {threads} thread(s)): "
-          f"{peak:.0f} GFLOP/s (median; {min(gemm):.0f}-{max(gemm):.0f})")
+    print(
+        f"\nfp32 GEMM ({GEMM}^3 torch.mm, {threads} thread(s)): "
+        f"{peak:.0f} GFLOP/s (median; {min(gemm):.0f}-{max(gemm):.0f})"
+    )
     print(f"load average {os.getloadavg()[0]:.2f} at end\n")
     before = bool(args.before)
-    head = (f"{'network':17} {'MFLOP/img':>9} {'course':>7} {'plain':>7} "
-            + (f"{'before':>7} " if before else "")
-            + f"{'a2':>7} {'a2 GFLOP/s':>10} {'% GEMM':>7} {'a2/plain':>8} "
-            f"{'a2/course':>9}" + (f" {'a2/before':>9}" if before else ""))
+    head = (
+        f"{'network':17} {'MFLOP/img':>9} {'course':>7} {'plain':>7} "
+        + (f"{'before':>7} " if before else "")
+        + f"{'a2':>7} {'a2 GFLOP/s':>10} {'% GEMM':>7} {'a2/plain':>8} "
+        f"{'a2/course':>9}" + (f" {'a2/before':>9}" if before else "")
+    )
     print("training, img/s\n" + head)
     for name, flops, s in rows:
         gf = s["a2"] * flops / 1e9
-        print(f"{MODELS[name]:17} {flops / 1e6:>9.1f} {s['course']:>7.0f} "
-              f"{s['plain']:>7.0f} "
-              + (f"{s['before']:>7.0f} " if before else "")
-              + f"{s['a2']:>7.0f} {gf:>10.1f} "
-              f"{100 * gf / peak:>6.0f}% {s['a2'] / s['plain']:>7.2f}x "
-              f"{s['a2'] / s['course']:>8.2f}x"
-              + (f" {s['a2'] / s['before']:>8.2f}x" if before else ""))
+        print(
+            f"{MODELS[name]:17} {flops / 1e6:>9.1f} {s['course']:>7.0f} "
+            f"{s['plain']:>7.0f} "
+            + (f"{s['before']:>7.0f} " if before else "")
+            + f"{s['a2']:>7.0f} {gf:>10.1f} "
+            f"{100 * gf / peak:>6.0f}% {s['a2'] / s['plain']:>7.2f}x "
+            f"{s['a2'] / s['course']:>8.2f}x"
+            + (f" {s['a2'] / s['before']:>8.2f}x" if before else "")
+        )
     if before:
         print(f"(before: the Trainer of {args.before})")
-    print(f"\nvalidation (eval mode, 1000 images), img/s\n"
-          f"{'network':17} {'plain':>7} {'a2':>7} {'a2/plain':>8}")
+    print(
+        f"\nvalidation (eval mode, 1000 images), img/s\n"
+        f"{'network':17} {'plain':>7} {'a2':>7} {'a2/plain':>8}"
+    )
     for name, s in evals:
-        print(f"{MODELS[name]:17} {s['plain']:>7.0f} {s['a2']:>7.0f} "
-              f"{s['a2'] / s['plain']:>7.2f}x")
+        print(
+            f"{MODELS[name]:17} {s['plain']:>7.0f} {s['a2']:>7.0f} "
+            f"{s['a2'] / s['plain']:>7.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ What it does:
 Without CUDA (``--tiny``, for checking the script itself) everything
 runs on the CPU at a tiny size.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,12 +41,16 @@ from a2 import data as a2_data
 from a2 import schedule, train
 from a2.train import RunConfig, Trainer
 
-NAMES = {"pool_upsample": "PoolUpsampleNet",
-         "conv_transpose": "ConvTransposeNet", "unet": "UNet"}
+NAMES = {
+    "pool_upsample": "PoolUpsampleNet",
+    "conv_transpose": "ConvTransposeNet",
+    "unet": "UNet",
+}
 
 
-def fit_seconds(config: RunConfig, d: a2_data.ColourData, graphs: bool
-                ) -> tuple[float, float, Trainer]:
+def fit_seconds(
+    config: RunConfig, d: a2_data.ColourData, graphs: bool
+) -> tuple[float, float, Trainer]:
     """(wall seconds of fit, of which training, trainer) for a run."""
     trainer = Trainer(config, d, graphs=graphs)
     train._sync(trainer.device)
@@ -56,8 +61,9 @@ def fit_seconds(config: RunConfig, d: a2_data.ColourData, graphs: bool
     return wall, sum(r.train_s for r in trainer.history), trainer
 
 
-def no_sync_per_step(config: RunConfig, d: a2_data.ColourData,
-                     graphs: bool) -> str:
+def no_sync_per_step(
+    config: RunConfig, d: a2_data.ColourData, graphs: bool
+) -> str:
     """'yes' when steady-state training steps (eager, or captured graph
     replays) run under sync debug mode 'error' without raising. The first
     steps (lazy initialisation, the graph's warm-up and capture, which
@@ -70,12 +76,12 @@ def no_sync_per_step(config: RunConfig, d: a2_data.ColourData,
     step = trainer._graph if graphs else trainer.step
     total = torch.zeros((), dtype=torch.float64, device=trainer.device)
     for s in range(0, 6 * bs, bs):  # past the graph's capture
-        total += step(order[s:s + bs])
+        total += step(order[s : s + bs])
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
         for s in range(6 * bs, 14 * bs, bs):
-            total += step(order[s:s + bs])
+            total += step(order[s : s + bs])
     except RuntimeError as err:
         return f"NO: {str(err).splitlines()[0][:60]}"
     finally:
@@ -86,10 +92,17 @@ def no_sync_per_step(config: RunConfig, d: a2_data.ColourData,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tiny", action="store_true",
-                        help="a tiny size, to check the script (CPU too)")
-    parser.add_argument("--budget", type=float, default=420,
-                        help="seconds; later parts are skipped past it")
+    parser.add_argument(
+        "--tiny",
+        action="store_true",
+        help="a tiny size, to check the script (CPU too)",
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=420,
+        help="seconds; later parts are skipped past it",
+    )
     args = parser.parse_args()
     t0 = time.perf_counter()
     cuda = torch.cuda.is_available()
@@ -100,11 +113,16 @@ def main() -> None:
     else:
         sizes, base = {}, dict(epochs=25, batch_size=100)
     name = torch.cuda.get_device_name() if cuda else "no CUDA: CPU"
-    print(f"device: {name}; torch {torch.__version__}; "
-          f"{os.cpu_count()} CPUs", flush=True)
+    print(
+        f"device: {name}; torch {torch.__version__}; {os.cpu_count()} CPUs",
+        flush=True,
+    )
     d = a2_data.load(**sizes)
-    print(f"data: {len(d.train_grey)} training, {len(d.valid_grey)} "
-          f"validation images ({d.identity['source']})", flush=True)
+    print(
+        f"data: {len(d.train_grey)} training, {len(d.valid_grey)} "
+        f"validation images ({d.identity['source']})",
+        flush=True,
+    )
 
     # 1. CPU references, in the background (they share nothing with the
     # GPU runs but the CPU cores; a scratch cache, see gpu_check.sh).
@@ -114,9 +132,13 @@ def main() -> None:
     def cpu_refs() -> None:
         from a2 import cache
 
-        schedule.train_many(cpu_configs, d, workers=len(cpu_configs),
-                            threads=max(1, min(4, (os.cpu_count() or 4)
-                                               // 4)), log=None)
+        schedule.train_many(
+            cpu_configs,
+            d,
+            workers=len(cpu_configs),
+            threads=max(1, min(4, (os.cpu_count() or 4) // 4)),
+            log=None,
+        )
         for c in cpu_configs:
             run = cache.train_or_load(c, d, log=None)
             cpu_done[c.model] = run.history.last.valid_loss
@@ -129,49 +151,61 @@ def main() -> None:
     for model in NAMES:
         c = RunConfig(model=model, device=device, **base)
         Trainer(c.replace(epochs=1), d).fit(log=None)  # warm-up
-        row = {"model": model,
-               "sync": no_sync_per_step(c, d, graphs=cuda)}
+        row = {"model": model, "sync": no_sync_per_step(c, d, graphs=cuda)}
         row["eager"] = fit_seconds(c, d, graphs=False)
         row["graphs"] = fit_seconds(c, d, graphs=cuda)
         rows.append(row)
-        print(f"  {NAMES[model]}: eager {row['eager'][0]:.2f} s, graphs "
-              f"{row['graphs'][0]:.2f} s", flush=True)
+        print(
+            f"  {NAMES[model]}: eager {row['eager'][0]:.2f} s, graphs "
+            f"{row['graphs'][0]:.2f} s",
+            flush=True,
+        )
     for row in rows:  # the seed-to-seed spread on the GPU
         losses = [row["graphs"][2].history.last.valid_loss]
         accs = [row["graphs"][2].history.last.valid_acc]
         for seed in (1, 2):
             if time.perf_counter() - t0 > args.budget:
                 break
-            c = RunConfig(model=row["model"], device=device, seed=seed,
-                          **base)
+            c = RunConfig(model=row["model"], device=device, seed=seed, **base)
             h = fit_seconds(c, d, graphs=cuda)[2].history
             losses.append(h.last.valid_loss)
             accs.append(h.last.valid_acc)
         row["losses"], row["accs"] = losses, accs
     bg.join(timeout=max(1.0, args.budget - (time.perf_counter() - t0)))
 
-    print(f"\n{base['epochs']}-epoch runs at batch {base['batch_size']} "
-          f"on {name} "
-          f"(seconds: whole fit, training only in brackets)")
-    print(f"{'network':17} {'eager s':>14} {'graphs s':>14} "
-          f"{'no sync':>8} {'GPU loss s0':>11} {'CPU loss s0':>11} "
-          f"{'seed sd':>8} {'agrees':>6} {'GPU acc':>7} {'CPU acc':>7}")
+    print(
+        f"\n{base['epochs']}-epoch runs at batch {base['batch_size']} "
+        f"on {name} "
+        f"(seconds: whole fit, training only in brackets)"
+    )
+    print(
+        f"{'network':17} {'eager s':>14} {'graphs s':>14} "
+        f"{'no sync':>8} {'GPU loss s0':>11} {'CPU loss s0':>11} "
+        f"{'seed sd':>8} {'agrees':>6} {'GPU acc':>7} {'CPU acc':>7}"
+    )
     for row in rows:
         eager, graphs = row["eager"], row["graphs"]
         losses = row["losses"]
         sd = statistics.stdev(losses) if len(losses) > 1 else float("nan")
         cpu = cpu_done.get(row["model"], float("nan"))
         cpu_acc = cpu_done.get(row["model"] + ":acc", float("nan"))
-        agrees = ("yes" if abs(losses[0] - cpu) <= 2 * sd else "NO") \
-            if row["model"] in cpu_done and len(losses) > 1 else "?"
-        print(f"{NAMES[row['model']]:17} "
-              f"{eager[0]:>6.2f} ({eager[1]:>5.2f}) "
-              f"{graphs[0]:>6.2f} ({graphs[1]:>5.2f}) {row['sync']:>8} "
-              f"{losses[0]:>11.4f} {cpu:>11.4f} {sd:>8.4f} {agrees:>6} "
-              f"{row['accs'][0]:>7.2f} {cpu_acc:>7.2f}")
-    print(f"(seed sd: over the GPU's seeds 0-{len(rows[0]['losses']) - 1}; "
-          f"agrees: |GPU - CPU| <= 2 sd; total {time.perf_counter() - t0:.0f}"
-          f" s)")
+        agrees = (
+            ("yes" if abs(losses[0] - cpu) <= 2 * sd else "NO")
+            if row["model"] in cpu_done and len(losses) > 1
+            else "?"
+        )
+        print(
+            f"{NAMES[row['model']]:17} "
+            f"{eager[0]:>6.2f} ({eager[1]:>5.2f}) "
+            f"{graphs[0]:>6.2f} ({graphs[1]:>5.2f}) {row['sync']:>8} "
+            f"{losses[0]:>11.4f} {cpu:>11.4f} {sd:>8.4f} {agrees:>6} "
+            f"{row['accs'][0]:>7.2f} {cpu_acc:>7.2f}"
+        )
+    print(
+        f"(seed sd: over the GPU's seeds 0-{len(rows[0]['losses']) - 1}; "
+        f"agrees: |GPU - CPU| <= 2 sd; total {time.perf_counter() - t0:.0f}"
+        f" s)"
+    )
     sys.stdout.flush()
 
 

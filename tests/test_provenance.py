@@ -151,3 +151,28 @@ def test_appendix_lists_exactly_the_runs_this_build_used(
         re.findall(r"<td[^>]*><code>([0-9a-f]{16})</code></td>", appendix)
     )
     assert used and listed == used
+
+
+def test_the_build_trains_beforehand_exactly_the_runs_sections_use(
+    smoke_built: Path, smoke_data: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """a2.schedule.planned_runs (trained side by side before the sections
+    run) names every run a section then loads, and no other."""
+    from a2 import cache, experiments, params
+    from a2.pipeline import sections
+    from a2.pipeline.execute import section_params
+    from a2.schedule import planned_runs
+
+    repo = Path(__file__).resolve().parents[1]
+    monkeypatch.setenv("A2_DATA", smoke_data)
+    profile = repo / "params/smoke.yaml"
+    training = [
+        s for s in sections.notebooks(repo) if sections.trains(repo, s)
+    ]
+    assert [s.stem for s in training] == ["4-pooling", "5-transposed"]
+    for s in training:
+        p = params.load(s.stem, section_params(repo, s, profile=profile))
+        data = experiments.load_data(p.n_train, p.n_valid)
+        planned = {cache.run_key(c, data) for c in planned_runs(s.stem, p)}
+        record = provenance.read(smoke_built / "provenance" / f"{s.stem}.json")
+        assert set(record["runs"]) == planned, s.stem

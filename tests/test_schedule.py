@@ -1,6 +1,7 @@
 """Training many runs at once: the same cache as one at a time, failures
 reported without losing the rest, and exactly the runs the notebooks
 train."""
+
 from __future__ import annotations
 
 import ast
@@ -25,64 +26,73 @@ def stored(key: str) -> tuple[list, dict[str, torch.Tensor]]:
     """A cached run's metrics (no timings) and its weights."""
     folder = cache.runs_dir() / key
     manifest = json.loads((folder / cache.MANIFEST).read_text())
-    metrics = [(r["epoch"], r["train_loss"], r["valid_loss"],
-                r["valid_acc"]) for r in manifest["history"]]
+    metrics = [
+        (r["epoch"], r["train_loss"], r["valid_loss"], r["valid_acc"])
+        for r in manifest["history"]
+    ]
     ckpt = torch.load(folder / cache.CHECKPOINT, weights_only=True)
     return metrics, ckpt["trainer"]["model"]
 
 
 def test_two_workers_cache_exactly_what_one_at_a_time_caches(
-        tiny_data, tmp_path, monkeypatch):
+    tiny_data, tmp_path, monkeypatch
+):
     configs = [RunConfig(model=m, **TINY) for m in MODELS]
     monkeypatch.setenv("A2_CACHE", str(tmp_path / "parallel"))
     lines: list[str] = []
-    outcomes = schedule.train_many(configs, tiny_data, workers=2,
-                                   log=lines.append)
+    outcomes = schedule.train_many(
+        configs, tiny_data, workers=2, log=lines.append
+    )
     assert [o.status for o in outcomes] == ["trained"] * 3
     parallel = {o.key: stored(o.key) for o in outcomes}
 
     monkeypatch.setenv("A2_CACHE", str(tmp_path / "sequential"))
-    keys = [cache.train_or_load(c, tiny_data, log=None).key
-            for c in configs]
+    keys = [cache.train_or_load(c, tiny_data, log=None).key for c in configs]
     assert keys == [o.key for o in outcomes]
     for key in keys:
         metrics, weights = stored(key)
         assert metrics == parallel[key][0]
         assert weights.keys() == parallel[key][1].keys()
-        assert all(torch.equal(w, parallel[key][1][n])
-                   for n, w in weights.items())
+        assert all(
+            torch.equal(w, parallel[key][1][n]) for n, w in weights.items()
+        )
     # Every worker line names its run.
     rows = [ln for ln in lines if "|" in ln]
     labels = {schedule.run_label(c) for c in configs}
     assert rows and {ln.split("|")[0].strip() for ln in rows} == labels
 
 
-def test_a_failing_run_is_one_line_and_the_others_finish(
-        tiny_data, a2_cache):
+def test_a_failing_run_is_one_line_and_the_others_finish(tiny_data, a2_cache):
     bad = RunConfig(num_colours=10, **TINY)  # the palette has 24
-    configs = [RunConfig(model="unet", **TINY), bad,
-               RunConfig(model="conv_transpose", **TINY)]
+    configs = [
+        RunConfig(model="unet", **TINY),
+        bad,
+        RunConfig(model="conv_transpose", **TINY),
+    ]
     lines: list[str] = []
-    outcomes = schedule.train_many(configs, tiny_data, workers=2,
-                                   log=lines.append)
+    outcomes = schedule.train_many(
+        configs, tiny_data, workers=2, log=lines.append
+    )
     assert [o.status for o in outcomes] == ["trained", "failed", "trained"]
     assert outcomes[1].error.startswith("ParamsError: num_colours is 10")
     failures = [ln for ln in lines if ln.startswith("run ")]
-    assert failures == [f"run {schedule.run_label(bad)} "
-                        f"({outcomes[1].key}) failed: {outcomes[1].error}"]
+    assert failures == [
+        f"run {schedule.run_label(bad)} "
+        f"({outcomes[1].key}) failed: {outcomes[1].error}"
+    ]
     assert lines[-1].endswith("; 1 failed")
     for o in (outcomes[0], outcomes[2]):
         assert cache.stored_epochs(o.key) == 1
 
 
-def test_runs_already_cached_start_no_worker(tiny_data, a2_cache,
-                                             monkeypatch):
+def test_runs_already_cached_start_no_worker(tiny_data, a2_cache, monkeypatch):
     config = RunConfig(model="conv_transpose", **TINY)
     cache.train_or_load(config, tiny_data, log=None)
     monkeypatch.setattr(schedule, "_pool", lambda *a: pytest.fail("pool"))
     lines: list[str] = []
-    outcomes = schedule.train_many([config, config], tiny_data,
-                                   log=lines.append)
+    outcomes = schedule.train_many(
+        [config, config], tiny_data, log=lines.append
+    )
     assert [o.status for o in outcomes] == ["cached"] and lines == []
 
 
@@ -105,21 +115,28 @@ def test_forward_macs_counts_the_convolutions_of_figure_4():
     # ConvTransposeNet at NF 32, NC 24: 9.51 M multiply-adds per image
     # (57 MFLOP per trained image at 3x forward, as issue 14 says).
     nf, nc, k2 = 32, 24, 9
-    by_hand = (16 * 16 * nf * 1 * k2 + 8 * 8 * 2 * nf * nf * k2
-               + 8 * 8 * 2 * nf * nf * k2 + 16 * 16 * nf * nc * k2
-               + 32 * 32 * nc * nc * k2)
+    by_hand = (
+        16 * 16 * nf * 1 * k2
+        + 8 * 8 * 2 * nf * nf * k2
+        + 8 * 8 * 2 * nf * nf * k2
+        + 16 * 16 * nf * nc * k2
+        + 32 * 32 * nc * nc * k2
+    )
     assert schedule.forward_macs(build_model("conv_transpose")) == by_hand
 
 
 def test_run_labels_name_what_differs_from_the_handout():
-    assert schedule.run_label(RunConfig(model="unet", seed=2)) == \
-        "unet seed=2"
-    assert schedule.run_label(RunConfig(
-        model="conv_transpose", batch_size=32, epochs=15)) == \
-        "conv_transpose batch_size=32 epochs=15"
+    assert schedule.run_label(RunConfig(model="unet", seed=2)) == "unet seed=2"
+    assert (
+        schedule.run_label(
+            RunConfig(model="conv_transpose", batch_size=32, epochs=15)
+        )
+        == "conv_transpose batch_size=32 epochs=15"
+    )
 
 
 # --- planned_runs against the notebooks' own calls -------------------------
+
 
 def notebook_runs(stem: str, params: dict, data) -> list[RunConfig]:
     """The RunConfigs a section's notebook asks the cache for, found by
@@ -130,12 +147,16 @@ def notebook_runs(stem: str, params: dict, data) -> list[RunConfig]:
 
     def fake_train_or_load(config, data, retrain=False, log=None):
         asked.append(config)
-        model = build_model(config.model, num_filters=config.num_filters,
-                            kernel=config.kernel).eval()
-        rows = [EpochRecord(e, 2.0, 2.0, 40.0, 1.0, 0.1)
-                for e in range(1, config.epochs + 1)]
-        return cache.Run(model, History(rows), "0" * 16, config,
-                         {"devices": ["cpu"]})
+        model = build_model(
+            config.model, num_filters=config.num_filters, kernel=config.kernel
+        ).eval()
+        rows = [
+            EpochRecord(e, 2.0, 2.0, 40.0, 1.0, 0.1)
+            for e in range(1, config.epochs + 1)
+        ]
+        return cache.Run(
+            model, History(rows), "0" * 16, config, {"devices": ["cpu"]}
+        )
 
     section = resolve(REPO, stem)
     namespace: dict = dict(params)
@@ -162,18 +183,25 @@ def notebook_runs(stem: str, params: dict, data) -> list[RunConfig]:
 @pytest.mark.parametrize("stem", ["4-pooling", "5-transposed"])
 @pytest.mark.parametrize("profile", ["full", "smoke", "custom"])
 def test_planned_runs_are_the_runs_the_notebook_trains(
-        stem, profile, tiny_data, tmp_path):
+    stem, profile, tiny_data, tmp_path
+):
     section = resolve(REPO, stem)
     if profile == "full":
         params = section_params(REPO, section)
     elif profile == "smoke":
-        params = section_params(REPO, section,
-                                profile=REPO / "params/smoke.yaml")
+        params = section_params(
+            REPO, section, profile=REPO / "params/smoke.yaml"
+        )
     else:
         custom = tmp_path / "custom.yaml"
-        custom.write_text("epochs: 3\nbatch_size: 64\nseed: 1\n" + (
-            "seeds: [1, 4]\nbatch_sizes: [16, 64]\nsweep_epochs: 2\n"
-            if stem == "5-transposed" else ""))
+        custom.write_text(
+            "epochs: 3\nbatch_size: 64\nseed: 1\n"
+            + (
+                "seeds: [1, 4]\nbatch_sizes: [16, 64]\nsweep_epochs: 2\n"
+                if stem == "5-transposed"
+                else ""
+            )
+        )
         params = section_params(REPO, section, params_file=custom)
     planned = schedule.planned_runs(stem, params)
     assert planned == notebook_runs(stem, params, tiny_data)
@@ -186,19 +214,28 @@ def test_sections_without_training_plan_no_runs():
 
 
 def test_train_sections_pools_the_sections_runs_per_data_subset(
-        tiny_data, monkeypatch):
+    tiny_data, monkeypatch
+):
     from a2 import experiments
 
-    params = {stem: section_params(REPO, resolve(REPO, stem),
-                                   profile=REPO / "params/smoke.yaml")
-              for stem in ("1-optimization", "4-pooling", "5-transposed")}
+    params = {
+        stem: section_params(
+            REPO, resolve(REPO, stem), profile=REPO / "params/smoke.yaml"
+        )
+        for stem in ("1-optimization", "4-pooling", "5-transposed")
+    }
     loads, calls = [], []
-    monkeypatch.setattr(experiments, "load_data",
-                        lambda *a: loads.append(a) or tiny_data)
-    monkeypatch.setattr(schedule, "train_many",
-                        lambda runs, data, **kw: calls.append(runs) or [])
+    monkeypatch.setattr(
+        experiments, "load_data", lambda *a: loads.append(a) or tiny_data
+    )
+    monkeypatch.setattr(
+        schedule,
+        "train_many",
+        lambda runs, data, **kw: calls.append(runs) or [],
+    )
     schedule.train_sections(params, log=None)
     assert loads == [(256, 128)]  # smoke.yaml's n_train, n_valid
-    assert calls == [schedule.planned_runs("4-pooling", params["4-pooling"])
-                     + schedule.planned_runs("5-transposed",
-                                             params["5-transposed"])]
+    assert calls == [
+        schedule.planned_runs("4-pooling", params["4-pooling"])
+        + schedule.planned_runs("5-transposed", params["5-transposed"])
+    ]

@@ -12,6 +12,7 @@ from the cache.
     runs = planned_runs("5-transposed", params)  # what the notebook trains
     train_many(runs, data)                        # into the cache
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -23,8 +24,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -42,6 +44,7 @@ STOP_S = 30.0  # after Ctrl-C: time for workers to save and exit
 
 # --- what the sections train -----------------------------------------------
 
+
 def planned_runs(stem: str, params: Mapping[str, Any]) -> list[RunConfig]:
     """The runs section ``stem``'s notebook trains with ``params`` (its
     merged parameters, as ``a2.pipeline.execute.section_params`` gives
@@ -56,22 +59,34 @@ def planned_runs(stem: str, params: Mapping[str, Any]) -> list[RunConfig]:
         calls.append(("pool_upsample", base))
     else:
         head = ("pool_upsample", "conv_transpose", "unet")  # 5.2, 5.3
-        calls += [("conv_transpose", base), ("pool_upsample", base),
-                  ("unet", base)]
-        calls += [(m, {**base, "seed": s}) for m in head
-                  for s in params["seeds"]]
-        sweep = {k: base[k] for k in ("kernel", "num_filters", "lr",
-                                      "seed")}  # 5.5
-        calls += [("conv_transpose", {**sweep, "batch_size": b,
-                                      "epochs": params["sweep_epochs"]})
-                  for b in params["batch_sizes"]]
+        calls += [
+            ("conv_transpose", base),
+            ("pool_upsample", base),
+            ("unet", base),
+        ]
+        calls += [
+            (m, {**base, "seed": s}) for m in head for s in params["seeds"]
+        ]
+        sweep = {
+            k: base[k] for k in ("kernel", "num_filters", "lr", "seed")
+        }  # 5.5
+        calls += [
+            (
+                "conv_transpose",
+                {**sweep, "batch_size": b, "epochs": params["sweep_epochs"]},
+            )
+            for b in params["batch_sizes"]
+        ]
     configs = [RunConfig(model=m, **p) for m, p in calls]
     return list(dict.fromkeys(configs))
 
 
-def train_sections(sections: Mapping[str, Mapping[str, Any]],
-                   workers: int | None = None, threads: int | None = None,
-                   log: Log = print) -> list["Outcome"]:
+def train_sections(
+    sections: Mapping[str, Mapping[str, Any]],
+    workers: int | None = None,
+    threads: int | None = None,
+    log: Log = print,
+) -> list[Outcome]:
     """Train every run of ``{stem: merged params}`` into the cache, all
     sections' runs in one pool per data subset (n_train, n_valid)."""
     from a2 import experiments
@@ -85,15 +100,18 @@ def train_sections(sections: Mapping[str, Mapping[str, Any]],
     out: list[Outcome] = []
     for (n_train, n_valid), runs in groups.items():
         data = experiments.load_data(n_train, n_valid)
-        out += train_many(runs, data, workers=workers, threads=threads,
-                          log=log)
+        out += train_many(
+            runs, data, workers=workers, threads=threads, log=log
+        )
     return out
 
 
 # --- cost, for the order -----------------------------------------------------
 
-def forward_macs(model: nn.Module, size: int = 32,
-                 in_channels: int = 1) -> int:
+
+def forward_macs(
+    model: nn.Module, size: int = 32, in_channels: int = 1
+) -> int:
     """Multiply-adds of one image's forward pass through the model's
     convolutions (the rest is a few per output), counted with hooks on a
     real forward pass. Training costs about 3x as much (two backward
@@ -108,16 +126,22 @@ def forward_macs(model: nn.Module, size: int = 32,
         else:  # each output reads C_in k^2
             total += out[0].numel() * m.in_channels * k // m.groups
 
-    convs = [m for m in model.modules()
-             if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    convs = [
+        m
+        for m in model.modules()
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))
+    ]
     hooks = [m.register_forward_hook(count) for m in convs]
     was_training = model.training
     try:
         model.eval()
         with torch.no_grad():
             p = next(model.parameters())
-            model(torch.zeros(1, in_channels, size, size, device=p.device,
-                              dtype=p.dtype))
+            model(
+                torch.zeros(
+                    1, in_channels, size, size, device=p.device, dtype=p.dtype
+                )
+            )
     finally:
         model.train(was_training)
         for h in hooks:
@@ -125,17 +149,28 @@ def forward_macs(model: nn.Module, size: int = 32,
     return total
 
 
-def _cost(config: RunConfig, data: ColourData,
-          macs: dict[tuple, int]) -> float:
+def _cost(
+    config: RunConfig, data: ColourData, macs: dict[tuple, int]
+) -> float:
     """Relative work of a run: epochs x (3 x training + validation
     images) x forward multiply-adds per image."""
-    arch = (config.model, config.kernel, config.num_filters,
-            config.num_colours, config.dilation)
+    arch = (
+        config.model,
+        config.kernel,
+        config.num_filters,
+        config.num_colours,
+        config.dilation,
+    )
     if arch not in macs:
-        macs[arch] = forward_macs(build_model(
-            config.model, kernel=config.kernel,
-            num_filters=config.num_filters, num_colours=config.num_colours,
-            dilation=config.dilation))
+        macs[arch] = forward_macs(
+            build_model(
+                config.model,
+                kernel=config.kernel,
+                num_filters=config.num_filters,
+                num_colours=config.num_colours,
+                dilation=config.dilation,
+            )
+        )
     images = 3 * len(data.train_grey) + len(data.valid_grey)
     return float(config.epochs * images * macs[arch])
 
@@ -144,13 +179,17 @@ def run_label(config: RunConfig) -> str:
     """A short name for log lines: the model and what differs from the
     handout's defaults, e.g. 'unet seed=2'."""
     default = RunConfig(model=config.model)
-    diff = [f"{f.name}={getattr(config, f.name)}" for f in fields(config)
-            if f.name not in ("model", "device")
-            and getattr(config, f.name) != getattr(default, f.name)]
+    diff = [
+        f"{f.name}={getattr(config, f.name)}"
+        for f in fields(config)
+        if f.name not in ("model", "device")
+        and getattr(config, f.name) != getattr(default, f.name)
+    ]
     return " ".join([config.model, *diff])
 
 
 # --- the pool ----------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -163,8 +202,9 @@ class Outcome:
     error: str = ""
 
 
-def default_workers(configs: Sequence[RunConfig],
-                    threads: int | None = None) -> int:
+def default_workers(
+    configs: Sequence[RunConfig], threads: int | None = None
+) -> int:
     """One worker per ``threads`` CPUs of this process (one in all when
     the runs go to a GPU)."""
     if any(train.resolve_device(c.device).type == "cuda" for c in configs):
@@ -177,9 +217,13 @@ def default_workers(configs: Sequence[RunConfig],
     return max(1, cpus // threads)
 
 
-def train_many(configs: Sequence[RunConfig], data: ColourData,
-               workers: int | None = None, threads: int | None = None,
-               log: Log = print) -> list[Outcome]:
+def train_many(
+    configs: Sequence[RunConfig],
+    data: ColourData,
+    workers: int | None = None,
+    threads: int | None = None,
+    log: Log = print,
+) -> list[Outcome]:
     """Train ``configs`` on ``data`` into the cache, ``workers`` runs at a
     time, largest first; runs already complete are skipped.
 
@@ -191,10 +235,12 @@ def train_many(configs: Sequence[RunConfig], data: ColourData,
     current step; finished epochs are cached, and the next call resumes.
     Returns one ``Outcome`` per distinct run, in the order given.
     """
+
     def say(line: str) -> None:
         if log is not None:
             log(line)
             sys.stdout.flush()  # lines appear as runs progress
+
     threads = threads or train.CPU_THREADS
     keys = {c: cache.run_key(c, data) for c in configs}
     outcomes: dict[RunConfig, Outcome] = {}
@@ -209,22 +255,31 @@ def train_many(configs: Sequence[RunConfig], data: ColourData,
     if pending:
         n = min(workers or default_workers(pending, threads), len(pending))
         width = max(len(run_label(c)) for c in pending)
-        say(f"training {len(pending)} run(s) in {n} worker(s) x {threads} "
-            f"thread(s); {len(outcomes)} already cached")
+        say(
+            f"training {len(pending)} run(s) in {n} worker(s) x {threads} "
+            f"thread(s); {len(outcomes)} already cached"
+        )
         start = time.perf_counter()
         with _terminate_as_interrupt():
-            outcomes.update(_pool(pending, keys, data, n, threads, width,
-                                  say))
+            outcomes.update(_pool(pending, keys, data, n, threads, width, say))
         failed = sum(o.status == "failed" for o in outcomes.values())
-        say(f"trained {len(pending) - failed} run(s) in "
+        say(
+            f"trained {len(pending) - failed} run(s) in "
             f"{time.perf_counter() - start:.0f} s"
-            + (f"; {failed} failed" if failed else ""))
+            + (f"; {failed} failed" if failed else "")
+        )
     return [outcomes[c] for c in dict.fromkeys(configs)]
 
 
-def _pool(jobs: list[RunConfig], keys: dict[RunConfig, str],
-          data: ColourData, n: int, threads: int, width: int,
-          say: Callable[[str], None]) -> dict[RunConfig, Outcome]:
+def _pool(
+    jobs: list[RunConfig],
+    keys: dict[RunConfig, str],
+    data: ColourData,
+    n: int,
+    threads: int,
+    width: int,
+    say: Callable[[str], None],
+) -> dict[RunConfig, Outcome]:
     ctx = mp.get_context("spawn")
     tasks, events = ctx.Queue(), ctx.Queue()
     for i, c in enumerate(jobs):
@@ -236,8 +291,9 @@ def _pool(jobs: list[RunConfig], keys: dict[RunConfig, str],
     labels = [run_label(c).ljust(width) for c in jobs]
 
     def start() -> mp.Process:
-        p = ctx.Process(target=_worker, args=(tasks, events, data, threads),
-                        daemon=True)
+        p = ctx.Process(
+            target=_worker, args=(tasks, events, data, threads), daemon=True
+        )
         p.start()
         return p
 
@@ -248,12 +304,14 @@ def _pool(jobs: list[RunConfig], keys: dict[RunConfig, str],
             try:
                 kind, pid, i, text = events.get(timeout=0.5)
             except queue.Empty:
-                spares = _check_workers(procs, running, jobs, keys, done,
-                                        say, start, spares)
+                spares = _check_workers(
+                    procs, running, jobs, keys, done, say, start, spares
+                )
                 if not any(p.is_alive() for p in procs):
                     for c in jobs:  # nobody left to train them
-                        done.setdefault(c, Outcome(c, keys[c], "failed",
-                                                   "no worker left"))
+                        done.setdefault(
+                            c, Outcome(c, keys[c], "failed", "no worker left")
+                        )
                 continue
             if kind == "start":
                 running[pid] = i
@@ -264,27 +322,37 @@ def _pool(jobs: list[RunConfig], keys: dict[RunConfig, str],
                 c = jobs[i]
                 if kind == "failed":
                     say(f"run {run_label(c)} ({keys[c]}) failed: {text}")
-                done[c] = Outcome(c, keys[c],
-                                  "trained" if kind == "done" else "failed",
-                                  "" if kind == "done" else text)
+                done[c] = Outcome(
+                    c,
+                    keys[c],
+                    "trained" if kind == "done" else "failed",
+                    "" if kind == "done" else text,
+                )
         for p in procs:
             p.join(timeout=10)
     except KeyboardInterrupt:
         tasks.cancel_join_thread()  # runs left unsent: exit without them
         _stop(procs)
-        for pid, i in running.items():
+        for i in running.values():
             c = jobs[i]
-            say(f"run {run_label(c)} stopped after epoch "
-                f"{cache.stored_epochs(keys[c])}; rerun to resume")
+            say(
+                f"run {run_label(c)} stopped after epoch "
+                f"{cache.stored_epochs(keys[c])}; rerun to resume"
+            )
         raise
     return done
 
 
-def _check_workers(procs: list[mp.Process], running: dict[int, int],
-                   jobs: list[RunConfig], keys: dict[RunConfig, str],
-                   done: dict[RunConfig, Outcome],
-                   say: Callable[[str], None],
-                   start: Callable[[], mp.Process], spares: int) -> int:
+def _check_workers(
+    procs: list[mp.Process],
+    running: dict[int, int],
+    jobs: list[RunConfig],
+    keys: dict[RunConfig, str],
+    done: dict[RunConfig, Outcome],
+    say: Callable[[str], None],
+    start: Callable[[], mp.Process],
+    spares: int,
+) -> int:
     """A worker that died (killed, out of memory) fails its run; a new
     one takes its place while runs remain. Returns the spares left."""
     for p in [p for p in procs if p.exitcode not in (None, 0)]:
@@ -357,8 +425,9 @@ def _worker(tasks: Any, events: Any, data: ColourData, threads: int) -> None:
                 cache.train_or_load(config, data, log=log)
             except Exception as err:  # reported; the next run goes on
                 first = str(err).splitlines()[0] if str(err) else ""
-                events.put(("failed", pid, i,
-                            f"{type(err).__name__}: {first}"))
+                events.put(
+                    ("failed", pid, i, f"{type(err).__name__}: {first}")
+                )
             else:
                 events.put(("done", pid, i, ""))
     except KeyboardInterrupt:

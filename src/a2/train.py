@@ -25,14 +25,16 @@ copy, and freed memory stays in the process (no page faults per step).
 On CUDA nothing waits for the device within an epoch; ``graphs=True``
 replays each full batch's step as one CUDA graph.
 """
+
 from __future__ import annotations
 
 import contextlib
 import ctypes
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -40,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from a2 import config as cfg
+from a2 import probe
 from a2.data import ColourData
 from a2.models import build_model, check_kernel
 from a2.params import TRAINING
@@ -83,7 +86,7 @@ class RunConfig:
         except ValueError as err:
             raise cfg.ParamsError(f"model '{self.model}': {err}") from None
 
-    def replace(self, **changes: Any) -> "RunConfig":
+    def replace(self, **changes: Any) -> RunConfig:
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -137,17 +140,21 @@ class History:
         return [asdict(r) for r in self.records]
 
     @classmethod
-    def from_list(cls, rows: list[dict[str, Any]]) -> "History":
+    def from_list(cls, rows: list[dict[str, Any]]) -> History:
         return cls([EpochRecord(**r) for r in rows])
 
 
-HEADER = (f"{'epoch':>5} {'train loss':>10} {'valid loss':>10} "
-          f"{'valid acc%':>10} {'train s':>8} {'valid s':>8}")
+HEADER = (
+    f"{'epoch':>5} {'train loss':>10} {'valid loss':>10} "
+    f"{'valid acc%':>10} {'train s':>8} {'valid s':>8}"
+)
 
 
 def format_row(r: EpochRecord) -> str:
-    return (f"{r.epoch:>5d} {r.train_loss:>10.4f} {r.valid_loss:>10.4f} "
-            f"{r.valid_acc:>10.2f} {r.train_s:>8.2f} {r.valid_s:>8.2f}")
+    return (
+        f"{r.epoch:>5d} {r.train_loss:>10.4f} {r.valid_loss:>10.4f} "
+        f"{r.valid_acc:>10.2f} {r.train_s:>8.2f} {r.valid_s:>8.2f}"
+    )
 
 
 def _sync(device: torch.device) -> None:
@@ -194,8 +201,9 @@ def _threads(n: int) -> Iterator[None]:
             torch.set_num_threads(old)
 
 
-def pixel_cross_entropy(logits: torch.Tensor, target: torch.Tensor,
-                        reduction: str = "mean") -> torch.Tensor:
+def pixel_cross_entropy(
+    logits: torch.Tensor, target: torch.Tensor, reduction: str = "mean"
+) -> torch.Tensor:
     """``F.cross_entropy`` over pixels: (B, NC, H, W) logits, (B, H, W)
     colour classes.
 
@@ -218,20 +226,30 @@ class Trainer:
     count changes the last bits, so ``a2.cache`` never passes one.
     """
 
-    def __init__(self, config: RunConfig, data: ColourData,
-                 threads: int | None = None, graphs: bool | None = None):
+    def __init__(
+        self,
+        config: RunConfig,
+        data: ColourData,
+        threads: int | None = None,
+        graphs: bool | None = None,
+    ):
         if data.num_colours != config.num_colours:
             raise cfg.ParamsError(
                 f"num_colours is {config.num_colours} but the palette has "
-                f"{data.num_colours} colours")
+                f"{data.num_colours} colours"
+            )
         self.config, self.device = config, resolve_device(config.device)
         dev, on_cpu = self.device, self.device.type == "cpu"
         self.threads = CPU_THREADS if threads is None else threads
         torch.manual_seed(config.seed)
         self.model = build_model(
-            config.model, kernel=config.kernel,
-            num_filters=config.num_filters, num_colours=config.num_colours,
-            num_in_channels=1, dilation=config.dilation).to(dev)
+            config.model,
+            kernel=config.kernel,
+            num_filters=config.num_filters,
+            num_colours=config.num_colours,
+            num_in_channels=1,
+            dilation=config.dilation,
+        ).to(dev)
         # oneDNN's CPU convolutions, transposed ones included, run 1.2-1.5x
         # faster on NHWC (bench/bench_candidates.py); the maths is the same.
         layout = torch.channels_last if on_cpu else torch.contiguous_format
@@ -242,8 +260,9 @@ class Trainer:
         # the device (no sync, capturable); the CPU keeps the default.
         cuda = dev.type == "cuda"
         fused = {"fused": True, "capturable": True} if cuda else {}
-        self.optimizer = torch.optim.Adam(self.model.parameters(),
-                                          lr=config.lr, **fused)
+        self.optimizer = torch.optim.Adam(
+            self.model.parameters(), lr=config.lr, **fused
+        )
         # Moved to the device once: (N, 1, 32, 32) inputs, (N, 32, 32)
         # targets. A one-channel NHWC input keeps UNet's concatenation
         # with NHWC features NHWC (else it and its gradient are copied).
@@ -290,7 +309,7 @@ class Trainer:
             start = time.perf_counter()
             total = torch.zeros((), dtype=torch.float64, device=self.device)
             for s in range(0, len(order), bs):
-                idx = order[s:s + bs]
+                idx = order[s : s + bs]
                 if self._graph is not None and len(idx) == bs:
                     total += self._graph(idx)
                 else:
@@ -303,8 +322,11 @@ class Trainer:
         with self._speed():
             return evaluate(self.model, self.x_valid, self.t_valid)
 
-    def fit(self, on_epoch: Callable[["Trainer"], None] | None = None,
-            log: Callable[[str], None] | None = print) -> History:
+    def fit(
+        self,
+        on_epoch: Callable[[Trainer], None] | None = None,
+        log: Callable[[str], None] | None = print,
+    ) -> History:
         """Train up to ``config.epochs``, logging one table row per epoch
         and calling ``on_epoch(self)`` after each (the cache saves there).
         """
@@ -317,9 +339,14 @@ class Trainer:
             train_loss, train_s = self.train_epoch()
             start = time.perf_counter()
             valid_loss, valid_acc = self.evaluate()
-            record = EpochRecord(len(self.history) + 1, train_loss,
-                                 valid_loss, valid_acc, train_s,
-                                 time.perf_counter() - start)
+            record = EpochRecord(
+                len(self.history) + 1,
+                train_loss,
+                valid_loss,
+                valid_acc,
+                train_s,
+                time.perf_counter() - start,
+            )
             self.history.records.append(record)
             say(format_row(record))
             if on_epoch is not None:
@@ -366,8 +393,7 @@ class _GraphStep:
         self.graph: torch.cuda.CUDAGraph | None = None
         bs = trainer.config.batch_size
         self.idx = torch.zeros(bs, dtype=torch.int64, device=trainer.device)
-        self.out = torch.zeros((), dtype=torch.float64,
-                               device=trainer.device)
+        self.out = torch.zeros((), dtype=torch.float64, device=trainer.device)
 
     def __call__(self, idx: torch.Tensor) -> torch.Tensor:
         if self.graph is None and self.done < self.WARMUP:
@@ -401,30 +427,34 @@ def _logger(log: Callable[[str], None] | None) -> Callable[[str], None]:
         if log is not None:
             log(line)
             sys.stdout.flush()  # rows appear as epochs finish
+
     return say
 
 
-@torch.inference_mode()
-def evaluate(model: nn.Module, x: torch.Tensor, target: torch.Tensor,
-             batch: int = EVAL_BATCH) -> tuple[float, float]:
+def evaluate(
+    model: nn.Module,
+    x: torch.Tensor,
+    target: torch.Tensor,
+    batch: int = EVAL_BATCH,
+) -> tuple[float, float]:
     """(mean cross-entropy per pixel, % of pixels right), in eval mode."""
-    was_training = model.training
-    model.eval()
     loss = torch.zeros((), dtype=torch.float64, device=x.device)
     right = torch.zeros((), dtype=torch.int64, device=x.device)
-    for s in range(0, len(x), batch):
-        logits = model(x[s:s + batch])
-        t = target[s:s + batch]
-        loss += pixel_cross_entropy(logits, t, reduction="sum").double()
-        right += (logits.argmax(dim=1) == t).sum()
-    model.train(was_training)
+    with probe.evaluating(model), torch.inference_mode():
+        for s in range(0, len(x), batch):
+            logits = model(x[s : s + batch])
+            t = target[s : s + batch]
+            loss += pixel_cross_entropy(logits, t, reduction="sum").double()
+            right += (logits.argmax(dim=1) == t).sum()
     pixels = target.numel()
     return loss.item() / pixels, 100.0 * right.item() / pixels
 
 
-def train(config: RunConfig, data: ColourData,
-          log: Callable[[str], None] | None = print
-          ) -> tuple[nn.Module, History]:
+def train(
+    config: RunConfig,
+    data: ColourData,
+    log: Callable[[str], None] | None = print,
+) -> tuple[nn.Module, History]:
     """Train from scratch without the cache: (model in eval mode, history).
     Notebooks use ``a2.cache.train_or_load`` instead."""
     trainer = Trainer(config, data)
@@ -432,9 +462,12 @@ def train(config: RunConfig, data: ColourData,
     return trainer.model, history
 
 
-@torch.no_grad()
-def colourise(model: nn.Module, data: ColourData, n: int = 8,
-              indices: list[int] | None = None) -> dict[str, np.ndarray]:
+def colourise(
+    model: nn.Module,
+    data: ColourData,
+    n: int = 8,
+    indices: list[int] | None = None,
+) -> dict[str, np.ndarray]:
     """Sample colourisations of fixed validation images, for figures.
 
     Returns arrays for ``imshow``: ``grey`` (n, 32, 32) input, ``pred``
@@ -444,11 +477,9 @@ def colourise(model: nn.Module, data: ColourData, n: int = 8,
     """
     idx = list(range(n)) if indices is None else list(indices)
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     grey = data.valid_grey[idx]  # (n, 1, 32, 32)
-    pred = model(grey.to(device)).argmax(dim=1).cpu().numpy()
-    model.train(was_training)
+    with probe.evaluating(model):
+        pred = model(grey.to(device)).argmax(dim=1).cpu().numpy()
     colours = np.asarray(data.palette)
     return {
         "grey": grey[:, 0].numpy(),

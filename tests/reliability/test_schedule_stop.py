@@ -1,6 +1,7 @@
 """Ctrl-C during ``train_many``: every worker stops, each run keeps its
 finished epochs, and the next call goes on to the numbers of runs never
 stopped."""
+
 from __future__ import annotations
 
 import json
@@ -9,18 +10,25 @@ import re
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
+from conftest import PY
 
 from a2 import cache, data, schedule
 from a2.train import RunConfig
-from conftest import PY
 
 EPOCHS = 30  # ~0.1 s each: the signal lands mid-run
-CONFIGS = [RunConfig(model=m, num_filters=4, batch_size=16, epochs=EPOCHS,
-                     shuffle="epoch", device="cpu")
-           for m in ("conv_transpose", "unet")]
+CONFIGS = [
+    RunConfig(
+        model=m,
+        num_filters=4,
+        batch_size=16,
+        epochs=EPOCHS,
+        shuffle="epoch",
+        device="cpu",
+    )
+    for m in ("conv_transpose", "unet")
+]
 CHILD = """
 import sys
 from a2 import data, schedule
@@ -37,32 +45,43 @@ if __name__ == "__main__":
 
 
 def metrics(key: str) -> list[tuple]:
-    manifest = json.loads((cache.runs_dir() / key / cache.MANIFEST)
-                          .read_text())
-    return [tuple(r[k] for k in ("epoch", "train_loss", "valid_loss",
-                                 "valid_acc")) for r in manifest["history"]]
+    manifest = json.loads(
+        (cache.runs_dir() / key / cache.MANIFEST).read_text()
+    )
+    return [
+        tuple(r[k] for k in ("epoch", "train_loss", "valid_loss", "valid_acc"))
+        for r in manifest["history"]
+    ]
 
 
 @pytest.mark.parametrize("who", ["group", "parent"])
 def test_ctrl_c_stops_every_worker_and_the_next_call_resumes_exactly(
-        a2_cache, horse_npz, palette_file, monkeypatch, tmp_path, who):
+    a2_cache, horse_npz, palette_file, monkeypatch, tmp_path, who
+):
     """'group': Ctrl-C in a terminal (the whole process group gets
     SIGINT); 'parent': only train_many's process does."""
-    d = data.load(source=horse_npz, n_train=64, n_valid=32,
-                  palette=palette_file)
+    d = data.load(
+        source=horse_npz, n_train=64, n_valid=32, palette=palette_file
+    )
     script = tmp_path / "child.py"
     script.write_text(CHILD.format(configs=[c.to_dict() for c in CONFIGS]))
     log = tmp_path / "child.out"
     with open(log, "w") as out:
         child = subprocess.Popen(
             [PY, str(script), str(horse_npz), str(palette_file)],
-            stdout=out, stderr=subprocess.PIPE, text=True,
-            env=dict(os.environ), start_new_session=True)
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ),
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + 120
         # Both runs past their first epoch row, then stop.
-        while len(set(re.findall(r"^(\S+) .*\|\s+1\s", log.read_text(),
-                                 re.M))) < 2:
+        while (
+            len(set(re.findall(r"^(\S+) .*\|\s+1\s", log.read_text(), re.M)))
+            < 2
+        ):
             assert child.poll() is None, child.stderr.read()
             assert time.monotonic() < deadline, "no epoch rows in 120 s"
             time.sleep(0.05)
@@ -79,8 +98,11 @@ def test_ctrl_c_stops_every_worker_and_the_next_call_resumes_exactly(
     keys = [cache.run_key(c, d) for c in CONFIGS]
     done = [cache.stored_epochs(k) for k in keys]
     assert all(1 <= n < EPOCHS for n in done), done
-    stopped = [ln for ln in log.read_text().splitlines()
-               if ln.startswith("run ") and "stopped after epoch" in ln]
+    stopped = [
+        ln
+        for ln in log.read_text().splitlines()
+        if ln.startswith("run ") and "stopped after epoch" in ln
+    ]
     assert len(stopped) == 2, log.read_text()[-2000:]
 
     outcomes = schedule.train_many(CONFIGS, d, workers=2, log=None)

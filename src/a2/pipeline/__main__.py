@@ -125,17 +125,25 @@ def main(argv: list[str] | None = None) -> int:
         from a2.pipeline.execute import section_params
         from a2.schedule import train_sections
 
-        chosen = ([sections.resolve(root, args.name)] if args.name
-                  else sections.notebooks(root))
+        chosen = (
+            [sections.resolve(root, args.name)]
+            if args.name
+            else sections.notebooks(root)
+        )
         merged = {
-            s.stem: schemas.load(s.stem, section_params(
-                root, s, args.params, args.profile))
-            for s in chosen if sections.trains(root, s)}
+            s.stem: schemas.load(
+                s.stem, section_params(root, s, args.params, args.profile)
+            )
+            for s in chosen
+            if sections.trains(root, s)
+        }
         outcomes = train_sections(merged, workers=args.workers)
         failed = [o for o in outcomes if o.status == "failed"]
         if failed:
-            raise BuildError(f"{len(failed)} run(s) failed to train, "
-                             f"first {failed[0].key}: {failed[0].error}")
+            raise BuildError(
+                f"{len(failed)} run(s) failed to train, "
+                f"first {failed[0].key}: {failed[0].error}"
+            )
     elif args.cmd == "params":
         from a2 import params
 

@@ -216,7 +216,8 @@ def trains(root: Path, s: Section) -> bool:
 
     stem_trains = s.stem in params.SCHEMAS and params.SCHEMAS[s.stem].trains
     return bool(stem_trains) and TRAINING_MODULE in library_modules(
-        root, notebook_code(s.source))
+        root, notebook_code(s.source)
+    )
 
 
 def deps_makefile(root: Path) -> str:
