@@ -12,9 +12,11 @@ import pytest
 import torch
 
 from a2 import cache, schedule
+from a2 import params as schemas
 from a2.models import build_model
+from a2.pipeline import qmd
 from a2.pipeline.execute import section_params
-from a2.pipeline.sections import _cells, _code, resolve
+from a2.pipeline.sections import resolve
 from a2.train import EpochRecord, History, RunConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,7 +32,7 @@ def stored(key: str) -> tuple[list, dict[str, torch.Tensor]]:
         (r["epoch"], r["train_loss"], r["valid_loss"], r["valid_acc"])
         for r in manifest["history"]
     ]
-    ckpt = torch.load(folder / cache.CHECKPOINT, weights_only=True)
+    ckpt = torch.load(folder / manifest["checkpoint"], weights_only=True)
     return metrics, ckpt["trainer"]["model"]
 
 
@@ -138,11 +140,11 @@ def test_run_labels_name_what_differs_from_the_handout():
 # --- planned_runs against the notebooks' own calls -------------------------
 
 
-def notebook_runs(stem: str, params: dict, data) -> list[RunConfig]:
-    """The RunConfigs a section's notebook asks the cache for, found by
-    running its code cells with ``params`` injected and the cache faked:
-    every top-level statement runs in order, and one that fails on the
-    fake runs (a check, a figure) is skipped."""
+def notebook_runs(stem: str, overrides: dict, data) -> list[RunConfig]:
+    """The RunConfigs a section asks the cache for, found by running its
+    code chunks with ``overrides`` injected as papermill injects them and
+    the cache faked: every top-level statement runs in order, and one
+    that fails on the fake runs (a check, a figure) is skipped."""
     asked: list[RunConfig] = []
 
     def fake_train_or_load(config, data, retrain=False, log=None):
@@ -159,7 +161,7 @@ def notebook_runs(stem: str, params: dict, data) -> list[RunConfig]:
         )
 
     section = resolve(REPO, stem)
-    namespace: dict = dict(params)
+    namespace: dict = {"params": dict(overrides)}
     with pytest.MonkeyPatch.context() as mp:
         from a2 import experiments, plots, report
 
@@ -167,11 +169,11 @@ def notebook_runs(stem: str, params: dict, data) -> list[RunConfig]:
         mp.setattr(experiments, "load_data", lambda *a, **k: data)
         mp.setattr(plots, "show", lambda *a, **k: None)
         mp.setattr(report, "md", lambda *a, **k: None)
-        for cell in _cells(section.source):
+        for cell in qmd.notebook(section.source)["cells"]:
             tags = cell.get("metadata", {}).get("tags", [])
             if cell["cell_type"] != "code" or "parameters" in tags:
                 continue
-            for node in ast.parse(_code(cell)).body:
+            for node in ast.parse(cell["source"]).body:
                 code = compile(ast.Module([node], []), stem, "exec")
                 try:
                     exec(code, namespace)
@@ -203,7 +205,7 @@ def test_planned_runs_are_the_runs_the_notebook_trains(
             )
         )
         params = section_params(REPO, section, params_file=custom)
-    planned = schedule.planned_runs(stem, params)
+    planned = schedule.planned_runs(stem, schemas.load(stem, params))
     assert planned == notebook_runs(stem, params, tiny_data)
     if stem == "5-transposed" and profile == "full":
         assert len(planned) == 14  # with section 4's run among them
@@ -219,8 +221,11 @@ def test_train_sections_pools_the_sections_runs_per_data_subset(
     from a2 import experiments
 
     params = {
-        stem: section_params(
-            REPO, resolve(REPO, stem), profile=REPO / "params/smoke.yaml"
+        stem: schemas.load(
+            stem,
+            section_params(
+                REPO, resolve(REPO, stem), profile=REPO / "params/smoke.yaml"
+            ),
         )
         for stem in ("1-optimization", "4-pooling", "5-transposed")
     }
