@@ -132,10 +132,12 @@ def _cost(config: RunConfig, data: ColourData,
     arch = (config.model, config.kernel, config.num_filters,
             config.num_colours, config.dilation)
     if arch not in macs:
-        macs[arch] = forward_macs(build_model(
-            config.model, kernel=config.kernel,
-            num_filters=config.num_filters, num_colours=config.num_colours,
-            dilation=config.dilation))
+        with torch.device("meta"):  # shapes only: no memory, no RNG draws
+            model = build_model(
+                config.model, kernel=config.kernel,
+                num_filters=config.num_filters,
+                num_colours=config.num_colours, dilation=config.dilation)
+        macs[arch] = forward_macs(model)
     images = 3 * len(data.train_grey) + len(data.valid_grey)
     return float(config.epochs * images * macs[arch])
 
@@ -195,6 +197,7 @@ def train_many(configs: Sequence[RunConfig], data: ColourData,
         if log is not None:
             log(line)
             sys.stdout.flush()  # lines appear as runs progress
+
     threads = threads or train.CPU_THREADS
     keys = {c: cache.run_key(c, data) for c in configs}
     outcomes: dict[RunConfig, Outcome] = {}
