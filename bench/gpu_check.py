@@ -29,6 +29,8 @@ runs on the CPU at a tiny size.
 from __future__ import annotations
 
 import argparse
+import copy
+import json
 import os
 import statistics
 import sys
@@ -37,8 +39,8 @@ import time
 
 import torch
 
+from a2 import cache, schedule, train
 from a2 import data as a2_data
-from a2 import schedule, train
 from a2.train import RunConfig, Trainer
 
 NAMES = {
@@ -69,7 +71,7 @@ def no_sync_per_step(
     steps (lazy initialisation, the graph's warm-up and capture, which
     synchronises once) run before the mode is set."""
     if not torch.cuda.is_available():
-        return "n/a (CPU)"
+        return "n/a"
     trainer = Trainer(config, d, graphs=graphs)
     bs = config.batch_size
     order = torch.cat([trainer._permutation()] * 14)  # enough batches
@@ -83,7 +85,12 @@ def no_sync_per_step(
         for s in range(6 * bs, 14 * bs, bs):
             total += step(order[s : s + bs])
     except RuntimeError as err:
-        return f"NO: {str(err).splitlines()[0][:60]}"
+        print(
+            f"  {config.model} (graphs={graphs}) synced in a step: "
+            f"{str(err).splitlines()[0]}",
+            flush=True,
+        )
+        return "NO"
     finally:
         torch.cuda.set_sync_debug_mode("default")
     torch.cuda.synchronize()
@@ -128,21 +135,24 @@ def main() -> None:
     # GPU runs but the CPU cores; a scratch cache, see gpu_check.sh).
     cpu_configs = [RunConfig(model=m, device="cpu", **base) for m in NAMES]
     cpu_done: dict[str, float] = {}
+    d_cpu = copy.deepcopy(d)  # sent to workers (moved to shared memory)
 
     def cpu_refs() -> None:
-        from a2 import cache
-
-        schedule.train_many(
+        # Results read from the manifests: building a Trainer here would
+        # reseed the global RNGs under the GPU runs' feet.
+        out = schedule.train_many(
             cpu_configs,
-            d,
+            d_cpu,
             workers=len(cpu_configs),
             threads=max(1, min(4, (os.cpu_count() or 4) // 4)),
             log=None,
         )
-        for c in cpu_configs:
-            run = cache.train_or_load(c, d, log=None)
-            cpu_done[c.model] = run.history.last.valid_loss
-            cpu_done[c.model + ":acc"] = run.history.last.valid_acc
+        for o in out:
+            if o.status in ("trained", "cached"):
+                path = cache.runs_dir() / o.key / cache.MANIFEST
+                final = json.loads(path.read_text())["final"]
+                cpu_done[o.config.model] = final["valid_loss"]
+                cpu_done[o.config.model + ":acc"] = final["valid_acc"]
 
     bg = threading.Thread(target=cpu_refs, daemon=True)
     bg.start()
@@ -151,7 +161,12 @@ def main() -> None:
     for model in NAMES:
         c = RunConfig(model=model, device=device, **base)
         Trainer(c.replace(epochs=1), d).fit(log=None)  # warm-up
-        row = {"model": model, "sync": no_sync_per_step(c, d, graphs=cuda)}
+        row = {
+            "model": model,
+            "sync": "/".join(  # eager/graphs
+                no_sync_per_step(c, d, graphs=g) for g in (False, True)
+            ),
+        }
         row["eager"] = fit_seconds(c, d, graphs=False)
         row["graphs"] = fit_seconds(c, d, graphs=cuda)
         rows.append(row)
@@ -202,7 +217,8 @@ def main() -> None:
             f"{row['accs'][0]:>7.2f} {cpu_acc:>7.2f}"
         )
     print(
-        f"(seed sd: over the GPU's seeds 0-{len(rows[0]['losses']) - 1}; "
+        f"(no sync: eager/graphs steps; seed sd: over the GPU's seeds "
+        f"0-{len(rows[0]['losses']) - 1}; "
         f"agrees: |GPU - CPU| <= 2 sd; total {time.perf_counter() - t0:.0f}"
         f" s)"
     )

@@ -108,9 +108,11 @@ def test_largest_runs_go_first(tiny_data, a2_cache, monkeypatch):
         return {c: schedule.Outcome(c, keys[c], "trained") for c in jobs}
 
     monkeypatch.setattr(schedule, "_pool", fake_pool)
+    rng = torch.get_rng_state()
     outcomes = schedule.train_many([small, big], tiny_data, log=None)
     assert order == [[big, small]]
     assert [o.config for o in outcomes] == [small, big]  # as given
+    assert torch.equal(torch.get_rng_state(), rng)  # sizing draws nothing
 
 
 def test_forward_macs_counts_the_convolutions_of_figure_4():

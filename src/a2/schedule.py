@@ -162,15 +162,15 @@ def _cost(
         config.dilation,
     )
     if arch not in macs:
-        macs[arch] = forward_macs(
-            build_model(
+        with torch.device("meta"):  # shapes only: no memory, no RNG draws
+            model = build_model(
                 config.model,
                 kernel=config.kernel,
                 num_filters=config.num_filters,
                 num_colours=config.num_colours,
                 dilation=config.dilation,
             )
-        )
+        macs[arch] = forward_macs(model)
     images = 3 * len(data.train_grey) + len(data.valid_grey)
     return float(config.epochs * images * macs[arch])
 
