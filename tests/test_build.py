@@ -247,6 +247,50 @@ def test_unclosed_chunk_is_one_build_error() -> None:
         qmd.cells("x\n```{python}\nprint(1)\n", "s.qmd")
 
 
+FIGURE_CHUNK = '```{python}\n#| label: fig-x\n#| fig-cap: "X."\nshow()\n```\n'
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        "::: {.callout-tip .a2-answer}",
+        "::::: {.callout-note}",
+        '::: {.callout-warning collapse="false"}',
+    ],
+)
+def test_a_figure_boxed_in_print_is_one_build_error(opening: str) -> None:
+    """Typst floats a figure only within its container, so a figure in a
+    callout that stays a box in print would leave a hole in the page."""
+    from a2.pipeline import qmd
+
+    text = (
+        f"x\n\n{opening}\n## Answer\n::: {{.inner}}\n:::\n{FIGURE_CHUNK}:::\n"
+    )
+    with pytest.raises(
+        sections.BuildError, match=r"s.qmd:7: a figure .* line 3"
+    ):
+        qmd.cells(text, "s.qmd")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # unfolded into the text in print
+        f'::: {{.callout-note collapse="true"}}\n{FIGURE_CHUNK}:::\n',
+        # after the callout
+        f"::: {{.callout-tip}}\nA.\n:::\n\n{FIGURE_CHUNK}",
+        # a plain div is no box
+        f"::: {{#fig-layout}}\n{FIGURE_CHUNK}:::\n",
+        # a ::: inside a Markdown code fence opens nothing
+        f"```markdown\n::: {{.callout-tip}}\n```\n{FIGURE_CHUNK}",
+    ],
+)
+def test_figures_that_can_float_are_accepted(text: str) -> None:
+    from a2.pipeline import qmd
+
+    assert "code" in [c["cell_type"] for c in qmd.cells(text, "s.qmd")]
+
+
 def test_sections_resolve_by_stem_number_or_path(tmp_path: Path) -> None:
     root = make_scratch(tmp_path / "book")
     for name in ("6", "6-reproducibility", "report/6-reproducibility.qmd"):

@@ -96,11 +96,16 @@ def _pickled(obj) -> bytes:
     return pickle.dumps(obj, protocol=2)
 
 
+ABSENT = object()
+
+
 def _batch(data=None, labels=None) -> bytes:
-    if data is None:
-        data = np.zeros((20, 3072), np.uint8)
-    batch = {b"data": data, b"labels": [0] * 20 if labels is None else labels}
-    return _pickled({k: v for k, v in batch.items() if v is not None})
+    """A pickled batch dict; ABSENT leaves the key out."""
+    batch = {
+        b"data": np.zeros((20, 3072), np.uint8) if data is None else data,
+        b"labels": [0] * 20 if labels is None else labels,
+    }
+    return _pickled({k: v for k, v in batch.items() if v is not ABSENT})
 
 
 # (the bad batch's bytes, what the message says about it)
@@ -110,11 +115,11 @@ BAD_BATCHES = {
     "not a pickle": (b"GIF89a" + bytes(100), "UnpicklingError"),
     "a list": (_pickled([1, 2, 3]), "a list, not a dict with b'data'"),
     "a dict without data": (
-        _batch(data=None),
+        _batch(data=ABSENT),
         "a dict without b'data' and b'labels'",
     ),
     "a dict without labels": (
-        _batch(labels=None),
+        _batch(labels=ABSENT),
         "a dict without b'data' and b'labels'",
     ),
     "data wrongly sized": (

@@ -23,6 +23,16 @@ from a2.pipeline.sections import BuildError
 CHUNK = re.compile(r"^```\{python\}\s*$")
 FENCE = re.compile(r"^(`{3,}|~{3,})")
 OPTION = re.compile(r"^#\|\s*([\w-]+):\s*(.*?)\s*$")
+DIV = re.compile(r"^(:{3,})\s*(.*?)\s*$")
+FIGURE = re.compile(r"^#\|\s*label:\s*[\"']?fig-", re.MULTILINE)
+
+
+def _boxed(attrs: str) -> bool:
+    """Whether a fenced div with these attributes stays a box in print: a
+    callout that is not collapsed (collapsed ones are unfolded there)."""
+    return bool(re.search(r"\.callout-", attrs)) and not re.search(
+        r"collapse\s*=\s*[\"']?true", attrs
+    )
 
 
 def _tags(source: str, where: str) -> list[str]:
@@ -73,6 +83,7 @@ def cells(text: str, where: str = "qmd") -> list[dict[str, Any]]:
         i = end + 1
     prose: list[str] = []
     fence: str | None = None  # an open Markdown code fence
+    divs: list[tuple[int, str]] = []  # open fenced divs: (line, attributes)
 
     def flush() -> None:
         body = "\n".join(prose).strip("\n")
@@ -98,6 +109,15 @@ def cells(text: str, where: str = "qmd") -> list[dict[str, Any]]:
             source = "\n".join(lines[start:i])
             where_chunk = f"{where}:{start}"
             tags = _tags(source, where_chunk)
+            boxes = [n for n, attrs in divs if _boxed(attrs)]
+            if boxes and FIGURE.search(source):
+                # Typst floats a figure only within its container: boxed,
+                # it cannot float and leaves a hole at the page's foot.
+                raise BuildError(
+                    f"{where_chunk}: a figure inside the callout opened "
+                    f"at line {boxes[-1]} cannot float in the PDF; place "
+                    f"it after the callout's closing :::"
+                )
             out.append(
                 {
                     "cell_type": "code",
@@ -109,6 +129,11 @@ def cells(text: str, where: str = "qmd") -> list[dict[str, Any]]:
             )
         else:
             m = FENCE.match(line.lstrip())
+            div = DIV.match(line) if fence is None else None
+            if div and div.group(2):
+                divs.append((i + 1, div.group(2)))
+            elif div and divs:
+                divs.pop()
             if m and fence is None:
                 fence = m.group(1)
             elif (
