@@ -139,6 +139,36 @@ class PoolUpsampleNet(nn.Module):
         return x
 
 
+def _down(cin: int, cout: int, kernel: int) -> nn.Sequential:
+    """A stride-2 convolution that halves H and W, BatchNorm, ReLU."""
+    return nn.Sequential(
+        nn.Conv2d(
+            cin, cout, kernel, stride=2, padding=conv_padding(kernel, 2)
+        ),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(),
+    )
+
+
+def _up(cin: int, cout: int, kernel: int, dilation: int) -> nn.Sequential:
+    """A stride-2 transposed convolution that doubles H and W, BatchNorm,
+    ReLU."""
+    tpad, out_pad = transpose_padding(kernel, 2, dilation)
+    return nn.Sequential(
+        nn.ConvTranspose2d(
+            cin,
+            cout,
+            kernel,
+            stride=2,
+            padding=tpad,
+            output_padding=out_pad,
+            dilation=dilation,
+        ),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(),
+    )
+
+
 class ConvTransposeNet(nn.Module):
     """Handout Fig. 4b: stride-2 convolutions down, transposed ones up.
 
@@ -157,44 +187,10 @@ class ConvTransposeNet(nn.Module):
     ):
         super().__init__()
         nic, nf, nc = num_in_channels, num_filters, num_colours
-        pad = conv_padding(kernel, stride=2)
-        tpad, out_pad = transpose_padding(kernel, 2, dilation)
-        self.block1 = nn.Sequential(  # -> (BS, NF, 16, 16)
-            nn.Conv2d(nic, nf, kernel, stride=2, padding=pad),
-            nn.BatchNorm2d(nf),
-            nn.ReLU(),
-        )
-        self.block2 = nn.Sequential(  # -> (BS, 2NF, 8, 8)
-            nn.Conv2d(nf, 2 * nf, kernel, stride=2, padding=pad),
-            nn.BatchNorm2d(2 * nf),
-            nn.ReLU(),
-        )
-        self.block3 = nn.Sequential(  # -> (BS, NF, 16, 16)
-            nn.ConvTranspose2d(
-                2 * nf,
-                nf,
-                kernel,
-                stride=2,
-                padding=tpad,
-                output_padding=out_pad,
-                dilation=dilation,
-            ),
-            nn.BatchNorm2d(nf),
-            nn.ReLU(),
-        )
-        self.block4 = nn.Sequential(  # -> (BS, NC, 32, 32)
-            nn.ConvTranspose2d(
-                nf,
-                nc,
-                kernel,
-                stride=2,
-                padding=tpad,
-                output_padding=out_pad,
-                dilation=dilation,
-            ),
-            nn.BatchNorm2d(nc),
-            nn.ReLU(),
-        )
+        self.block1 = _down(nic, nf, kernel)  # -> (BS, NF, 16, 16)
+        self.block2 = _down(nf, 2 * nf, kernel)  # -> (BS, 2NF, 8, 8)
+        self.block3 = _up(2 * nf, nf, kernel, dilation)  # -> (BS, NF, 16, 16)
+        self.block4 = _up(nf, nc, kernel, dilation)  # -> (BS, NC, 32, 32)
         self.block5 = _final_conv(nc, nc, kernel)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -226,45 +222,11 @@ class UNet(nn.Module):
     ):
         super().__init__()
         nic, nf, nc = num_in_channels, num_filters, num_colours
-        pad = conv_padding(kernel, stride=2)
-        tpad, out_pad = transpose_padding(kernel, 2, dilation)
-        self.block1 = nn.Sequential(  # -> (BS, NF, 16, 16)
-            nn.Conv2d(nic, nf, kernel, stride=2, padding=pad),
-            nn.BatchNorm2d(nf),
-            nn.ReLU(),
-        )
-        self.block2 = nn.Sequential(  # -> (BS, 2NF, 8, 8)
-            nn.Conv2d(nf, 2 * nf, kernel, stride=2, padding=pad),
-            nn.BatchNorm2d(2 * nf),
-            nn.ReLU(),
-        )
-        self.block3 = nn.Sequential(  # -> (BS, NF, 16, 16)
-            nn.ConvTranspose2d(
-                2 * nf,
-                nf,
-                kernel,
-                stride=2,
-                padding=tpad,
-                output_padding=out_pad,
-                dilation=dilation,
-            ),
-            nn.BatchNorm2d(nf),
-            nn.ReLU(),
-        )
+        self.block1 = _down(nic, nf, kernel)  # -> (BS, NF, 16, 16)
+        self.block2 = _down(nf, 2 * nf, kernel)  # -> (BS, 2NF, 8, 8)
+        self.block3 = _up(2 * nf, nf, kernel, dilation)  # -> (BS, NF, 16, 16)
         # (BS, NF + NF, 16, 16) -> (BS, NC, 32, 32)
-        self.block4 = nn.Sequential(
-            nn.ConvTranspose2d(
-                2 * nf,
-                nc,
-                kernel,
-                stride=2,
-                padding=tpad,
-                output_padding=out_pad,
-                dilation=dilation,
-            ),
-            nn.BatchNorm2d(nc),
-            nn.ReLU(),
-        )
+        self.block4 = _up(2 * nf, nc, kernel, dilation)
         # (BS, NIC + NC, 32, 32) -> (BS, NC, 32, 32)
         self.block5 = _final_conv(nic + nc, nc, kernel)
 
