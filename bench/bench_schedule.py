@@ -31,10 +31,12 @@ import argparse
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 
 from a2 import data as a2_data
+from a2 import params as a2_params
 from a2 import schedule, settings
 from a2.pipeline import sections
 from a2.pipeline.execute import section_params
@@ -47,9 +49,11 @@ def run_list(epochs: int) -> list:
     root = settings.REPO
     runs = []
     for stem in STEMS:
-        params = section_params(root, sections.resolve(root, stem))
-        params.update(epochs=epochs, sweep_epochs=epochs)
-        runs += schedule.planned_runs(stem, params)
+        overrides = section_params(root, sections.resolve(root, stem))
+        overrides["epochs"] = epochs
+        if stem == "5-transposed":
+            overrides["sweep_epochs"] = epochs
+        runs += schedule.planned_runs(stem, a2_params.load(stem, overrides))
     return list(dict.fromkeys(runs))
 
 
@@ -63,7 +67,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     runs = run_list(args.epochs)
-    d = a2_data.load(source=args.data)
+    try:
+        d = a2_data.load(source=args.data)
+    except a2_data.DataError as err:
+        sys.exit(f"bench_schedule: {err}")
     layouts = [tuple(map(int, s.split("x"))) for s in args.layouts.split(",")]
     print(
         f"{len(runs)} runs of sections 4-5 at {args.epochs} epochs each, "

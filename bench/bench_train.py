@@ -278,6 +278,10 @@ def main() -> None:
     threads = torch.get_num_threads()
     if args.before:
         load_trainer(args.before)  # fail now, not in a worker
+    try:  # the data too: a worker that fails would leave nothing to say
+        a2_data.load(source=args.data, n_train=args.n, n_valid=1000)
+    except a2_data.DataError as err:
+        sys.exit(f"bench_train: {err}")
 
     print(f"machine: {machine()}")
     print(
@@ -296,7 +300,11 @@ def main() -> None:
             ctx.Process(
                 target=serve, args=(theirs, kind, name, args), daemon=True
             ).start()
-            assert conns[kind].recv() == "ready"
+            theirs.close()  # so a worker that dies ends recv() with EOFError
+            try:
+                assert conns[kind].recv() == "ready"
+            except EOFError:
+                sys.exit(f"bench_train: the {kind} loop for {name} failed")
 
         def turn(kind: str, order: str, conns=conns) -> float:
             conns[kind].send(order)
