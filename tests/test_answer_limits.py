@@ -10,26 +10,11 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import QUESTIONS
 
 REPO = Path(__file__).resolve().parents[1]
 HANDOUT = REPO.parent / "shared" / "seed" / "assignment-a2.txt"
 THEORY = ("1-optimization", "2-hyperparameters", "3-resources")
-# The handout's questions in sections 1-3 (those with a number of their
-# own; 1.1, 1.2, 2.1, 2.2 and 3.1 only introduce them).
-QUESTIONS = [
-    "1.1.1",
-    "1.2.1",
-    "1.2.2",
-    "2.1.1",
-    "2.1.2",
-    "2.1.3",
-    "2.2.1",
-    "2.2.2",
-    "2.2.3",
-    "3.1.1",
-    "3.1.2",
-    "3.2",
-]
 LIMITED = {"3.1.1", "3.1.2", "3.2"}  # what the brief asks us to check
 
 # --- the handout ------------------------------------------------------------
