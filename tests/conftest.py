@@ -11,15 +11,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-# Every numbered question of the assignment (shared/seed/assignment-a2);
-# 1.1, 1.2, 2.1, 2.2 and 3.1 only introduce the questions under them.
-QUESTIONS = [
-    *("1.1.1", "1.2.1", "1.2.2"),
-    *("2.1.1", "2.1.2", "2.1.3", "2.2.1", "2.2.2", "2.2.3"),
-    *("3.1.1", "3.1.2", "3.2"),
-    *("4.1", "4.2", "4.3"),
-    *("5.1", "5.2", "5.3", "5.4", "5.5"),
-]
 HORSE_NPZ = REPO.parent / "shared" / "data" / "cifar10-horse.npz"
 
 

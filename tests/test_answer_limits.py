@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import QUESTIONS
+from test_pdf_layout import QUESTIONS
 
 REPO = Path(__file__).resolve().parents[1]
 HANDOUT = REPO.parent / "shared" / "seed" / "assignment-a2.txt"

@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import QUESTIONS
+from test_pdf_layout import QUESTIONS
 
 
 def text_of(pdf: Path) -> str:
