@@ -112,6 +112,30 @@ def build_cli(
     )
 
 
+def make(
+    root: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+) -> subprocess.CompletedProcess:
+    """The project's Makefile run on the book at ``root``, with this
+    test run's venv (no install)."""
+    return run(
+        [
+            "make",
+            "--no-print-directory",
+            "-f",
+            str(REPO / "Makefile"),
+            f"VENV={Path(PY).parents[1]}",
+            "SETUP=",
+            *args,
+        ],
+        root,
+        env,
+        timeout=timeout,
+    )
+
+
 def one_error_line(proc: subprocess.CompletedProcess) -> str:
     """The failure's message: exactly one 'error:' line, no traceback."""
     assert proc.returncode != 0, proc.stdout + proc.stderr

@@ -10,27 +10,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import PY, REPO, one_error_line, run
+from conftest import PY, REPO, make, one_error_line
 from test_build import make_scratch
-
-
-def make(
-    root: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess:
-    return run(
-        [
-            "make",
-            "--no-print-directory",
-            "-f",
-            str(REPO / "Makefile"),
-            f"VENV={Path(PY).parents[1]}",
-            "SETUP=",
-            *args,
-        ],
-        root,
-        env,
-        timeout=300,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -310,26 +310,27 @@ def test_a_full_disk_while_saving_is_one_line_and_loses_no_epoch(
     assert metrics(again.history) == straight
 
 
+def tiny_train_args(palette_file: Path, epochs: int) -> list[str]:
+    """`python -m a2 train` on a tiny run of the offline data."""
+    settings = {
+        "n_train": 128,
+        "n_valid": 64,
+        "num_filters": 4,
+        "palette": palette_file,
+        "epochs": epochs,
+        "device": "cpu",
+    }
+    return ["train"] + [
+        a for k, v in settings.items() for a in ("--set", f"{k}={v}")
+    ]
+
+
 def test_a_full_disk_on_the_command_line_is_one_line(
     a2_cache, tiny_data, palette_file, horse_npz, monkeypatch, capsys
 ):
     monkeypatch.setenv("A2_DATA", str(horse_npz))
     full_disk(monkeypatch, a2_cache, 3)
-    args = [
-        "train",
-        "--set",
-        "n_train=128",
-        "--set",
-        "n_valid=64",
-        "--set",
-        "num_filters=4",
-        "--set",
-        f"palette={palette_file}",
-        "--set",
-        "epochs=2",
-        "--set",
-        "device=cpu",
-    ]
+    args = tiny_train_args(palette_file, epochs=2)
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: run ")
@@ -467,21 +468,7 @@ def test_a_read_only_cache_on_the_command_line(
     a2_cache, tiny_data, palette_file, horse_npz, monkeypatch, capsys
 ):
     monkeypatch.setenv("A2_DATA", str(horse_npz))
-    args = [
-        "train",
-        "--set",
-        "n_train=128",
-        "--set",
-        "n_valid=64",
-        "--set",
-        "num_filters=4",
-        "--set",
-        f"palette={palette_file}",
-        "--set",
-        "epochs=1",
-        "--set",
-        "device=cpu",
-    ]
+    args = tiny_train_args(palette_file, epochs=1)
     make_read_only(a2_cache, monkeypatch)
     assert main(args) == 2  # a miss
     err = capsys.readouterr().err.strip().splitlines()

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PY, REPO, build_cli, one_error_line, run, snapshot
+from conftest import PY, build_cli, make, one_error_line, snapshot
 from test_build import alpha, make_scratch
 
 
@@ -31,19 +31,7 @@ def earlier_build(root: Path) -> None:
 
 
 def make_pdf(root: Path) -> subprocess.CompletedProcess:
-    return run(
-        [
-            "make",
-            "--no-print-directory",
-            "-f",
-            str(REPO / "Makefile"),
-            f"VENV={Path(PY).parents[1]}",
-            "SETUP=",
-            "DATA=download",
-            "pdf",
-        ],
-        root,
-    )
+    return make(root, "DATA=download", "pdf", timeout=120)
 
 
 def test_a_section_that_raises_keeps_every_output_and_names_the_chunk(
