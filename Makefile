@@ -153,7 +153,7 @@ pdf: $(DIST)/a2-writeup.pdf $(DIST)/a2-code.ipynb $(DIST)/site/index.html
 	@echo "outputs in $(DIST)/: a2-writeup.pdf a2-code.ipynb site/"
 
 check-visual: pdf
-	$(PY) -m a2.pipeline.visual $(DIST) $(B)/visual
+	$(PY) tests/tools/visual.py $(DIST) $(B)/visual
 else
 # One build per tree: these run again under build/.lock (a second build
 # waits for the first).

@@ -9,8 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from a2.pipeline import visual
+from tools import visual
 
 REPO = Path(__file__).resolve().parents[1]
 # Every numbered question of the assignment (shared/seed/assignment-a2);

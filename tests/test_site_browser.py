@@ -10,8 +10,8 @@ import re
 from pathlib import Path
 
 import pytest
+from tools import visual
 
-from a2.pipeline import visual
 from a2.pipeline.sections import chapters
 
 REPO = Path(__file__).resolve().parents[1]
@@ -19,10 +19,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def pages(smoke_dist: Path) -> list[visual.PageReport]:
-    if not Path(visual.CHROMIUM).is_file():
+    if visual.browser_path() is None:
         pytest.fail(
-            f"{visual.CHROMIUM} missing: the site cannot be "
-            "checked (apt-get install chromium)"
+            "no chromium on PATH nor from Playwright: the site cannot "
+            "be checked (apt-get install chromium)"
         )
     return visual.browse(
         smoke_dist / "site",

@@ -7,7 +7,7 @@ each page is screenshotted. PDF: pdftoppm renders every page; the word
 boxes of ``pdftotext -bbox-layout`` and the rendered margins must stay
 inside the page's margins, and no heading may end a page.
 
-    python -m a2.pipeline.visual DIST OUT   # OUT/html/*.png, OUT/pdf/*.png
+    python tests/tools/visual.py DIST OUT   # OUT/html/*.png, OUT/pdf/*.png
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 from xml.etree import ElementTree
 
-CHROMIUM = "/usr/bin/chromium"
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 # No network, no background services: the site must load from loopback.
 CHROMIUM_ARGS = [
     "--headless",
@@ -39,6 +39,33 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 LOOPBACK = ("127.0.0.1", "localhost")
+
+
+def browser_path() -> str | None:
+    """A Chromium on PATH, else the one Playwright installed; None if
+    neither is there."""
+    for name in BROWSERS:
+        found = shutil.which(name)
+        if found:
+            return found
+    try:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as pw:
+            path = pw.chromium.executable_path
+    except Exception:  # playwright missing or never installed a browser
+        return None
+    return path if Path(path).is_file() else None
+
+
+def _launch(pw):  # noqa: ANN001, ANN202 (Playwright objects)
+    path = browser_path()
+    if path is None:
+        raise FileNotFoundError(
+            f"no browser: none of {', '.join(BROWSERS)} on PATH and none "
+            f"installed by Playwright (apt-get install chromium)"
+        )
+    return pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
 
 
 # --- HTML ------------------------------------------------------------------
@@ -123,16 +150,10 @@ def browse(site: Path, out: Path, width: int = 1280) -> list[PageReport]:
     """Load every page of site in chromium; screenshots go to out."""
     from playwright.sync_api import sync_playwright
 
-    if not Path(CHROMIUM).is_file():
-        raise FileNotFoundError(
-            f"{CHROMIUM} missing: apt-get install chromium"
-        )
     out.mkdir(parents=True, exist_ok=True)
     reports = []
     with serve(site) as base, sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS
-        )
+        browser = _launch(pw)
         try:
             context = browser.new_context(
                 viewport={"width": width, "height": 900}
@@ -159,9 +180,7 @@ def search(site: Path, query: str) -> list[str]:
         else ("#search", "#search-results a")
     )
     with serve(site) as base, sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS
-        )
+        browser = _launch(pw)
         try:
             page = browser.new_page()
             page.goto(base + "index.html")
