@@ -1,10 +1,8 @@
 """What a section notebook needs to show results.
 
-- :func:`values` names computed values (numbers formatted for print,
-  verdict words) that the section's Markdown cites as
-  ``{{< var sN.name >}}``; the build collects them into the book's
-  ``_variables.yml``, so prose stays in Markdown and numbers come from
-  code, in Quarto and in the embedded renderer alike.
+- :func:`fmt` formats a computed value for the prose, which shows it
+  inline as `` `{python} name` ``; the result is :class:`Md`, so math
+  (``sci``) and code spans in it reach the page as Markdown.
 - :func:`table` shows a computed table (one helper, not f-strings).
 - :func:`check` / :func:`check_true` compare a derivation with an
   independent computation and fail the build when they disagree;
@@ -25,7 +23,6 @@ from typing import Any
 
 import numpy as np
 
-VALUES_MIME = "application/vnd.a2.values+json"
 SOURCE_MIME = "application/vnd.a2.source+json"
 
 
@@ -49,52 +46,53 @@ def md(text: str) -> None:
 # --- numbers as text -------------------------------------------------------
 
 
-def sci(x: float, digits: int = 1) -> str:
+class Md(str):
+    """Text that is Markdown: shown inline (`` `{python} x` ``) as it is,
+    where a plain string would be escaped (Quarto's rule for
+    ``text/plain``)."""
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+
+def sci(x: float, digits: int = 1) -> Md:
     """``x`` in scientific notation as inline math, e.g. 9.0 x 10^-15,
     typeset as a power of ten (never "9.0e + 00")."""
     x = float(x)
     if x == 0:
-        return "$0$"
+        return Md("$0$")
     if not math.isfinite(x):
-        return str(x)
+        return Md(str(x))
     exp = math.floor(math.log10(abs(x)))
     mant = round(x / 10**exp, digits)
     if abs(mant) >= 10:
         mant, exp = mant / 10, exp + 1
-    return f"${mant:.{digits}f} \\times 10^{{{exp}}}$"
+    return Md(f"${mant:.{digits}f} \\times 10^{{{exp}}}$")
 
 
-def fmt(value: Any, digits: int | None = None) -> str:
+def fmt(value: Any, digits: int | None = None) -> Md:
     """A value as print text: ints with thousands separators, floats with
     ``digits`` decimals (or a short general form), very large or small
-    floats as powers of ten, lists item by item."""
+    floats as powers of ten, lists item by item; text as it is."""
     if isinstance(value, bool) or value is None or isinstance(value, str):
-        return "null" if value is None else str(value)
+        return Md("null" if value is None else str(value))
     if isinstance(value, numbers.Integral):
-        return f"{int(value):,}"
+        return Md(f"{int(value):,}")
     if isinstance(value, numbers.Real):
         x = float(value)
         if x != 0 and math.isfinite(x) and not 1e-3 <= abs(x) < 1e6:
             return sci(x, 1 if digits is None else digits)
         if digits is not None:
-            return f"{x:,.{digits}f}"
-        return f"{x:g}"
+            return Md(f"{x:,.{digits}f}")
+        return Md(f"{x:g}")
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(fmt(v, digits) for v in value) + "]"
-    return str(value)
+        return Md("[" + ", ".join(fmt(v, digits) for v in value) + "]")
+    return Md(str(value))
 
 
-def values(**named: Any) -> None:
-    """Record values for the section's prose: ``values(norm="0.943")``
-    makes ``{{< var sN.norm >}}`` read 0.943. Numbers are formatted with
-    :func:`fmt`; pass strings to choose the digits."""
-    out = {k: v if isinstance(v, str) else fmt(v) for k, v in named.items()}
-    _display({VALUES_MIME: out, "text/plain": ""})
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
+def plural(n: int, word: str, many: str | None = None) -> Md:
     """'1 epoch', '25 epochs'."""
-    return f"{fmt(n)} {word if n == 1 else (many or word + 's')}"
+    return Md(f"{fmt(n)} {word if n == 1 else (many or word + 's')}")
 
 
 # --- text from outside (file names, keys) -----------------------------------

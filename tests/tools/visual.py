@@ -7,7 +7,7 @@ each page is screenshotted. PDF: pdftoppm renders every page; the word
 boxes of ``pdftotext -bbox-layout`` and the rendered margins must stay
 inside the page's margins, and no heading may end a page.
 
-    python tests/tools/visual.py DIST OUT   # OUT/html/*.png, OUT/pdf/*.png
+    python tests/tools/visual.py PROFILE   # build/PROFILE/visual/{html,pdf}
 """
 
 from __future__ import annotations
@@ -631,8 +631,12 @@ def chapter_titles(root: Path) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    dist, out = Path(argv[0]), Path(argv[1])
+    """``visual.py PROFILE``: the outputs of that profile's build."""
+    profile = argv[0] if argv and argv[0] else "full"
     root = Path.cwd()
+    build = root / "build" / profile
+    dist = root / "dist" if profile == "full" else build / "dist"
+    out = build / "visual"
     problems = []
     for r in browse(dist / "site", out / "html"):
         problems += [f"{r.page}: {p}" for p in r.problems]

@@ -1,150 +1,67 @@
-"""`python -m a2.pipeline <command>`: the steps the Makefile runs.
+"""`python -m a2.pipeline`: what the Makefile runs.
 
-  deps OUT                   write Make rules: section -> library files
-  check [--profile F]        validate every section's params file, and
-                             the data source if a section reads data
-  execute NAME [--params F] [--profile F]
-                             validate, then run one section's notebook
-  resolve NAME               print the stem of a section (stem or number)
-  render --dist D [--extra F ...]
-                             stage the executed sections, render the PDF
-                             and the site (Quarto or the embedded renderer)
-  assemble OUT
+  pdf                        execute what changed, render the book
+  section NAME [--params F]  execute one section (stem or number), with
+                             other parameters if given, then render
   params [NAME]              every parameter of a section (all when no
                              name): default, meaning, valid values
-  train [NAME] [--params F] [--profile F] [--workers N]
-                             train every run the sections (or one) will
-                             load, side by side, into the cache
-Errors print one line (no traceback) and exit non-zero.
+
+Options: --profile NAME (params/NAME.yaml laid over each section's own;
+``full``, the default, has none), --build and --dist (default
+build/<profile> and dist/, or build/<profile>/dist for other profiles),
+-v (papermill's and Quarto's logs on the terminal). Errors print one line
+(no traceback) and exit non-zero.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import signal
 import sys
-import time
 from pathlib import Path
 
-from a2.pipeline.sections import BuildError
+from a2.pipeline import BuildError
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m a2.pipeline")
     p.add_argument("--root", type=Path, default=Path.cwd())
-    p.add_argument("--build", type=Path, default=Path("build/full"))
+    p.add_argument("--profile", default="")
+    p.add_argument("--build", type=Path)
+    p.add_argument("--dist", type=Path)
+    p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("deps").add_argument("out", type=Path)
-    sub.add_parser("check").add_argument("--profile", type=Path)
-    ex = sub.add_parser("execute")
-    ex.add_argument("name")
-    ex.add_argument("--params", type=Path)
-    ex.add_argument("--profile", type=Path)
-    sub.add_parser("resolve").add_argument("name")
-    rd = sub.add_parser("render")
-    rd.add_argument("--dist", type=Path, required=True)
-    rd.add_argument("--extra", type=Path, action="append", default=[])
-    sub.add_parser("assemble").add_argument("out", type=Path)
+    sub.add_parser("pdf")
+    sec = sub.add_parser("section")
+    sec.add_argument("name")
+    sec.add_argument("--params", default="")
     sub.add_parser("params").add_argument("name", nargs="?", default="")
-    tr = sub.add_parser("train")
-    tr.add_argument("name", nargs="?", default="")
-    tr.add_argument("--params", type=Path)
-    tr.add_argument("--profile", type=Path)
-    tr.add_argument("--workers", type=int)
     return p
 
 
-def _write_if_changed(path: Path, text: str) -> None:
-    """Keep the file's time when its content is unchanged (Make stamps)."""
-    if path.is_file() and path.read_text() == text:
-        return
-    from a2.fileio import atomic_write
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, text.encode())
-
-
-def _absolute_data(root: Path) -> None:
-    """A relative A2_DATA path means one under the repository root, for
-    every process the build starts (notebooks run in other folders)."""
-    value = os.environ.get("A2_DATA", "download").strip()
-    if value and value != "download" and not Path(value).is_absolute():
-        os.environ["A2_DATA"] = str((root / value).resolve())
+def profile_file(root: Path, name: str) -> Path | None:
+    """params/<name>.yaml for a profile name; None for ``full``."""
+    if name in ("", "full"):
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        raise BuildError(
+            f"PROFILE={name!r}: a profile is a name such as full or smoke "
+            f"(letters, digits, - and _)"
+        )
+    path = root / "params" / f"{name}.yaml"
+    if not path.is_file():
+        raise BuildError(f"PROFILE={name}: there is no params/{name}.yaml")
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
+    from a2.pipeline import build, sections
+
     args = _parser().parse_args(argv)
-    root, build = args.root.resolve(), args.build.resolve()
-    _absolute_data(root)
-    from a2.pipeline import sections
-
-    if args.cmd == "deps":
-        for path in sections.unlisted(root):
-            print(
-                f"warning: {path.relative_to(root)} is not listed in "
-                f"{sections.MANIFEST}; it is not built",
-                file=sys.stderr,
-            )
-        _write_if_changed(args.out, sections.deps_makefile(root))
-    elif args.cmd == "resolve":
-        print(sections.resolve(root, args.name).stem)
-    elif args.cmd == "check":
-        from a2.pipeline.checks import check_data
-        from a2.pipeline.execute import section_params
-
-        params = {
-            s: section_params(root, s, profile=args.profile)
-            for s in sections.notebooks(root)
-        }
-        check_data(root, params)  # A2_DATA, for the sections that read it
-    elif args.cmd == "execute":
-        from a2.pipeline.execute import execute, section_params
-
-        s = sections.resolve(root, args.name)
-        params = section_params(root, s, args.params, args.profile)
-        t0 = time.perf_counter()
-        files = [
-            args.params or s.params_file(root),
-            *([args.profile] if args.profile else []),
-        ]
-        execute(root, s, build, params, files)
-        print(f"executed {s.stem} in {time.perf_counter() - t0:.1f}s")
-    elif args.cmd == "render":
-        from a2.pipeline.render import render
-
-        t0 = time.perf_counter()
-        used = render(
-            root, build, args.dist.resolve(), [e.resolve() for e in args.extra]
-        )
-        print(
-            f"rendered the PDF and the site with {used} "
-            f"in {time.perf_counter() - t0:.1f}s"
-        )
-    elif args.cmd == "train":
-        from a2 import params as schemas
-        from a2.pipeline.execute import section_params
-        from a2.schedule import train_sections
-
-        chosen = (
-            [sections.resolve(root, args.name)]
-            if args.name
-            else sections.notebooks(root)
-        )
-        merged = {
-            s.stem: schemas.load(
-                s.stem, section_params(root, s, args.params, args.profile)
-            )
-            for s in chosen
-            if sections.trains(root, s)
-        }
-        outcomes = train_sections(merged, workers=args.workers)
-        failed = [o for o in outcomes if o.status == "failed"]
-        if failed:
-            raise BuildError(
-                f"{len(failed)} run(s) failed to train, "
-                f"first {failed[0].key}: {failed[0].error}"
-            )
-    elif args.cmd == "params":
+    root = args.root.resolve()
+    if args.cmd == "params":
         from a2 import params
 
         stems = (
@@ -153,17 +70,45 @@ def main(argv: list[str] | None = None) -> int:
             else [s.stem for s in sections.notebooks(root)]
         )
         print("\n\n".join(params.describe(s) for s in stems))
-    elif args.cmd == "assemble":
-        from a2.pipeline.assemble import assemble
+        return 0
+    name = args.profile or "full"
+    profile = profile_file(root, name)
+    b = (args.build or Path("build") / name).resolve()
+    dist = args.dist or (Path("dist") if profile is None else b / "dist")
+    verbose = args.verbose or os.environ.get("V", "") not in ("", "0")
+    o = build.Options(root, b, dist.resolve(), profile, verbose)
+    if args.cmd == "section":
+        o.force = sections.resolve(root, args.name).stem
+        if args.params:
+            o.params = Path(args.params).expanduser()
+            from a2.config import load_yaml
 
-        assemble(root, build, args.out.resolve())
-        print(f"assembled {args.out}")
+            load_yaml(o.params)  # a missing or bad file: one line, now
+    with build.locked(root) as fd:
+        o.lock = fd
+        build.run(o)
     return 0
+
+
+def _data_setting(root: Path) -> None:
+    """DATA (make) or A2_DATA, a relative path made absolute against the
+    repository, for every process the build starts."""
+    value = (os.environ.get("DATA") or os.environ.get("A2_DATA", "")).strip()
+    if value and value != "download":
+        path = Path(value).expanduser()
+        value = str(path if path.is_absolute() else (root / path).resolve())
+    os.environ["A2_DATA"] = value or "download"
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
     from a2.config import ParamsError
 
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill PID`: clean up too
+    _data_setting(Path.cwd())
     try:
         sys.exit(main())
     except (BuildError, ParamsError) as err:

@@ -9,15 +9,13 @@ from pathlib import Path
 import nbformat
 
 from a2.fileio import atomic_write
+from a2.pipeline import qmd
 from a2.pipeline.sections import (
-    Section,
     library_modules,
     manifest,
     module_path,
-    notebook_code,
     notebooks,
 )
-from a2.pipeline.stage import namespace, recorded_values, resolve_vars
 
 # Registers `%%a2module a2.x`: the cell's body is the source of module a2.x,
 # executed into a fresh module in sys.modules, so `import a2.x` finds it.
@@ -60,11 +58,11 @@ matplotlib, pyyaml). Set `A2_DATA` to choose the CIFAR-10 source.
 """
 
 
-def library_cells(root: Path, sections: list[Section]) -> list:
+def library_cells(root: Path) -> list:
     """One cell per a2 module the sections import (transitively)."""
     names: list[str] = []
-    for s in sections:
-        for name in library_modules(root, notebook_code(s.source)):
+    for s in notebooks(root):
+        for name in library_modules(root, qmd.code(s.source)):
             if name not in names:
                 names.append(name)
     cells = [
@@ -82,18 +80,10 @@ def library_cells(root: Path, sections: list[Section]) -> list:
     return cells
 
 
-def assemble(root: Path, build: Path, out: Path) -> None:
-    """The library, then each executed section with the values its prose
-    cites filled in."""
-    sections = notebooks(root)
+def assemble(root: Path, sections: dict[str, dict], out: Path) -> None:
+    """The library, then each section as staged (``a2.pipeline.stage``:
+    executed outputs, inline values written into the prose)."""
     title = manifest(root).get("book", {}).get("title", "a2")
-    executed = {
-        s.stem: nbformat.read(build / "exec" / f"{s.stem}.ipynb", as_version=4)
-        for s in sections
-    }
-    values = {
-        namespace(stem): recorded_values(nb) for stem, nb in executed.items()
-    }
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {
         "name": "python3",
@@ -102,15 +92,12 @@ def assemble(root: Path, build: Path, out: Path) -> None:
     }
     nb.metadata["language_info"] = {"name": "python"}
     nb.cells = [nbformat.v4.new_markdown_cell(INTRO.format(title=title))]
-    nb.cells += library_cells(root, sections)
-    for s in sections:
-        where = s.source.relative_to(root).as_posix()
-        for cell in executed[s.stem].cells:
-            if cell.cell_type == "markdown":
-                cell.source = resolve_vars(cell.source, values, where)
-            cell.metadata.pop("papermill", None)
-            cell.metadata.pop("execution", None)
-            cell.pop("id", None)
+    nb.cells += library_cells(root)
+    for staged in sections.values():
+        for cell in nbformat.from_dict(staged).cells:
+            cell.metadata = {
+                k: v for k, v in cell.metadata.items() if k == "tags"
+            }
             nb.cells.append(cell)
     for cell in nb.cells:  # fresh, unique ids (nbformat 4.5)
         cell["id"] = nbformat.corpus.words.generate_corpus_id()

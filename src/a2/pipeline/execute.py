@@ -1,154 +1,177 @@
-"""Run one section: validate its parameters, turn its .qmd into a
-notebook and execute that with papermill into the build folder,
-atomically."""
+"""Execute one section: its .qmd as a notebook, run by papermill with the
+section's parameters injected, into ``build/exec/<stem>.ipynb``.
+
+The values of the prose's inline expressions are taken from the kernel
+as it runs (``a2.pipeline.qmd``) and kept in the notebook's metadata with
+what the execution depended on (``a2.pipeline.build``), so that prose can
+be re-staged around these outputs without executing again. papermill's
+full log goes to ``build/logs/<stem>.log``; a failing chunk is one line
+naming the chunk, the error and that log.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
-import signal
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from a2 import params as section_schema
-from a2.config import ParamsError, load_yaml
-from a2.pipeline import qmd
-from a2.pipeline.sections import BuildError, Section
+from a2.pipeline import BuildError, qmd
+from a2.pipeline.sections import Section
 
 KERNEL = "a2"  # registered by `make venv` from the venv's python
 
 
-def profile_overrides(profile: Path | None, stem: str) -> dict[str, Any]:
-    """The profile's mapping for one section (a profile maps section
-    stems to overrides); a key that is not a section is an error."""
-    if profile is None:
-        return {}
-    raw = load_yaml(profile)
-    unknown = [k for k in raw if k not in section_schema.SCHEMAS]
-    if unknown:
-        from a2.config import suggest
-
-        raise ParamsError(
-            f"{profile}: '{unknown[0]}' is not a section"
-            f"{suggest(str(unknown[0]), list(section_schema.SCHEMAS))}; "
-            f"a profile maps section stems "
-            f"({', '.join(section_schema.SCHEMAS)}) to their keys"
-        )
-    return section_schema.validate(stem, raw.get(stem), str(profile))
-
-
-def section_params(
-    root: Path,
-    section: Section,
-    params_file: Path | None = None,
-    profile: Path | None = None,
-) -> dict[str, Any]:
-    """The overrides a section runs with: its params file
-    (params/<stem>.yaml unless given), then the profile's entry for it.
-    The defaults live in ``a2.params``; any problem raises ParamsError."""
-    if params_file is None:
-        params_file = section.params_file(root)
-        raw = load_yaml(params_file) if params_file.is_file() else {}
-    else:
-        raw = load_yaml(params_file)
-    values = section_schema.validate(section.stem, raw, str(params_file))
-    values.update(profile_overrides(profile, section.stem))
-    section_schema.validate(
-        section.stem,
-        values,  # the combination
-        str(profile or params_file),
+def _chunk(cell: dict[str, Any], source: Path, root: Path) -> str:
+    """'report/x.qmd:120 (fig-curves)': where a chunk is, and its label
+    or first line of code."""
+    text = "".join(cell.get("source", ""))
+    label = re.search(r"^#\|\s*label:\s*(\S+)", text, re.M)
+    first = next(
+        (ln.strip() for ln in text.splitlines() if not ln.startswith("#|")),
+        "",
     )
-    return values
+    name = label.group(1) if label else first[:60]
+    line = cell.get("metadata", {}).get("a2_line", "?")
+    return f"{source.relative_to(root)}:{line} ({name})"
 
 
-def _failed_chunk(nb_path: Path) -> int:
-    """1-based number, in the .qmd, of the code chunk whose cell holds
-    the error (papermill adds an injected cell and an error banner)."""
+def _failed(nb_path: Path) -> dict[str, Any]:
     nb = json.loads(nb_path.read_text())
-    n = 0
     for cell in nb["cells"]:
-        tags = cell.get("metadata", {}).get("tags", [])
-        if cell["cell_type"] != "code" or "injected-parameters" in tags:
-            continue
-        n += 1
         if any(
             o.get("output_type") == "error" for o in cell.get("outputs", [])
         ):
-            return n
-    return n
+            return cell
+    return {}
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+def inline_values(nb: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
+    """Take the evaluating cells out of an executed notebook; return
+    ``{expr: mime bundle}``. An expression that failed, or that shows
+    two different values in the prose, is a BuildError."""
+    values: dict[str, dict[str, Any]] = {}
+    kept = []
+    for cell in nb["cells"]:
+        if qmd.INLINE_TAG not in cell.get("metadata", {}).get("tags", []):
+            kept.append(cell)
+            continue
+        line = cell["metadata"].get("a2_line", "?")
+        results = {}
+        for out in cell.get("outputs", []):
+            results.update(out.get("data", {}).get(qmd.INLINE_MIME, {}))
+        for expr, result in results.items():
+            if result.get("status") != "ok":
+                raise BuildError(
+                    f"{where}:{line}: `{{python}} {expr}` failed: "
+                    f"{result.get('ename')}: {result.get('evalue')}"
+                )
+            data = result.get("data", {})
+            if values.get(expr, data) != data:
+                raise BuildError(
+                    f"{where}:{line}: `{{python}} {expr}` shows another "
+                    f"value than above it; give one of them another name"
+                )
+            values[expr] = data
+    nb["cells"] = kept
+    return values
+
+
+def _logger(path: Path, verbose: bool) -> list[logging.Handler]:
+    """papermill's log (cells, their output, training lines) to ``path``,
+    and to the terminal with V=1."""
+    log = logging.getLogger("papermill")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handlers: list[logging.Handler] = [logging.FileHandler(path, mode="w")]
+    if verbose:
+        handlers.append(logging.StreamHandler())
+    for h in handlers:
+        h.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(h)
+    return handlers
 
 
 def execute(
     root: Path,
     section: Section,
     build: Path,
-    params: dict[str, Any],
-    params_files: Sequence[Path] = (),
-) -> Path:
-    """Execute into build/exec/<stem>.ipynb; a failure keeps the previous
-    executed notebook and leaves the failed one in build/failed/.
-    build/provenance/<stem>.json records the runs the section used, its
-    checks, params files and commit (source lines, the appendix)."""
+    overrides: dict[str, Any],
+    params_files: Sequence[Path],
+    verbose: bool = False,
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Any]]:
+    """Execute the section with ``overrides`` injected: returns the
+    executed notebook (without its evaluating cells), the inline values
+    and the provenance record (``a2.provenance``: runs, checks, params
+    files, commit), written to build/provenance/<stem>.json. A failure
+    leaves the failed notebook in build/failed/ and nothing else."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     from a2 import provenance
 
-    out = build / "exec" / f"{section.stem}.ipynb"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tag = f"{section.stem}.{os.getpid()}"  # two builds never share these
-    source = out.with_name(f".{tag}.source.ipynb")
-    tmp = out.with_name(f".{tag}.tmp.ipynb")
-    record = build / "provenance" / f"{section.stem}.json"
-    pending = record.with_name(f".{tag}.pending.json")
-    source.write_text(json.dumps(qmd.notebook(section.source)))
+    stem = section.stem
+    where = section.source.relative_to(root).as_posix()
+    work = build / "exec"
+    work.mkdir(parents=True, exist_ok=True)
+    tag = f"{stem}.{os.getpid()}"  # two builds never share these
+    source, tmp = work / f".{tag}.source.ipynb", work / f".{tag}.tmp.ipynb"
+    pending = build / "provenance" / f".{tag}.pending.json"
+    log_path = build / "logs" / f"{stem}.log"
+    source.write_text(json.dumps(qmd.notebook(section.source, inline=True)))
     os.environ[provenance.ENV] = str(pending)  # the kernel inherits it
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    signal.signal(signal.SIGTERM, _interrupt)  # make killed: clean up too
-    print(
-        f"executing {section.stem} with {params or 'the defaults'}", flush=True
-    )
+    handlers = _logger(log_path, verbose)
+    log = os.path.relpath(log_path)
     done = False
+    stderr = os.dup(2)
+    if not verbose:  # the kernel's and nbformat's noise goes to the log
+        os.dup2(handlers[0].stream.fileno(), 2)
     try:
         papermill.execute_notebook(
             str(source),
             str(tmp),
-            parameters={"params": params},
+            parameters={"params": overrides},
             kernel_name=KERNEL,
             log_output=True,
-            progress_bar=True,
+            progress_bar=verbose,
             cwd=str(root),
         )
+        nb = json.loads(tmp.read_text())
+        values = inline_values(nb, where)
         done = True
     except PapermillExecutionError as err:
-        failed = build / "failed" / f"{section.stem}.ipynb"
+        failed = build / "failed" / f"{stem}.ipynb"
         failed.parent.mkdir(exist_ok=True)
         os.replace(tmp, failed)
-        cell = _failed_chunk(failed)
+        chunk = _chunk(_failed(failed), section.source, root)
+        evalue = " ".join(str(err.evalue).split())[:300]
         raise BuildError(
-            f"section {section.stem} failed in code chunk {cell} of "
-            f"{section.source.relative_to(root)}: "
-            f"{err.ename}: {err.evalue}\n"
-            f"  (traceback in {os.path.relpath(failed)})"
+            f"{chunk}: {err.ename}: {evalue} (full log: {log})"
         ) from None
+    except BuildError as err:
+        raise BuildError(f"{err} (full log: {log})") from None
     except Exception as err:  # kernel death, missing kernel, ...
         raise BuildError(
-            f"section {section.stem} failed: {type(err).__name__}: {err}"
+            f"section {stem} failed: {type(err).__name__}: {err} "
+            f"(full log: {log})"
         ) from None
     finally:  # what a failed or interrupted run leaves goes
-        source.unlink(missing_ok=True)
-        if not done:
-            tmp.unlink(missing_ok=True)
-            pending.unlink(missing_ok=True)
-    provenance.finish(pending, record, root, section.source, params_files)
-    os.replace(tmp, out)
-    return out
-
-
-__all__ = ["ParamsError", "section_params", "execute"]
+        os.dup2(stderr, 2)
+        os.close(stderr)
+        for h in handlers:
+            logging.getLogger("papermill").removeHandler(h)
+            h.close()
+        for path in (source, tmp) if done else (source, tmp, pending):
+            path.unlink(missing_ok=True)
+    prov = provenance.finish(
+        pending,
+        build / "provenance" / f"{stem}.json",
+        root,
+        section.source,
+        params_files,
+    )
+    return nb, values, prov

@@ -1,30 +1,41 @@
 """Section sources are Quarto Markdown (``report/<stem>.qmd``): prose as
-Markdown, code in ```` ```{python} ```` chunks whose leading ``#|`` lines
-are Quarto cell options. They diff as text; the build turns each into a
-Jupyter notebook for papermill with :func:`notebook`.
+Markdown with inline values `` `{python} expr` ``, code in
+```` ```{python} ```` chunks whose leading ``#|`` lines are Quarto cell
+options. The build turns each into a Jupyter notebook for papermill with
+:func:`notebook`.
 
-The conversion keeps every chunk's source as written (Quarto and the
-embedded renderer read the ``#|`` options from it) and moves
-``#| tags: [...]`` into the cell's metadata, where papermill looks for the
-``parameters`` tag. A YAML front matter block becomes a raw cell, as
-Quarto expects of a notebook.
+The conversion keeps every chunk's source as written (Quarto reads the
+``#|`` options from it) and moves ``#| tags: [...]`` into the cell's
+metadata, where papermill looks for the ``parameters`` tag. A YAML front
+matter block becomes a raw cell, as Quarto expects of a notebook.
+
+Inline values: papermill runs no Markdown, so for execution each Markdown
+cell with inline expressions is followed by a code cell (tagged
+``a2-inline``) that evaluates them with IPython's ``user_expressions``,
+as Quarto's Jupyter engine does at that point of the document;
+:func:`substitute` writes the results into the Markdown as Quarto would.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from a2.pipeline.sections import BuildError
+from a2.pipeline import BuildError
 
 CHUNK = re.compile(r"^```\{python\}\s*$")
 FENCE = re.compile(r"^(`{3,}|~{3,})")
 OPTION = re.compile(r"^#\|\s*([\w-]+):\s*(.*?)\s*$")
 DIV = re.compile(r"^(:{3,})\s*(.*?)\s*$")
 FIGURE = re.compile(r"^#\|\s*label:\s*[\"']?fig-", re.MULTILINE)
+# Quarto's pattern for an inline expression (execute-inline.ts), on one line.
+INLINE = re.compile(r"(^|[^`])`\{python\}[ \t]([^`\n]+)`", re.MULTILINE)
+INLINE_TAG = "a2-inline"
+INLINE_MIME = "application/vnd.a2.inline+json"
 
 
 def _boxed(attrs: str) -> bool:
@@ -82,14 +93,20 @@ def cells(text: str, where: str = "qmd") -> list[dict[str, Any]]:
         )
         i = end + 1
     prose: list[str] = []
+    prose_line = i + 1  # where the pending Markdown starts (1-based)
     fence: str | None = None  # an open Markdown code fence
     divs: list[tuple[int, str]] = []  # open fenced divs: (line, attributes)
 
     def flush() -> None:
         body = "\n".join(prose).strip("\n")
         if body.strip():
+            lead = len(prose) - len("\n".join(prose).lstrip("\n").split("\n"))
             out.append(
-                {"cell_type": "markdown", "metadata": {}, "source": body}
+                {
+                    "cell_type": "markdown",
+                    "metadata": {"a2_line": prose_line + lead},
+                    "source": body,
+                }
             )
         prose.clear()
 
@@ -122,11 +139,15 @@ def cells(text: str, where: str = "qmd") -> list[dict[str, Any]]:
                 {
                     "cell_type": "code",
                     "execution_count": None,
-                    "metadata": {"tags": tags} if tags else {},
+                    "metadata": {
+                        "a2_line": start,
+                        **({"tags": tags} if tags else {}),
+                    },
                     "outputs": [],
                     "source": source,
                 }
             )
+            prose_line = i + 2
         else:
             m = FENCE.match(line.lstrip())
             div = DIV.match(line) if fence is None else None
@@ -151,14 +172,91 @@ def cells(text: str, where: str = "qmd") -> list[dict[str, Any]]:
     return out
 
 
-def notebook(path: Path) -> dict[str, Any]:
-    """The .qmd at ``path`` as an nbformat-4 notebook (a dict)."""
+def expressions(markdown: str) -> list[str]:
+    """The inline expressions of a Markdown text, in order, each once."""
+    return list(
+        dict.fromkeys(m.group(2).strip() for m in INLINE.finditer(markdown))
+    )
+
+
+def _inline_cell(exprs: list[str], line: int) -> dict[str, Any]:
+    """A code cell that shows the results of ``exprs`` as one JSON output
+    (``{expr: {"status": ..., "data": {mime: text}}}``)."""
+    call = (
+        "__import__('IPython').display.display({%r: get_ipython()"
+        ".user_expressions(%s)}, raw=True)"
+        % (INLINE_MIME, json.dumps({e: e for e in exprs}))
+    )
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "metadata": {"tags": [INLINE_TAG], "a2_line": line},
+        "outputs": [],
+        "source": call,
+    }
+
+
+def with_inline_cells(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``found`` with an evaluating cell after every Markdown cell that
+    has inline expressions."""
+    out = []
+    for cell in found:
+        out.append(cell)
+        exprs = (
+            expressions(cell["source"])
+            if cell["cell_type"] == "markdown"
+            else []
+        )
+        if exprs:
+            out.append(_inline_cell(exprs, cell["metadata"].get("a2_line", 0)))
+    return out
+
+
+def substitute(
+    markdown: str, values: dict[str, dict[str, Any]], where: str
+) -> str:
+    """Inline expressions replaced by their values, as Quarto does
+    (jupyter-inline.ts): ``text/markdown`` as it is, ``text/plain`` with
+    a string's quotes dropped and its Markdown characters escaped."""
+
+    def value(m: re.Match) -> str:
+        expr = m.group(2).strip()
+        if expr not in values:
+            raise BuildError(
+                f"{where}: `{{python}} {expr}` has no value: the section was "
+                f"executed without it; run `make section S={Path(where).stem}`"
+            )
+        data = values[expr]
+        if "text/markdown" in data:
+            text = _joined(data["text/markdown"])
+        else:
+            text = _plain(_joined(data.get("text/plain", "")))
+        return m.group(1) + text
+
+    return INLINE.sub(value, markdown)
+
+
+def _joined(text: Any) -> str:
+    return "".join(text) if isinstance(text, list) else str(text)
+
+
+def _plain(s: str) -> str:
+    if len(s) > 1 and s[0] == s[-1] and s[0] in "'\"":
+        s = s[1:-1].replace("\\", "\\\\")
+        return re.sub(r"([\\`*_{}\[\]()>#+\-.!])", r"\\\1", s)
+    return s
+
+
+def notebook(path: Path, inline: bool = False) -> dict[str, Any]:
+    """The .qmd at ``path`` as an nbformat-4 notebook (a dict); with
+    ``inline``, the cells that evaluate inline expressions too."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise BuildError(f"{path}: cannot read ({err})") from None
+    found = cells(text, str(path))
     return {
-        "cells": cells(text, str(path)),
+        "cells": with_inline_cells(found) if inline else found,
         "metadata": {
             "kernelspec": {
                 "display_name": "Python (a2)",
@@ -173,9 +271,10 @@ def notebook(path: Path) -> dict[str, Any]:
 
 
 def code(path: Path) -> str:
-    """All code of a .qmd, for import analysis."""
+    """All code of a .qmd, inline expressions included (for import
+    analysis)."""
     return "\n".join(
         c["source"]
-        for c in notebook(path)["cells"]
+        for c in notebook(path, inline=True)["cells"]
         if c["cell_type"] == "code"
     )

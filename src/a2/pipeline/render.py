@@ -1,166 +1,218 @@
-"""Render the book: stage the executed sections (``a2.pipeline.stage``),
-then write the PDF and the site from that stage with one renderer.
+"""Render the book with Quarto, and replace the outputs in one step.
 
-- Quarto (first choice): one ``quarto render`` of the stage writes both
-  formats; found as ``QUARTO=path``, ``quarto`` on PATH, or the one
-  ``make quarto`` set up in .tools/quarto.
-- The embedded renderer (``a2.pipeline.embedded``): pandoc and Typst from
-  Python wheels, for machines without Quarto.
+Quarto is found as ``QUARTO=path``, ``quarto`` on PATH, the one ``make
+quarto`` set up in .tools/quarto, or the pinned ``quarto-cli`` in the
+venv, which is installed there when none of these exists (pip downloads
+Quarto's release then: it needs a network). Nothing else renders.
 
-``A2_RENDERER`` (make: ``RENDERER=``) is ``auto`` (Quarto when found),
-``quarto`` or ``embedded``. Outputs are written aside and then moved in,
-so a failed render keeps the previous PDF and site.
+The code notebook, the PDF and the site are written beside the outputs'
+folder and swapped with it in one rename (Linux; two renames elsewhere),
+so an interrupted or failed render leaves the previous three in place.
 """
 
 from __future__ import annotations
 
+import ctypes
+import hashlib
+import json
 import os
 import shutil
+import signal
 import subprocess
-from dataclasses import dataclass
+import sys
+import tomllib
 from pathlib import Path
 
-from a2.pipeline.sections import BuildError
-from a2.pipeline.stage import stage
+from a2.pipeline import BuildError
+from a2.pipeline.assemble import assemble
+from a2.pipeline.sections import chapters
+from a2.pipeline.stage import merged, stage
 
-CHOICES = ("auto", "quarto", "embedded")
-
-
-@dataclass(frozen=True)
-class Renderer:
-    name: str  # "quarto" or "embedded"
-    version: str
-    path: str | None = None  # quarto's executable
-
-    def __str__(self) -> str:
-        if self.name == "quarto":
-            return f"Quarto {self.version}"
-        return f"the embedded renderer ({self.version})"
+STAMP = ".a2-render"  # in the outputs: what they were rendered from
+ASSETS = ("_quarto.yml", "index.md", "report", "src/a2/pipeline")
+WAYS = (
+    "get Quarto from https://quarto.org/docs/get-started/, or `conda env "
+    "create -f environment.yml`, or pass QUARTO=path/to/quarto, or run "
+    "`make quarto` where ../shared/quarto sits beside the clone"
+)
 
 
-def _quarto_version(path: str) -> str | None:
+def _version(path: str) -> str | None:
     try:
         out = subprocess.run(
-            [path, "--version"], capture_output=True, text=True, timeout=60
+            [path, "--version"], capture_output=True, text=True, timeout=120
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    version = out.stdout.strip().splitlines()
-    return version[0] if out.returncode == 0 and version else None
+    lines = out.stdout.strip().splitlines()
+    return lines[0] if out.returncode == 0 and lines else None
 
 
-def _embedded_version() -> str:
-    from a2.pipeline import pandoc
-
-    return f"pandoc {pandoc.version()}, Typst {pandoc.typst_version()}"
-
-
-def choose() -> Renderer:
-    """The renderer the settings ask for; BuildError when Quarto is asked
-    for and cannot be run."""
-    setting = os.environ.get("A2_RENDERER", "auto").strip() or "auto"
-    if setting not in CHOICES:
-        raise BuildError(f"RENDERER={setting}: valid: {', '.join(CHOICES)}")
-    if setting != "embedded":
-        given = os.environ.get("QUARTO", "").strip()
-        path = given or shutil.which("quarto") or _local_quarto()
-        version = _quarto_version(path) if path else None
-        if version:
-            return Renderer("quarto", version, path)
-        if given or setting == "quarto":
-            where = f"QUARTO={given}" if given else "no quarto on PATH"
-            raise BuildError(
-                f"RENDERER={setting} needs Quarto, but it cannot be run "
-                f"({where}); install it (README: Quarto) or use "
-                f"RENDERER=embedded"
-            )
-    return Renderer("embedded", _embedded_version())
+def quarto_pin(root: Path) -> str:
+    """The pinned quarto-cli requirement (pyproject.toml, extra 'quarto')."""
+    meta = tomllib.loads((root / "pyproject.toml").read_text())
+    return meta["project"]["optional-dependencies"]["quarto"][0]
 
 
-def _local_quarto() -> str | None:
-    """The Quarto `make quarto` set up in the repository (.tools)."""
-    from a2 import settings
+def find_quarto(root: Path) -> tuple[str, str]:
+    """Quarto's path and version (see the module docstring)."""
+    given = os.environ.get("QUARTO", "")
+    if given:
+        version = _version(given)
+        if version is None:
+            raise BuildError(f"QUARTO={given} cannot be run; {WAYS}")
+        return given, version
+    venv = Path(sys.prefix) / "bin" / "quarto"
+    local = root / ".tools" / "quarto" / "bin" / "quarto"
+    for path in (shutil.which("quarto"), local, venv):
+        if path and Path(path).is_file() and (version := _version(str(path))):
+            return str(path), version
+    pin = quarto_pin(root)
+    # --no-deps: the package asks for the whole `jupyter` metapackage
+    # (JupyterLab, notebook, ...); Quarto renders executed notebooks and
+    # runs .qmd with nbclient, nbformat and ipykernel, already pinned.
+    print(f"no Quarto found; installing {pin} into the venv", flush=True)
+    pip = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", pin],
+        capture_output=True,
+        text=True,
+    )
+    if pip.returncode == 0 and (version := _version(str(venv))):
+        return str(venv), version
+    raise BuildError(f"no Quarto, and `pip install {pin}` failed; {WAYS}")
 
-    path = settings.REPO / ".tools" / "quarto" / "bin" / "quarto"
-    return str(path) if path.is_file() else None
+
+def _stamp(root: Path, nbs: dict, quarto: str) -> str:
+    """A hash of everything the outputs are made from."""
+    h = hashlib.sha256(json.dumps(nbs, sort_keys=True).encode())
+    h.update(quarto.encode())
+    for name in ASSETS:
+        p = root / name
+        for f in sorted(p.rglob("*")) if p.is_dir() else [p]:
+            if f.is_file() and f.suffix not in (".qmd", ".pyc"):
+                h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()
 
 
-def subtitle(renderer: Renderer) -> str:
+def render(o) -> None:  # noqa: ANN001 (build.Options: no import cycle)
     from a2 import provenance, settings
 
-    return (
-        f"Built {provenance.now()} from commit "
-        f"{provenance.commit(settings.REPO)} with {renderer}"
+    nbs = {
+        s.stem: merged(o.root, o.build, s)
+        for s in chapters(o.root)
+        if s.is_notebook
+    }
+    quarto, version = find_quarto(o.root)
+    stamp = _stamp(o.root, nbs, version)
+    outputs = ("a2-writeup.pdf", "a2-code.ipynb", "site/index.html")
+    done = o.dist / STAMP
+    if all((o.dist / f).is_file() for f in outputs) and (
+        done.is_file() and done.read_text() == stamp
+    ):
+        print(f"nothing changed: outputs in {os.path.relpath(o.dist)}/")
+        return
+    for old in o.dist.parent.glob(f".{o.dist.name}.*.new"):
+        shutil.rmtree(old, ignore_errors=True)  # a killed build's
+    new = o.dist.parent / f".{o.dist.name}.{os.getpid()}.new"
+    try:
+        new.mkdir(parents=True)
+        assemble(o.root, nbs, new / "a2-code.ipynb")
+        subtitle = (
+            f"Built {provenance.now()} from commit "
+            f"{provenance.commit(settings.REPO)} with Quarto {version}"
+        )
+        book = stage(o.root, o.build, nbs, subtitle, [new / "a2-code.ipynb"])
+        print(f"rendering with Quarto {version}", flush=True)
+        site = _quarto(quarto, book, o)
+        shutil.copy(site / "a2-writeup.pdf", new / "a2-writeup.pdf")
+        shutil.move(site, new / "site")
+        (new / STAMP).write_text(stamp)
+        switch(new, o.dist)
+    except KeyboardInterrupt:
+        raise BuildError(
+            "interrupted; the previous outputs are kept"
+        ) from None
+    except OSError as err:
+        raise BuildError(
+            f"{err.strerror or err} ({err.filename or new}); the previous "
+            f"outputs are kept"
+        ) from None
+    finally:
+        shutil.rmtree(new, ignore_errors=True)
+    print(
+        f"outputs in {os.path.relpath(o.dist)}/: a2-writeup.pdf a2-code.ipynb site/"
     )
 
 
-def render(
-    root: Path, build: Path, dist: Path, extras: list[Path] | None = None
-) -> Renderer:
-    """Write dist/a2-writeup.pdf and dist/site; returns the renderer."""
-    renderer = choose()
-    print(f"rendering with {renderer}", flush=True)
-    work = build / "render"
-    book = None
-    try:
-        book = stage(root, build, subtitle(renderer), extras or [])
-        dist.mkdir(parents=True, exist_ok=True)
-        if renderer.name == "quarto":
-            made = render_quarto(book, renderer)
-        else:
-            from a2.pipeline import embedded
-
-            made = embedded.render(book, work)
-        replace_outputs(made, dist)
-    finally:  # what a render leaves takes space: none of it is kept
-        shutil.rmtree(work, ignore_errors=True)
-        if book is not None:
-            shutil.rmtree(book / "_book", ignore_errors=True)
-    return renderer
-
-
-def render_quarto(book: Path, renderer: Renderer) -> Path:
-    """One `quarto render` of the stage: both formats into book/_book."""
-    assert renderer.path
-    try:
-        proc = subprocess.run([renderer.path, "render", str(book)], cwd=book)
-    except KeyboardInterrupt:
-        raise BuildError(
-            "interrupted while Quarto was rendering; the "
-            "previous PDF and site are kept"
-        ) from None
-    if proc.returncode != 0:
-        raise BuildError(
-            f"quarto render failed (exit {proc.returncode}); "
-            f"the previous PDF and site are kept"
+def _quarto(quarto: str, book: Path, o) -> Path:  # noqa: ANN001
+    """`quarto render` of the stage, the site and the PDF side by side
+    (two processes, one per format, on two copies of the stage): the
+    site in book/_book, with the PDF copied in. Logs in
+    build/logs/quarto-<format>.log (the terminal too with V=1)."""
+    pdf_book = book.with_name(book.name + "-pdf")
+    shutil.rmtree(pdf_book, ignore_errors=True)
+    shutil.copytree(book, pdf_book)
+    procs = []
+    for fmt, where in (("html", book), ("typst", pdf_book)):
+        log = o.build / "logs" / f"quarto-{fmt}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        fh = None if o.verbose else open(log, "w")  # noqa: SIM115
+        procs.append(
+            (
+                log,
+                fh,
+                subprocess.Popen(
+                    [quarto, "render", str(where), "--to", fmt],
+                    cwd=where,
+                    stdout=fh,
+                    stderr=subprocess.STDOUT if fh else None,
+                    pass_fds=(o.lock,) if o.lock is not None else (),
+                ),
+            )
         )
-    return book / "_book"
-
-
-def replace_outputs(made: Path, dist: Path) -> None:
-    """made/ holds the site with a2-writeup.pdf in it: the PDF goes to
-    dist/, the folder becomes dist/site (each with one rename)."""
-    pdf = made / "a2-writeup.pdf"
-    if not pdf.is_file() or not (made / "index.html").is_file():
-        raise BuildError(
-            f"the renderer wrote no PDF or no index.html in {made}"
-        )
-    tmp_pdf = dist / f".a2-writeup.{os.getpid()}.pdf"
-    shutil.copy(pdf, tmp_pdf)
-    os.replace(tmp_pdf, dist / "a2-writeup.pdf")
-    swap(made, dist / "site")
-
-
-def swap(new: Path, out: Path) -> None:
-    """Replace the folder ``out`` by ``new``: ``new`` is moved next to it
-    first (same file system), then two renames."""
-    tag = f"{out.name}.{os.getpid()}"
-    near, old = out.with_name(f".{tag}.new"), out.with_name(f".{tag}.old")
     try:
-        shutil.move(str(new), near)
-        if out.exists():
-            os.replace(out, old)
-        os.replace(near, out)
+        codes = [p.wait() for _, _, p in procs]
     finally:
-        shutil.rmtree(near, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
+        for _, fh, p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            if fh:
+                fh.close()
+    for (log, _, _), code in zip(procs, codes):
+        if code != 0:
+            text = log.read_text(errors="replace") if log.is_file() else ""
+            first = next((ln for ln in text.splitlines() if "ERROR" in ln), "")
+            raise BuildError(
+                f"quarto render failed (exit {code})"
+                f"{': ' + ' '.join(first.split())[:200] if first else ''}; "
+                f"full log: {os.path.relpath(log)}; the previous outputs "
+                f"are kept"
+            )
+    site = book / "_book"
+    shutil.copy(pdf_book / "_book" / "a2-writeup.pdf", site / "a2-writeup.pdf")
+    shutil.rmtree(pdf_book, ignore_errors=True)
+    return site
+
+
+def switch(new: Path, dist: Path) -> None:
+    """``new`` becomes ``dist``; the old outputs end up in ``new``."""
+    if not dist.exists():
+        os.replace(new, dist)
+        return
+    try:  # renameat2(RENAME_EXCHANGE): one step
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.renameat2(-100, bytes(new), -100, bytes(dist), 2) == 0:
+            return
+    except (AttributeError, OSError):
+        pass
+    old = new.with_suffix(".old")
+    held = signal.pthread_sigmask(
+        signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}
+    )
+    try:
+        os.replace(dist, old)
+        os.replace(new, dist)
+        os.replace(old, new)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)

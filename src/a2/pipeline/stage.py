@@ -1,15 +1,13 @@
-"""The book as both renderers read it: a Quarto project in
-build/<profile>/book/ made of the executed sections.
+"""The book Quarto renders: a Quarto project in build/<profile>/book/
+made of the sections as they are now, around the outputs of their last
+execution.
 
-Staging does, once, what would otherwise differ between the renderers:
-
-- the chapters are the executed notebooks (the manifest lists the .qmd
-  sources; ``execute: enabled: false`` keeps Quarto from running them);
-- the values a section recorded (``a2.report.values``) go to
-  ``_variables.yml`` under the section's namespace (``s4`` for
-  4-pooling), where ``{{< var s4.name >}}`` in its prose finds them; a
-  reference to a value no section recorded fails the build;
-- every figure and table caption (a cell with ``#| label: fig-...`` or
+- Each chapter is its current .qmd as a notebook, its code cells given
+  the outputs of the executed notebook (``build/exec``): outputs are
+  keyed on code, so a prose edit is staged without executing (the build
+  executes first whenever code changed). Inline expressions take the
+  values the kernel gave them.
+- Every figure and table caption (a cell with ``#| label: fig-...`` or
   ``tbl-...`` and a ``fig-cap``/``tbl-cap``, or a table in the prose
   captioned ``: ... {#tbl-...}``) gets its source line: notebook, params
   files, the trained models ``a2.report.source`` named in that cell, and
@@ -26,22 +24,17 @@ from typing import Any
 
 import yaml
 
-from a2.pipeline.sections import BuildError, Section, chapters, manifest
-from a2.report import SOURCE_MIME, VALUES_MIME, code, link
+from a2.pipeline import BuildError, qmd
+from a2.pipeline.sections import Section, chapters, manifest
+from a2.report import SOURCE_MIME, code, link
 
 STAGE = "book"
-VAR = re.compile(r"\{\{<\s*var\s+([\w.-]+)\s*>\}\}")
+META = "a2"  # as a2.pipeline.build writes it
 CAPTION = re.compile(r"^#\|\s*(fig|tbl)-cap:\s*(.*?)\s*$")
 LABEL = re.compile(r"^#\|\s*label:\s*((?:fig|tbl)-[\w-]+)\s*$")
 # A table written in the prose, captioned the pandoc way.
 PROSE_TABLE = re.compile(r"^(:[ \t].*?)([ \t]*\{#tbl-[\w-]+\})[ \t]*$", re.M)
 APPENDIX_RUNS = "trained-models"  # id of the appendix's runs table
-
-
-def namespace(stem: str) -> str:
-    """'4-pooling' -> 's4': where the section's values live."""
-    head = stem.split("-", 1)[0]
-    return f"s{head}" if head.isdigit() else stem
 
 
 def page(stem: str) -> str:
@@ -128,35 +121,13 @@ def _set_caption(cell: dict[str, Any], extra: str, where: str) -> None:
     )
 
 
-def stage_notebook(
+def _with_source_lines(
     nb: dict[str, Any], stem: str, record: dict[str, Any], where: str
-) -> dict[str, str]:
-    """Take the section's values out of ``nb`` and put source lines into
-    its captions, in place; returns the values."""
-    values: dict[str, str] = {}
-    cells = []
-    for cell in nb.get("cells", []):
-        tags = cell.get("metadata", {}).get("tags", [])
-        if "injected-parameters" in tags:
-            continue  # the section shows its parameters itself
-        runs: list[str] = []
-        kept = []
-        for out in cell.get("outputs", []):
-            data = out.get("data", {})
-            if VALUES_MIME in data:
-                for name, value in data[VALUES_MIME].items():
-                    if values.get(name, value) != value:
-                        raise BuildError(
-                            f"{where} records value '{name}' twice, as "
-                            f"{values[name]!r} and {value!r}: give the "
-                            f"second another name"
-                        )
-                    values[name] = value
-            elif SOURCE_MIME in data:
-                runs += data[SOURCE_MIME]["runs"]
-            else:
-                kept.append(out)
-        if cell.get("cell_type") == "markdown":
+) -> None:
+    """Source lines into every caption of ``nb``, in place; the outputs
+    naming runs (``a2.report.source``) are taken out."""
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
             line = source_line(stem, record, [])
             _set_source(
                 cell,
@@ -165,55 +136,72 @@ def stage_notebook(
                     _source(cell),
                 ),
             )
-        if cell.get("cell_type") == "code":
-            cell["outputs"] = kept
-            labelled = any(LABEL.match(ln) for ln in _options(cell))
-            if runs and not labelled:
-                raise BuildError(
-                    f"{where}: a2.report.source() in a cell "
-                    f"without '#| label: fig-...' or 'tbl-...'"
-                )
-            if labelled:
-                _set_caption(cell, source_line(stem, record, runs), where)
-        cells.append(cell)
-    nb["cells"] = cells
-    return values
+            continue
+        if cell["cell_type"] != "code":
+            continue
+        runs: list[str] = []
+        kept = []
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if SOURCE_MIME in data:
+                runs += data[SOURCE_MIME]["runs"]
+            else:
+                kept.append(out)
+        cell["outputs"] = kept
+        labelled = any(LABEL.match(ln) for ln in _options(cell))
+        if runs and not labelled:
+            raise BuildError(
+                f"{where}: a2.report.source() in a cell "
+                f"without '#| label: fig-...' or 'tbl-...'"
+            )
+        if labelled:
+            _set_caption(cell, source_line(stem, record, runs), where)
 
 
-def recorded_values(nb: dict[str, Any]) -> dict[str, str]:
-    """The values a2.report.values recorded in an executed notebook."""
-    out: dict[str, str] = {}
-    for cell in nb.get("cells", []):
-        for o in cell.get("outputs", []):
-            out.update(o.get("data", {}).get(VALUES_MIME, {}))
-    return out
+def _code_only(cell: dict[str, Any]) -> str:
+    return "\n".join(
+        ln for ln in _source(cell).splitlines() if not ln.startswith("#|")
+    )
 
 
-def _value(ref: str, values: dict[str, dict[str, str]], where: str) -> str:
-    ns, _, name = ref.partition(".")
-    if name not in values.get(ns, {}):
+def merged(root: Path, build: Path, s: Section) -> dict[str, Any]:
+    """Section ``s`` as it reads now, with the outputs and inline values
+    of its last execution (see the module docstring)."""
+    where = _rel(root, s.source)
+    executed = build / "exec" / f"{s.stem}.ipynb"
+    try:
+        old = json.loads(executed.read_text())
+        record = old["metadata"][META]
+        ran = [
+            c
+            for c in old["cells"]
+            if c["cell_type"] == "code"
+            and "injected-parameters" not in c["metadata"].get("tags", [])
+        ]
+    except (OSError, ValueError, KeyError, TypeError) as err:
         raise BuildError(
-            f"{where} cites {{{{< var {ref} >}}}}, but the section "
-            f"recorded no value '{name}' (a2.report.values)"
+            f"executed notebook {executed} is unreadable or missing "
+            f"({type(err).__name__}); run `make section S={s.stem}`"
+        ) from None
+    nb = qmd.notebook(s.source)
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    if [_code_only(c) for c in code] != [_code_only(c) for c in ran]:
+        raise BuildError(
+            f"{where}: its code changed since it was executed; run "
+            f"`make pdf` (or `make section S={s.stem}`)"
         )
-    return values[ns][name]
-
-
-def _check_refs(
-    nb: dict[str, Any], values: dict[str, dict[str, str]], where: str
-) -> None:
+    for cell, done in zip(code, ran):
+        cell["outputs"] = done.get("outputs", [])
+        cell["execution_count"] = done.get("execution_count")
     for cell in nb["cells"]:
-        if cell.get("cell_type") == "markdown":
-            for ref in VAR.findall(_source(cell)):
-                _value(ref, values, where)
-
-
-def resolve_vars(
-    text: str, values: dict[str, dict[str, str]], where: str = "the book"
-) -> str:
-    """``{{< var ns.name >}}`` replaced by its value (the embedded
-    renderer and the code notebook; Quarto resolves them itself)."""
-    return VAR.sub(lambda m: _value(m.group(1), values, where), text)
+        cell["metadata"].pop("a2_line", None)
+        if cell["cell_type"] == "markdown":
+            _set_source(
+                cell, qmd.substitute(cell["source"], record["inline"], where)
+            )
+    nb["metadata"][META] = {"given": record.get("given", "")}
+    _with_source_lines(nb, s.stem, _record(build, s, root), where)
+    return nb
 
 
 def _record(build: Path, s: Section, root: Path) -> dict[str, Any]:
@@ -240,47 +228,32 @@ def _rel(root: Path, p: Path) -> str:
 def stage(
     root: Path,
     build: Path,
+    notebooks: dict[str, dict[str, Any]],
     subtitle: str = "",
     extras: list[Path] | None = None,
 ) -> Path:
-    """Write build/<profile>/book (replacing it) and return its path;
-    ``extras`` (the code notebook) are copied into it for the site."""
+    """Write build/<profile>/book (replacing it) from the merged
+    ``notebooks`` and return its path; ``extras`` (the code notebook)
+    are copied into it for the site."""
     book = manifest(root)
     out = build / STAGE
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    secs = chapters(root)
     names: dict[str, str] = {}  # source path in the manifest -> staged
-    values: dict[str, dict[str, str]] = {}
-    staged: list[tuple[Section, dict[str, Any], Path]] = []
-    for s in secs:
-        if not s.is_notebook:
+    for s in chapters(root):
+        if s.stem not in notebooks:
             names[_rel(root, s.source)] = s.source.name
             shutil.copy(s.source, out / s.source.name)
             continue
-        executed = build / "exec" / f"{s.stem}.ipynb"
-        try:
-            nb = json.loads(executed.read_text())
-            nb["cells"]
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            raise BuildError(
-                f"executed notebook {executed} is unreadable or missing "
-                f"({type(err).__name__}); run `make section S={s.stem}` "
-                f"to execute it again"
-            ) from None
-        record = _record(build, s, root)
-        values[namespace(s.stem)] = stage_notebook(
-            nb, s.stem, record, _rel(root, s.source)
-        )
         names[_rel(root, s.source)] = f"{s.stem}.ipynb"
-        staged.append((s, nb, out / f"{s.stem}.ipynb"))
-        _copy_sources(root, executed, s, record, out)
-    for s, nb, path in staged:
-        _check_refs(nb, values, _rel(root, s.source))
-        path.write_text(json.dumps(nb))
-    (out / "_variables.yml").write_text(
-        yaml.safe_dump(values, allow_unicode=True, sort_keys=True)
-    )
+        (out / f"{s.stem}.ipynb").write_text(json.dumps(notebooks[s.stem]))
+        _copy_sources(
+            root,
+            build / "exec" / f"{s.stem}.ipynb",
+            s,
+            _record(build, s, root),
+            out,
+        )
     for extra in extras or []:
         shutil.copy(extra, out / extra.name)
     _write_manifest(
