@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,12 +63,10 @@ def smoke_data() -> str:
     return data_setting()
 
 
-RENDERERS = ("embedded", "quarto")
-
-
 def quarto() -> str | None:
-    """The Quarto the tests render with: QUARTO, else on PATH, else the
-    one `make quarto` set up in .tools/quarto."""
+    """The Quarto the smoke book is rendered with: QUARTO, else on PATH,
+    else the one `make quarto` set up in .tools/quarto (the build would
+    otherwise install quarto-cli, which needs a network)."""
     local = REPO / ".tools/quarto/bin/quarto"
     return (
         os.environ.get("QUARTO")
@@ -76,75 +75,44 @@ def quarto() -> str | None:
     )
 
 
-def need_quarto() -> str:
-    """Quarto's path; without one the Quarto half of a test is skipped,
-    unless A2_REQUIRE_QUARTO=1 (CI sets it up and requires it)."""
-    path = quarto()
-    if path:
-        return path
-    message = (
-        "no Quarto (set QUARTO=path or put quarto on PATH; "
-        "../shared/quarto/setup.sh sets one up)"
-    )
-    if os.environ.get("A2_REQUIRE_QUARTO") == "1":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def make_smoke(
-    renderer: str, quarto_path: str | None = None
-) -> subprocess.CompletedProcess:
-    """`make pdf PROFILE=smoke` on the real report, rendered by one
-    renderer into build/test-smoke/dist-<renderer>; the sections are
-    executed once for both."""
-    env = {**os.environ, "A2_RENDERER": renderer}
-    env.pop("MAKEFLAGS", None)
-    env.pop("RENDERER", None)
-    if quarto_path:
-        env["QUARTO"] = quarto_path
+def make_smoke(*args: str) -> subprocess.CompletedProcess:
+    """`make pdf PROFILE=smoke` on the real report, into
+    build/test-smoke (its outputs in build/test-smoke/dist)."""
+    env = {**os.environ}
+    for name in ("MAKEFLAGS", "PROFILE", "S", "PARAMS", "V"):
+        env.pop(name, None)
+    if quarto():
+        env["QUARTO"] = quarto()
     return subprocess.run(
         [
-            "make",
-            "--no-print-directory",
-            "-C",
-            str(REPO),
-            "pdf",
-            "PROFILE=smoke",
-            f"B={SMOKE_BUILD}",
-            f"DIST={SMOKE_BUILD}/dist-{renderer}",
-            f"DATA={data_setting()}",
+            sys.executable,
+            "-m",
+            "a2.pipeline",
+            "--profile",
+            "smoke",
+            "--build",
+            SMOKE_BUILD,
+            *args,
         ],
+        cwd=REPO,
         capture_output=True,
         text=True,
-        env=env,
+        env={**env, "A2_DATA": data_setting()},
     )
 
 
 @pytest.fixture(scope="session")
 def smoke_built() -> Path:
-    """The smoke build folder, from cold, executed and rendered by the
-    embedded renderer."""
+    """The smoke build folder, from cold: executed, and rendered by
+    Quarto once for the whole session."""
     shutil.rmtree(REPO / SMOKE_BUILD, ignore_errors=True)
-    proc = make_smoke("embedded")
+    proc = make_smoke("pdf")
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    assert "rendering with the embedded renderer" in proc.stdout
+    assert "rendering with Quarto" in proc.stdout
     return REPO / SMOKE_BUILD
 
 
 @pytest.fixture(scope="session")
-def quarto_dist(smoke_built: Path) -> Path:
-    """The same executed sections rendered by Quarto."""
-    path = need_quarto()
-    proc = make_smoke("quarto", path)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    assert "rendering with Quarto" in proc.stdout
-    assert "executing" not in proc.stdout  # rendered, not re-executed
-    return smoke_built / "dist-quarto"
-
-
-@pytest.fixture(scope="session", params=RENDERERS)
-def smoke_dist(request: pytest.FixtureRequest, smoke_built: Path) -> Path:
-    """The smoke build's outputs from each renderer in turn."""
-    if request.param == "quarto":
-        return request.getfixturevalue("quarto_dist")
-    return smoke_built / "dist-embedded"
+def smoke_dist(smoke_built: Path) -> Path:
+    """The smoke build's outputs: the PDF, the code notebook, the site."""
+    return smoke_built / "dist"

@@ -1,6 +1,6 @@
 """End to end: `make pdf PROFILE=smoke` on the real report, from a cold
-build folder, with papermill and the embedded renderer, then checks that
-a reader would make of each output."""
+build folder, executed by papermill and rendered by Quarto, then checks
+that a reader would make of each output."""
 
 from __future__ import annotations
 

@@ -63,14 +63,20 @@ def test_checks_show_as_one_folded_line_with_quantity_and_tolerance(shown):
     assert len(shown) == 1
 
 
-def test_values_are_recorded_as_print_text(shown):
-    report.values(n=5000, x=0.5, tiny=9.0e-15, word="Yes")
-    (data,) = shown
-    assert data[report.VALUES_MIME] == {
-        "n": "5,000",
-        "x": "0.5",
-        "tiny": "$9.0 \\times 10^{-15}$",
-        "word": "Yes",
+def test_formatted_values_reach_the_prose_as_markdown():
+    """An inline `{python} x` shows text/markdown as it is (Quarto would
+    escape the $ and \\ of a plain string's text/plain)."""
+    from IPython.core.formatters import DisplayFormatter
+
+    shown = {
+        v: DisplayFormatter().format(report.fmt(v))[0]
+        for v in (5000, 0.5, 9.0e-15, "Yes")
+    }
+    assert {v: d["text/markdown"] for v, d in shown.items()} == {
+        5000: "5,000",
+        0.5: "0.5",
+        9.0e-15: "$9.0 \\times 10^{-15}$",
+        "Yes": "Yes",
     }
 
 

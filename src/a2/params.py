@@ -348,10 +348,9 @@ def validate(stem: str, raw: Any, where: str) -> dict[str, Any]:
 def _check_kernel(s: Schema, values: Mapping[str, Any], where: str) -> None:
     """The kernel must build every network the section trains (an even
     kernel cannot keep Figure 4a's shapes in PoolUpsampleNet)."""
-    from a2.models import check_kernel
-
     if "kernel" not in values or not s.trains:
         return
+    from a2.models import check_kernel
 
     def problem(k: int) -> str | None:
         for model in s.trains:

@@ -1,6 +1,8 @@
 """`python -m a2.pipeline`: what the Makefile runs.
 
   pdf                        execute what changed, render the book
+  check                      validate every section's parameters and,
+                             if a section reads it, the data source
   section NAME [--params F]  execute one section (stem or number), with
                              other parameters if given, then render
   params [NAME]              every parameter of a section (all when no
@@ -22,7 +24,7 @@ import signal
 import sys
 from pathlib import Path
 
-from a2.pipeline import BuildError
+from a2.pipeline import BuildError, oneline
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("pdf")
+    sub.add_parser("check")
     sec = sub.add_parser("section")
     sec.add_argument("name")
     sec.add_argument("--params", default="")
@@ -77,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     dist = args.dist or (Path("dist") if profile is None else b / "dist")
     verbose = args.verbose or os.environ.get("V", "") not in ("", "0")
     o = build.Options(root, b, dist.resolve(), profile, verbose)
+    if args.cmd == "check":
+        build.check(o)
+        return 0
     if args.cmd == "section":
         o.force = sections.resolve(root, args.name).stem
         if args.params:
@@ -112,7 +118,7 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     except (BuildError, ParamsError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {oneline(err)}", file=sys.stderr)
         sys.exit(2 if isinstance(err, ParamsError) else 1)
     except KeyboardInterrupt:
         print(
@@ -121,8 +127,9 @@ if __name__ == "__main__":
         )
         sys.exit(130)
     except OSError as err:  # a full disk, a folder that is not writable
+        where = oneline(err.filename or "build")
         print(
-            f"error: {err.strerror or err} ({err.filename or 'build'}); "
+            f"error: {err.strerror or err} ({where}); "
             f"the previous outputs are kept",
             file=sys.stderr,
         )

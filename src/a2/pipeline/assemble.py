@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
-
 from a2.fileio import atomic_write
 from a2.pipeline import qmd
 from a2.pipeline.sections import (
@@ -60,6 +58,8 @@ matplotlib, pyyaml). Set `A2_DATA` to choose the CIFAR-10 source.
 
 def library_cells(root: Path) -> list:
     """One cell per a2 module the sections import (transitively)."""
+    import nbformat
+
     names: list[str] = []
     for s in notebooks(root):
         for name in library_modules(root, qmd.code(s.source)):
@@ -83,6 +83,8 @@ def library_cells(root: Path) -> list:
 def assemble(root: Path, sections: dict[str, dict], out: Path) -> None:
     """The library, then each section as staged (``a2.pipeline.stage``:
     executed outputs, inline values written into the prose)."""
+    import nbformat
+
     title = manifest(root).get("book", {}).get("title", "a2")
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -51,17 +52,23 @@ def _sha(obj: Any) -> str:
 
 
 def _code(s: Section) -> str:
-    """What executes: chunk code and tags, inline expressions; not the
-    cell options that only Quarto reads (labels, captions)."""
+    """What executes: chunk code, tags and inline expressions (Python
+    text); not the cell options only Quarto reads (labels, captions)."""
     cells = qmd.notebook(s.source, inline=True)["cells"]
-    return "\n\x00".join(
-        json.dumps([c["metadata"].get("tags", [])])
+    return "\n".join(
+        f"# tags: {c['metadata'].get('tags', [])}\n"
         + "\n".join(
             ln for ln in c["source"].splitlines() if not ln.startswith("#|")
         )
         for c in cells
         if c["cell_type"] == "code"
     )
+
+
+@functools.cache
+def _modules(root: Path, s: Section) -> list[str]:
+    """The library modules section ``s`` imports (once per build)."""
+    return library_modules(root, _code(s))
 
 
 def data_identity() -> dict[str, Any]:
@@ -86,7 +93,7 @@ def inputs(
     """What section ``s``'s execution depends on, one hash per kind (the
     runs it loaded are compared apart, by :func:`run_digests`)."""
     code = _code(s)
-    mods = library_modules(root, code)
+    mods = _modules(root, s)
     out = {
         "code": _sha(code),
         # The values run with, and those its params file gives (when they
@@ -281,6 +288,17 @@ def say(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def check(o: Options) -> None:
+    """Every section's parameters, and the data source if a section
+    reads it: what `make pdf` checks before any work."""
+    secs = notebooks(o.root)
+    for s in secs:
+        _job(o, s, None)
+    reading = [s.stem for s in secs if "a2.data" in _modules(o.root, s)]
+    if reading:
+        _check_data(", ".join(reading))
+
+
 def run(o: Options) -> None:
     """The whole build (see the module docstring)."""
     from a2.pipeline import render
@@ -308,7 +326,11 @@ def _execute(o: Options, jobs: list[Job]) -> None:
 
     if not jobs:
         return
-    reading = [j.section.stem for j in jobs if "data" in j.inputs]
+    reading = [
+        j.section.stem
+        for j in jobs
+        if "a2.data" in _modules(o.root, j.section)
+    ]
     if reading:
         _check_data(", ".join(reading))
     _train({j.section.stem: j.values for j in jobs})

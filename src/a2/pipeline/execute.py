@@ -59,20 +59,22 @@ def inline_values(nb: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
         if qmd.INLINE_TAG not in cell.get("metadata", {}).get("tags", []):
             kept.append(cell)
             continue
-        line = cell["metadata"].get("a2_line", "?")
+        lines = cell["metadata"].get("a2_lines", {})
         results = {}
         for out in cell.get("outputs", []):
             results.update(out.get("data", {}).get(qmd.INLINE_MIME, {}))
         for expr, result in results.items():
             if result.get("status") != "ok":
                 raise BuildError(
-                    f"{where}:{line}: `{{python}} {expr}` failed: "
+                    f"{where}:{lines.get(expr, '?')}: `{{python}} {expr}` "
+                    f"failed: "
                     f"{result.get('ename')}: {result.get('evalue')}"
                 )
             data = result.get("data", {})
             if values.get(expr, data) != data:
                 raise BuildError(
-                    f"{where}:{line}: `{{python}} {expr}` shows another "
+                    f"{where}:{lines.get(expr, '?')}: `{{python}} {expr}` "
+                    f"shows another "
                     f"value than above it; give one of them another name"
                 )
             values[expr] = data
@@ -148,6 +150,8 @@ def execute(
         failed.parent.mkdir(exist_ok=True)
         os.replace(tmp, failed)
         chunk = _chunk(_failed(failed), section.source, root)
+        with open(log_path, "a") as fh:  # the traceback, without colours
+            fh.write(re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(err.traceback)))
         evalue = " ".join(str(err.evalue).split())[:300]
         raise BuildError(
             f"{chunk}: {err.ename}: {evalue} (full log: {log})"

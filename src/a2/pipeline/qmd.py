@@ -179,18 +179,19 @@ def expressions(markdown: str) -> list[str]:
     )
 
 
-def _inline_cell(exprs: list[str], line: int) -> dict[str, Any]:
-    """A code cell that shows the results of ``exprs`` as one JSON output
-    (``{expr: {"status": ..., "data": {mime: text}}}``)."""
+def _inline_cell(exprs: dict[str, int]) -> dict[str, Any]:
+    """A code cell that shows the results of ``exprs`` (each with its
+    line in the .qmd) as one JSON output (``{expr: {"status": ...,
+    "data": {mime: text}}}``)."""
+    exprs_json = json.dumps({e: e for e in exprs})
     call = (
-        "__import__('IPython').display.display({%r: get_ipython()"
-        ".user_expressions(%s)}, raw=True)"
-        % (INLINE_MIME, json.dumps({e: e for e in exprs}))
+        f"__import__('IPython').display.display({{{INLINE_MIME!r}: "
+        f"get_ipython().user_expressions({exprs_json})}}, raw=True)"
     )
     return {
         "cell_type": "code",
         "execution_count": None,
-        "metadata": {"tags": [INLINE_TAG], "a2_line": line},
+        "metadata": {"tags": [INLINE_TAG], "a2_lines": exprs},
         "outputs": [],
         "source": call,
     }
@@ -208,7 +209,16 @@ def with_inline_cells(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
             else []
         )
         if exprs:
-            out.append(_inline_cell(exprs, cell["metadata"].get("a2_line", 0)))
+            first = cell["metadata"].get("a2_line", 1)
+            lines = cell["source"].splitlines()
+            extra = _inline_cell(
+                {
+                    e: first + next(i for i, ln in enumerate(lines) if e in ln)
+                    for e in exprs
+                }
+            )
+            extra["id"] = f"{cell['id']}-inline"
+            out.append(extra)
     return out
 
 

@@ -20,7 +20,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 from a2.pipeline import BuildError
@@ -48,10 +47,15 @@ def _version(path: str) -> str | None:
     return lines[0] if out.returncode == 0 and lines else None
 
 
-def quarto_pin(root: Path) -> str:
+def quarto_pin() -> str:
     """The pinned quarto-cli requirement (pyproject.toml, extra 'quarto')."""
-    meta = tomllib.loads((root / "pyproject.toml").read_text())
-    return meta["project"]["optional-dependencies"]["quarto"][0]
+    from importlib.metadata import requires
+
+    return next(
+        r.split(";")[0].strip()
+        for r in requires("a2") or []
+        if r.startswith("quarto-cli")
+    )
 
 
 def find_quarto(root: Path) -> tuple[str, str]:
@@ -67,7 +71,7 @@ def find_quarto(root: Path) -> tuple[str, str]:
     for path in (shutil.which("quarto"), local, venv):
         if path and Path(path).is_file() and (version := _version(str(path))):
             return str(path), version
-    pin = quarto_pin(root)
+    pin = quarto_pin()
     # --no-deps: the package asks for the whole `jupyter` metapackage
     # (JupyterLab, notebook, ...); Quarto renders executed notebooks and
     # runs .qmd with nbclient, nbformat and ipykernel, already pinned.
@@ -139,9 +143,8 @@ def render(o) -> None:  # noqa: ANN001 (build.Options: no import cycle)
         ) from None
     finally:
         shutil.rmtree(new, ignore_errors=True)
-    print(
-        f"outputs in {os.path.relpath(o.dist)}/: a2-writeup.pdf a2-code.ipynb site/"
-    )
+    shown = os.path.relpath(o.dist)
+    print(f"outputs in {shown}/: a2-writeup.pdf a2-code.ipynb site/")
 
 
 def _quarto(quarto: str, book: Path, o) -> Path:  # noqa: ANN001

@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""A stand-in for `quarto render DIR --to FMT`, for the build's own tests:
+it writes what the build expects of Quarto (the site's index.html, the
+PDF) from the staged notebooks' Markdown, in a second instead of Quarto's
+ten. The real Quarto renders the smoke book (tests/conftest.py).
+
+FAKE_QUARTO_FAIL=1 makes a render fail; FAKE_QUARTO_SLEEP=S waits first.
+"""
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+if sys.argv[1:] == ["--version"]:
+    print("0.0.0-fake")
+    sys.exit(0)
+book, fmt = Path(sys.argv[2]), sys.argv[sys.argv.index("--to") + 1]
+time.sleep(float(os.environ.get("FAKE_QUARTO_SLEEP", "0")))
+if os.environ.get("FAKE_QUARTO_FAIL"):
+    print("ERROR: the render failed as asked", file=sys.stderr)
+    sys.exit(1)
+text = []
+for nb in sorted(book.glob("[0-9]*.ipynb")):  # the chapters
+    cells = json.loads(nb.read_text())["cells"]
+    for c in cells:
+        src = c["source"]
+        text.append("".join(src) if isinstance(src, list) else src)
+        for o in c.get("outputs", []):
+            for key in ("text", "data"):
+                text.append(json.dumps(o.get(key, "")))
+out = book / "_book"
+out.mkdir(exist_ok=True)
+body = "\n".join(text)
+if fmt == "html":
+    (out / "index.html").write_text(f"<html><body>{body}</body></html>")
+else:
+    (out / "a2-writeup.pdf").write_text(f"%PDF-fake\n{body}")
