@@ -73,7 +73,8 @@ def child(model: str, flags: set[str], threads: int, steps: int) -> dict:
     from torch import nn
 
     from a2 import train
-    from a2.models import build_model
+    from a2.models import network
+    from a2.params import RunConfig
 
     torch.set_num_threads(threads)
     if "malloc" in flags:
@@ -82,7 +83,7 @@ def child(model: str, flags: set[str], threads: int, steps: int) -> dict:
         torch.backends.mkldnn.enabled = False
     cl = torch.channels_last
     torch.manual_seed(0)
-    net = build_model(model)
+    net = network(RunConfig(model=model))
     if "cl" in flags:
         net = net.to(memory_format=cl)
     if "cl-conv" in flags:  # NHWC everywhere but transposed convolutions

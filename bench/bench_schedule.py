@@ -4,7 +4,7 @@ Claim: on a 2-core CPU, two single-threaded workers train the report's 14
 runs faster than one worker on two threads (this picks
 ``a2.train.CPU_THREADS`` and ``a2.schedule.default_workers``).
 
-The run list is the real one (``a2.schedule.planned_runs`` of sections 4
+The run list is the real one (``a2.experiments.plan`` of sections 4
 and 5 with their parameters), shortened to ``--epochs`` epochs per run
 (sweep runs too). Each layout trains the whole list with
 ``a2.schedule.train_many`` into a fresh scratch cache, spawning included;
@@ -36,10 +36,10 @@ import tempfile
 import time
 
 from a2 import data as a2_data
+from a2 import experiments, schedule, settings
 from a2 import params as a2_params
-from a2 import schedule, settings
 from a2.pipeline import sections
-from a2.pipeline.execute import section_params
+from a2.pipeline.build import section_params
 
 STEMS = ("4-pooling", "5-transposed")
 
@@ -53,7 +53,8 @@ def run_list(epochs: int) -> list:
         overrides["epochs"] = epochs
         if stem == "5-transposed":
             overrides["sweep_epochs"] = epochs
-        runs += schedule.planned_runs(stem, a2_params.load(stem, overrides))
+        p = a2_params.load(stem, overrides)
+        runs += experiments.plan(p).configs()
     return list(dict.fromkeys(runs))
 
 

@@ -76,7 +76,7 @@ import torch.nn.functional as F
 
 from a2 import data as a2_data
 from a2 import settings
-from a2.models import build_model
+from a2.models import network
 from a2.schedule import forward_macs
 from a2.train import RunConfig, Trainer
 
@@ -106,7 +106,7 @@ class CourseLoop:
 
     def __init__(self, name: str, d: a2_data.ColourData, batch_size: int):
         torch.manual_seed(0)
-        self.model = build_model(name)
+        self.model = network(RunConfig(model=name))
         self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
         order = _order(len(d.train_rgb)).numpy()
         self.rgb = d.train_rgb.numpy().astype(np.float64)[order]
@@ -140,7 +140,7 @@ class PlainLoop:
 
     def __init__(self, name: str, d: a2_data.ColourData, batch_size: int):
         torch.manual_seed(0)
-        self.model = build_model(name)
+        self.model = network(RunConfig(model=name))
         self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
         self.x, self.t = d.train_grey, d.train_target
         self.order, self.batch_size = _order(len(self.x)), batch_size
@@ -293,7 +293,9 @@ def main() -> None:
     ctx = mp.get_context("spawn")
     rows, evals, gemm = [], [], []
     for name in args.models.split(","):
-        flops = 3 * 2 * forward_macs(build_model(name))  # per image
+        flops = (
+            3 * 2 * forward_macs(network(RunConfig(model=name)))
+        )  # per image
         conns = {}
         for kind in kinds:  # one at a time: warm-ups do not overlap
             conns[kind], theirs = ctx.Pipe()

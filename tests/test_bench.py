@@ -16,13 +16,13 @@ def test_schedule_bench_times_the_runs_the_build_trains(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCH))
     import bench_schedule
 
-    from a2 import params, schedule
+    from a2 import experiments, params
 
     runs = bench_schedule.run_list(2)
     build = [
         r
         for stem in bench_schedule.STEMS
-        for r in schedule.planned_runs(stem, params.load(stem))
+        for r in experiments.plan(params.load(stem)).configs()
     ]
     assert len(runs) == len(dict.fromkeys(build)) == 14
     assert {r.epochs for r in runs} == {2}

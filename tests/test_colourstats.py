@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
-from a2 import colourstats
-from a2 import experiments as ex
+from a2 import cache, colourstats
+from a2.params import RunConfig
+from a2.report import CheckFailed
+from a2.train import History
+
+
+def tiny_run(data) -> cache.Run:
+    config = RunConfig(epochs=1, num_filters=2, batch_size=100)
+    return cache.train_or_load(config, data, log=None)
 
 
 def test_colour_stats_are_shares_and_saturations(tiny_data, a2_cache):
-    r = ex.run(
-        "pool_upsample",
-        tiny_data,
-        log=None,
-        epochs=1,
-        num_filters=2,
-        batch_size=100,
-    )
+    r = tiny_run(tiny_data)
     s = colourstats.colour_stats(r.model, tiny_data)
     assert 0 <= s.truth_share <= 100 and 0 < s.pred_share <= 100
     assert 0 <= s.pred_saturation <= 1 and 0 <= s.truth_saturation <= 1
@@ -62,15 +64,21 @@ def test_saturation_of_greys_is_zero_and_of_pure_colours_one():
     assert colourstats.saturation(rgb) == pytest.approx([0, 0, 1, 0.5])
 
 
+def test_rescore_recomputes_what_a_run_recorded(tiny_data, a2_cache):
+    r = tiny_run(tiny_data)
+    last = r.history.last
+    again = colourstats.rescore(r.model, tiny_data)
+    assert again.acc == pytest.approx(last.valid_acc, rel=1e-9)
+    assert again.loss == pytest.approx(last.valid_loss, rel=1e-5)
+    colourstats.check_recorded(r, tiny_data)
+    off = dataclasses.replace(last, valid_loss=last.valid_loss * 1.001)
+    r.history = History([off])
+    with pytest.raises(CheckFailed, match="recomputed cross-entropy"):
+        colourstats.check_recorded(r, tiny_data)
+
+
 def test_predict_restores_training_mode(tiny_data, a2_cache):
-    r = ex.run(
-        "pool_upsample",
-        tiny_data,
-        log=None,
-        epochs=1,
-        num_filters=2,
-        batch_size=100,
-    )
+    r = tiny_run(tiny_data)
     r.model.train()
     pred = colourstats.predict(r.model, tiny_data.valid_grey[:3])
     assert pred.shape == (3, 32, 32) and r.model.training

@@ -1,6 +1,7 @@
 """Each section's parameters have one schema (a2.params) and are validated
 at the edge of the build: a bad file gives one message naming the file,
-the key and the valid values."""
+the key and the valid values; params files are read by a safe YAML
+loader (a2.config)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ import math
 import subprocess
 import sys
 import time
+import typing
 from pathlib import Path
 
 import pytest
 
 from a2 import config, params
 from a2.config import ParamsError
-from a2.pipeline.execute import section_params
+from a2.pipeline.build import section_params
 from a2.pipeline.sections import notebooks, resolve
 from a2.train import RunConfig
 
@@ -35,20 +37,27 @@ def yaml_file(tmp_path: Path) -> Path:
     return tmp_path / "p.yaml"
 
 
-def test_every_default_is_stated_once_in_the_schema() -> None:
-    p = params.load("5-transposed")
-    assert p.epochs == params.TRAINING["epochs"] == RunConfig().epochs
-    assert p.lr == RunConfig().lr and p.kernel == RunConfig().kernel
-    assert params.load("4-pooling").batch_size == RunConfig().batch_size
+def test_a_run_of_a_section_takes_every_training_setting_it_was_given():
+    """Every training key a params file sets reaches the section's runs,
+    and nothing else about them changes."""
+    changed = dict(kernel=5, num_filters=8, lr=0.01, batch_size=7, epochs=3)
+    p = params.load("5-transposed", {**changed, "seed": 9})
+    run = p.run("unet")
+    assert run == RunConfig(model="unet", seed=9, **changed)
+    assert run.replace(model="pool_upsample") == p.run("pool_upsample")
 
 
 def test_a_key_means_one_thing_within_its_section() -> None:
     """'steps' is SGD steps in section 1 and NQM steps in section 3: each
-    with its own default and range."""
+    with its own default, meaning and range."""
     assert params.load("1-optimization").steps == 3000
     assert params.load("3-resources").steps == 100
-    assert params.schema("1-optimization").get("steps").help != (
-        params.schema("3-resources").get("steps").help
+    assert "  steps: 3000  # SGD steps; an integer from 1 to 100000" in (
+        params.describe("1-optimization").splitlines()
+    )
+    assert (
+        "  steps: 100  # SGD steps in 3.1.1; an integer from 1 to 100000"
+        in (params.describe("3-resources").splitlines())
     )
 
 
@@ -72,6 +81,29 @@ def test_unknown_key_is_named_with_a_suggestion(yaml_file: Path) -> None:
 
 def test_key_of_another_section_is_unknown_here(yaml_file: Path) -> None:
     assert "unknown key 'seeds'" in error("seeds: [1]\n", path=yaml_file)
+
+
+@pytest.mark.parametrize(
+    "text,valid",
+    [
+        ("seeds: [0, 0]\n", "no two equal"),
+        ("seeds: [3, 1, 3]\n", "no two equal"),
+        ("batch_sizes: [64, 64]\n", "each larger than the last"),
+        ("batch_sizes: [128, 64]\n", "each larger than the last"),
+    ],
+)
+def test_repeated_seeds_and_batch_sizes_are_refused(
+    yaml_file: Path, text: str, valid: str
+) -> None:
+    """A repeated seed would be averaged as if it were another; a batch
+    size compared with itself, or out of order, makes 5.5's words about
+    growing batches wrong."""
+    msg = error(text, "5", path=yaml_file)
+    key, value = text.strip().split(": ")
+    assert msg.startswith(
+        f"{yaml_file}: key '{key}' has value {value}; valid: a list of "
+    )
+    assert msg.endswith(valid) and "\n" not in msg
 
 
 def test_wrong_type_names_the_valid_values(yaml_file: Path) -> None:
@@ -266,30 +298,26 @@ def test_strings_are_not_taken_for_numbers(text):
     value = config.parse_yaml(f"lr: {text}")["lr"]
     assert isinstance(value, str)
     with pytest.raises(ParamsError, match="valid: a number > 0"):
-        config.check_value("lr", value)
+        check("lr", value)
 
 
-def spec_of(key: str) -> config.Spec:
-    """The spec of a run key, else of the first section that has key."""
-    if key in config.SPECS:
-        return config.SPECS[key]
-    return next(
-        p.spec for s in params.SCHEMAS.values() for p in s if p.name == key
-    )
+SETS = [params.TrainCommand, *params.SCHEMAS.values()]
 
 
 def check(key: str, value, where: str = "") -> object:
-    return config.check_spec(key, spec_of(key), value, where)
+    """``value`` checked as ``key`` of the first set of parameters (the
+    training command's, then the sections') that has it."""
+    owner = next(s for s in SETS if key in s.names())
+    return owner.check(key, value, where)
 
 
 FLOAT_KEYS = sorted(
     {
-        p.name
-        for s in params.SCHEMAS.values()
-        for p in s
-        if p.spec.kind == "float"
+        name
+        for s in SETS
+        for name, tp in typing.get_type_hints(s).items()
+        if tp is float
     }
-    | {"lr"}
 )
 
 
@@ -337,15 +365,15 @@ def test_sizes_and_seeds_are_bounded(key, lo, hi):
     "key,good,bad",
     [
         ("seeds", [0, 2**32 - 1], [0, 2**32]),
-        ("seeds", [0] * 32, [0] * 33),
+        ("seeds", list(range(32)), list(range(33))),
         ("batch_sizes", [1, 65536], [64, 65537]),
         ("batch_sizes", [64], []),
     ],
 )
 def test_lists_of_sizes_and_seeds_are_bounded(key, good, bad):
-    assert config.check_value(key, good) == good
+    assert check(key, good) == good
     with pytest.raises(ParamsError, match="a list of 1 to 32 integers"):
-        config.check_value(key, bad)
+        check(key, bad)
 
 
 def test_a_seed_that_fits_no_generator_stops_the_run_config():
@@ -404,7 +432,7 @@ def test_a_huge_value_is_cut_short_in_the_message(tmp_path, text):
     raw = config.load_yaml(path)
     key, value = next(iter(raw.items()))
     with pytest.raises(ParamsError) as err:
-        config.check_value(key, value, str(path))
+        check(key, value, str(path))
     message = str(err.value)
     assert len(message) < len(str(path)) + 250 and "\n" not in message
     assert "..." in message
@@ -460,5 +488,5 @@ def test_scientific_notation_reaches_the_section(yaml_file: Path) -> None:
 
 
 def test_finite_values_are_kept():
-    assert config.check_value("lr", 1) == 1.0
+    assert check("lr", 1) == 1.0
     assert math.isfinite(check("eps", 1e300))

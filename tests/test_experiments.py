@@ -1,10 +1,14 @@
-"""The runs of sections 4 and 5: configs, sweeps, seed summaries."""
+"""The runs of sections 4 and 5: one plan per section, loaded in its
+shape, trained once."""
 
 from __future__ import annotations
 
 import pytest
 
 from a2 import experiments as ex
+from a2 import params
+from a2.params import RunConfig
+from a2.report import CheckFailed
 
 
 def test_optimiser_steps_count_the_partial_last_batch():
@@ -13,48 +17,72 @@ def test_optimiser_steps_count_the_partial_last_batch():
     assert ex.optimiser_steps(200, 64, 2) == 8
 
 
-def test_run_config_ignores_section_only_keys():
-    c = ex.run_config(
-        "conv_transpose",
-        kernel=4,
-        n_train=10,
-        seeds=[0],
-        n_samples=3,
-        batch_size=7,
-    )
-    assert (c.model, c.kernel, c.batch_size) == ("conv_transpose", 4, 7)
+def test_section_4_plans_one_pool_upsample_run_at_its_settings():
+    p = params.load("4-pooling", {"epochs": 3, "num_filters": 8})
+    plan = ex.plan(p)
+    assert plan.configs() == [
+        RunConfig(model="pool_upsample", epochs=3, num_filters=8)
+    ]
+    assert plan.seeds == {} and plan.sweep == ()
 
 
-def test_batch_size_sweep_returns_one_run_per_batch_size(tiny_data, a2_cache):
-    sweep = ex.batch_size_sweep(
-        [64, 128], 1, tiny_data, num_filters=2, log=None
+def test_section_5_plans_each_network_per_seed_and_a_batch_size_sweep():
+    p = params.load(
+        "5-transposed",
+        {"seed": 1, "seeds": [1, 4], "batch_sizes": [16, 64], "lr": 0.01},
     )
-    assert [s.batch_size for s in sweep] == [64, 128]
+    plan = ex.plan(p)
+    assert list(plan.head) == ["pool_upsample", "conv_transpose", "unet"]
+    for m, c in plan.head.items():
+        assert c == p.run(m)
+        assert [r.seed for r in plan.seeds[m]] == [1, 4]
+        assert plan.seeds[m][0] == c  # the first seed's run is the head's
+        assert {r.replace(seed=1) for r in plan.seeds[m]} == {c}
+    base = p.run("conv_transpose")
+    assert plan.sweep == (
+        base.replace(batch_size=16, epochs=p.sweep_epochs),
+        base.replace(batch_size=64, epochs=p.sweep_epochs),
+    )
+    configs = plan.configs()
+    assert len(configs) == len(set(configs)) == 3 + 3 + 2
+    assert len(ex.plan(params.load("5-transposed")).configs()) == 14
+
+
+def test_load_gives_the_plans_runs_in_its_shape_from_the_cache(
+    tiny_data, a2_cache
+):
+    p = params.load(
+        "5-transposed",
+        {
+            "num_filters": 2,
+            "epochs": 1,
+            "seeds": [0, 1],
+            "batch_sizes": [64, 128],
+            "sweep_epochs": 1,
+        },
+    )
+    plan = ex.plan(p)
+    runs = ex.load(plan, tiny_data, log=None)
+    for m, c in plan.head.items():
+        assert runs.head[m].config == c
+        assert [r.config for r in runs.seeds[m]] == list(plan.seeds[m])
+    assert runs.seeds["unet"][0] is runs.head["unet"]  # loaded once
     n = len(tiny_data.train_grey)
-    assert [s.steps for s in sweep] == [-(-n // 64), -(-n // 128)]
-    assert all(len(s.run.history) == 1 for s in sweep)
-    assert all(s.run.config.model == "conv_transpose" for s in sweep)
-    assert len({s.run.key for s in sweep}) == 2
-    assert sweep[0].train_s == pytest.approx(
-        sum(ex.epoch_seconds(sweep[0].run))
+    assert [s.batch_size for s in runs.sweep] == [64, 128]
+    assert [s.steps for s in runs.sweep] == [-(-n // 64), -(-n // 128)]
+    assert runs.sweep[0].train_s == pytest.approx(
+        sum(ex.epoch_seconds(runs.sweep[0].run))
     )
-    # A second sweep is served by the cache, not retrained.
-    again = ex.batch_size_sweep([64], 1, tiny_data, num_filters=2, log=None)
-    assert again[0].run.key == sweep[0].run.key
-    assert again[0].run.history.to_list() == sweep[0].run.history.to_list()
-
-
-def test_seed_study_trains_one_run_per_model_and_seed(tiny_data, a2_cache):
-    study = ex.seed_study(
-        ["pool_upsample"],
-        [0, 1],
-        tiny_data,
-        log=None,
-        seed=5,
-        epochs=1,
-        num_filters=2,
+    ex.check_sweep(runs.sweep, 1, n)
+    with pytest.raises(CheckFailed):
+        ex.check_sweep(runs.sweep, 2, n)
+    # A second load is served by the cache, not retrained.
+    again = ex.load(plan, tiny_data, log=None)
+    assert again.sweep[1].run.key == runs.sweep[1].run.key
+    assert (
+        again.sweep[1].run.history.to_list()
+        == runs.sweep[1].run.history.to_list()
     )
-    assert [r.config.seed for r in study["pool_upsample"]] == [0, 1]
 
 
 def test_mean_std_reports_spread_only_for_several_seeds():

@@ -7,7 +7,6 @@ import pytest
 import torch
 from torch import nn
 
-from a2 import config
 from a2.models import (
     ConvTransposeNet,
     PoolUpsampleNet,
@@ -15,8 +14,10 @@ from a2.models import (
     build_model,
     check_kernel,
     conv_padding,
+    network,
     transpose_padding,
 )
+from a2.params import MODELS, RunConfig
 
 NIC, NF, NC, BS = 1, 8, 24, 2
 
@@ -118,10 +119,35 @@ def test_check_kernel_accepts_what_the_models_build_and_rejects_rest():
 
 
 def test_build_model_knows_every_configured_model_name():
-    for name in config.MODELS:
-        out = build_model(name, kernel=3, num_filters=NF)(
-            torch.zeros(BS, 1, 32, 32)
-        )
+    for name in MODELS:
+        out = build_model(name, 3, NF, NC)(torch.zeros(BS, 1, 32, 32))
         assert out.shape == (BS, NC, 32, 32)
     with pytest.raises(ValueError, match="pool_upsample"):
-        build_model("resnet")
+        build_model("resnet", 3, NF, NC)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_runs_network_has_the_runs_sizes(model):
+    config = RunConfig(model=model, kernel=5, num_filters=6, num_colours=10)
+    convs = [
+        m
+        for m in network(config).modules()
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))
+    ]
+    assert {c.kernel_size for c in convs} == {(5, 5)}
+    assert convs[0].out_channels == 6 and convs[-1].out_channels == 10
+
+
+def test_unet_is_conv_transpose_net_with_two_skip_connections():
+    """Same layers but for the channels the skips add to blocks 4 and 5,
+    and, from the same seed, the same initial weights elsewhere."""
+    torch.manual_seed(0)
+    plain = ConvTransposeNet(3, NF, NC, NIC)
+    torch.manual_seed(0)
+    unet = UNet(3, NF, NC, NIC)
+    a, b = plain.state_dict(), unet.state_dict()
+    assert a.keys() == b.keys()
+    differ = {k for k in a if a[k].shape != b[k].shape}
+    assert differ == {"block4.0.weight", "block5.weight"}
+    before = ("block1", "block2", "block3")
+    assert all(torch.equal(a[k], b[k]) for k in a if k.startswith(before))

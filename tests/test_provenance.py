@@ -156,12 +156,11 @@ def test_appendix_lists_exactly_the_runs_this_build_used(
 def test_the_build_trains_beforehand_exactly_the_runs_sections_use(
     smoke_built: Path, smoke_data: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """a2.schedule.planned_runs (trained side by side before the sections
+    """a2.experiments.plan (trained side by side before the sections
     run) names every run a section then loads, and no other."""
     from a2 import cache, experiments, params
     from a2.pipeline import sections
-    from a2.pipeline.execute import section_params
-    from a2.schedule import planned_runs
+    from a2.pipeline.build import section_params
 
     repo = Path(__file__).resolve().parents[1]
     monkeypatch.setenv("A2_DATA", smoke_data)
@@ -173,6 +172,7 @@ def test_the_build_trains_beforehand_exactly_the_runs_sections_use(
     for s in training:
         p = params.load(s.stem, section_params(repo, s, profile=profile))
         data = experiments.load_data(p.n_train, p.n_valid)
-        planned = {cache.run_key(c, data) for c in planned_runs(s.stem, p)}
+        runs = experiments.plan(p).configs()
+        planned = {cache.run_key(c, data) for c in runs}
         record = provenance.read(smoke_built / "provenance" / f"{s.stem}.json")
         assert set(record["runs"]) == planned, s.stem

@@ -5,9 +5,89 @@ from __future__ import annotations
 
 import pytest
 
-from a2 import rules
+from a2 import nqm, rules
 
-# --- noise margins -----------------------------------------------------------
+# --- section 2.2: L2 against weight decay -----------------------------------
+
+
+def test_trajectories_coincide_below_rounding_and_part_ways_above():
+    assert rules.same_trajectory(0.5 * rules.SAME_RTOL, 1.0)
+    assert rules.agreement(0.5 * rules.SAME_RTOL, 1.0) == "coincide"
+    assert not rules.same_trajectory(2 * rules.SAME_RTOL, 1.0)
+    assert rules.agreement(2 * rules.SAME_RTOL, 1.0) == "part ways"
+    assert rules.same_trajectory(50 * rules.SAME_RTOL, 100.0)
+
+
+# --- section 3.1: the noisy quadratic model ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "values, word",
+    [
+        ([1.0, 1.1, 1.3], "rises"),
+        ([1.0, 0.9, 0.5], "falls"),
+        ([1.0, 1.005, 0.999], "stays flat"),
+        ([1.0, 1.2, 1.0], "changes direction"),
+        ([1.0, 1.02, 1.005], "changes direction"),  # one rise, one flat step
+    ],
+)
+def test_stepwise_trend_names_how_a_sequence_changes(values, word):
+    assert rules.stepwise_trend(values) == word
+
+
+def test_stepwise_trend_threshold_is_one_percent_per_step():
+    above = 1 + 1.5 * rules.STEP_RTOL
+    below = 1 + 0.5 * rules.STEP_RTOL
+    assert rules.stepwise_trend([1.0, above, above**2]) == "rises"
+    assert rules.stepwise_trend([1.0, below, below**2]) == "stays flat"
+
+
+@pytest.mark.parametrize(
+    "exponent, word",
+    [
+        (1.0, "in proportion to $B$"),
+        (1 - 0.9 * rules.LINEAR_TOL, "in proportion to $B$"),
+        (1 + 0.9 * rules.LINEAR_TOL, "in proportion to $B$"),
+        (1 - 1.1 * rules.LINEAR_TOL, "more slowly than $B$"),
+        (1 + 1.1 * rules.LINEAR_TOL, "faster than $B$"),
+    ],
+)
+def test_growth_calls_an_exponent_near_one_proportional(exponent, word):
+    assert rules.growth(exponent) == word
+
+
+def _point(name, batch, steps):
+    return nqm.Point(name, batch, steps, steps, steps)
+
+
+def test_best_tradeoff_weighs_time_and_compute_overheads_equally():
+    # floors: 100 steps, 1000 examples
+    pts = {
+        "A": _point("A", 1.0, 1000.0),  # 10x steps, 1x examples
+        "C": _point("C", 10.0, 200.0),  # 2x steps, 2x examples
+        "B": _point("B", 100.0, 100.0),
+    }  # 1x steps, 10x examples
+    assert rules.best_tradeoff(pts, 100.0, 1000.0) == "C"
+    pts["C"] = _point("C", 10.0, 600.0)  # 6x steps, 6x examples
+    assert rules.best_tradeoff(pts, 100.0, 1000.0) in ("A", "B")
+
+
+def test_regime_is_noise_dominated_above_twice_the_fewest_steps():
+    fewest = 500.0
+    assert rules.regime(
+        rules.NOISE_DOMINATED_RATIO * fewest * 1.01, fewest
+    ) == ("noise dominated")
+    assert rules.regime(
+        rules.NOISE_DOMINATED_RATIO * fewest * 0.99, fewest
+    ) == ("curvature dominated")
+
+
+def test_remedy_is_the_option_that_saves_more_steps():
+    assert rules.remedy(500.0, 1600.0) == "seek parallel compute"
+    assert rules.remedy(500.0, 25.0) == "use higher order optimizers"
+
+
+# --- sections 4 and 5: noise margins ---------------------------------------
 
 
 def test_margin_is_the_floor_without_a_measured_spread():
@@ -129,27 +209,37 @@ def test_recent_rate_averages_the_last_epochs():
 
 
 def test_trend_rises_steadily_only_when_monotone_over_3_points():
-    assert rules.trend([1.10, 1.12, 1.20, 1.30], 0.01) == "rises steadily"
+    assert (
+        rules.overall_trend([1.10, 1.12, 1.20, 1.30], 0.01) == "rises steadily"
+    )
 
 
 def test_two_points_cannot_rise_steadily():
-    assert rules.trend([1.10, 1.30], 0.01) == "rises overall"
+    assert rules.overall_trend([1.10, 1.30], 0.01) == "rises overall"
 
 
 def test_a_dip_makes_it_rise_overall():
-    assert rules.trend([1.10, 1.15, 1.13, 1.30], 0.01) == "rises overall"
+    assert (
+        rules.overall_trend([1.10, 1.15, 1.13, 1.30], 0.01) == "rises overall"
+    )
 
 
 def test_trend_falls():
-    assert rules.trend([1.3, 1.2, 1.1], 0.01) == "falls steadily"
-    assert rules.trend([1.3, 1.35, 1.1], 0.01) == "falls overall"
-    assert rules.trend([1.3, 1.1], 0.01) == "falls overall"
+    assert rules.overall_trend([1.3, 1.2, 1.1], 0.01) == "falls steadily"
+    assert rules.overall_trend([1.3, 1.35, 1.1], 0.01) == "falls overall"
+    assert rules.overall_trend([1.3, 1.1], 0.01) == "falls overall"
 
 
 def test_no_clear_trend_within_the_margin():
-    assert rules.trend([1.10, 1.15, 1.105], 0.01) == "shows no clear trend"
-    assert rules.trend([1.10, 1.101, 1.102], 0.01) == "shows no clear trend"
-    assert rules.trend([1.1], 0.01) == "shows no clear trend"
+    assert (
+        rules.overall_trend([1.10, 1.15, 1.105], 0.01)
+        == "shows no clear trend"
+    )
+    assert (
+        rules.overall_trend([1.10, 1.101, 1.102], 0.01)
+        == "shows no clear trend"
+    )
+    assert rules.overall_trend([1.1], 0.01) == "shows no clear trend"
 
 
 # --- slower / faster per epoch ---------------------------------------------

@@ -1,6 +1,6 @@
 """Training many runs at once: the same cache as one at a time, failures
-reported without losing the rest, and exactly the runs the notebooks
-train."""
+reported without losing the rest, and exactly the runs the sections then
+load."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from a2 import cache, schedule
-from a2 import params as schemas
-from a2.models import build_model
+from a2 import cache, params, schedule
+from a2.models import network
+from a2.params import RunConfig
 from a2.pipeline import qmd
-from a2.pipeline.execute import section_params
+from a2.pipeline.build import section_params
 from a2.pipeline.sections import resolve
-from a2.train import EpochRecord, History, RunConfig
+from a2.train import EpochRecord, History
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = dict(num_filters=4, batch_size=64, epochs=1, device="cpu")
@@ -126,7 +126,8 @@ def test_forward_macs_counts_the_convolutions_of_figure_4():
         + 16 * 16 * nf * nc * k2
         + 32 * 32 * nc * nc * k2
     )
-    assert schedule.forward_macs(build_model("conv_transpose")) == by_hand
+    net = network(RunConfig(model="conv_transpose", num_filters=nf))
+    assert schedule.forward_macs(net) == by_hand
 
 
 def test_run_labels_name_what_differs_from_the_handout():
@@ -139,30 +140,30 @@ def test_run_labels_name_what_differs_from_the_handout():
     )
 
 
-# --- planned_runs against the notebooks' own calls -------------------------
+# --- the runs the build trains are the runs the sections load ---------------
 
 
-def notebook_runs(stem: str, overrides: dict, data) -> list[RunConfig]:
-    """The RunConfigs a section asks the cache for, found by running its
-    code chunks with ``overrides`` injected as papermill injects them and
-    the cache faked: every top-level statement runs in order, and one
-    that fails on the fake runs (a check, a figure) is skipped."""
+def section_loads(stem: str, overrides: dict, data) -> list[RunConfig]:
+    """The runs a section asks the cache for, found by running its code
+    chunks as papermill would (``overrides`` injected as the parameters
+    cell), with the cache faked: every top-level statement runs in
+    order, and one that fails on the fake runs (a check) is skipped."""
     asked: list[RunConfig] = []
 
     def fake_train_or_load(config, data, retrain=False, log=None):
         asked.append(config)
-        model = build_model(
-            config.model, num_filters=config.num_filters, kernel=config.kernel
-        ).eval()
         rows = [
             EpochRecord(e, 2.0, 2.0, 40.0, 1.0, 0.1)
             for e in range(1, config.epochs + 1)
         ]
         return cache.Run(
-            model, History(rows), "0" * 16, config, {"devices": ["cpu"]}
+            network(config).eval(),
+            History(rows),
+            "0" * 16,
+            config,
+            {"devices": ["cpu"]},
         )
 
-    section = resolve(REPO, stem)
     namespace: dict = {"params": dict(overrides)}
     with pytest.MonkeyPatch.context() as mp:
         from a2 import experiments, plots, report
@@ -170,8 +171,10 @@ def notebook_runs(stem: str, overrides: dict, data) -> list[RunConfig]:
         mp.setattr(cache, "train_or_load", fake_train_or_load)
         mp.setattr(experiments, "load_data", lambda *a, **k: data)
         mp.setattr(plots, "show", lambda *a, **k: None)
+        mp.setattr(report, "_display", lambda *a, **k: None)
         mp.setattr(report, "md", lambda *a, **k: None)
-        for cell in qmd.notebook(section.source)["cells"]:
+        source = resolve(REPO, stem).source
+        for cell in qmd.notebook(source)["cells"]:
             tags = cell.get("metadata", {}).get("tags", [])
             if cell["cell_type"] != "code" or "parameters" in tags:
                 continue
@@ -181,21 +184,36 @@ def notebook_runs(stem: str, overrides: dict, data) -> list[RunConfig]:
                     exec(code, namespace)
                 except Exception:
                     pass
-    return list(dict.fromkeys(asked))
+    return asked
+
+
+def scheduled(stem: str, overrides: dict, data) -> list[RunConfig]:
+    """The runs ``a2.schedule.train_sections`` trains for the section."""
+    from a2 import experiments
+
+    trained: list[RunConfig] = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(experiments, "load_data", lambda *a, **k: data)
+        mp.setattr(
+            schedule,
+            "train_many",
+            lambda runs, data, **kw: trained.extend(runs) or [],
+        )
+        schedule.train_sections({stem: params.load(stem, overrides)})
+    return trained
 
 
 @pytest.mark.parametrize("stem", ["4-pooling", "5-transposed"])
-@pytest.mark.parametrize("profile", ["full", "smoke", "custom"])
-def test_planned_runs_are_the_runs_the_notebook_trains(
+@pytest.mark.parametrize("profile", ["defaults", "smoke", "custom"])
+def test_the_build_trains_exactly_the_runs_each_section_loads(
     stem, profile, tiny_data, tmp_path
 ):
     section = resolve(REPO, stem)
-    if profile == "full":
-        params = section_params(REPO, section)
+    if profile == "defaults":
+        overrides = {}
     elif profile == "smoke":
-        params = section_params(
-            REPO, section, profile=REPO / "params/smoke.yaml"
-        )
+        smoke = REPO / "params/smoke.yaml"
+        overrides = section_params(REPO, section, profile=smoke)
     else:
         custom = tmp_path / "custom.yaml"
         custom.write_text(
@@ -206,15 +224,22 @@ def test_planned_runs_are_the_runs_the_notebook_trains(
                 else ""
             )
         )
-        params = section_params(REPO, section, params_file=custom)
-    planned = schedule.planned_runs(stem, schemas.load(stem, params))
-    assert planned == notebook_runs(stem, params, tiny_data)
-    if stem == "5-transposed" and profile == "full":
-        assert len(planned) == 14  # with section 4's run among them
+        overrides = section_params(REPO, section, params_file=custom)
+    trained = scheduled(stem, overrides, tiny_data)
+    loaded = section_loads(stem, overrides, tiny_data)
+    assert len(trained) == len(set(trained))  # each run once
+    assert set(trained) == set(loaded)
+    if stem == "5-transposed" and profile == "defaults":
+        assert len(trained) == 14  # with section 4's run among them
 
 
-def test_sections_without_training_plan_no_runs():
-    assert schedule.planned_runs("1-optimization", {}) == []
+def test_sections_that_train_nothing_schedule_nothing(monkeypatch):
+    from a2 import experiments
+
+    monkeypatch.setattr(experiments, "load_data", pytest.fail)
+    monkeypatch.setattr(schedule, "train_many", pytest.fail)
+    stems = ("1-optimization", "3-resources", "6-reproducibility")
+    assert schedule.train_sections({s: params.load(s) for s in stems}) == []
 
 
 def test_train_sections_pools_the_sections_runs_per_data_subset(
@@ -222,8 +247,8 @@ def test_train_sections_pools_the_sections_runs_per_data_subset(
 ):
     from a2 import experiments
 
-    params = {
-        stem: schemas.load(
+    chosen = {
+        stem: params.load(
             stem,
             section_params(
                 REPO, resolve(REPO, stem), profile=REPO / "params/smoke.yaml"
@@ -240,9 +265,12 @@ def test_train_sections_pools_the_sections_runs_per_data_subset(
         "train_many",
         lambda runs, data, **kw: calls.append(runs) or [],
     )
-    schedule.train_sections(params, log=None)
+    schedule.train_sections(chosen, log=None)
     assert loads == [(256, 128)]  # smoke.yaml's n_train, n_valid
     assert calls == [
-        schedule.planned_runs("4-pooling", params["4-pooling"])
-        + schedule.planned_runs("5-transposed", params["5-transposed"])
+        experiments.plan(chosen["4-pooling"]).configs()
+        + experiments.plan(chosen["5-transposed"]).configs()
     ]
+    # The build passes the values it records, dict(params): the same runs.
+    schedule.train_sections({k: dict(v) for k, v in chosen.items()})
+    assert calls[1] == calls[0]

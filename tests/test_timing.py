@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from a2 import experiments as ex
 from a2 import timing
+from a2.params import RunConfig
 
 
 def test_subset_keeps_the_first_training_images(tiny_data):
@@ -14,7 +14,7 @@ def test_subset_keeps_the_first_training_images(tiny_data):
 
 def test_paired_epochs_time_each_config_repeatedly(tiny_data):
     configs = {
-        m: ex.run_config(m, num_filters=2, batch_size=32)
+        m: RunConfig(model=m, num_filters=2, batch_size=32)
         for m in ("pool_upsample", "conv_transpose")
     }
     times = timing.paired_epochs(configs, tiny_data, images=64, repeats=2)

@@ -4,11 +4,12 @@
     python -m a2 runs
 
 ``train`` trains a network, or loads it from the checkpoint cache, and
-prints the epoch table. It takes the ``RunConfig`` keys (model, kernel,
-num_filters, ...) and the data keys (label, n_train, n_valid, palette); the
-data source is ``A2_DATA``. A section's params file may also hold keys that
-other experiments use (``batch_sizes``, ``seeds``, ...): ``train`` names
-them and ignores them. ``runs`` lists the cached runs.
+prints the epoch table. It takes the keys of ``a2.params.TrainCommand``:
+the run's (model, kernel, num_filters, ...) and the data's (n_train,
+n_valid, label, palette); the data source is ``A2_DATA``. A params file
+of section 4 or 5 may also hold keys that other experiments use
+(``batch_sizes``, ``seeds``, ...): ``train`` names them and ignores
+them. ``runs`` lists the cached runs.
 
 A bad key or value, a bad data source or palette, a cache that cannot be
 used and a run that diverges each end with a one-line message and exit
@@ -28,15 +29,13 @@ from typing import Any
 from a2 import config, settings
 from a2.data import DataError
 from a2.palette import PaletteError
+from a2.params import SCHEMAS, TrainCommand
 
-DATA_KEYS = ("label", "n_train", "n_valid", "palette")
 _current: dict[str, Any] = {}  # the run being trained, for interruptions
 
 
-def train_keys() -> tuple[str, ...]:
-    from a2.train import run_config_keys
-
-    return run_config_keys() + DATA_KEYS
+def train_keys() -> list[str]:
+    return TrainCommand.names()
 
 
 def gather(
@@ -46,13 +45,14 @@ def gather(
     names of the file's keys that belong to other experiments."""
     keys = train_keys()
     valid = ", ".join(keys)
+    others = {k for s in SCHEMAS.values() if s.trains for k in s.names()}
     chosen: dict[str, Any] = {}
     ignored: list[str] = []
     raw = config.load_yaml(params) if params else {}
     for key, value in raw.items():
         if key in keys:
-            chosen[key] = config.check_value(key, value, str(params))
-        elif key in config.SPECS:
+            chosen[key] = TrainCommand.check(key, value, str(params))
+        elif key in others:
             ignored.append(key)
         else:
             raise config.ParamsError(
@@ -66,13 +66,12 @@ def gather(
                 f"--set {text}: '{key}' is not a training key"
                 f"{config.suggest(key, keys)}; train takes: {valid}"
             )
-        chosen[key] = config.check_value(key, value, "--set")
+        chosen[key] = TrainCommand.check(key, value, "--set")
     return chosen, ignored
 
 
 def cmd_train(args: argparse.Namespace) -> None:
     from a2 import cache, data
-    from a2.train import RunConfig
 
     chosen, ignored = gather(args.params, args.set or [])
     if ignored:
@@ -81,15 +80,17 @@ def cmd_train(args: argparse.Namespace) -> None:
             f"{', '.join(ignored)}",
             file=sys.stderr,
         )
-    run_config = RunConfig(
-        **{k: v for k, v in chosen.items() if k not in DATA_KEYS}
-    )
+    command = TrainCommand(**chosen)
+    run_config = command.run_config()
     colour_data = data.load(
-        **{k: v for k, v in chosen.items() if k in DATA_KEYS}
+        label=command.label,
+        n_train=command.n_train,
+        n_valid=command.n_valid,
+        palette=command.palette,
     )
     if colour_data.num_colours != run_config.num_colours:
         raise config.ParamsError(
-            f"palette {chosen.get('palette')} has {colour_data.num_colours}"
+            f"palette {command.palette} has {colour_data.num_colours}"
             f" colours but num_colours is {run_config.num_colours}; valid: "
             f"a palette of {run_config.num_colours} colours, or "
             f"--set num_colours={colour_data.num_colours}"

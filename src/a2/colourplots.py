@@ -18,7 +18,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from a2 import plots
-from a2.train import History
+from a2.data import ColourData
+from a2.train import History, colourise
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 MIN_PT = 8.5  # smallest text in these figures (legends, ticks, labels)
@@ -154,6 +155,19 @@ def colourisation_rows(
         ("truth", samples["truth"]),
     ]
     return rows
+
+
+def predictions_grid(
+    nets: Mapping[str, Any], data: ColourData, n: int
+) -> Figure:
+    """4.2, 5.3 and 5.5: the first ``n`` validation images as each of
+    ``{row title: network}`` colours them, between the greyscale input
+    and the truth (quantised to the palette, then the original)."""
+    samples = colourise(next(iter(nets.values())), data, n)
+    preds = {
+        name: colourise(net, data, n)["pred"] for name, net in nets.items()
+    }
+    return image_grid(colourisation_rows(samples, preds))
 
 
 def _batch_legend(fig: Figure, axes: Any) -> None:

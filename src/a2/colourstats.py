@@ -1,6 +1,8 @@
 """What a network's colourisations look like, in numbers (questions
-4.2, 5.3 and 5.5).
+4.2, 5.2, 5.3 and 5.5).
 
+:func:`rescore` computes a model's validation loss and accuracy again,
+apart from the training loop, to check what a run recorded.
 :func:`colour_stats` summarises a model's predictions on the whole
 validation set against the palette-quantised truth: accuracy of a
 trivial baseline, mean RGB error, mean saturation, and how much the
@@ -12,13 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from a2 import probe
 from a2.data import ColourData
+from a2.report import check
+
+if TYPE_CHECKING:
+    from a2.cache import Run
 
 TOP_COLOURS = 3  # how many of the commonest predicted colours to follow
 PRESENT = 0.001  # a colour "is used" on at least this share of pixels
@@ -35,6 +43,47 @@ def predict(
             for s in range(0, len(x), batch)
         ]
     return torch.cat(out)
+
+
+@dataclass(frozen=True)
+class Scores:
+    loss: float  # mean cross-entropy per validation pixel (nats)
+    acc: float  # % of validation pixels given their colour
+
+
+def rescore(model: nn.Module, data: ColourData, batch: int = 250) -> Scores:
+    """The validation loss and accuracy computed again from the model's
+    outputs, apart from ``a2.train.evaluate``: the loss in float64 on
+    the CPU over other batches, the accuracy from :func:`predict`."""
+    pred = predict(model, data.valid_grey)
+    acc = 100.0 * (pred == data.valid_target).double().mean().item()
+    device, loss = next(model.parameters()).device, 0.0
+    with probe.evaluating(model):
+        for s in range(0, len(data.valid_grey), batch):
+            logits = model(data.valid_grey[s : s + batch].to(device)).cpu()
+            target = data.valid_target[s : s + batch]
+            loss += F.cross_entropy(
+                logits.double(), target, reduction="sum"
+            ).item()
+    return Scores(loss / data.valid_target.numel(), acc)
+
+
+def check_recorded(run: Run, data: ColourData) -> None:
+    """4.2 and 5.2: the validation accuracy and loss a run recorded after
+    its last epoch equal those computed again from the loaded model."""
+    again, last = rescore(run.model, data), run.history.last
+    check(
+        "validation accuracy = recomputed from predictions",
+        again.acc,
+        last.valid_acc,
+        rtol=1e-9,
+    )
+    check(
+        "validation loss = recomputed cross-entropy",
+        again.loss,
+        last.valid_loss,
+        rtol=1e-5,
+    )
 
 
 def saturation(rgb: np.ndarray) -> np.ndarray:

@@ -13,7 +13,12 @@ form below and with real layers.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from a2.report import Md
 
 
 def conv_out(h: int, k: int, s: int = 1, p: int = 0, d: int = 1) -> int:
@@ -77,3 +82,61 @@ def solve_paddings(
         and tconv_out(half, kernel, stride, p, op, dilation) == size
     ]
     return [Paddings(kernel, pc, pt, op) for pc in convs for pt, op in tconvs]
+
+
+KERNELS = (3, 4, 5)  # the handout's and the two that 5.4 asks about
+HEADER = (
+    "kernel",
+    "Conv2d padding",
+    "ConvTranspose2d padding",
+    "output_padding",
+)
+
+
+def settings(p: Paddings) -> tuple[int, int, int]:
+    """(padding, transposed padding, output_padding) of a kernel."""
+    return p.conv_padding, p.tconv_padding, p.output_padding
+
+
+def rows(answers: Iterable[Paddings]) -> list[tuple[int, int, int, int]]:
+    """5.4's table: a row per kernel under :data:`HEADER`."""
+    return [(p.kernel, *settings(p)) for p in answers]
+
+
+def named(answers: Iterable[Paddings]) -> dict[str, Md]:
+    """5.4's paddings for the prose: ``{'4_pad': ..., '4_tpad': ...,
+    '4_op': ...}``, and so on for each kernel."""
+    from a2.report import fmt
+
+    return {
+        f"{p.kernel}_{name}": fmt(value)
+        for p in answers
+        for name, value in zip(("pad", "tpad", "op"), settings(p))
+    }
+
+
+def check_paddings(answers: Iterable[Paddings]) -> None:
+    """5.4's checks of the closed form's ``answers``: a brute-force
+    search of PyTorch's formulas finds exactly one answer per kernel,
+    the same; the networks are built with the same paddings
+    (``a2.models``); and kernel 3's are the handout's."""
+    from a2.models import conv_padding, transpose_padding
+    from a2.report import check
+
+    for p in answers:
+        k, found = p.kernel, solve_paddings(p.kernel)
+        check(f"kernel {k}: search finds one answer", len(found), 1)
+        check(
+            f"kernel {k}: closed form = search",
+            settings(p),
+            settings(found[0]),
+        )
+        check(
+            f"kernel {k}: closed form = models' paddings",
+            settings(p),
+            (conv_padding(k, stride=2), *transpose_padding(k, stride=2)),
+        )
+        if k == 3:
+            check(
+                "kernel 3 gives the handout's settings", settings(p), (1, 1, 1)
+            )

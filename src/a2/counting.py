@@ -20,6 +20,8 @@ polynomial in NIC, NF and NC, for the report's table.
 
 For 5.3, :func:`formula_macs` and :func:`measured_macs` count the
 multiply-adds of one forward pass (FLOPs are about twice as many).
+:func:`check_counts` (4.3) and :func:`check_cost` (5.3) are the
+sections' checks of one count against the other.
 """
 
 from __future__ import annotations
@@ -31,9 +33,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from a2 import probe
+from a2 import models, probe
+from a2.report import Md, check, check_true, fmt
 
 COUNTS = ("weights", "outputs", "connections")
+SIZES = (32, 64)  # the input sizes of 4.3
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,31 @@ def measured_counts(
     )
 
 
+def batchnorm_counts(nf: int, nc: int, size: int = 32) -> Counts:
+    """4.3 with ``BatchNorm2d`` counted as a layer: its outputs,
+    A (NF/4 + NF/8 + NF/4 + NC) = A (5/8 NF + NC) after the pooling and
+    upsampling, one connection each, and one scale weight per channel,
+    4 NF + NC (its shifts are biases)."""
+    outputs = size * size * 5 * nf // 8 + size * size * nc
+    return Counts(4 * nf + nc, outputs, outputs)
+
+
+def measured_batchnorm(model: nn.Module, nic: int, size: int = 32) -> Counts:
+    """:func:`batchnorm_counts` counted on a real network: its
+    ``BatchNorm2d`` layers' scale weights, and outputs by hooks."""
+    layers = [
+        (n, m) for n, m in probe.leaves(model) if isinstance(m, nn.BatchNorm2d)
+    ]
+    outputs = [0]
+
+    def hook(name: str, m: nn.Module, _: torch.Tensor, out: torch.Tensor):
+        outputs[0] += out[0].numel()
+
+    probe.hooked_forward(model, torch.zeros(1, nic, size, size), hook, layers)
+    weights = sum(m.weight.numel() for _, m in layers)
+    return Counts(weights, outputs[0], outputs[0])
+
+
 # --- the counts as polynomials in NIC, NF, NC ------------------------------
 
 # Monomials of a quadratic in (NIC, NF, NC), LaTeX and value.
@@ -198,6 +227,106 @@ def polynomial_latex(poly: Mapping[str, int]) -> str:
         body = str(a)
         terms.append(body if mono == "1" else body + r"\," + mono)
     return " + ".join(terms).replace("+ -", "- ")
+
+
+TABLE_HEADER = ("count", "32 × 32 input", "64 × 64 input", "ratio")
+TABLE_DIGITS = (None, None, None, 0)
+
+
+@dataclass(frozen=True)
+class CountTable:
+    """4.3's counts of PoolUpsampleNet for each input size of
+    :data:`SIZES`, as polynomials in NIC, NF and NC and as values at the
+    section's (NIC, NF, NC)."""
+
+    polys: dict[int, dict[str, dict[str, int]]]  # size -> count -> poly
+    counts: dict[tuple[str, int], int]  # (count, size) -> value
+
+    def rows(self) -> list[tuple[str, int, int, float]]:
+        """Rows for ``a2.report.table(rows, TABLE_HEADER, TABLE_DIGITS)``:
+        each count at both sizes and their ratio."""
+        c = self.counts
+        return [(n, c[n, 32], c[n, 64], c[n, 64] / c[n, 32]) for n in COUNTS]
+
+    def latex(self) -> dict[str, Md]:
+        """The polynomials as inline maths for the prose, by the count's
+        initial and the size: ``{'w32': '$...$', 'o64': ...}``."""
+        return {
+            f"{n[0]}{s}": fmt(f"${polynomial_latex(self.polys[s][n])}$")
+            for n in COUNTS
+            for s in SIZES
+        }
+
+    def texts(self) -> dict[str, Md]:
+        """The counts for the prose: ``{'w32': '49,248', ...}``."""
+        return {k: fmt(self.counts[n, s]) for k, (n, s) in _KEYS.items()}
+
+
+_KEYS = {f"{n[0]}{s}": (n, s) for n in COUNTS for s in SIZES}
+
+
+def count_table(
+    kernel: int, nic: int, nf: int, nc: int, resampling: bool = False
+) -> CountTable:
+    """4.3's counts in one convention (``resampling``: pooling and
+    upsampling counted as layers too)."""
+    polys = {s: count_polynomials(s, kernel, resampling) for s in SIZES}
+    counts = {
+        (n, s): evaluate_polynomial(polys[s][n], nic, nf, nc)
+        for n in COUNTS
+        for s in SIZES
+    }
+    return CountTable(polys, counts)
+
+
+def check_counts(
+    kernel: int, nic: int, nf: int, nc: int, table: CountTable
+) -> None:
+    """4.3's checks: the closed forms equal the counts of real networks
+    for several channel counts, both sizes and both conventions; the
+    answer's ``table`` (convolutions only) equals a real network's
+    counts; the weights' polynomial does not depend on the input size;
+    doubling the input multiplies the weights by 1 and the rest by 4;
+    and BatchNorm's closed form equals its layers' count."""
+    for i, f, c in [(nic, nf, nc), (1, 8, 24), (3, 16, 10), (2, 5, 7)]:
+        net = models.PoolUpsampleNet(kernel, f, c, num_in_channels=i)
+        for size in SIZES:
+            for resampling in (False, True):
+                a = formula_counts(i, f, c, size, kernel, resampling)
+                b = measured_counts(net, i, size, resampling)
+                check(
+                    f"{'with' if resampling else 'no'} resampling: counts "
+                    f"NIC={i} NF={f} NC={c} {size}x{size}",
+                    [a.weights, a.outputs, a.connections],
+                    [b.weights, b.outputs, b.connections],
+                    rtol=0,
+                )
+    net = models.PoolUpsampleNet(kernel, nf, nc, num_in_channels=nic)
+    measured = {s: measured_counts(net, nic, s) for s in SIZES}
+    for s in SIZES:
+        check(
+            f"answer's {s}x{s} values = measured counts",
+            [table.counts[n, s] for n in COUNTS],
+            [getattr(measured[s], n) for n in COUNTS],
+            rtol=0,
+        )
+    check_true(
+        "weights' polynomial is the same at 32x32 and 64x64",
+        table.polys[32]["weights"] == table.polys[64]["weights"],
+    )
+    check(
+        "doubling the input: weights x1, outputs x4, connections x4",
+        [getattr(measured[64], n) / getattr(measured[32], n) for n in COUNTS],
+        [1, 4, 4],
+    )
+    for s in SIZES:
+        a, b = batchnorm_counts(nf, nc, s), measured_batchnorm(net, nic, s)
+        check(
+            f"BatchNorm2d as a layer, {s}x{s}: weights and outputs = measured",
+            [a.weights, a.outputs],
+            [b.weights, b.outputs],
+            rtol=0,
+        )
 
 
 # --- multiply-adds (question 5.3) ------------------------------------------
@@ -273,3 +402,35 @@ def measured_macs(model: nn.Module, nic: int, size: int = 32) -> int:
     ]
     probe.hooked_forward(model, torch.zeros(1, nic, size, size), hook, layers)
     return total[0]
+
+
+def check_cost(
+    nets: Mapping[str, nn.Module],
+    macs: Mapping[str, int],
+    nf: int,
+    nc: int,
+    kernel: int,
+) -> None:
+    """5.3's checks: PoolUpsampleNet and ConvTransposeNet have the same
+    weights; each network's multiply-adds (``macs``, by hooks) equal the
+    closed form; PoolUpsampleNet's equal its connections of 4.3 (one
+    product per connection)."""
+    check(
+        "PoolUpsampleNet and ConvTransposeNet have the same weights",
+        conv_weights(nets["pool_upsample"]),
+        conv_weights(nets["conv_transpose"]),
+        rtol=0,
+    )
+    for m, n in macs.items():
+        check(
+            f"{models.MODELS[m].__name__}: multiply-adds, closed form = hooks",
+            formula_macs(m, 1, nf, nc, 32, kernel),
+            n,
+            rtol=0,
+        )
+    check(
+        "PoolUpsampleNet: multiply-adds = 4.3 connections",
+        macs["pool_upsample"],
+        formula_counts(1, nf, nc, 32, kernel).connections,
+        rtol=0,
+    )

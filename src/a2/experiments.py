@@ -1,12 +1,14 @@
-"""The runs of the colourisation sections (4 and 5).
+"""The runs of the colourisation sections (4 and 5), declared once.
 
-Sections 4 and 5 call one function here per experiment: load the data,
-train (or load from the cache) one run, a run per seed or a run per batch
-size. Training goes through ``a2.cache.train_or_load`` only, so a run that
-is already stored is loaded, never retrained; its progress goes to
-stderr, which the report drops. What the runs are made into lives
-elsewhere: shapes in ``a2.shapes``, counts in ``a2.counting``, colour
-statistics in ``a2.colourstats``, verdicts in ``a2.rules``.
+:func:`plan` lists the runs a section needs, from its parameters; the
+section loads them with :func:`load`, and the build trains the same
+list beforehand, side by side (``a2.schedule.train_sections``). Training
+goes through ``a2.cache.train_or_load`` only, so a run that is already
+stored is loaded, never retrained; its progress goes to stderr, which
+the report drops. What the runs are made into lives elsewhere: the
+prose's numbers in ``a2.summaries``, shapes in ``a2.shapes``, counts in
+``a2.counting``, colour statistics in ``a2.colourstats``, verdicts in
+``a2.rules``.
 """
 
 from __future__ import annotations
@@ -15,14 +17,12 @@ import math
 import statistics
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 from a2 import cache, models
 from a2 import data as _data
-from a2 import train as _train
 from a2.data import ColourData
-from a2.train import RunConfig
+from a2.params import Pooling, RunConfig, Transposed
 
 Log = Callable[[str], None] | None
 
@@ -43,47 +43,42 @@ def load_data(
     return _data.load(label=label, n_train=n_train, n_valid=n_valid)
 
 
-def run_config(model: str, **params: Any) -> RunConfig:
-    """A RunConfig from a section's parameters; keys that are not run
-    settings (n_train, n_samples, seeds, ...) are ignored."""
-    keys = set(_train.run_config_keys())
-    return RunConfig(
-        model=model, **{k: v for k, v in params.items() if k in keys}
+# --- the plan --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The runs of section 4 or 5: ``head``, each network the section
+    trains at its settings (4.2, 5.2, 5.3); ``seeds``, each network once
+    per seed (5.3); ``sweep``, ConvTransposeNet once per batch size
+    (5.5)."""
+
+    head: dict[str, RunConfig]
+    seeds: dict[str, tuple[RunConfig, ...]] = field(default_factory=dict)
+    sweep: tuple[RunConfig, ...] = ()
+
+    def configs(self) -> list[RunConfig]:
+        """Every run, each once, in the order the section loads them."""
+        seeds = [c for runs in self.seeds.values() for c in runs]
+        return list(dict.fromkeys([*self.head.values(), *seeds, *self.sweep]))
+
+
+def plan(p: Pooling) -> Plan:
+    """The runs that section ``p.stem`` needs with parameters ``p``."""
+    head = {m: p.run(m) for m in p.trains}
+    if not isinstance(p, Transposed):
+        return Plan(head)
+    return Plan(
+        head,
+        seeds={
+            m: tuple(c.replace(seed=s) for s in p.seeds)
+            for m, c in head.items()
+        },
+        sweep=tuple(
+            head["conv_transpose"].replace(batch_size=b, epochs=p.sweep_epochs)
+            for b in p.batch_sizes
+        ),
     )
-
-
-def run(
-    model: str,
-    data: ColourData,
-    retrain: bool = False,
-    log: Log = stderr_log,
-    **params: Any,
-) -> cache.Run:
-    """Train ``model`` with ``params`` or load it from the cache."""
-    return cache.train_or_load(
-        run_config(model, **params), data, retrain=retrain, log=log
-    )
-
-
-def seed_study(
-    names: Sequence[str],
-    seeds: Sequence[int],
-    data: ColourData,
-    log: Log = stderr_log,
-    **params: Any,
-) -> dict[str, list[cache.Run]]:
-    """One cached run per model and seed: ``{model: [run per seed]}``."""
-    params = {k: v for k, v in params.items() if k != "seed"}
-    return {
-        m: [run(m, data, log=log, seed=s, **params) for s in seeds]
-        for m in names
-    }
-
-
-def optimiser_steps(n: int, batch_size: int, epochs: int) -> int:
-    """Adam steps of a run: ceil(N / B) batches per epoch (the last one
-    may be partial)."""
-    return math.ceil(n / batch_size) * epochs
 
 
 @dataclass
@@ -94,27 +89,63 @@ class SweepRun:
     train_s: float  # training time summed over epochs (no validation)
 
 
-def batch_size_sweep(
-    batch_sizes: Sequence[int],
-    epochs: int,
-    data: ColourData,
-    model: str = "conv_transpose",
-    log: Log = stderr_log,
-    **params: Any,
-) -> list[SweepRun]:
-    """One cached run per batch size, all for ``epochs`` epochs with the
-    same learning rate and seed (question 5.5)."""
-    params = {
-        k: v for k, v in params.items() if k not in ("batch_size", "epochs")
+@dataclass
+class Runs:
+    """A plan's runs, trained or loaded (``a2.cache.Run``), in its
+    shape."""
+
+    head: dict[str, cache.Run]
+    seeds: dict[str, list[cache.Run]]
+    sweep: list[SweepRun]
+
+
+def load(planned: Plan, data: ColourData, log: Log = stderr_log) -> Runs:
+    """Every run of ``planned``, from the cache (trained on a miss)."""
+    runs = {
+        c: cache.train_or_load(c, data, log=log) for c in planned.configs()
     }
     n = len(data.train_grey)
-    out = []
-    for bs in batch_sizes:
-        r = run(model, data, log=log, batch_size=bs, epochs=epochs, **params)
-        out.append(
-            SweepRun(bs, r, optimiser_steps(n, bs, epochs), train_seconds(r))
+    return Runs(
+        {m: runs[c] for m, c in planned.head.items()},
+        {m: [runs[c] for c in cs] for m, cs in planned.seeds.items()},
+        [
+            SweepRun(
+                c.batch_size,
+                runs[c],
+                optimiser_steps(n, c.batch_size, c.epochs),
+                train_seconds(runs[c]),
+            )
+            for c in planned.sweep
+        ],
+    )
+
+
+def check_sweep(runs: Sequence[SweepRun], epochs: int, n: int) -> None:
+    """5.5's checks: each run of the sweep recorded ``epochs`` epochs,
+    and its optimiser steps are its batches over ``n`` images, counted
+    one by one."""
+    from a2.report import check
+
+    for s in runs:
+        check(
+            f"B = {s.batch_size}: {epochs} epochs recorded",
+            len(s.run.history),
+            epochs,
         )
-    return out
+        check(
+            f"B = {s.batch_size}: steps = batches counted",
+            s.steps,
+            sum(len(range(0, n, s.batch_size)) for _ in range(epochs)),
+        )
+
+
+# --- what a run records ------------------------------------------------------
+
+
+def optimiser_steps(n: int, batch_size: int, epochs: int) -> int:
+    """Adam steps of a run: ceil(N / B) batches per epoch (the last one
+    may be partial)."""
+    return math.ceil(n / batch_size) * epochs
 
 
 def epoch_seconds(r: cache.Run) -> list[float]:

@@ -12,9 +12,13 @@ formulas (``conv_padding``, ``transpose_padding``) so that kernels 3, 4 and
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:  # a2.params imports this module to check kernels
+    from a2.params import RunConfig
 
 
 def conv_padding(kernel: int, stride: int = 1, dilation: int = 1) -> int:
@@ -93,9 +97,9 @@ class PoolUpsampleNet(nn.Module):
 
     def __init__(
         self,
-        kernel: int = 3,
-        num_filters: int = 32,
-        num_colours: int = 24,
+        kernel: int,
+        num_filters: int,
+        num_colours: int,
         num_in_channels: int = 1,
     ):
         super().__init__()
@@ -177,21 +181,27 @@ class ConvTransposeNet(nn.Module):
     ``dilation`` applies to the transposed convolutions, as in 5.1.
     """
 
+    skips = False  # UNet's skip connections (handout Fig. 4c)
+
     def __init__(
         self,
-        kernel: int = 3,
-        num_filters: int = 32,
-        num_colours: int = 24,
+        kernel: int,
+        num_filters: int,
+        num_colours: int,
         num_in_channels: int = 1,
         dilation: int = 1,
     ):
         super().__init__()
         nic, nf, nc = num_in_channels, num_filters, num_colours
+        # Channels that the skip connections add to blocks 4 and 5.
+        skip4, skip5 = (nf, nic) if self.skips else (0, 0)
         self.block1 = _down(nic, nf, kernel)  # -> (BS, NF, 16, 16)
         self.block2 = _down(nf, 2 * nf, kernel)  # -> (BS, 2NF, 8, 8)
         self.block3 = _up(2 * nf, nf, kernel, dilation)  # -> (BS, NF, 16, 16)
-        self.block4 = _up(nf, nc, kernel, dilation)  # -> (BS, NC, 32, 32)
-        self.block5 = _final_conv(nc, nc, kernel)
+        # (BS, NF [+ NF], 16, 16) -> (BS, NC, 32, 32)
+        self.block4 = _up(nf + skip4, nc, kernel, dilation)
+        # (BS, NC [+ NIC], 32, 32) -> (BS, NC, 32, 32)
+        self.block5 = _final_conv(nc + skip5, nc, kernel)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for block in (
@@ -205,30 +215,14 @@ class ConvTransposeNet(nn.Module):
         return x
 
 
-class UNet(nn.Module):
+class UNet(ConvTransposeNet):
     """Handout Fig. 4c: 4b with two skip connections along channels.
 
     Block 1's output joins block 3's before block 4; the input image joins
     block 4's output before the final convolution.
     """
 
-    def __init__(
-        self,
-        kernel: int = 3,
-        num_filters: int = 32,
-        num_colours: int = 24,
-        num_in_channels: int = 1,
-        dilation: int = 1,
-    ):
-        super().__init__()
-        nic, nf, nc = num_in_channels, num_filters, num_colours
-        self.block1 = _down(nic, nf, kernel)  # -> (BS, NF, 16, 16)
-        self.block2 = _down(nf, 2 * nf, kernel)  # -> (BS, 2NF, 8, 8)
-        self.block3 = _up(2 * nf, nf, kernel, dilation)  # -> (BS, NF, 16, 16)
-        # (BS, NF + NF, 16, 16) -> (BS, NC, 32, 32)
-        self.block4 = _up(2 * nf, nc, kernel, dilation)
-        # (BS, NIC + NC, 32, 32) -> (BS, NC, 32, 32)
-        self.block5 = _final_conv(nic + nc, nc, kernel)
+    skips = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out1 = self.block1(x)
@@ -246,30 +240,36 @@ MODELS = {
 
 def build_model(
     name: str,
-    kernel: int = 3,
-    num_filters: int = 32,
-    num_colours: int = 24,
+    kernel: int,
+    num_filters: int,
+    num_colours: int,
     num_in_channels: int = 1,
     dilation: int = 1,
 ) -> nn.Module:
-    """A network by its config name (``a2.config.MODELS``)."""
+    """A network by its name in ``MODELS`` (``a2.params.MODELS``)."""
     if name not in MODELS:
         raise ValueError(
             f"unknown model '{name}'; valid: " + ", ".join(MODELS)
         )
-    kwargs = dict(
-        kernel=kernel,
-        num_filters=num_filters,
-        num_colours=num_colours,
-        num_in_channels=num_in_channels,
-    )
+    sizes = (kernel, num_filters, num_colours, num_in_channels)
     if name != "pool_upsample":
-        kwargs["dilation"] = dilation
-    elif dilation != 1:
+        return MODELS[name](*sizes, dilation=dilation)
+    if dilation != 1:
         raise ValueError(
             "pool_upsample has no transposed convolution; dilation must be 1"
         )
-    return MODELS[name](**kwargs)
+    return MODELS[name](*sizes)
+
+
+def network(config: RunConfig) -> nn.Module:
+    """The network of a run, sized by its configuration (greyscale in)."""
+    return build_model(
+        config.model,
+        config.kernel,
+        config.num_filters,
+        config.num_colours,
+        dilation=config.dilation,
+    )
 
 
 def check_kernel(model_name: str, kernel: int, dilation: int = 1) -> None:

@@ -8,10 +8,9 @@ xi ~ N(0, sigma^2 / B). SGD w <- w - eta (a w + xi) gives the recursion
 and the expected loss a E[w^2]_k / 2. The multi-dimensional model is a sum
 of independent scalar ones, curvature h_i and gradient-noise variance c_i.
 
-The verdict words of section 3.1 come from the rules at the end of this
-module (:func:`trend`, :func:`growth`, :func:`best_tradeoff`,
-:func:`regime`, :func:`remedy`), each with its threshold a module
-constant.
+The verdict words of section 3.1 come from the rules in ``a2.rules``
+(``stepwise_trend``, ``growth``, ``best_tradeoff``, ``regime``,
+``remedy``), each with its threshold a constant there.
 
 Used by report/3-resources.qmd.
 """
@@ -340,80 +339,3 @@ def growth_exponent(batch: np.ndarray, eta: np.ndarray, cap: float) -> float:
     if below.sum() < 2:
         raise ValueError("fewer than two learning rates below the cap")
     return float(np.polyfit(np.log(batch[below]), np.log(eta[below]), 1)[0])
-
-
-# --- rules: the words section 3.1 states, chosen from the numbers ----------
-
-TREND_RTOL = 0.01
-"""A sequence "rises" when each value exceeds the one before by more than
-this fraction (1%), "falls" when each is lower by more, "stays flat" when
-every change is smaller; otherwise it "changes direction"."""
-
-
-def trend(values: np.ndarray, rtol: float = TREND_RTOL) -> str:
-    """How a sequence changes from one entry to the next (at least two)."""
-    v = np.asarray(values, dtype=float)
-    if v.size < 2:
-        raise ValueError("a trend needs at least two values")
-    change = np.diff(v) / np.abs(v[:-1])
-    if np.all(change > rtol):
-        return "rises"
-    if np.all(change < -rtol):
-        return "falls"
-    if np.all(np.abs(change) <= rtol):
-        return "stays flat"
-    return "changes direction"
-
-
-LINEAR_TOL = 0.15
-"""A fitted exponent of eta against B within this distance of 1 counts as
-"in proportion to B" (the eta grid's spacing alone moves the fit by a few
-hundredths)."""
-
-
-def growth(exponent: float, tol: float = LINEAR_TOL) -> str:
-    """Words for eta ~ B^exponent."""
-    if abs(exponent - 1) <= tol:
-        return "in proportion to $B$"
-    return "more slowly than $B$" if exponent < 1 else "faster than $B$"
-
-
-def best_tradeoff(
-    points: dict[str, Point], steps_floor: float, examples_floor: float
-) -> str:
-    """The point with the best trade-off of training time against compute
-    (3.1.2(a)): the smallest product of its two overheads, steps over the
-    fewest steps any batch size needs (time, with batches parallelised)
-    and examples over the fewest examples any batch size needs (compute).
-    Equal weight to both: a factor 2 in time costs as much as a factor 2
-    in compute."""
-
-    def cost(p: Point) -> float:
-        return (p.steps / steps_floor) * (p.examples / examples_floor)
-
-    return min(points.values(), key=cost).name
-
-
-NOISE_RATIO = 2.0
-"""A point is "noise dominated" when its steps exceed NOISE_RATIO times
-the fewest steps (noiseless gradient descent, the plateau): gradient noise,
-not the curvature, then costs most of its steps. In the model
-S = S_min (1 + B_crit / B) of McCandlish et al. and Shallue et al. the
-ratio is 2 exactly at the critical batch size B_crit."""
-
-
-def regime(steps: float, fewest: float, ratio: float = NOISE_RATIO) -> str:
-    """3.1.2(b): the regime of a point with `steps` to the target, given
-    the fewest steps that any batch size reaches."""
-    if steps > ratio * fewest:
-        return "noise dominated"
-    return "curvature dominated"
-
-
-def remedy(parallel_steps: float, precond_steps: float) -> str:
-    """3.1.2(b): the option that saves more steps, as the handout words
-    it: more parallel compute (as large a batch as helps: the plateau's
-    steps) or a higher-order optimiser (the preconditioner's steps)."""
-    if parallel_steps < precond_steps:
-        return "seek parallel compute"
-    return "use higher order optimizers"

@@ -1,4 +1,4 @@
-"""The 24-colour palette and each pixel's colour class.
+"""The colour palette (k-means in RGB) and each pixel's colour class.
 
 The handout frames colourisation as classification over colours chosen by
 k-means in RGB. The course ships its palette as a file; here the palette is
@@ -25,8 +25,9 @@ from a2.fileio import (
     restricted_loads,
     restricted_npy,
 )
+from a2.params import RunConfig
 
-NUM_COLOURS = 24
+NUM_COLOURS = RunConfig.num_colours  # the default, stated in a2.params
 SEED = 0  # the palette is a property of the data, not of a training run
 SAMPLE = 200_000  # pixels used by k-means (of 5.1 million for one class)
 ITERS = 50  # ~1.5 s; centres then move by < 5/255 more till converged

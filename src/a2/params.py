@@ -1,311 +1,541 @@
-"""Each section's parameters: name, default, meaning and valid values,
-stated once, here.
+"""Every parameter, stated once: its name, default, meaning and valid
+values (``make params S=4`` lists them).
 
-A section notebook starts with a cell tagged ``parameters`` holding
-``params = {}``; the build injects the section's params file there, and
-the next cell calls :func:`load`, which lays those overrides over the
-defaults below and checks them. The build calls :func:`validate` on the
-same files before any section runs, so a bad file fails in one line
-(:class:`a2.config.ParamsError`) before hours of work.
+A set of parameters is a frozen dataclass whose fields are declared with
+:func:`key`. A field's type is what a params file must give for it, and
+building the dataclass checks every value, so a bad one fails here, in
+one line, not hours into a run. Each section's parameters are one such
+class (:data:`SCHEMAS`). Sections 4 and 5 and every training run
+(:class:`RunConfig`) share :class:`Training`, the handout's training
+settings, so those keys and their defaults are written once.
 
-The handout's training settings (kernel, NF, Adam's learning rate, batch
-size, epochs, seed) are stated once, in :data:`TRAINING`; sections 4 and 5
-and :class:`a2.train.RunConfig` take their defaults from there and their
-checks from ``a2.config.SPECS``. Each section's other keys have their own
-spec, so a key means one thing within a section.
+The build checks a section's params file with :func:`validate` before
+anything runs; the section's second chunk calls :func:`load`, which lays
+the same overrides over the defaults and shows them. Every problem is an
+:class:`a2.config.ParamsError` naming the file (or ``--set``), the key
+and the valid values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+import functools
+import math
+import typing
+from collections.abc import Callable
+from dataclasses import Field, asdict, dataclass, field, fields, replace
+from typing import Any, ClassVar
 
-from a2 import config as cfg
-from a2.config import ParamsError, Spec
+from a2.config import ParamsError, mapping, shown, suggest
+
+# --- what a key accepts --------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Param:
-    name: str
-    default: Any
-    help: str  # what the key means in this section (shown by `describe`)
-    spec: Spec
+class Valid:
+    """What a key accepts: ``text`` for messages, ``ok`` the test that
+    follows the type check."""
+
+    text: str
+    ok: Callable[[Any], bool] = lambda v: True
 
 
-def _spec(kind: str, valid: str, check: Any = lambda v: True) -> Spec:
-    return Spec(kind, valid, check)
+def key(default: Any, help: str, valid: Valid) -> Any:
+    """A parameter: its default, what it means (``describe`` shows it)
+    and what it accepts."""
+    return field(default=default, metadata={"help": help, "valid": valid})
 
 
-POS_FLOAT = cfg.POSITIVE
-NONNEG_FLOAT = cfg.NONNEGATIVE
-DECAY = _spec("float", "a number in [0, 1)", lambda v: 0 <= v < 1)
-SEED = cfg.SPECS["seed"]
-# Sizes are bounded: a typo must not ask for a huge allocation or a
-# week of simulation.
-size = cfg.ints
+def ints(lo: int, hi: int, note: str = "") -> Valid:
+    """An integer in [lo, hi]: the bound keeps a typo from asking for a
+    huge allocation or a week of simulation."""
+    return Valid(
+        f"an integer from {lo} to {hi}{note}", lambda v: lo <= v <= hi
+    )
 
 
-# The handout's training defaults (the course's helper code).
-TRAINING: dict[str, Any] = {
-    "kernel": 3,  # convolution kernel size
-    "num_filters": 32,  # NF
-    "lr": 0.001,  # Adam
-    "batch_size": 100,
-    "epochs": 25,
-    "seed": 0,
-}
+def int_or_null(hi: int, null: str) -> Valid:
+    return Valid(
+        f"{null} or an integer from 1 to {hi}",
+        lambda v: v is None or 1 <= v <= hi,
+    )
 
 
-def _run(name: str, help: str) -> Param:
-    """A training setting: default from TRAINING, check from SPECS."""
-    return Param(name, TRAINING[name], help, cfg.SPECS[name])
+def int_list(
+    lo: int, hi: int, note: str = "", increasing: bool = False
+) -> Valid:
+    """1 to 32 integers in [lo, hi], no two equal (a repeat would be
+    compared with itself); ``increasing`` where the text reads the list
+    from smallest to largest."""
+    order = "each larger than the last" if increasing else "no two equal"
+
+    def ok(v: tuple[int, ...]) -> bool:
+        ordered = (
+            all(a < b for a, b in zip(v, v[1:]))
+            if increasing
+            else len(set(v)) == len(v)
+        )
+        return 0 < len(v) <= 32 and all(lo <= x <= hi for x in v) and ordered
+
+    return Valid(
+        f"a list of 1 to 32 integers from {lo} to {hi}{note}, {order}", ok
+    )
 
 
-def _shared(name: str, default: Any, help: str) -> Param:
-    """A data or run-list setting checked by ``a2.config.SPECS``."""
-    return Param(name, default, help, cfg.SPECS[name])
+def one_of(*choices: str) -> Valid:
+    return Valid("one of " + ", ".join(choices), lambda v: v in choices)
 
 
-def _colour_params() -> tuple[Param, ...]:
-    return (
-        _run("kernel", "convolution kernel size k"),
-        _run("num_filters", "NF, the filters of the first convolution"),
-        _run("lr", "Adam learning rate"),
-        _run("batch_size", "mini-batch size"),
-        _run("epochs", "training epochs"),
-        _run("seed", "seed of the weights and of the data order"),
-        _shared(
-            "n_train", None, "training images (null: all 5,000 of the class)"
+POSITIVE = Valid("a number > 0", lambda v: v > 0)
+NONNEGATIVE = Valid("a number >= 0", lambda v: v >= 0)
+DECAY = Valid("a number in [0, 1)", lambda v: 0 <= v < 1)
+# Epochs are time, not memory: each one is saved as it finishes.
+AT_LEAST_ONE = Valid("an integer >= 1", lambda v: v >= 1)
+SEED_NOTE = " (2**32 - 1)"  # numpy's and torch's seeds are 32-bit unsigned
+SEED = ints(0, 2**32 - 1, SEED_NOTE)
+MODELS = ("pool_upsample", "conv_transpose", "unet")
+DEVICES = ("auto", "cpu", "cuda")
+KERNELS = (3, 4, 5)
+
+
+def _type_ok(tp: Any, v: Any) -> bool:
+    """Is ``v`` of the field type ``tp`` (int, float, str, X | None or
+    tuple[X, ...], which a YAML list fills)?"""
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) is tuple:
+        return isinstance(v, (list, tuple)) and all(
+            _type_ok(args[0], x) for x in v
+        )
+    if args:  # X | None
+        return any(_type_ok(a, v) for a in args)
+    if tp is type(None):
+        return v is None
+    if isinstance(v, bool):  # a YAML true is never a number here
+        return tp is bool
+    return isinstance(v, (int, float) if tp is float else tp)
+
+
+def _checked(name: str, tp: Any, valid: Valid, value: Any) -> Any:
+    """``value`` of key ``name`` if it has type ``tp``, is finite and is
+    ``valid``; a float given as an int becomes a float, a list a tuple."""
+
+    given = value  # a message shows what the file holds
+
+    def refuse(why: str = "") -> None:
+        raise ParamsError(
+            f"key '{name}' has value {shown(given)}{why}; valid: {valid.text}"
+        )
+
+    if not _type_ok(tp, value):
+        refuse()
+    scalar = typing.get_origin(tp) is not tuple
+    if scalar and float in (tp, *typing.get_args(tp)) and value is not None:
+        try:  # an int too large for a float is infinite as one
+            value = float(value)
+        except OverflowError:
+            refuse(", not a finite number")
+        if not math.isfinite(value):
+            refuse(", not a finite number")
+    if not valid.ok(value):
+        refuse()
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _plain(value: Any) -> Any:
+    """A value as YAML and papermill write it (a tuple as a list)."""
+    return list(value) if isinstance(value, tuple) else value
+
+
+@functools.cache
+def _fields(cls: type) -> tuple[tuple[Field, Any], ...]:
+    hints = typing.get_type_hints(cls)
+    return tuple((f, hints[f.name]) for f in fields(cls))
+
+
+# --- sets of parameters ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Params:
+    """A set of parameters (subclasses declare them with :func:`key`).
+    Building one checks every value; shown in a notebook, it prints one
+    line, marking the values that differ from the defaults."""
+
+    stem: ClassVar[str] = ""  # the section whose parameters these are
+    trains: ClassVar[tuple[str, ...]] = ()  # networks that section trains
+
+    def __post_init__(self) -> None:
+        for f, tp in _fields(type(self)):
+            value = getattr(self, f.name)
+            value = _checked(f.name, tp, f.metadata["valid"], value)
+            object.__setattr__(self, f.name, value)
+        self._check_together()
+
+    def _check_together(self) -> None:
+        """Checks that involve several keys (subclasses)."""
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    @classmethod
+    def check(cls, name: str, value: Any, where: str = "") -> Any:
+        """One value of key ``name``, checked alone (``--set``)."""
+        f, tp = next((f, tp) for f, tp in _fields(cls) if f.name == name)
+        try:
+            return _plain(_checked(name, tp, f.metadata["valid"], value))
+        except ParamsError as err:
+            raise ParamsError(
+                f"{where}: {err}" if where else str(err)
+            ) from None
+
+    @classmethod
+    def validate(cls, raw: Any, where: str) -> dict[str, Any]:
+        """The overrides in ``raw`` (a params file's mapping), checked
+        over the defaults; an unknown key gets a suggestion."""
+        raw, names = mapping(raw, where), cls.names()
+        for k in raw:
+            if k not in names:
+                raise ParamsError(
+                    f"{where}: unknown key {shown(k)}"
+                    f"{suggest(str(k), names)}; valid keys for "
+                    f"{cls.stem}: {', '.join(names) or '(none)'}"
+                )
+        try:
+            checked = cls(**raw)
+        except ParamsError as err:
+            raise ParamsError(f"{where}: {err}") from None
+        return {k: _plain(getattr(checked, k)) for k in raw}
+
+    @classmethod
+    def describe(cls) -> str:
+        """Every key with its default, meaning and valid values."""
+        import yaml
+
+        lines = [f"{cls.stem}:"]
+        for f in fields(cls):
+            value = yaml.safe_dump(_plain(f.default), default_flow_style=True)
+            value = value.removesuffix("\n...\n").strip()
+            lines.append(
+                f"  {f.name}: {value}  # {f.metadata['help']}; "
+                f"{f.metadata['valid'].text}"
+            )
+        return "\n".join(lines)
+
+    def keys(self) -> list[str]:
+        return self.names()
+
+    def __getitem__(self, name: str) -> Any:
+        """A value as a params file holds it, so that ``dict(p)`` is the
+        mapping the build records (lists, not tuples)."""
+        if name not in self.names():
+            raise KeyError(name)
+        return _plain(getattr(self, name))
+
+    def changed(self) -> list[str]:
+        return [
+            f.name for f in fields(self) if getattr(self, f.name) != f.default
+        ]
+
+    def _repr_markdown_(self) -> str:
+        from a2.report import code, fmt
+
+        changed, nbsp = set(self.changed()), "\u00a0"  # a pair never breaks
+        items = [
+            f"`{f.name}`{nbsp}={nbsp}"
+            + (code(v) if isinstance(v, str) else fmt(v))
+            + ("\\*" if f.name in changed else "")
+            for f in fields(self)
+            for v in [getattr(self, f.name)]
+        ]
+        if not items:
+            return "*No parameters.*"
+        note = " (\\* set by the params file)" if changed else ""
+        return f"*Parameters{note}:* " + ", ".join(items) + "."
+
+
+def _check_kernel(
+    kernel: int, networks: tuple[str, ...], dilation: int, what: str
+) -> None:
+    """The kernel must build every network with handout Fig. 4's shapes
+    (an even one cannot keep 4a's in a stride-1 convolution)."""
+    from a2.models import check_kernel
+
+    def problem(k: int) -> str | None:
+        for model in networks:
+            try:
+                check_kernel(model, k, dilation)
+            except ValueError as err:
+                return f"{model}: {err}"
+        return None
+
+    found = problem(kernel)
+    if found is not None:
+        valid = [str(k) for k in KERNELS if problem(k) is None]
+        raise ParamsError(
+            f"key 'kernel' has value {kernel}; valid: "
+            f"{' or '.join(valid) or 'none'} for {what} ({found})"
+        )
+
+
+@dataclass(frozen=True)
+class Training(Params):
+    """The handout's training settings (the course's helper code)."""
+
+    kernel: int = key(
+        3,
+        "convolution kernel size k",
+        Valid(
+            "3, 4 or 5 (odd only for pool_upsample)", lambda v: v in KERNELS
         ),
-        _shared("n_valid", None, "validation images (null: all 1,000)"),
-        _shared("n_samples", 8, "validation images in the figures"),
+    )
+    num_filters: int = key(
+        32, "NF, the filters of the first convolution", ints(1, 1024)
+    )
+    lr: float = key(0.001, "Adam learning rate", POSITIVE)
+    batch_size: int = key(100, "mini-batch size", ints(1, 65536))
+    epochs: int = key(25, "training epochs", AT_LEAST_ONE)
+    seed: int = key(0, "seed of the weights and of the data order", SEED)
+
+    def _check_together(self) -> None:
+        if self.trains:
+            _check_kernel(
+                self.kernel,
+                self.trains,
+                1,
+                f"section {self.stem}, which trains {', '.join(self.trains)}",
+            )
+
+    def run(self, model: str) -> RunConfig:
+        """The run of ``model`` with these training settings."""
+        values = {f.name: getattr(self, f.name) for f in fields(Training)}
+        return RunConfig(model=model, **values)
+
+
+@dataclass(frozen=True)
+class Network(Params):
+    model: str = key(
+        "pool_upsample", "the network of handout Fig. 4", one_of(*MODELS)
+    )
+
+
+# A dataclass lists its bases' fields in reverse order of inheritance:
+# here the model first, then the training settings, then the rest.
+@dataclass(frozen=True)
+class RunConfig(Training, Network):
+    """Everything that defines a training run; the defaults are the
+    handout's. ``device`` does not change the result on purpose (see
+    ``a2.cache``): 'auto' picks CUDA when present, else the CPU."""
+
+    num_colours: int = key(
+        24, "NC, the palette's colours (the course's 24)", ints(2, 256)
+    )
+    dilation: int = key(
+        1,
+        "dilation of the transposed convolutions",
+        Valid("1 (the handout's transposed convolutions)", lambda v: v == 1),
+    )
+    shuffle: str = key(
+        "once",
+        "training order: drawn once (the course's helper) or every epoch",
+        Valid(
+            "'epoch' (reshuffle every epoch) or 'once'",
+            lambda v: v in ("epoch", "once"),
+        ),
+    )
+    device: str = key(
+        "auto", "where to train ('auto': CUDA when present)", one_of(*DEVICES)
+    )
+
+    def _check_together(self) -> None:
+        _check_kernel(
+            self.kernel, (self.model,), self.dilation, f"model {self.model}"
+        )
+
+    def replace(self, **changes: Any) -> RunConfig:
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Images(Params):
+    """Which images of the class a colourisation run sees."""
+
+    n_train: int | None = key(
+        None,
+        "training images (null: all 5,000 of the class)",
+        int_or_null(10**6, "null (all)"),
+    )
+    n_valid: int | None = key(
+        None,
+        "validation images (null: all 1,000)",
+        int_or_null(10**6, "null (all)"),
     )
 
 
 @dataclass(frozen=True)
-class Schema:
-    stem: str
-    params: tuple[Param, ...]
-    trains: tuple[str, ...] = ()  # networks the section trains
+class TrainCommand(Images, RunConfig):
+    """``python -m a2 train``: one run, and the data it trains on."""
 
-    def __iter__(self) -> Iterator[Param]:
-        return iter(self.params)
+    label: int = key(
+        7,
+        "the CIFAR-10 class (7: horse)",
+        Valid("a CIFAR-10 class label, 0..9", lambda v: 0 <= v <= 9),
+    )
+    palette: str | None = key(
+        None,
+        "a palette file (null: k-means of the class's pixels)",
+        Valid("null (k-means) or a path to a palette file"),
+    )
 
-    @property
-    def defaults(self) -> dict[str, Any]:
-        return {p.name: p.default for p in self.params}
-
-    def get(self, name: str) -> Param | None:
-        return next((p for p in self.params if p.name == name), None)
-
-
-def _schemas() -> dict[str, Schema]:
-    colour = _colour_params()
-    return {
-        s.stem: s
-        for s in (
-            Schema(
-                "1-optimization",
-                (
-                    Param("n", 20, "examples", size(1, 10_000)),
-                    Param(
-                        "d",
-                        50,
-                        "features (d > n: over-parameterised)",
-                        size(1, 10_000),
-                    ),
-                    Param(
-                        "instances",
-                        5,
-                        "random problems for 1.1.1",
-                        size(1, 1000),
-                    ),
-                    Param(
-                        "batch_size",
-                        5,
-                        "mini-batch size b of SGD (< n)",
-                        size(1, 10_000),
-                    ),
-                    Param(
-                        "eta",
-                        1.0,
-                        "SGD learning rate (rows of X have norm about 1)",
-                        POS_FLOAT,
-                    ),
-                    Param("steps", 3000, "SGD steps", size(1, 100_000)),
-                    Param(
-                        "adaptive_lr",
-                        0.05,
-                        "learning rate of GD, RMSProp, "
-                        "Adagrad and Adam in 1.2",
-                        POS_FLOAT,
-                    ),
-                    Param(
-                        "adaptive_steps",
-                        2000,
-                        "steps of each method in 1.2",
-                        size(1, 100_000),
-                    ),
-                    Param(
-                        "beta", 0.9, "RMSProp decay, handout eq. (4)", DECAY
-                    ),
-                    Param(
-                        "eps",
-                        1e-8,
-                        "epsilon of RMSProp, Adagrad and Adam",
-                        POS_FLOAT,
-                    ),
-                    Param("seed", 0, "seed of the random problems", SEED),
-                ),
-            ),
-            Schema(
-                "2-hyperparameters",
-                (
-                    Param("n", 30, "examples", size(1, 10_000)),
-                    Param("d", 10, "features", size(1, 10_000)),
-                    Param(
-                        "trials", 5, "random problems for 2.1", size(1, 1000)
-                    ),
-                    Param(
-                        "grid_points",
-                        20001,
-                        "grid search over eta in 2.1",
-                        size(2, 10**6),
-                    ),
-                    Param(
-                        "eta",
-                        0.02,
-                        "gradient-descent learning rate in 2.2",
-                        POS_FLOAT,
-                    ),
-                    Param(
-                        "adaptive_lr",
-                        0.01,
-                        "RMSProp and Adam learning rate in 2.2.3",
-                        POS_FLOAT,
-                    ),
-                    Param(
-                        "weight_decay",
-                        0.01,
-                        "lambda of handout eq. (5)",
-                        NONNEG_FLOAT,
-                    ),
-                    Param("steps", 2000, "steps in 2.2.3", size(1, 100_000)),
-                    Param("beta", 0.9, "RMSProp decay", DECAY),
-                    Param(
-                        "eps", 1e-8, "epsilon of RMSProp and Adam", POS_FLOAT
-                    ),
-                    Param("seed", 0, "seed of the random problems", SEED),
-                ),
-            ),
-            Schema(
-                "3-resources",
-                (
-                    Param(
-                        "curvature",
-                        1.0,
-                        "a in the scalar NQM, L(w) = a w^2 / 2",
-                        POS_FLOAT,
-                    ),
-                    Param(
-                        "noise_std",
-                        1.0,
-                        "sigma, per-example gradient noise",
-                        NONNEG_FLOAT,
-                    ),
-                    Param(
-                        "steps", 100, "SGD steps in 3.1.1", size(1, 100_000)
-                    ),
-                    Param(
-                        "batch_sizes",
-                        [1, 4, 16, 64, 256],
-                        "simulated batch sizes in 3.1.1",
-                        cfg.int_list(1, 65536, 32),
-                    ),
-                    Param(
-                        "trials",
-                        2000,
-                        "Monte-Carlo chains per batch size and learning rate",
-                        size(1, 100_000),
-                    ),
-                    Param(
-                        "grid_points",
-                        40,
-                        "learning rates tried per batch size",
-                        size(2, 10_000),
-                    ),
-                    Param(
-                        "d",
-                        1000,
-                        "dimensions of the NQM of 3.1.2 (curvatures 1/i)",
-                        size(1, 100_000),
-                    ),
-                    Param(
-                        "target_loss",
-                        0.1,
-                        "loss to reach in 3.1.2 (initial loss about 3.7)",
-                        POS_FLOAT,
-                    ),
-                    Param(
-                        "base_params",
-                        1.0e8,
-                        "3.2: non-embedding parameters of the baseline model",
-                        _spec(
-                            "float",
-                            "a number from 1e3 to 1e12",
-                            lambda v: 1e3 <= v <= 1e12,
-                        ),
-                    ),
-                    Param(
-                        "base_steps",
-                        None,
-                        "3.2: training steps of the "
-                        "baseline (null: stop at the compute-efficient "
-                        "frontier)",
-                        cfg.int_or_none(10**12, "null"),
-                    ),
-                    Param(
-                        "compute_factor",
-                        10.0,
-                        "3.2: how much more compute is available",
-                        _spec(
-                            "float",
-                            "a number from 1 (excluded) to 1e6",
-                            lambda v: 1 < v <= 1e6,
-                        ),
-                    ),
-                    Param("seed", 0, "seed of the simulations", SEED),
-                ),
-            ),
-            Schema("4-pooling", colour, trains=("pool_upsample",)),
-            Schema(
-                "5-transposed",
-                colour
-                + (
-                    _shared(
-                        "seeds", [0, 1, 2], "repeats of the comparison of 5.3"
-                    ),
-                    _shared(
-                        "batch_sizes",
-                        [32, 64, 128, 256, 512],
-                        "batch sizes of the sweep of 5.5",
-                    ),
-                    _shared(
-                        "sweep_epochs", 15, "epochs of every run of the sweep"
-                    ),
-                ),
-                trains=("conv_transpose", "pool_upsample", "unet"),
-            ),
-            Schema("6-reproducibility", ()),
-        )
-    }
+    def run_config(self) -> RunConfig:
+        values = {f.name: getattr(self, f.name) for f in fields(RunConfig)}
+        return RunConfig(**values)
 
 
-SCHEMAS = _schemas()
+# --- the sections' parameters ------------------------------------------
 
 
-def schema(stem: str) -> Schema:
+@dataclass(frozen=True)
+class Optimization(Params):
+    stem = "1-optimization"
+    n: int = key(20, "examples", ints(1, 10_000))
+    d: int = key(50, "features (d > n: over-parameterised)", ints(1, 10_000))
+    instances: int = key(5, "random problems for 1.1.1", ints(1, 1000))
+    batch_size: int = key(5, "mini-batch size b of SGD (< n)", ints(1, 10_000))
+    eta: float = key(
+        1.0, "SGD learning rate (rows of X have norm about 1)", POSITIVE
+    )
+    steps: int = key(3000, "SGD steps", ints(1, 100_000))
+    adaptive_lr: float = key(
+        0.05,
+        "learning rate of GD, RMSProp, Adagrad and Adam in 1.2",
+        POSITIVE,
+    )
+    adaptive_steps: int = key(
+        2000, "steps of each method in 1.2", ints(1, 100_000)
+    )
+    beta: float = key(0.9, "RMSProp decay, handout eq. (4)", DECAY)
+    eps: float = key(1e-8, "epsilon of RMSProp, Adagrad and Adam", POSITIVE)
+    seed: int = key(0, "seed of the random problems", SEED)
+
+
+@dataclass(frozen=True)
+class Hyperparameters(Params):
+    stem = "2-hyperparameters"
+    n: int = key(30, "examples", ints(1, 10_000))
+    d: int = key(10, "features", ints(1, 10_000))
+    trials: int = key(5, "random problems for 2.1", ints(1, 1000))
+    grid_points: int = key(
+        20001, "grid search over eta in 2.1", ints(2, 10**6)
+    )
+    eta: float = key(0.02, "gradient-descent learning rate in 2.2", POSITIVE)
+    adaptive_lr: float = key(
+        0.01, "RMSProp and Adam learning rate in 2.2.3", POSITIVE
+    )
+    weight_decay: float = key(0.01, "lambda of handout eq. (5)", NONNEGATIVE)
+    steps: int = key(2000, "steps in 2.2.3", ints(1, 100_000))
+    beta: float = key(0.9, "RMSProp decay", DECAY)
+    eps: float = key(1e-8, "epsilon of RMSProp and Adam", POSITIVE)
+    seed: int = key(0, "seed of the random problems", SEED)
+
+
+@dataclass(frozen=True)
+class Resources(Params):
+    stem = "3-resources"
+    curvature: float = key(
+        1.0, "a in the scalar NQM, L(w) = a w^2 / 2", POSITIVE
+    )
+    noise_std: float = key(
+        1.0, "sigma, per-example gradient noise", NONNEGATIVE
+    )
+    steps: int = key(100, "SGD steps in 3.1.1", ints(1, 100_000))
+    batch_sizes: tuple[int, ...] = key(
+        (1, 4, 16, 64, 256),
+        "simulated batch sizes in 3.1.1",
+        int_list(1, 65536, increasing=True),
+    )
+    trials: int = key(
+        2000,
+        "Monte-Carlo chains per batch size and learning rate",
+        ints(1, 100_000),
+    )
+    grid_points: int = key(
+        40, "learning rates tried per batch size", ints(2, 10_000)
+    )
+    d: int = key(
+        1000,
+        "dimensions of the NQM of 3.1.2 (curvatures 1/i)",
+        ints(1, 100_000),
+    )
+    target_loss: float = key(
+        0.1, "loss to reach in 3.1.2 (initial loss about 3.7)", POSITIVE
+    )
+    base_params: float = key(
+        1.0e8,
+        "3.2: non-embedding parameters of the baseline model",
+        Valid("a number from 1e3 to 1e12", lambda v: 1e3 <= v <= 1e12),
+    )
+    base_steps: int | None = key(
+        None,
+        "3.2: training steps of the baseline (null: stop at the "
+        "compute-efficient frontier)",
+        int_or_null(10**12, "null"),
+    )
+    compute_factor: float = key(
+        10.0,
+        "3.2: how much more compute is available",
+        Valid("a number from 1 (excluded) to 1e6", lambda v: 1 < v <= 1e6),
+    )
+    seed: int = key(0, "seed of the simulations", SEED)
+
+
+@dataclass(frozen=True)
+class Pooling(Images, Training):  # the training settings, then the images
+    stem = "4-pooling"
+    trains = ("pool_upsample",)
+    n_samples: int = key(8, "validation images in the figures", ints(1, 64))
+
+
+@dataclass(frozen=True)
+class Transposed(Pooling):
+    stem = "5-transposed"
+    trains = ("pool_upsample", "conv_transpose", "unet")
+    seeds: tuple[int, ...] = key(
+        (0, 1, 2),
+        "repeats of the comparison of 5.3",
+        int_list(0, 2**32 - 1, SEED_NOTE),
+    )
+    batch_sizes: tuple[int, ...] = key(
+        (32, 64, 128, 256, 512),
+        "batch sizes of the sweep of 5.5",
+        int_list(1, 65536, increasing=True),
+    )
+    sweep_epochs: int = key(
+        15, "epochs of every run of the sweep", AT_LEAST_ONE
+    )
+
+
+@dataclass(frozen=True)
+class Reproducibility(Params):
+    stem = "6-reproducibility"
+
+
+SCHEMAS: dict[str, type[Params]] = {
+    c.stem: c
+    for c in (
+        Optimization,
+        Hyperparameters,
+        Resources,
+        Pooling,
+        Transposed,
+        Reproducibility,
+    )
+}
+
+
+def schema(stem: str) -> type[Params]:
     if stem not in SCHEMAS:
         raise ParamsError(
             f"no parameters are defined for section '{stem}'"
@@ -314,130 +544,22 @@ def schema(stem: str) -> Schema:
     return SCHEMAS[stem]
 
 
-def _check(param: Param, value: Any, where: str) -> Any:
-    return cfg.check_spec(param.name, param.spec, value, where)
-
-
 def validate(stem: str, raw: Any, where: str) -> dict[str, Any]:
-    """The overrides in ``raw`` (a params file's mapping), checked against
-    the section's schema; unknown keys get a suggestion."""
-    s = schema(stem)
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise ParamsError(
-            f"{where}: expected a mapping of key: value, "
-            f"got {type(raw).__name__}"
-        )
-    names = [p.name for p in s]
-    out = {}
-    for key, value in raw.items():
-        param = s.get(str(key))
-        if param is None:
-            valid = ", ".join(names) or "(none)"
-            raise ParamsError(
-                f"{where}: unknown key {cfg.shown(key)}"
-                f"{cfg.suggest(str(key), names)}; valid keys "
-                f"for {stem}: {valid}"
-            )
-        out[param.name] = _check(param, value, where)
-    _check_kernel(s, {**s.defaults, **out}, where)
-    return out
-
-
-def _check_kernel(s: Schema, values: Mapping[str, Any], where: str) -> None:
-    """The kernel must build every network the section trains (an even
-    kernel cannot keep Figure 4a's shapes in PoolUpsampleNet)."""
-    if "kernel" not in values or not s.trains:
-        return
-    from a2.models import check_kernel
-
-    def problem(k: int) -> str | None:
-        for model in s.trains:
-            try:
-                check_kernel(model, k, 1)
-            except ValueError as err:
-                return f"{model}: {err}"
-        return None
-
-    found = problem(values["kernel"])
-    if found is None:
-        return
-    valid = [k for k in (3, 4, 5) if problem(k) is None]
-    raise ParamsError(
-        f"{where}: key 'kernel' has value {values['kernel']}; valid: "
-        f"{' or '.join(map(str, valid)) or 'none'} for section {s.stem}, "
-        f"which trains {', '.join(s.trains)} ({found})"
-    )
-
-
-class SectionParams(Mapping[str, Any]):
-    """A section's values: ``p.kernel`` or ``p["kernel"]``. Shown in a
-    notebook, it prints one readable line per value, marking those that
-    differ from the defaults."""
-
-    def __init__(self, stem: str, values: dict[str, Any]):
-        self._stem, self._values = stem, values
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self.__dict__["_values"][name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __getitem__(self, name: str) -> Any:
-        return self._values[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def changed(self) -> list[str]:
-        defaults = schema(self._stem).defaults
-        return [k for k, v in self._values.items() if v != defaults[k]]
-
-    def _repr_markdown_(self) -> str:
-        from a2.report import fmt
-
-        changed = set(self.changed())
-        nbsp = "\u00a0"  # a pair never breaks across lines
-        items = [
-            f"`{k}`{nbsp}={nbsp}{fmt(v)}" + ("\\*" if k in changed else "")
-            for k, v in self._values.items()
-        ]
-        if not items:
-            return "*No parameters.*"
-        note = " (\\* set by the params file)" if changed else ""
-        return f"*Parameters{note}:* " + ", ".join(items) + "."
-
-    def __repr__(self) -> str:
-        return f"SectionParams({self._stem!r}, {self._values!r})"
+    """The overrides in ``raw`` (a params file's or a profile's mapping
+    for section ``stem``), checked; ``where`` names the file."""
+    return schema(stem).validate(raw, where)
 
 
 def load(
-    stem: str,
-    overrides: Mapping[str, Any] | None = None,
-    where: str = "parameters",
-) -> SectionParams:
+    stem: str, overrides: Any = None, where: str = "parameters"
+) -> Params:
     """The section's values: its defaults overlaid by ``overrides``
     (checked; a bad value raises ParamsError)."""
-    values = {
-        **schema(stem).defaults,
-        **validate(stem, dict(overrides or {}), where),
-    }
-    return SectionParams(stem, values)
+    cls = schema(stem)
+    return cls(**cls.validate(overrides, where))
 
 
 def describe(stem: str) -> str:
     """Every key of a section with its default, meaning and valid values
     (``python -m a2.pipeline params S``)."""
-    import yaml
-
-    lines = [f"{stem}:"]
-    for p in schema(stem):
-        value = yaml.safe_dump(p.default, default_flow_style=True)
-        value = value.removesuffix("\n...\n").strip()
-        lines.append(f"  {p.name}: {value}  # {p.help}; {p.spec.valid}")
-    return "\n".join(lines)
+    return schema(stem).describe()

@@ -1,21 +1,143 @@
-"""The rules behind the verdict words of sections 4 and 5.
+"""The rules behind the report's verdict words.
 
-Every comparison the report states in words ("Yes", "lower", "duller",
-"rises steadily", "slower") is decided here by a named function, with
-its threshold a module constant, so that a reader can find the rule
-behind a word and a test covers each side of it. Each rule returns one
-word or short phrase from a fixed set, listed in its docstring; the
-section's Markdown is written to read correctly with any of them.
+Every comparison the report states in words ("coincide", "rises", "Yes",
+"duller", "rises steadily", "slower") is decided here by a named
+function, with its threshold a module constant, so that a reader can
+find the rule behind a word and a test covers each side of it. Each rule
+returns one word or short phrase from a fixed set, listed in its
+docstring; the section's Markdown is written to read correctly with any
+of them. Each rule's docstring names its section.
 
-Differences count only beyond a noise margin, :func:`margin`: a stated
-floor, or :data:`NOISE_FACTOR` standard deviations of a spread that the
-data measure (seeds, repeated timings), whichever is larger.
+In sections 4 and 5, differences count only beyond a noise margin,
+:func:`margin`: a stated floor, or :data:`NOISE_FACTOR` standard
+deviations of a spread that the data measure (seeds, repeated timings),
+whichever is larger.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+import numpy as np
+
+# --- section 2.2: L2 regularisation against weight decay -------------------
+
+SAME_RTOL = 1e-12
+"""L2 and decoupled decay "give the same trajectory" when their largest
+distance over all steps is below SAME_RTOL times the largest weight norm
+on the way: float64 rounding (about 1e-16 per operation) accumulated over
+thousands of steps stays far below it, and any real difference far
+above."""
+
+
+def same_trajectory(gap: float, norm: float, rtol: float = SAME_RTOL) -> bool:
+    """2.2.3: do two trajectories coincide, given their largest distance
+    ``gap`` and the largest weight norm ``norm`` on the way?"""
+    return bool(gap <= rtol * norm)
+
+
+def agreement(gap: float, norm: float, rtol: float = SAME_RTOL) -> str:
+    """2.2.3, :func:`same_trajectory` as words: "coincide" or "part
+    ways"."""
+    return "coincide" if same_trajectory(gap, norm, rtol) else "part ways"
+
+
+# --- section 3.1: the noisy quadratic model ---------------------------------
+
+STEP_RTOL = 0.01
+"""A sequence "rises" when each value exceeds the one before by more than
+this fraction (1%), "falls" when each is lower by more, "stays flat" when
+every change is smaller; otherwise it "changes direction"."""
+
+
+def stepwise_trend(values: Sequence[float], rtol: float = STEP_RTOL) -> str:
+    """3.1.1: how a sequence (the best eta per batch size) changes from
+    each entry to the next (at least two): "rises", "falls", "stays
+    flat" or "changes direction". Unlike :func:`overall_trend`, every
+    step counts, relative to its value."""
+    v = np.asarray(values, dtype=float)
+    if v.size < 2:
+        raise ValueError("a trend needs at least two values")
+    change = np.diff(v) / np.abs(v[:-1])
+    if np.all(change > rtol):
+        return "rises"
+    if np.all(change < -rtol):
+        return "falls"
+    if np.all(np.abs(change) <= rtol):
+        return "stays flat"
+    return "changes direction"
+
+
+LINEAR_TOL = 0.15
+"""A fitted exponent of eta against B within this distance of 1 counts as
+"in proportion to B" (the eta grid's spacing alone moves the fit by a few
+hundredths)."""
+
+
+def growth(exponent: float, tol: float = LINEAR_TOL) -> str:
+    """3.1.1: words for eta ~ B^exponent."""
+    if abs(exponent - 1) <= tol:
+        return "in proportion to $B$"
+    return "more slowly than $B$" if exponent < 1 else "faster than $B$"
+
+
+class OperatingPoint(Protocol):
+    """A marked point of handout Fig. 1 (``a2.nqm.Point``)."""
+
+    name: str
+    steps: float
+    examples: float
+
+
+def best_tradeoff(
+    points: Mapping[str, OperatingPoint],
+    steps_floor: float,
+    examples_floor: float,
+) -> str:
+    """3.1.2(a): the point with the best trade-off of training time
+    against compute: the smallest product of its two overheads, steps
+    over the fewest steps any batch size needs (time, with batches
+    parallelised) and examples over the fewest examples any batch size
+    needs (compute). Equal weight to both: a factor 2 in time costs as
+    much as a factor 2 in compute."""
+
+    def cost(p: OperatingPoint) -> float:
+        return (p.steps / steps_floor) * (p.examples / examples_floor)
+
+    return min(points.values(), key=cost).name
+
+
+NOISE_DOMINATED_RATIO = 2.0
+"""A point is "noise dominated" when its steps exceed this many times
+the fewest steps (noiseless gradient descent, the plateau): gradient
+noise, not the curvature, then costs most of its steps. In the model
+S = S_min (1 + B_crit / B) of McCandlish et al. and Shallue et al. the
+ratio is 2 exactly at the critical batch size B_crit."""
+
+
+def regime(
+    steps: float, fewest: float, ratio: float = NOISE_DOMINATED_RATIO
+) -> str:
+    """3.1.2(b): the regime of a point with ``steps`` to the target,
+    given the fewest steps that any batch size reaches: "noise
+    dominated" or "curvature dominated"."""
+    if steps > ratio * fewest:
+        return "noise dominated"
+    return "curvature dominated"
+
+
+def remedy(parallel_steps: float, precond_steps: float) -> str:
+    """3.1.2(b): the option that saves more steps, as the handout words
+    it: more parallel compute (as large a batch as helps: the plateau's
+    steps) or a higher-order optimiser (the preconditioner's steps)."""
+    if parallel_steps < precond_steps:
+        return "seek parallel compute"
+    return "use higher order optimizers"
+
+
+# --- sections 4 and 5: the colourisation networks ---------------------------
 
 NOISE_FACTOR = 2.0
 """A difference is beyond noise when it exceeds this many standard
@@ -163,8 +285,9 @@ def recent_rate(values: Sequence[float]) -> float:
     return 0.0 if len(tail) < 2 else (tail[-1] - tail[0]) / (len(tail) - 1)
 
 
-def trend(values: Sequence[float], tol: float) -> str:
-    """How ``values`` (ordered by a setting, e.g. batch size) move:
+def overall_trend(values: Sequence[float], tol: float) -> str:
+    """5.5: how ``values`` (ordered by a setting, e.g. batch size) move,
+    judged by the ends against a noise margin ``tol``:
 
     - "shows no clear trend": first and last differ by at most ``tol``;
     - "rises steadily" / "falls steadily": beyond ``tol``, and every step

@@ -9,8 +9,8 @@ stopped one resumes, and a run that another process is training is
 waited for (the cache locks each run). The sections then load every run
 from the cache.
 
-    runs = planned_runs("5-transposed", params)  # what the notebook trains
-    train_many(runs, data)                        # into the cache
+    runs = a2.experiments.plan(p).configs()  # what section 5 loads
+    train_many(runs, data)                    # into the cache
 """
 
 from __future__ import annotations
@@ -33,70 +33,35 @@ from torch import nn
 
 from a2 import cache, provenance, train
 from a2.data import ColourData
-from a2.models import build_model
-from a2.train import RunConfig
+from a2.models import network
+from a2.params import Params, Pooling, RunConfig, load
 
 Log = Callable[[str], None] | None
-# The keys of the notebooks' `params` dict, which every run call gets.
-RUN_KEYS = ("kernel", "num_filters", "lr", "batch_size", "epochs", "seed")
 STOP_S = 30.0  # after Ctrl-C: time for workers to save and exit
 
 
 # --- what the sections train -----------------------------------------------
 
 
-def planned_runs(stem: str, params: Mapping[str, Any]) -> list[RunConfig]:
-    """The runs section ``stem``'s notebook trains with ``params`` (its
-    merged parameters, as ``a2.pipeline.execute.section_params`` gives
-    them), in the order it asks for them, each once. Mirrors the
-    notebooks' calls; ``tests/test_schedule.py`` checks it against them.
-    """
-    if stem not in ("4-pooling", "5-transposed"):
-        return []
-    base = {k: params[k] for k in RUN_KEYS}
-    calls: list[tuple[str, dict[str, Any]]] = []
-    if stem == "4-pooling":
-        calls.append(("pool_upsample", base))
-    else:
-        head = ("pool_upsample", "conv_transpose", "unet")  # 5.2, 5.3
-        calls += [
-            ("conv_transpose", base),
-            ("pool_upsample", base),
-            ("unet", base),
-        ]
-        calls += [
-            (m, {**base, "seed": s}) for m in head for s in params["seeds"]
-        ]
-        sweep = {
-            k: base[k] for k in ("kernel", "num_filters", "lr", "seed")
-        }  # 5.5
-        calls += [
-            (
-                "conv_transpose",
-                {**sweep, "batch_size": b, "epochs": params["sweep_epochs"]},
-            )
-            for b in params["batch_sizes"]
-        ]
-    configs = [RunConfig(model=m, **p) for m, p in calls]
-    return list(dict.fromkeys(configs))
-
-
 def train_sections(
-    sections: Mapping[str, Mapping[str, Any]],
+    sections: Mapping[str, Params | Mapping[str, Any]],
     workers: int | None = None,
     threads: int | None = None,
     log: Log = print,
 ) -> list[Outcome]:
-    """Train every run of ``{stem: merged params}`` into the cache, all
-    sections' runs in one pool per data subset (n_train, n_valid)."""
+    """Train the runs of every section of ``{stem: its parameters}`` (as
+    ``a2.params.load`` gives them, or their values) into the cache: the
+    runs its plan declares (``a2.experiments.plan``), which the section
+    then loads. All sections' runs go into one pool per data subset
+    (n_train, n_valid); a section that trains nothing adds none."""
     from a2 import experiments
 
     groups: dict[tuple, list[RunConfig]] = {}
-    for stem, params in sections.items():
-        runs = planned_runs(stem, params)
-        if runs:
-            subset = (params.get("n_train"), params.get("n_valid"))
-            groups.setdefault(subset, []).extend(runs)
+    for stem, values in sections.items():
+        p = values if isinstance(values, Params) else load(stem, values)
+        if isinstance(p, Pooling):  # sections 4 and 5
+            runs = experiments.plan(p).configs()
+            groups.setdefault((p.n_train, p.n_valid), []).extend(runs)
     out: list[Outcome] = []
     for (n_train, n_valid), runs in groups.items():
         data = experiments.load_data(n_train, n_valid)
@@ -163,13 +128,7 @@ def _cost(
     )
     if arch not in macs:
         with torch.device("meta"):  # shapes only: no memory, no RNG draws
-            model = build_model(
-                config.model,
-                kernel=config.kernel,
-                num_filters=config.num_filters,
-                num_colours=config.num_colours,
-                dilation=config.dilation,
-            )
+            model = network(config)
         macs[arch] = forward_macs(model)
     images = 3 * len(data.train_grey) + len(data.valid_grey)
     return float(config.epochs * images * macs[arch])

@@ -3,9 +3,9 @@
 
 :func:`shape_table` records every layer's output shape on a real forward
 pass; :func:`figure_shapes` gives the shapes the handout prescribes for
-each block, so a section can check one against the other and print both
-(:func:`shape_rows`). :func:`source_listing` shows the library's own code
-for a network.
+each block, so a section can check one against the other
+(:func:`check_blocks`) and print both (:func:`shape_rows`).
+:func:`source_listing` shows the library's own code for a network.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ import torch
 from torch import nn
 
 from a2 import probe
+from a2.counting import conv_weights
+from a2.models import ConvTransposeNet
+from a2.report import Md, check, code, fmt
 
 # Handout Fig. 4: (channels, size divisor) of each block's output for a
 # (BS, NIC, S, S) input; networks a, b and c share them.
@@ -106,6 +109,73 @@ def shape_table(model: nn.Module, x: torch.Tensor) -> list[ShapeRow]:
 def block_shapes(rows: Iterable[ShapeRow]) -> list[tuple[int, ...]]:
     """Output shapes of the top-level blocks (their last layers)."""
     return [r.shape for r in rows if r.block_end]
+
+
+def check_blocks(
+    net: nn.Module, nf: int, nc: int, figure: str, name: str = ""
+) -> list[ShapeRow]:
+    """4.1, 5.1, 5.4: ``net``'s layers on a real forward pass of a
+    (2, 1, 32, 32) batch, checked: each block's output has the shape of
+    handout Fig. ``figure`` (4a, 4b), and the layers' weights add up to
+    the network's."""
+    rows = shape_table(net, torch.zeros(2, 1, 32, 32))
+    name = name or type(net).__name__
+    check(
+        f"{name} block outputs = handout Fig. {figure} shapes",
+        block_shapes(rows),
+        figure_shapes(2, nf, nc),
+    )
+    check(
+        f"{name} weights = conv kernels of the table",
+        conv_weights(net),
+        sum(r.weights for r in rows),
+    )
+    return rows
+
+
+def check_handout_settings(net: nn.Module) -> None:
+    """5.1: with kernel 3, ConvTransposeNet's layers are the handout's:
+    Conv2d with stride 2 and padding 1, ConvTranspose2d with stride 2,
+    padding 1, output_padding 1 and dilation 1 (other kernels: 5.4)."""
+    down, up = [net.block1[0], net.block2[0]], [net.block3[0], net.block4[0]]
+    if down[0].kernel_size[0] != 3:
+        return
+    check(
+        "kernel 3: Conv2d stride 2, padding 1",
+        [(c.stride[0], c.padding[0]) for c in down],
+        [(2, 1)] * 2,
+    )
+    check(
+        "kernel 3: ConvTranspose2d stride 2, padding 1, output_padding "
+        "1, dilation 1",
+        [
+            (c.stride[0], c.padding[0], c.output_padding[0], c.dilation[0])
+            for c in up
+        ],
+        [(2, 1, 1, 1)] * 2,
+    )
+
+
+@dataclass(frozen=True)
+class FinalBlock:
+    """5.4: block 5 of ConvTransposeNet, for the prose: its layers and
+    output shape per image."""
+
+    pad: Md
+    conv: Md
+    shape: Md
+
+
+def final_block(kernel: int, nc: int) -> FinalBlock:
+    """ConvTransposeNet's last block with an even ``kernel``: the zero
+    padding it needs, then the convolution (from a forward pass)."""
+    rows = shape_table(
+        ConvTransposeNet(kernel, 8, nc), torch.zeros(1, 1, 32, 32)
+    )
+    pad, conv = [r for r in rows if r.name.startswith("block5")]
+    return FinalBlock(
+        fmt(code(pad.layer)), fmt(code(conv.layer)), fmt(list(conv.shape[1:]))
+    )
 
 
 def shape_rows(

@@ -33,7 +33,7 @@ import ctypes
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -41,11 +41,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from a2 import config as cfg
 from a2 import probe
+from a2.config import ParamsError
 from a2.data import ColourData
-from a2.models import build_model, check_kernel
-from a2.params import TRAINING
+from a2.models import network
+from a2.params import RunConfig
 
 EVAL_BATCH = 500  # validation batch size: eval mode, so it only sets speed
 # Threads of one CPU run (see the module's docstring). One: two 1-thread
@@ -55,46 +55,6 @@ CPU_THREADS = 1
 # CUDA graphs (Trainer(graphs=...)) when not asked: off until
 # bench/gpu_check.sh has shown on a GPU that they pay and agree.
 GRAPHS_ON_CUDA = False
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything that defines a training run; defaults are the handout's.
-
-    ``device`` does not change the result on purpose (see ``a2.cache``):
-    'auto' picks CUDA when present, else the CPU.
-    """
-
-    model: str = "pool_upsample"
-    kernel: int = TRAINING["kernel"]
-    num_filters: int = TRAINING["num_filters"]
-    num_colours: int = 24
-    dilation: int = 1
-    lr: float = TRAINING["lr"]
-    batch_size: int = TRAINING["batch_size"]
-    epochs: int = TRAINING["epochs"]
-    seed: int = TRAINING["seed"]
-    shuffle: str = "once"
-    device: str = "auto"
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            value = cfg.check_value(f.name, getattr(self, f.name))
-            object.__setattr__(self, f.name, value)
-        try:
-            check_kernel(self.model, self.kernel, self.dilation)
-        except ValueError as err:
-            raise cfg.ParamsError(f"model '{self.model}': {err}") from None
-
-    def replace(self, **changes: Any) -> RunConfig:
-        return replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def run_config_keys() -> tuple[str, ...]:
-    return tuple(f.name for f in fields(RunConfig))
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -234,7 +194,7 @@ class Trainer:
         graphs: bool | None = None,
     ):
         if data.num_colours != config.num_colours:
-            raise cfg.ParamsError(
+            raise ParamsError(
                 f"num_colours is {config.num_colours} but the palette has "
                 f"{data.num_colours} colours"
             )
@@ -242,14 +202,7 @@ class Trainer:
         dev, on_cpu = self.device, self.device.type == "cpu"
         self.threads = CPU_THREADS if threads is None else threads
         torch.manual_seed(config.seed)
-        self.model = build_model(
-            config.model,
-            kernel=config.kernel,
-            num_filters=config.num_filters,
-            num_colours=config.num_colours,
-            num_in_channels=1,
-            dilation=config.dilation,
-        ).to(dev)
+        self.model = network(config).to(dev)
         # oneDNN's CPU convolutions, transposed ones included, run 1.2-1.5x
         # faster on NHWC (bench/bench_candidates.py); the maths is the same.
         layout = torch.channels_last if on_cpu else torch.contiguous_format

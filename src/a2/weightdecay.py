@@ -8,7 +8,8 @@ They agree for every w0 exactly when lam_tilde = lam / (2 eta).
 Under an adaptive method the L2 term's gradient is rescaled per coordinate
 with the data gradient; decoupled decay is not (Loshchilov and Hutter).
 
-Used by report/2-hyperparameters.qmd.
+Used by report/2-hyperparameters.qmd; its verdict word comes from
+``a2.rules.agreement``.
 """
 
 from __future__ import annotations
@@ -133,6 +134,19 @@ class Comparison:
     decoupled: np.ndarray  # trajectory with weight decay
     gap: np.ndarray  # ||w_l2 - w_decoupled|| per step
 
+    @property
+    def largest_gap(self) -> float:
+        return float(self.gap.max())
+
+    @property
+    def largest_norm(self) -> float:
+        """The largest weight norm on either trajectory (the scale that
+        ``a2.rules.same_trajectory`` measures the gap against)."""
+        norms = [
+            np.linalg.norm(w, axis=1).max() for w in (self.l2, self.decoupled)
+        ]
+        return float(max(norms))
+
 
 def decay_experiment(
     n: int,
@@ -162,27 +176,3 @@ def decay_experiment(
         )
         out[method] = Comparison(method, a, b, np.linalg.norm(a - b, axis=1))
     return (X, t), out
-
-
-# --- rule: whether the two regularisers give the same training -----------
-
-SAME_RTOL = 1e-12
-"""L2 and decoupled decay "give the same trajectory" when their largest
-distance over all steps is below SAME_RTOL times the largest weight norm
-on the way: float64 rounding (about 1e-16 per operation) accumulated over
-thousands of steps stays far below it, and any real difference far
-above."""
-
-
-def same_trajectory(c: Comparison, rtol: float = SAME_RTOL) -> bool:
-    """Do the L2 and the decoupled runs of one method coincide?"""
-    scale = max(
-        np.linalg.norm(c.l2, axis=1).max(),
-        np.linalg.norm(c.decoupled, axis=1).max(),
-    )
-    return bool(c.gap.max() <= rtol * scale)
-
-
-def agreement(c: Comparison, rtol: float = SAME_RTOL) -> str:
-    """The verdict as words: "coincide" or "part ways"."""
-    return "coincide" if same_trajectory(c, rtol) else "part ways"

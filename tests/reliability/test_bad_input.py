@@ -128,16 +128,18 @@ def test_even_kernel_is_fine_where_only_transposed_networks_train() -> None:
     """The kernel check knows which networks a section trains: kernel 4
     keeps Figure 4b's shapes, so a section that trains only
     conv_transpose accepts it; one that also trains pool_upsample not."""
+    from dataclasses import dataclass
+
     from a2 import params
 
-    only = params.Schema(
-        "x", params.SCHEMAS["4-pooling"].params, trains=("conv_transpose",)
-    )
-    params._check_kernel(only, {"kernel": 4}, "x.yaml")
+    @dataclass(frozen=True)
+    class OnlyTransposed(params.Pooling):
+        stem = "x"
+        trains = ("conv_transpose",)
+
+    assert OnlyTransposed.validate({"kernel": 4}, "x.yaml") == {"kernel": 4}
     with pytest.raises(params.ParamsError, match="valid: 3 or 5"):
-        params._check_kernel(
-            params.SCHEMAS["5-transposed"], {"kernel": 4}, "x.yaml"
-        )
+        params.validate("5-transposed", {"kernel": 4}, "x.yaml")
 
 
 def test_bad_profile_key_is_named_with_a_suggestion(book: Path) -> None:
