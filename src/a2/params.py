@@ -258,7 +258,7 @@ def _check_kernel(
 ) -> None:
     """The kernel must build every network with handout Fig. 4's shapes
     (an even one cannot keep 4a's in a stride-1 convolution)."""
-    from a2.models import check_kernel
+    from a2.padding import check_kernel
 
     def problem(k: int) -> str | None:
         for model in networks:

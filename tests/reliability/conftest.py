@@ -17,6 +17,7 @@ if str(TESTS) not in sys.path:  # reuse the build tests' scratch book
     sys.path.insert(0, str(TESTS))
 
 from test_build import (  # noqa: E402
+    FAKE_QUARTO,
     MANIFEST,
     PARAMS_CHUNK,
     make_scratch,
@@ -81,8 +82,10 @@ def run(
     env: dict[str, str] | None = None,
     timeout: float = 120,
 ) -> subprocess.CompletedProcess:
-    full = {**os.environ, "A2_RENDERER": "embedded", **(env or {})}
-    full.pop("MAKEFLAGS", None)
+    full = {**os.environ, "QUARTO": str(FAKE_QUARTO), **(env or {})}
+    for name in ("MAKEFLAGS", "PROFILE", "S", "PARAMS", "DATA", "V"):
+        full.pop(name, None)
+    full.update(env or {})
     return subprocess.run(
         args,
         cwd=cwd,

@@ -116,11 +116,11 @@ def test_bad_params_file_is_one_line_naming_file_key_and_valid_values(
     params = book / "params" / f"{stem}.yaml"
     params.write_text(text)
     before = snapshot(book / "build", book / "dist")
-    proc = build_cli(book, "execute", stem)  # validates, then would run
+    proc = build_cli(book, "section", stem)  # validates, then would run
     line = one_error_line(proc)
     assert line.startswith(f"error: {params}: "), line
     assert message in line
-    assert "executing" not in proc.stdout
+    assert "executing" not in proc.stdout + proc.stderr
     assert snapshot(book / "build", book / "dist") == before
 
 
@@ -146,7 +146,7 @@ def test_bad_profile_key_is_named_with_a_suggestion(book: Path) -> None:
     profile = book / "params/smoke.yaml"
     profile.write_text("4-pooling: {n_trian: 8}\n")
     before = snapshot(book / "build", book / "dist")
-    line = one_error_line(build_cli(book, "check", "--profile", str(profile)))
+    line = one_error_line(build_cli(book, "--profile", "smoke", "check"))
     assert line.startswith(
         f"error: {profile}: unknown key 'n_trian' (did you mean 'n_train'?)"
     )
@@ -155,7 +155,7 @@ def test_bad_profile_key_is_named_with_a_suggestion(book: Path) -> None:
 
 def test_unknown_section_lists_the_valid_sections(book: Path) -> None:
     before = snapshot(book / "build", book / "dist")
-    line = one_error_line(build_cli(book, "execute", "pooling"))
+    line = one_error_line(build_cli(book, "section", "pooling"))
     assert line == (
         "error: unknown section 'pooling'; valid sections: "
         "1-optimization, 4-pooling, 6-reproducibility"
@@ -168,7 +168,7 @@ def test_params_file_that_is_a_folder_or_not_utf8_is_one_line(
 ) -> None:
     before = snapshot(book / "build", book / "dist")
     line = one_error_line(
-        build_cli(book, "execute", "1", "--params", str(book / "params"))
+        build_cli(book, "section", "1", "--params", str(book / "params"))
     )
     assert line == f"error: {book}/params: is a folder, not a file"
     latin1 = book / "params/1-optimization.yaml"
@@ -184,7 +184,7 @@ def test_params_file_that_is_a_folder_or_not_utf8_is_one_line(
 def test_missing_params_file_is_named(book: Path) -> None:
     before = snapshot(book / "build", book / "dist")
     line = one_error_line(
-        build_cli(book, "execute", "1", "--params", str(book / "nope.yaml"))
+        build_cli(book, "section", "1", "--params", str(book / "nope.yaml"))
     )
     assert line == f"error: {book}/nope.yaml: params file not found"
     assert snapshot(book / "build", book / "dist") == before
@@ -313,7 +313,7 @@ def test_make_pdf_with_bad_data_stops_before_executing_anything(
     )
     line = one_error_line(proc)
     assert line.startswith(f"error: A2_DATA={garbage} (read by 4-pooling)")
-    assert "executing" not in proc.stdout
+    assert "executing" not in proc.stdout + proc.stderr
     assert snapshot(book / "build/full/exec", book / "dist") == before
 
 

@@ -1,17 +1,33 @@
-"""What users pass to make (S, PARAMS, DATA) is data, never shell code;
-names from outside reach the site escaped; two builds in one tree take
-turns and leave complete provenance."""
+"""What users pass to make (S, PARAMS, DATA, PROFILE, QUARTO) reaches the
+build byte for byte, or is refused in one line: make never expands it
+and no shell parses it. Two builds in one tree take turns and leave
+complete provenance."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import PY, REPO, make, one_error_line
+from conftest import FAKE_QUARTO, PY, REPO, make, one_error_line
 from test_build import make_scratch
+
+# What a value may hold that make or a shell would act on.
+HOSTILE = {
+    "make call": "$(shell touch pwned)",
+    "make var": "$(touch pwned)x",
+    "dollars": "$$HOME",
+    "quotes": "a'b\"c",
+    "backticks": "`touch pwned`",
+    "semicolon": "x; touch pwned",
+    "newline": "x\ntouch pwned",
+}
+# The cases that build (a section executes): the ones each layer could
+# act on, make ($), the shell (quotes) and a line reader (newline).
+BUILDING = ["make call", "quotes", "newline"]
 
 
 @pytest.fixture(scope="module")
@@ -24,95 +40,133 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def book(built: Path, tmp_path: Path) -> Path:
-    import shutil
-
     root = tmp_path / "book"
     shutil.copytree(built, root, symlinks=True)
     return root
 
 
-@pytest.mark.parametrize(
-    "var,value,error",
-    [
-        (
-            "PARAMS",
-            "x.yaml; touch pwned",
-            "x.yaml; touch pwned: params file not found",
-        ),
-        (
-            "PARAMS",
-            "`touch pwned`.yaml",
-            "`touch pwned`.yaml: params file not found",
-        ),
-        (
-            "PARAMS",
-            "x.yaml' && touch pwned && echo '",
-            "params file not found",
-        ),
-        ("S", "1; touch pwned", "unknown section '1; touch pwned'"),
-        ("S", "1' && touch pwned && echo '", "unknown section"),
-    ],
-)
-def test_a_value_with_shell_syntax_runs_no_command(
-    book: Path, var: str, value: str, error: str
+def shown(value: str) -> str:
+    """How an error line shows a value: control characters escaped."""
+    return value.replace("\n", "\\n")
+
+
+def nothing_ran(book: Path) -> None:
+    assert not list(book.rglob("pwned*")), list(book.rglob("pwned*"))
+
+
+@pytest.mark.parametrize("how", ["command line", "environment"])
+@pytest.mark.parametrize("case", HOSTILE)
+def test_params_reach_the_build_byte_for_byte(
+    book: Path, case: str, how: str
 ) -> None:
-    args = [f"{var}={value}"] + (["S=1"] if var == "PARAMS" else [])
-    proc = make(book, *args, "section")
-    assert not (book / "pwned").exists(), proc.stdout + proc.stderr
-    assert error in one_error_line(proc)
-
-
-def test_a_data_setting_with_shell_syntax_is_one_setting(book: Path) -> None:
-    value = "x.npz; touch pwned `touch pwned3` | touch pwned4 & #"
-    make(book, f"DATA={value}", "pdf")
-    assert not list(book.glob("pwned*"))
-    assert (book / "build/full/data.stamp").read_text() == value
-
-
-def test_params_file_with_spaces_and_markup_in_its_name(book: Path) -> None:
-    """A name with spaces, backticks and HTML is one argument, and the
-    site shows it as text: no tag of it reaches the page."""
-    name = "my <img src=x onerror=alert(1)> `x` params.yaml"
-    (book / name).write_text("steps: 7\n")
-    proc = make(book, f"PARAMS={name}", "S=1", "section")
-    assert proc.returncode == 0, proc.stderr
-    page = (book / "dist/site/1-optimization.html").read_text()
-    assert "Alpha ran 7 steps" in page
-    assert "<img src=x" not in page
-    assert "&lt;img src=x onerror=alert(1)&gt;" in page
-    assert (book / "dist/site/params" / name).is_file()
-
-
-def test_data_path_with_a_space_is_one_setting(
-    book: Path, horse_npz: Path
-) -> None:
-    folder = book / "my data"
-    folder.mkdir()
-    (folder / "horse.npz").write_bytes(horse_npz.read_bytes())
-    proc = make(book, "DATA=my data/horse.npz", "pdf")
-    assert proc.returncode == 0, proc.stderr
-    assert (book / "build/full/data.stamp").read_text() == (
-        "my data/horse.npz"
+    """A params file of that name is not there: the error names it
+    exactly (never the defaults, never a command run)."""
+    value = HOSTILE[case] + ".yaml"
+    args, env = (
+        ([f"PARAMS={value}"], None)
+        if how == "command line"
+        else ([], {"PARAMS": value})
     )
+    line = one_error_line(make(book, "S=1", *args, "section", env=env))
+    assert line == f"error: {shown(value)}: params file not found"
+    nothing_ran(book)
+
+
+@pytest.mark.parametrize("case", BUILDING)
+def test_a_params_file_of_any_name_is_used(book: Path, case: str) -> None:
+    """The same names, as files that exist, are read and shown."""
+    name = HOSTILE[case] + ".yaml"
+    (book / name).write_text("steps: 7\n")
+    proc = make(book, "S=1", f"PARAMS={name}", "section")
+    assert proc.returncode == 0, proc.stderr
+    assert "Alpha ran 7 steps." in (book / "dist/site/index.html").read_text()
+    nothing_ran(book)
+
+
+@pytest.mark.parametrize("case", HOSTILE)
+def test_section_names_reach_the_build_byte_for_byte(
+    book: Path, case: str
+) -> None:
+    line = one_error_line(make(book, f"S={HOSTILE[case]}", "section"))
+    assert line.startswith(
+        f"error: unknown section '{shown(HOSTILE[case])}'; valid sections:"
+    )
+    nothing_ran(book)
+
+
+@pytest.mark.parametrize("case", BUILDING)
+def test_data_settings_reach_the_build_byte_for_byte(
+    book: Path, case: str
+) -> None:
+    """The data setting is what the sections read, as given (a relative
+    path is made absolute against the repository)."""
+    proc = make(book, f"DATA={HOSTILE[case]}", "pdf")
+    assert proc.returncode == 0, proc.stderr
     nb = json.loads(
         (book / "build/full/exec/6-reproducibility.ipynb").read_text()
     )
     out = "".join(nb["cells"][-1]["outputs"][0]["text"])
-    assert str(folder / "horse.npz") in out
+    assert out == f"{book / HOSTILE[case]}\n"
+    nothing_ran(book)
 
 
-def test_a_profile_that_is_no_name_is_refused(book: Path) -> None:
-    proc = make(book, "PROFILE=../x; touch pwned", "pdf")
-    assert proc.returncode != 0
-    assert not (book / "pwned").exists()
-    assert "PROFILE must be a name" in proc.stderr
+@pytest.mark.parametrize("case", HOSTILE)
+def test_profiles_that_are_no_name_are_refused_in_one_line(
+    book: Path, case: str
+) -> None:
+    line = one_error_line(make(book, f"PROFILE={HOSTILE[case]}", "pdf"))
+    assert "a profile is a name such as full or smoke" in line
+    nothing_ran(book)
+
+
+@pytest.mark.parametrize("case", HOSTILE)
+def test_quarto_paths_reach_the_build_byte_for_byte(
+    book: Path, case: str
+) -> None:
+    index = book / "index.md"
+    index.write_text(index.read_text() + "\nAgain.\n")  # it renders
+    line = one_error_line(make(book, "pdf", env={"QUARTO": HOSTILE[case]}))
+    assert line.startswith(
+        f"error: QUARTO={shown(HOSTILE[case])} cannot be run"
+    )
+    nothing_ran(book)
+
+
+def test_a_tilde_in_data_means_home_through_make_too(
+    book: Path, horse_npz: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    (home / "data").mkdir(parents=True)
+    shutil.copy(horse_npz, home / "data/horse.npz")
+    proc = make(book, "DATA=~/data/horse.npz", "pdf", env={"HOME": str(home)})
+    assert proc.returncode == 0, proc.stderr
+    nb = json.loads(
+        (book / "build/full/exec/6-reproducibility.ipynb").read_text()
+    )
+    out = "".join(nb["cells"][-1]["outputs"][0]["text"])
+    assert out == f"{home / 'data/horse.npz'}\n"
+
+
+def test_params_file_with_markup_in_its_name_shows_as_text(
+    book: Path,
+) -> None:
+    """A name with spaces, backticks and HTML is one argument, and the
+    staged book shows it as code: no tag of it becomes markup."""
+    name = "my <img src=x onerror=alert(1)> `x` params.yaml"
+    (book / name).write_text("steps: 7\n")
+    proc = make(book, f"PARAMS={name}", "S=1", "section")
+    assert proc.returncode == 0, proc.stderr
+    staged = (book / "build/full/book/1-optimization.ipynb").read_text()
+    assert "``my <img src=x onerror=alert(1)> `x` params.yaml``" in staged
+    assert (book / "build/full/book/params" / name).is_file()
 
 
 def test_two_builds_in_one_tree_take_turns(book: Path) -> None:
-    """Started together: the second waits for the first (it says so),
-    both succeed, and every section's provenance is complete."""
+    """Started together: the second waits for the first (it says so and
+    names the pid to stop), both succeed, and every section's
+    provenance is complete."""
     (book / "params/1-optimization.yaml").write_text("steps: 4\n")
-    env = {**os.environ, "A2_RENDERER": "embedded"}
+    env = {**os.environ, "QUARTO": str(FAKE_QUARTO)}
     env.pop("MAKEFLAGS", None)
     cmd = [
         "make",
@@ -138,13 +192,13 @@ def test_two_builds_in_one_tree_take_turns(book: Path) -> None:
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     assert any(
-        "another build is running in this tree" in err for _, err in outs
+        "another build is running in this tree (pid " in err for _, err in outs
     )
     executed = [
         ln
-        for out, _ in outs
-        for ln in out.splitlines()
-        if ln.startswith("executing 1-optimization")
+        for _, err in outs
+        for ln in err.splitlines()
+        if ln.startswith("1-optimization: executing")
     ]
     assert len(executed) == 1  # the second found the work done
     records = book / "build/full/provenance"

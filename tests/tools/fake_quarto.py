@@ -4,7 +4,8 @@ it writes what the build expects of Quarto (the site's index.html, the
 PDF) from the staged notebooks' Markdown, in a second instead of Quarto's
 ten. The real Quarto renders the smoke book (tests/conftest.py).
 
-FAKE_QUARTO_FAIL=1 makes a render fail; FAKE_QUARTO_SLEEP=S waits first.
+FAKE_QUARTO_FAIL=1 makes a render fail; FAKE_QUARTO_SLEEP=S waits first;
+FAKE_QUARTO_PIDS=F appends each render's pid to F.
 """
 
 import json
@@ -17,11 +18,14 @@ if sys.argv[1:] == ["--version"]:
     print("0.0.0-fake")
     sys.exit(0)
 book, fmt = Path(sys.argv[2]), sys.argv[sys.argv.index("--to") + 1]
+if os.environ.get("FAKE_QUARTO_PIDS"):
+    with open(os.environ["FAKE_QUARTO_PIDS"], "a") as fh:
+        fh.write(f"{os.getpid()}\n")
 time.sleep(float(os.environ.get("FAKE_QUARTO_SLEEP", "0")))
 if os.environ.get("FAKE_QUARTO_FAIL"):
     print("ERROR: the render failed as asked", file=sys.stderr)
     sys.exit(1)
-text = []
+text = [p.read_text() for p in sorted(book.glob("*.md"))]
 for nb in sorted(book.glob("[0-9]*.ipynb")):  # the chapters
     cells = json.loads(nb.read_text())["cells"]
     for c in cells:

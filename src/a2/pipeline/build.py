@@ -382,10 +382,12 @@ def _check_data(names: str) -> None:
 
 
 def _train(values: dict[str, dict[str, Any]]) -> None:
-    """Every run these sections will load, trained side by side."""
-    from a2.schedule import planned_runs, train_sections
+    """Every run these sections will load (``a2.experiments.plan``),
+    trained side by side beforehand (``a2.schedule``)."""
+    from a2 import params
+    from a2.schedule import train_sections
 
-    chosen = {k: v for k, v in values.items() if planned_runs(k, v)}
+    chosen = {k: v for k, v in values.items() if params.SCHEMAS[k].trains}
     if not chosen:
         return
     failed = [o for o in train_sections(chosen) if o.status == "failed"]

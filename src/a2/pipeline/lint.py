@@ -20,9 +20,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from a2.pipeline.qmd import CHUNK
+from a2.pipeline.qmd import CHUNK, expressions
 
 MARKER = "# %% a2-chunk"
+INLINE = "# %% a2-inline values"
 
 
 @dataclass
@@ -52,13 +53,17 @@ def chunks(text: str) -> list[Chunk]:
     return out
 
 
-def to_python(found: list[Chunk]) -> str:
-    """The chunks in order, a blank line and a marker between them."""
+def to_python(found: list[Chunk], inline: list[str] = ()) -> str:
+    """The chunks in order, a blank line and a marker between them; then
+    the prose's inline expressions, which use names too (never written
+    back)."""
     body = "\n\n".join(f"{MARKER} {k}\n{c.code}" for k, c in enumerate(found))
-    return body + "\n"
+    uses = "".join(f"{e}\n" for e in inline)
+    return body + "\n" + (f"\n\n{INLINE}\n{uses}" if uses else "")
 
 
 def from_python(text: str, count: int) -> list[str]:
+    text = text.split(INLINE)[0]
     parts = re.split(rf"^{re.escape(MARKER)} \d+\n", text, flags=re.M)[1:]
     if len(parts) != count:
         raise ValueError("ruff moved a chunk marker")
@@ -94,8 +99,11 @@ def main(argv: list[str]) -> int:
         work = Path(tmp)
         found = {}
         for path in paths:
-            found[path] = chunks(path.read_text())
-            (work / f"{path.stem}.py").write_text(to_python(found[path]))
+            text = path.read_text()
+            found[path] = chunks(text)
+            (work / f"{path.stem}.py").write_text(
+                to_python(found[path], expressions(text))
+            )
         settings = ["--config", str(root / "pyproject.toml")]
         fmt = subprocess.run(
             [

@@ -127,10 +127,7 @@ def render(o) -> None:  # noqa: ANN001 (build.Options: no import cycle)
         )
         book = stage(o.root, o.build, nbs, subtitle, [new / "a2-code.ipynb"])
         print(f"rendering with Quarto {version}", flush=True)
-        site = _quarto(quarto, book, o)
-        shutil.copy(site / "a2-writeup.pdf", new / "a2-writeup.pdf")
-        shutil.move(site, new / "site")
-        (new / STAMP).write_text(stamp)
+        _collect(_quarto(quarto, book, o), new, stamp)
         switch(new, o.dist)
     except KeyboardInterrupt:
         raise BuildError(
@@ -196,6 +193,13 @@ def _quarto(quarto: str, book: Path, o) -> Path:  # noqa: ANN001
     shutil.copy(pdf_book / "_book" / "a2-writeup.pdf", site / "a2-writeup.pdf")
     shutil.rmtree(pdf_book, ignore_errors=True)
     return site
+
+
+def _collect(site: Path, new: Path, stamp: str) -> None:
+    """The rendered site and its PDF into ``new``, with the stamp."""
+    shutil.copy(site / "a2-writeup.pdf", new / "a2-writeup.pdf")
+    shutil.move(site, new / "site")
+    (new / STAMP).write_text(stamp)
 
 
 def switch(new: Path, dist: Path) -> None:
