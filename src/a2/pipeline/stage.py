@@ -158,6 +158,10 @@ def _with_source_lines(
             _set_caption(cell, source_line(stem, record, runs), where)
 
 
+def _tagged(cell: dict[str, Any], tag: str) -> bool:
+    return tag in cell.get("metadata", {}).get("tags", [])
+
+
 def _code_only(cell: dict[str, Any]) -> str:
     return "\n".join(
         ln for ln in _source(cell).splitlines() if not ln.startswith("#|")
@@ -172,11 +176,10 @@ def merged(root: Path, build: Path, s: Section) -> dict[str, Any]:
     try:
         old = json.loads(executed.read_text())
         record = old["metadata"][META]
+        cells = old["cells"]
+        injected = [c for c in cells if _tagged(c, "injected-parameters")]
         ran = [
-            c
-            for c in old["cells"]
-            if c["cell_type"] == "code"
-            and "injected-parameters" not in c["metadata"].get("tags", [])
+            c for c in cells if c["cell_type"] == "code" and c not in injected
         ]
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise BuildError(
@@ -193,6 +196,14 @@ def merged(root: Path, build: Path, s: Section) -> dict[str, Any]:
     for cell, done in zip(code, ran):
         cell["outputs"] = done.get("outputs", [])
         cell["execution_count"] = done.get("execution_count")
+    # The parameters it ran with follow its parameters cell, as papermill
+    # left them (the code notebook runs with them; the book hides code).
+    at = next(
+        (i for i, c in enumerate(nb["cells"]) if _tagged(c, "parameters")),
+        None,
+    )
+    if at is not None:
+        nb["cells"][at + 1 : at + 1] = injected
     for cell in nb["cells"]:
         cell["metadata"].pop("a2_line", None)
         if cell["cell_type"] == "markdown":
