@@ -7,9 +7,9 @@ each page is screenshotted. PDF: pdftoppm renders every page; the word
 boxes of ``pdftotext -bbox-layout`` and the rendered margins must stay
 inside the page's margins; no page is blank or leaves a hole of more than
 a third of itself (but the page before a chapter); no words overlap; a
-table that breaks keeps a caption line and MIN_ROWS rows on each page;
-every figure and table is cited, and set after its first citation and
-before the next heading; no heading ends a page.
+table that breaks keeps a caption line and 3 rows (2 of a short table)
+on each page; every figure and table is cited, and set after its first
+citation and before the next heading; no heading ends a page.
 
     python tests/tools/visual.py DIST OUT   # OUT/html/*.png, OUT/pdf/*.png
     python tests/tools/visual.py --pdf FILE  # the PDF checks on any PDF
@@ -748,7 +748,15 @@ def misplaced_floats(
     return out
 
 
-MIN_ROWS = 3  # rows of a broken table on either side of a page break
+# Rows of a broken table on either side of a page break: three, or half
+# of a table of four or five rows, but never one.
+MIN_ROWS = 3
+
+
+def _least_rows(rows: int) -> int:
+    return max(2, min(MIN_ROWS, rows // 2))
+
+
 ROW_GAP = 3.0  # points: more between two lines of a table starts a row
 
 
@@ -819,8 +827,8 @@ def _gap(above: Row, row: Row) -> float:
 def broken_tables(found: list[Row], doc: Tag) -> list[str]:
     """Tables that break badly: the caption on one page and the first row
     on the next; a continuation with no "Table N (continued)" line above
-    it; fewer than MIN_ROWS rows on one side of a break; a figure between
-    two parts."""
+    it; fewer rows than _least_rows on one side of a break; a figure
+    between two parts."""
     caps = captions(found)
     shapes = table_shapes(doc, list(caps))
     if not shapes:
@@ -851,7 +859,7 @@ def broken_tables(found: list[Row], doc: Tag) -> list[str]:
             out += [
                 f"{label}: {len(p)} row(s) alone on page {p[0].page}"
                 for p in (before, part)
-                if len(p) < MIN_ROWS
+                if len(p) < _least_rows(shape.rows)
             ]
             out += [
                 f"{label} breaks around a figure on page {f.page}"
