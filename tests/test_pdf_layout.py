@@ -212,6 +212,10 @@ def test_the_checks_find_each_defect(defective: Path, tmp_path: Path) -> None:
     )
     assert [d for d in defects if d not in found] == []
     assert len(found.splitlines()) == len(defects)  # and nothing else
+    # pdf_problems, which runs on any PDF, runs each check (the stranded
+    # title aside: pdf_problems looks for the report's own headings)
+    every = "\n".join(visual.pdf_problems(defective, REPO, pngs))
+    assert [d for d in defects[:-1] if d not in every] == []
 
 
 def test_every_question_number_is_in_the_text(text: str) -> None:
