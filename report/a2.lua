@@ -3,8 +3,9 @@
 --
 -- Folded callouts (collapse="true") fold in the site only. In print a
 -- derivation flows as ordinary text under its bold title (a callout box
--- cannot break across pages), and a list of checks (a2.report.checks)
--- shrinks to its one summary line: the appendix lists every check.
+-- cannot break across pages), which stays on the page of the text's first
+-- lines, and a list of checks (a2.report.checks) shrinks to its one
+-- summary line: the appendix lists every check.
 --
 -- Math for Typst: pandoc writes \|x\|_2 as `parallel x parallel_2`,
 -- whose subscript Typst sets under a loose bar, |x| as `\| x \|`, and a
@@ -56,7 +57,13 @@ local function unfolded(title, body, classes)
                 pandoc.Space(), pandoc.Str("tolerance in the appendix).")}
     return pandoc.Para{pandoc.Emph(line)}
   end
-  local out = pandoc.Blocks{pandoc.Para{pandoc.Strong(title)}}
+  local head = pandoc.Para{pandoc.Strong(title)}
+  local out = pandoc.Blocks{head}
+  if FORMAT:match("typst") then
+    -- The title is a heading to the reader: it keeps with its text.
+    out = pandoc.Blocks{pandoc.RawBlock("typst", "#block(sticky: true)["),
+                        head, pandoc.RawBlock("typst", "]")}
+  end
   out:extend(body)
   return out
 end

@@ -5,9 +5,14 @@ chromium (headless, driven by Playwright): failed or non-loopback
 requests, console errors, broken images and unrendered math are problems;
 each page is screenshotted. PDF: pdftoppm renders every page; the word
 boxes of ``pdftotext -bbox-layout`` and the rendered margins must stay
-inside the page's margins, and no heading may end a page.
+inside the page's margins; no page is blank or leaves a hole of more than
+a third of itself (but the page before a chapter); no words overlap; a
+table that breaks keeps a caption line and 3 rows (2 of a short table)
+on each page; every figure and table is cited, and set after its first
+citation and before the next heading; no heading ends a page.
 
-    python tests/tools/visual.py PROFILE   # build/PROFILE/visual/{html,pdf}
+    python tests/tools/visual.py PROFILE     # build/PROFILE/visual/
+    python tests/tools/visual.py --pdf FILE  # the PDF checks on any PDF
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,6 +45,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 LOOPBACK = ("127.0.0.1", "localhost")
+REPO = Path(__file__).resolve().parents[2]
 
 
 def browser_path() -> str | None:
@@ -266,35 +273,37 @@ class PdfLayout:
     pages: list[list[list[Word]]]  # page -> lines -> words
 
 
-def layout(pdf: Path) -> PdfLayout:
-    """Word boxes by line from ``pdftotext -bbox-layout``."""
+_NS = {"h": "http://www.w3.org/1999/xhtml"}
+
+
+def _pdftotext_pages(pdf: Path, *mode: str) -> list[ElementTree.Element]:
     xhtml = subprocess.run(
-        ["pdftotext", "-bbox-layout", str(pdf), "-"],
+        ["pdftotext", *mode, str(pdf), "-"],
         check=True,
         capture_output=True,
         text=True,
     ).stdout
     xhtml = re.sub(r"<!DOCTYPE[^>]*>", "", xhtml)
-    root = ElementTree.fromstring(xhtml)
-    ns = {"h": "http://www.w3.org/1999/xhtml"}
+    return ElementTree.fromstring(xhtml).findall(".//h:page", _NS)
+
+
+def _words(page: int, parent: ElementTree.Element) -> list[Word]:
+    return [
+        Word(
+            page,
+            *(float(w.get(k)) for k in ("xMin", "yMin", "xMax", "yMax")),
+            w.text or "",
+        )
+        for w in parent.iterfind("h:word", _NS)
+    ]
+
+
+def layout(pdf: Path) -> PdfLayout:
+    """Word boxes by line from ``pdftotext -bbox-layout``."""
     pages, width, height = [], 0.0, 0.0
-    for i, page in enumerate(root.iterfind(".//h:page", ns)):
+    for i, page in enumerate(_pdftotext_pages(pdf, "-bbox-layout")):
         width, height = float(page.get("width")), float(page.get("height"))
-        lines = []
-        for line in page.iterfind(".//h:line", ns):
-            lines.append(
-                [
-                    Word(
-                        i + 1,
-                        *(
-                            float(w.get(k))
-                            for k in ("xMin", "yMin", "xMax", "yMax")
-                        ),
-                        w.text or "",
-                    )
-                    for w in line.iterfind("h:word", ns)
-                ]
-            )
+        lines = [_words(i + 1, ln) for ln in page.iterfind(".//h:line", _NS)]
         pages.append([ln for ln in lines if ln])
     return PdfLayout(width, height, pages)
 
@@ -456,20 +465,13 @@ def blank_space(
 ) -> list[str]:
     """Pages with a blank stretch of more than ``most`` of the page's
     height inside the text area, where a float or a break left a hole.
-    A chapter's last page may end early, and a book may leave the page
-    before a chapter empty (Quarto's book starts chapters on odd pages);
-    the title page is exempt."""
-    import numpy as np
-    from PIL import Image
-
-    scale = dpi / 72
+    Only the page before a chapter may end early; the title page and
+    blank pages (see blank_pages) are left out."""
     titles = [_squash(t) for t in chapter_titles]
 
     def starts_chapter(i: int) -> bool:
         """The next page with text opens a chapter (or there is none)."""
-        while i < len(pdf.pages) and not [
-            ln for ln in pdf.pages[i] if not _is_page_number(ln)
-        ]:
+        while i < len(pdf.pages) and not _body(pdf.pages[i]):
             i += 1
         if i >= len(pdf.pages):
             return True
@@ -477,19 +479,12 @@ def blank_space(
         return any(t and t in head for t in titles)
 
     out = []
+    height = int(box.y1 * dpi / 72) - int(box.y0 * dpi / 72)
     for i, png in enumerate(pngs):
-        if i == 0:
+        inked = _inked_rows(png, box, dpi)
+        if i == 0 or inked.size == 0:
             continue
-        a = np.asarray(Image.open(png).convert("L")) < 200
-        y0, y1 = int(box.y0 * scale), int(box.y1 * scale)
-        rows = a[y0:y1, int(box.x0 * scale) : int(box.x1 * scale)].any(1)
-        inked = np.flatnonzero(rows)
-        height = y1 - y0
-        if inked.size == 0:  # an empty page
-            if not starts_chapter(i + 1):
-                out.append(f"page {i + 1} is empty")
-            continue
-        gaps = np.diff(inked)
+        gaps = inked[1:] - inked[:-1]
         inner = int(gaps.max()) if gaps.size else 0
         end = height - 1 - int(inked[-1])
         if inner > most * height:
@@ -503,6 +498,407 @@ def blank_space(
                 f"page is blank, and the next page goes on"
             )
     return out
+
+
+def blank_pages(
+    pngs: list[Path], pdf: PdfLayout, box: Box, dpi: int = 50
+) -> list[str]:
+    """Pages with nothing on them but a page number (the title page's
+    back, a book's filler before a chapter on an odd page)."""
+    empty = [
+        i
+        for i, png in enumerate(pngs)
+        if i
+        and not _body(pdf.pages[i])
+        and not _inked_rows(png, box, dpi).size
+    ]
+    return [f"page {i + 1} is blank" for i in empty]
+
+
+def _body(lines: list[list[Word]]) -> list[list[Word]]:
+    return [ln for ln in lines if not _is_page_number(ln)]
+
+
+def _inked_rows(png: Path, box: Box, dpi: int):  # noqa: ANN202 (ndarray)
+    """Indices of the pixel rows of the text area that carry ink."""
+    import numpy as np
+    from PIL import Image
+
+    scale = dpi / 72
+    a = np.asarray(Image.open(png).convert("L")) < 200
+    y0, y1 = int(box.y0 * scale), int(box.y1 * scale)
+    area = a[y0:y1, int(box.x0 * scale) : int(box.x1 * scale)]
+    return np.flatnonzero(area.any(1))
+
+
+# --- PDF: floats, tables and overlaps ---------------------------------------
+# What a reader sees, located on the page: `pdftotext` says where each word
+# is, the PDF's structure tree (`pdfinfo -struct`; Typst tags every PDF)
+# how many rows each table has, `pdfinfo -dests` where each heading starts.
+
+
+@dataclass(frozen=True)
+class Row:
+    """The words at one height of one page, left to right."""
+
+    page: int
+    y0: float
+    y1: float
+    text: str
+
+    @property
+    def at(self) -> tuple[int, float]:
+        return (self.page, self.y0)
+
+
+def rows(pdf: PdfLayout) -> list[Row]:
+    """Every page's words gathered into visual rows, top to bottom (the
+    cells of a table row are one row, whatever pdftotext's blocks),
+    without the page's furniture: its number and its running head (a
+    first row that starts or ends with the page number)."""
+    out = []
+    for n, page in enumerate(pdf.pages, 1):
+        words = sorted((w for ln in page for w in ln), key=_middle)
+        found: list[Row] = []
+        group: list[Word] = []
+        for w in [*words, None]:
+            if group and (w is None or _middle(w) - _middle(group[0]) > 3):
+                group.sort(key=lambda w: w.x0)
+                found.append(
+                    Row(
+                        n,
+                        min(w.y0 for w in group),
+                        max(w.y1 for w in group),
+                        " ".join(w.text for w in group),
+                    )
+                )
+                group = []
+            if w is not None:
+                group.append(w)
+        if found and re.match(rf"{n}\s|.*\s{n}$", found[0].text):
+            found.pop(0)
+        out += [r for r in found if r.text != str(n)]
+    return out
+
+
+def _middle(w: Word) -> float:
+    return (w.y0 + w.y1) / 2
+
+
+@dataclass
+class Tag:
+    """A node of the PDF's structure tree (its type and children)."""
+
+    name: str
+    children: list[Tag] = field(default_factory=list)
+
+    def find(self, name: str) -> Iterator[Tag]:
+        for c in self.children:
+            if c.name == name:
+                yield c
+            yield from c.find(name)
+
+
+def structure(pdf: Path) -> Tag:
+    """The structure tree of a tagged PDF (Typst tags every PDF), from
+    ``pdfinfo -struct``; an empty Document for an untagged one."""
+    out = subprocess.run(  # (pdfinfo's warnings on stderr are harmless)
+        ["pdfinfo", "-struct", str(pdf)], capture_output=True
+    ).stdout.decode("utf-8", "replace")
+    root = Tag("Document")
+    stack: list[tuple[int, Tag]] = [(-1, root)]
+    for line in out.splitlines():
+        body = line.lstrip(" ")
+        indent = len(line) - len(body)
+        if not indent or not body[:1].isalpha() or body.startswith("Object "):
+            continue  # the root, attributes, annotations
+        while stack[-1][0] >= indent:
+            stack.pop()
+        tag = Tag(re.split(r"[\s:]", body, maxsplit=1)[0])
+        stack[-1][1].children.append(tag)
+        stack.append((indent, tag))
+    return root
+
+
+FLOAT = r"(Figure|Table)\s+((?:[A-Z]|\d+)\.\d+)"
+
+
+def _number(label: str) -> tuple:
+    """Sort key of "Table 2.1", "Table A.5": chapters, then appendices."""
+    chapter, n = label.split()[1].split(".")
+    return (chapter.isalpha(), chapter.rjust(4), int(n))
+
+
+@dataclass(frozen=True)
+class TableShape:
+    header: bool  # a header row, repeated on every page the table spans
+    rows: int  # body rows
+
+
+def _captioned_tables(tag: Tag, captioned: bool = False) -> Iterator[Tag]:
+    """The innermost tables that have a caption: in the table itself, in
+    a table around it (a figure tagged as a table), or just before it or
+    before a block around it."""
+    before = None
+    for c in tag.children:
+        mine = (
+            captioned
+            or getattr(before, "name", "") == "Caption"
+            or (
+                c.name == "Table"
+                and any(k.name == "Caption" for k in c.children)
+            )
+        )
+        if c.name == "Table" and not next(c.find("Table"), None):
+            if mine:
+                yield c
+        else:
+            yield from _captioned_tables(c, mine)
+        before = c
+
+
+def table_shapes(doc: Tag, labels: list[str]) -> dict[str, TableShape]:
+    """Each numbered table's header and number of body rows, by label:
+    the structure tree lists the captioned tables in the order of their
+    numbers (an empty dict if their count is not that of the labels)."""
+    shapes = []
+    for t in _captioned_tables(doc):
+        head = [tr for h in t.find("THead") for tr in h.find("TR")]
+        # a header row of one cell spanning the table is a title line
+        columns = [tr for tr in head if len(tr.children) > 1]
+        rows = len(list(t.find("TR"))) - len(head)
+        shapes.append(TableShape(bool(columns), rows))
+    tables = sorted((x for x in labels if x.startswith("Table")), key=_number)
+    return dict(zip(tables, shapes)) if len(tables) == len(shapes) else {}
+
+
+def captions(found: list[Row]) -> dict[str, Row]:
+    """Where each numbered figure or table has its caption ("Figure
+    2.1: ..."), by label."""
+    out: dict[str, Row] = {}
+    for row in found:
+        for m in re.finditer(FLOAT + r":", row.text):
+            out.setdefault(f"{m.group(1)} {m.group(2)}", row)
+    return out
+
+
+def references(found: list[Row]) -> dict[str, list[Row]]:
+    """Rows that mention a figure or table (not its caption, not a
+    table's "(continued)" line), by label, in reading order."""
+    out: dict[str, list[Row]] = {}
+    for row in found:
+        for m in re.finditer(FLOAT + r"(?![\d:]|\s*\(continued)", row.text):
+            out.setdefault(f"{m.group(1)} {m.group(2)}", []).append(row)
+    return out
+
+
+def headings_at(pdf: Path, height: float) -> list[tuple[int, float]]:
+    """Where every heading starts (page, y from the top): Typst gives
+    each heading a named destination."""
+    out = subprocess.run(
+        ["pdfinfo", "-dests", str(pdf)], capture_output=True, text=True
+    ).stdout
+    return sorted(
+        (int(m.group(1)), height - float(m.group(2)))
+        for m in re.finditer(
+            r"^\s*(\d+)\s+\[\s*XYZ\s+\S+\s+([\d.]+)[^\]]*\]\s+\"(.*)\"$",
+            out,
+            re.M,
+        )
+        if not re.match(r"(fig|tbl|eq|lst)-", m.group(3))
+    )
+
+
+def unreferenced_floats(found: list[Row]) -> list[str]:
+    """Figures and tables that no text refers to."""
+    refs = references(found)
+    return [
+        f"{label} (page {cap.page}) is never referred to in the text"
+        for label, cap in captions(found).items()
+        if label not in refs
+    ]
+
+
+def misplaced_floats(
+    found: list[Row], heads: list[tuple[int, float]]
+) -> list[str]:
+    """Figures and tables that come before the first text that refers to
+    them, or that lie past the next heading after it (in another
+    question). A figure's image lies above its caption and holds no text,
+    so "before" compares with the caption."""
+    refs = references(found)
+    out = []
+    for label, cap in captions(found).items():
+        if label not in refs:
+            continue
+        first = refs[label][0]
+        where = f"{label} (page {cap.page})"
+        past = [h for h in heads if first.at < h < cap.at]
+        if first.at >= cap.at:
+            out.append(
+                f"{where} comes before the first text that refers to it "
+                f"(page {first.page})"
+            )
+        elif past:
+            out.append(
+                f"{where} lies past the heading on page {past[0][0]}, in "
+                f"another question than its first reference (page "
+                f"{first.page})"
+            )
+    return out
+
+
+# Rows of a broken table on either side of a page break: three, or half
+# of a table of four or five rows, but never one.
+MIN_ROWS = 3
+
+
+def _least_rows(rows: int) -> int:
+    return max(2, min(MIN_ROWS, rows // 2))
+
+
+ROW_GAP = 3.0  # points: more between two lines of a table starts a row
+
+
+def table_parts(
+    found: list[Row], cap: int, shape: TableShape
+) -> list[list[Row]]:
+    """Where a table's body rows lie: per page, the first line of each
+    row. The table starts after its caption (found[cap] and the lines
+    that follow it closely) and its header row; a row starts wherever
+    the gap to the line above exceeds ROW_GAP. On a new page the table
+    goes on after its repeated header, or (without one) after the
+    "(continued)" line."""
+    i = cap + 1
+    while i < len(found) and _gap(found[i - 1], found[i]) < ROW_GAP:
+        i += 1  # the caption's lines and its source line
+    if i >= len(found):
+        return []
+    header = found[i].text if shape.header else None
+    parts: list[list[Row]] = [[]]
+    if header is None:
+        parts[0].append(found[i])
+    i += 1
+    while i < len(found) and sum(map(len, parts)) < shape.rows:
+        row, above = found[i], found[i - 1]
+        if row.page != above.page:
+            j = _goes_on(found, i, header)
+            if j is None:
+                break  # the table ended with the page
+            parts.append([] if header else [found[j]])
+            i = j + 1
+        elif _gap(above, row) >= ROW_GAP:
+            parts[-1].append(row)
+            i += 1
+        else:
+            i += 1
+    return [p for p in parts if p]
+
+
+def _goes_on(found: list[Row], i: int, header: str | None) -> int | None:
+    """Where a table goes on, on the page of found[i]: its repeated
+    header, or the first line after a "(continued)" line."""
+    page = found[i].page
+    if header is not None:
+        return next(
+            (
+                j
+                for j in range(i, len(found))
+                if found[j].page == page and found[j].text == header
+            ),
+            None,
+        )
+    while (
+        i < len(found)
+        and found[i].page == page
+        and (
+            re.match(rf"{page}\b|.*\b{page}$", found[i].text)
+            or "(continued)" in found[i].text
+        )
+    ):
+        i += 1
+    return i if i < len(found) and found[i].page == page else None
+
+
+def _gap(above: Row, row: Row) -> float:
+    return row.y0 - above.y1 if row.page == above.page else float("inf")
+
+
+def broken_tables(found: list[Row], doc: Tag) -> list[str]:
+    """Tables that break badly: the caption on one page and the first row
+    on the next; a continuation with no "Table N (continued)" line above
+    it; fewer rows than _least_rows on one side of a break; a figure
+    between two parts."""
+    caps = captions(found)
+    shapes = table_shapes(doc, list(caps))
+    if not shapes:
+        return ["tables not checked: no structure tree lists them"]
+    figures = [r for label, r in caps.items() if label.startswith("Figure")]
+    out = []
+    for label, shape in shapes.items():
+        cap = caps[label]
+        parts = table_parts(found, found.index(cap), shape)
+        if not parts:
+            continue
+        if parts[0][0].page != cap.page:
+            out.append(
+                f"{label}: caption on page {cap.page}, its rows from page "
+                f"{parts[0][0].page}"
+            )
+        for before, part in zip(parts, parts[1:]):
+            page, top = part[0].page, part[0].y0
+            if not any(
+                r.page == page
+                and r.y0 < top
+                and re.search(re.escape(label) + r"\b.*continued", r.text)
+                for r in found
+            ):
+                out.append(
+                    f"{label} continues on page {page} without its caption"
+                )
+            out += [
+                f"{label}: {len(p)} row(s) alone on page {p[0].page}"
+                for p in (before, part)
+                if len(p) < _least_rows(shape.rows)
+            ]
+            out += [
+                f"{label} breaks around a figure on page {f.page}"
+                for f in figures
+                if before[-1].at < f.at < part[0].at
+            ]
+    return out
+
+
+def overlapping_words(pdf: Path) -> list[str]:
+    """Words printed over one another (a cell's text running into the
+    next cell): boxes from `pdftotext -raw -bbox`, which keeps words in
+    the order they were drawn, that overlap by more than OVERLAP across
+    and half their height up and down."""
+    out = []
+    for i, page in enumerate(_pdftotext_pages(pdf, "-raw", "-bbox")):
+        words = sorted(
+            (w for w in _words(i + 1, page) if _spelled(w.text)),
+            key=lambda w: w.x0,
+        )
+        for k, a in enumerate(words):
+            for b in words[k + 1 :]:
+                if b.x0 >= a.x1 - OVERLAP:
+                    break
+                high = min(a.y1, b.y1) - max(a.y0, b.y0)
+                if high > 0.5 * min(a.y1 - a.y0, b.y1 - b.y0):
+                    out.append(
+                        f"page {i + 1}: '{a.text}' and '{b.text}' overlap"
+                    )
+    return out
+
+
+OVERLAP = 1.0  # points: glyph boxes of neighbouring words may touch
+
+
+def _spelled(text: str) -> bool:
+    """A word with letters or digits: accents, radicals and quotes that
+    math and typography set over or against a letter are left out."""
+    return any(c.isalnum() for c in text)
 
 
 def empty_headings(text: str) -> list[str]:
@@ -557,22 +953,35 @@ def local_paths(text: str) -> list[str]:
 
 
 def pdf_problems(
-    pdf: Path, pngs: list[Path], headings: list[str], chapter_titles: list[str]
+    pdf: Path, root: Path = REPO, pngs: list[Path] | None = None
 ) -> list[str]:
-    """Everything a reader of the PDF would trip on, one line each."""
+    """Everything a reader of the PDF would trip on, one line each; the
+    headings and chapter titles are those of the sources under root, the
+    pages are rendered to a scratch folder unless given."""
+    if pngs is None:
+        with tempfile.TemporaryDirectory() as scratch:
+            pngs = render_pages(pdf, Path(scratch))
+            return pdf_problems(pdf, root, pngs)
     found = layout(pdf)
     box = text_box(found)
+    titles = chapter_titles(root)
     text = subprocess.run(
         ["pdftotext", "-layout", str(pdf), "-"],
         check=True,
         capture_output=True,
         text=True,
     ).stdout
+    seen = rows(found)
     return (
         overflowing_words(found, box)
-        + orphaned_headings(found, headings)
-        + inked_margins(pngs, box, chapter_pages(found, chapter_titles))
-        + blank_space(pngs, found, box, chapter_titles)
+        + overlapping_words(pdf)
+        + orphaned_headings(found, source_headings(root) + print_titles(root))
+        + inked_margins(pngs, box, chapter_pages(found, titles))
+        + blank_pages(pngs, found, box)
+        + blank_space(pngs, found, box, titles)
+        + broken_tables(seen, structure(pdf))
+        + unreferenced_floats(seen)
+        + misplaced_floats(seen, headings_at(pdf, found.height))
         + [f"heading without a title: {h}" for h in empty_headings(text)]
         + [f"math as plain text in a caption: {m}" for m in ascii_math(text)]
         + [f"local path: {p}" for p in local_paths(text)]
@@ -618,6 +1027,22 @@ def source_headings(root: Path) -> list[str]:
     return out
 
 
+def print_titles(root: Path) -> list[str]:
+    """The titles of folded callouts ("Derivation and checks"): in print
+    they unfold into a bold title line over their text, a heading to the
+    reader."""
+    from a2.pipeline.sections import chapters
+
+    out = []
+    for s in chapters(root):
+        lines = _markdown(s.source).splitlines()
+        for i, line in enumerate(lines[1:], 1):
+            m = re.match(r"^#{1,6}\s+(.+)$", line)
+            if m and re.match(r"^:::.*collapse=.?true", lines[i - 1]):
+                out.append(_heading(m.group(1)))
+    return sorted(set(out))
+
+
 def chapter_titles(root: Path) -> list[str]:
     """The first heading of every chapter (and the references)."""
     from a2.pipeline.sections import chapters
@@ -631,22 +1056,23 @@ def chapter_titles(root: Path) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    """``visual.py PROFILE``: the outputs of that profile's build."""
+    """PROFILE: the site and the PDF of that profile's build; --pdf
+    FILE: the PDF checks on one PDF."""
+    if argv[:1] == ["--pdf"]:
+        problems = pdf_problems(Path(argv[1]))
+        for p in problems:
+            print(f"problem: {p}")
+        print(f"{argv[1]}: {len(problems)} problems")
+        return 1 if problems else 0
     profile = argv[0] if argv and argv[0] else "full"
-    root = Path.cwd()
-    build = root / "build" / profile
-    dist = root / "dist" if profile == "full" else build / "dist"
+    build = Path.cwd() / "build" / profile
+    dist = Path.cwd() / "dist" if profile == "full" else build / "dist"
     out = build / "visual"
     problems = []
     for r in browse(dist / "site", out / "html"):
         problems += [f"{r.page}: {p}" for p in r.problems]
     pngs = render_pages(dist / "a2-writeup.pdf", out / "pdf")
-    problems += pdf_problems(
-        dist / "a2-writeup.pdf",
-        pngs,
-        source_headings(root),
-        chapter_titles(root),
-    )
+    problems += pdf_problems(dist / "a2-writeup.pdf", Path.cwd(), pngs)
     for p in problems:
         print(f"problem: {p}")
     print(
