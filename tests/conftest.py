@@ -75,6 +75,19 @@ def quarto() -> str | None:
     )
 
 
+@pytest.fixture(scope="session")
+def quarto_path() -> str:
+    """The Quarto the tests render with (never skipped: CI sets one up
+    from ../shared/quarto)."""
+    path = quarto()
+    if path is None:
+        pytest.fail(
+            "no Quarto: set QUARTO=path, put quarto on PATH or run "
+            "`make quarto`"
+        )
+    return path
+
+
 def make_smoke(*args: str) -> subprocess.CompletedProcess:
     """`make pdf PROFILE=smoke` on the real report, into
     build/test-smoke (its outputs in build/test-smoke/dist)."""

@@ -8,9 +8,7 @@ find every one (tools/defects.typ)."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -157,18 +155,11 @@ def test_no_page_ends_with_a_heading(layout: visual.PdfLayout) -> None:
 
 
 @pytest.fixture(scope="module")
-def defective(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def defective(
+    tmp_path_factory: pytest.TempPathFactory, quarto_path: str
+) -> Path:
     """tools/defects.typ compiled by Quarto's Typst."""
-    quarto = (
-        os.environ.get("QUARTO")
-        or shutil.which("quarto")
-        or str(REPO / ".tools/quarto/bin/quarto")
-    )
-    if (
-        not Path(quarto).is_file()
-        and os.environ.get("A2_REQUIRE_QUARTO") != "1"
-    ):
-        pytest.skip("no Quarto (set QUARTO=path or put quarto on PATH)")
+    quarto = quarto_path
     out = tmp_path_factory.mktemp("defects") / "defects.pdf"
     source = Path(visual.__file__).with_name("defects.typ")
     subprocess.run(
