@@ -63,6 +63,7 @@ MAX_MANIFEST_BYTES = 16 << 20  # a manifest of 25 epochs is about 10 KB
 MAX_CHECKPOINT_BYTES = 4 << 30  # when the model is not known
 LEGACY_CHECKPOINT = "checkpoint.pt"  # before checkpoints were hash-named
 _CHECKPOINT_NAME = re.compile(r"ckpt-[0-9a-f]{16}\.pt|checkpoint\.pt")
+_DEVICE = re.compile(r"[a-z]{2,16}(:[0-9]{1,3})?")  # 'cpu', 'cuda:0', 'mps'
 Log = Callable[[str], None] | None
 
 
@@ -557,8 +558,14 @@ def _read(
             raise ValueError(f"holds run {_shown(stored['key'])}")
         if stored["config"] != info.get("config", stored["config"]):
             raise ValueError("its manifest and checkpoint disagree")
-        if not isinstance(stored["meta"]["devices"], list):
+        devices = stored["meta"]["devices"]
+        if not isinstance(devices, list):
             raise ValueError("no devices in its metadata")
+        if not all(
+            isinstance(d, str) and _DEVICE.fullmatch(d) for d in devices
+        ):
+            # the sections cite them in their prose
+            raise ValueError("a device in its metadata is no torch device")
         for row in stored["trainer"]["history"]:
             if not all(
                 math.isfinite(row[k]) for k in ("train_loss", "valid_loss")

@@ -247,15 +247,25 @@ def test_a_checkpoint_that_is_a_device_or_too_large_is_damaged(
     assert said in line
 
 
-def test_stored_strings_reach_the_log_printable(stored, tiny_data):
-    """A manifest's devices in a shared cache, shown when it loads."""
+EVIL = "\x1b[2J\x1b]0;x\x07\r\u202eowned"
+STORED = {
+    # the sections cite a run's devices in their prose: only torch's
+    "devices": lambda d: d["meta"].update(devices=["cpu", EVIL]),
+    "key": lambda d: d.update(key=EVIL),
+}
 
-    def evil(d: dict) -> None:
-        d["meta"]["devices"] = ["cpu", "\x1b[2J\x1b]0;x\x07\r\u202eowned"]
 
-    rewrite(stored, evil, evil)
+@pytest.mark.parametrize("field", STORED)
+def test_stored_strings_are_checked_and_reach_the_log_printable(
+    stored, tiny_data, field
+):
+    """A checkpoint's fields in a shared cache: a device that is no torch
+    device, or another key, is damaged; no line carries a control
+    character."""
+    rewrite(stored, STORED[field], STORED[field])
     lines: list[str] = []
     cache.train_or_load(TINY, tiny_data, log=lines.append)
-    assert lines[0].endswith("trained on cpu, ??owned)"), lines
+    line = damaged_then_trained(lines, stored.name)
+    assert ("no torch device" if field == "devices" else "holds run") in line
     for line in lines:
         assert not re.search("[\x00-\x1f\x7f-\x9f\u202e]", line), line
