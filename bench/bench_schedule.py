@@ -38,6 +38,7 @@ import time
 from a2 import data as a2_data
 from a2 import experiments, schedule, settings
 from a2 import params as a2_params
+from a2.fileio import os_error_line
 from a2.pipeline import sections
 from a2.pipeline.build import section_params
 
@@ -113,4 +114,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except OSError as err:  # a path the system refuses: one line
+        sys.exit(f"bench_schedule: {os_error_line(err)}")

@@ -76,6 +76,7 @@ import torch.nn.functional as F
 
 from a2 import data as a2_data
 from a2 import settings
+from a2.fileio import os_error_line
 from a2.models import network
 from a2.schedule import forward_macs
 from a2.train import RunConfig, Trainer
@@ -370,4 +371,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except OSError as err:  # a path the system refuses: one line
+        sys.exit(f"bench_train: {os_error_line(err)}")

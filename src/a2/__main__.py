@@ -12,8 +12,11 @@ of section 4 or 5 may also hold keys that other experiments use
 them. ``runs`` lists the cached runs.
 
 A bad key or value, a bad data source or palette, a cache that cannot be
-used and a run that diverges each end with a one-line message and exit
-status 2 (a data problem names ``A2_DATA``).
+used, a run that diverges, an operating-system error (a name too long, no
+permission, a full disk) and running out of memory each end with a
+one-line message and exit status 2 (a data problem names ``A2_DATA``, an
+OS error its file). Whatever a listing prints from stored files goes
+through ``a2.text.printable``: no control characters reach the terminal.
 SIGINT (Ctrl-C) or SIGTERM ends training with one line, "interrupted after
 epoch N; rerun to resume" (exit 130 or 143): finished epochs are cached,
 and the next run goes on from there to the same numbers.
@@ -28,8 +31,10 @@ from typing import Any
 
 from a2 import config, settings
 from a2.data import DataError
+from a2.fileio import os_error_line, shown_name
 from a2.palette import PaletteError
 from a2.params import SCHEMAS, TrainCommand
+from a2.text import printable
 
 _current: dict[str, Any] = {}  # the run being trained, for interruptions
 
@@ -118,17 +123,18 @@ def cmd_runs(args: argparse.Namespace) -> None:
     )
     for m in good:
         c, meta, last = m["config"], m["meta"], m["final"] or {}
+        key, model = printable(m["key"]), printable(c["model"])
         print(
-            f"{m['key'][:16]:16} {c['model'][:14]:14} {c['kernel']:>1} "
+            f"{key[:16]:16} {model[:14]:14} {c['kernel']:>1} "
             f"{c['num_filters']:>3} "
             f"{meta.get('epochs_done', 0):>2}/{c['epochs']:<3} "
-            f"{','.join(meta['devices']):8} "
+            f"{printable(','.join(meta['devices'])):8} "
             f"{meta.get('train_seconds', 0):>8.1f} "
             f"{last.get('valid_loss', float('nan')):>8.4f} "
             f"{last.get('valid_acc', float('nan')):>7.2f}"
         )
     for line in bad:
-        print(f"warning: {line}", file=sys.stderr)
+        print(printable(f"warning: {line}"), file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,23 +175,28 @@ def main(argv: list[str] | None = None) -> int:
     _current.clear()
     received = [signal.SIGINT]
     previous = _on_sigterm(received)
+    from torch import OutOfMemoryError  # the GPU's, a RuntimeError
+
     from a2.cache import RunError
 
     try:
         args.func(args)
     except DataError as err:
-        print(
-            f"error: A2_DATA={settings.data_source()}: {err}", file=sys.stderr
-        )
-        return 2
+        return _error(f"A2_DATA={shown_name(settings.data_source())}: {err}")
     except (
         config.ParamsError,
         PaletteError,
         RunError,
         settings.SettingError,
     ) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return _error(str(err))
+    except OSError as err:  # a name too long, no permission, a full disk
+        return _error(os_error_line(err))
+    except (MemoryError, OutOfMemoryError):
+        return _error(
+            f"out of memory in 'python -m a2 {args.command}'; try smaller "
+            f"n_train, batch_size or num_filters"
+        )
     except KeyboardInterrupt:
         print(interrupted_message(), file=sys.stderr)
         return 128 + received[-1]
@@ -193,6 +204,12 @@ def main(argv: list[str] | None = None) -> int:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _error(message: str) -> int:
+    """One line on stderr, whatever the message holds; exit status 2."""
+    print(printable(f"error: {message}"), file=sys.stderr)
+    return 2
 
 
 def _on_sigterm(received: list[int]):

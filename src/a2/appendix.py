@@ -6,15 +6,22 @@ provenance record (``a2.provenance``: params files, commit, runs,
 checks) and the checkpoint cache's manifests (``a2.cache``). Local paths
 are never printed in full: a path inside the repository is shown
 relative to it, any other by its file name only.
+
+Every string read from those files (or from the machine) reaches a
+table cell through ``a2.text.code``: a file name, a manifest's model or
+devices, a check's name is shown as written, never as markup.
 """
 
 from __future__ import annotations
 
+import numbers
 import platform
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from a2.text import code
 
 SECTIONS_HEADER = (
     "section",
@@ -44,7 +51,7 @@ def shown_path(path: str, root: Path) -> str:
     p = Path(path).expanduser()
     try:
         return p.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # outside; a link loop
         return p.name
 
 
@@ -52,7 +59,7 @@ def data_setting(setting: str, root: Path) -> str:
     """The ``A2_DATA`` setting, printable (see :func:`shown_path`)."""
     if setting == "download":
         return "`download` (the official CIFAR-10 archive)"
-    return f"`{shown_path(setting, root)}` (a local copy)"
+    return f"{code(shown_path(setting, root))} (a local copy)"
 
 
 def environment_rows(built: str, commit: str) -> list[tuple[str, str]]:
@@ -66,14 +73,15 @@ def environment_rows(built: str, commit: str) -> list[tuple[str, str]]:
         device = (
             f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
         )
-    return [
+    rows = [
         ("built", built),
-        ("commit", f"`{commit}`"),
         ("Python", f"{platform.python_version()} on {sys.platform}"),
-        ("PyTorch", str(torch.__version__)),
-        ("NumPy", str(numpy.__version__)),
+        ("PyTorch", torch.__version__),
+        ("NumPy", numpy.__version__),
         ("device", device),
     ]
+    rows = [(name, code(value, plain=True)) for name, value in rows]
+    return rows[:1] + [("commit", code(commit))] + rows[1:]
 
 
 def data_rows(
@@ -84,16 +92,30 @@ def data_rows(
     16 hex digits so that a narrow page can wrap it."""
     kind, _, digest = checksum.partition(":")
     groups = " ".join(
-        f"`{digest[i : i + 16]}`" for i in range(0, len(digest), 16)
+        code(digest[i : i + 16]) for i in range(0, len(digest), 16)
     )
     return [
         ("setting (`A2_DATA`)", data_setting(setting, root)),
-        (f"checksum ({kind})", groups),
+        (f"checksum ({code(kind, plain=True)})", groups),
     ]
 
 
 def _files(paths: Sequence[str]) -> str:
-    return ", ".join(f"`{Path(p).name}`" for p in paths) or "none"
+    return ", ".join(code(Path(str(p)).name) for p in paths) or "none"
+
+
+def _text(value: Any) -> str:
+    """A value read from a record or manifest, for a cell: a number as
+    written (``0.001``, not a power of ten), anything else escaped."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    return code(value, plain=True)
+
+
+def _number(value: Any) -> float:
+    """A numeric cell; NaN (shown blank) for anything that is not one."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    return float(value) if ok else float("nan")
 
 
 def section_rows(records: dict[str, dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -106,10 +128,13 @@ def section_rows(records: dict[str, dict[str, Any]]) -> list[tuple[Any, ...]]:
         passed = sum(bool(c.get("passed")) for c in checks)
         rows.append(
             (
-                stem,
+                code(stem, plain=True),
                 _files(r.get("params", [])),
-                f"`{r.get('commit', '?')}`",
-                r.get("executed", "?").removesuffix(" UTC"),
+                code(r.get("commit", "?")),
+                code(
+                    str(r.get("executed", "?")).removesuffix(" UTC"),
+                    plain=True,
+                ),
                 len(r.get("runs", [])),
                 f"{passed} of {len(checks)}",
             )
@@ -123,21 +148,22 @@ def run_rows(manifests: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
     from a2.experiments import MODEL_NAMES
 
     rows = []
-    nan = float("nan")
+    settings = ("kernel", "num_filters", "lr", "batch_size", "epochs", "seed")
     for m in manifests:
         c, meta, last = m["config"], m.get("meta", {}), m.get("final") or {}
         data = meta.get("data", {})
+        model = str(c.get("model", "?"))
         rows.append(
             (
-                f"`{m['key']}`",
-                MODEL_NAMES.get(c["model"], c["model"]),
-                f"{c['kernel']}, {c['num_filters']}, {c['lr']:g}, "
-                f"{c['batch_size']}, {c['epochs']}, {c['seed']}",
-                f"{data.get('n_train', '?')} / {data.get('n_valid', '?')}",
-                ", ".join(meta.get("devices", [])) or "?",
-                float(meta.get("train_seconds", nan)),
-                float(last.get("valid_loss", nan)),
-                float(last.get("valid_acc", nan)),
+                code(m["key"]),
+                _text(MODEL_NAMES.get(model, model)),
+                ", ".join(_text(c.get(k, "?")) for k in settings),
+                f"{_text(data.get('n_train', '?'))} / "
+                f"{_text(data.get('n_valid', '?'))}",
+                ", ".join(map(_text, meta.get("devices", []))) or "?",
+                _number(meta.get("train_seconds")),
+                _number(last.get("valid_loss")),
+                _number(last.get("valid_acc")),
             )
         )
     return rows
@@ -150,7 +176,7 @@ def check_rows(record: dict[str, Any]) -> list[tuple[str, str]]:
     failed one fails the build, which is said where it is marked."""
     rows = []
     for c in record.get("checks", []):
-        diff = (c.get("quantity") or "").removeprefix("max |diff| ")
+        diff = str(c.get("quantity") or "").removeprefix("max |diff| ")
         shown = (
             f"{diff} ({c['tolerance']})"
             if c.get("tolerance")
@@ -158,5 +184,7 @@ def check_rows(record: dict[str, Any]) -> list[tuple[str, str]]:
         )
         if not c.get("passed"):
             shown += ": FAILED"
-        rows.append((c.get("name", "?"), shown))
+        rows.append(
+            (code(c.get("name", "?"), plain=True), code(shown, plain=True))
+        )
     return rows

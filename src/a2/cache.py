@@ -17,6 +17,13 @@ docstring edit keeps the key). Left out on purpose:
 - ``device``: a run trained on a GPU is reused on a CPU (its device is
   recorded in the manifest); CPU runs are bit-exact, GPU runs only close;
 - this file's source: how results are stored does not change them.
+
+An entry is not trusted by its key (its folder's name) alone: what the
+key hashes is stored with the run (``meta["request"]``) and compared on
+load with what is asked for, so a checkpoint copied or saved under
+another run's key is "damaged" and trained again, like one that does not
+fit the model. Files are read only when regular and of a size such a
+run can have (``a2.fileio.read_bounded``).
 """
 
 from __future__ import annotations
@@ -46,13 +53,17 @@ from torch import nn
 from a2 import models, provenance, settings
 from a2 import train as _train
 from a2.data import ColourData
-from a2.fileio import atomic_write, reason
+from a2.fileio import atomic_write, read_bounded, reason, shown_name
+from a2.text import printable
 from a2.train import History, RunConfig
 
 KEY_CHARS = 16
 MANIFEST = "manifest.json"
+MAX_MANIFEST_BYTES = 16 << 20  # a manifest of 25 epochs is about 10 KB
+MAX_CHECKPOINT_BYTES = 4 << 30  # when the model is not known
 LEGACY_CHECKPOINT = "checkpoint.pt"  # before checkpoints were hash-named
 _CHECKPOINT_NAME = re.compile(r"ckpt-[0-9a-f]{16}\.pt|checkpoint\.pt")
+_DEVICE = re.compile(r"[a-z]{2,16}(:[0-9]{1,3})?")  # 'cpu', 'cuda:0', 'mps'
 Log = Callable[[str], None] | None
 
 
@@ -106,8 +117,9 @@ def code_fingerprint(source: str) -> str:
     return _sha256(ast.dump(tree).encode())
 
 
-def run_key(config: RunConfig, data: ColourData) -> str:
-    """Short sha256 of all that changes a run's result (not the device)."""
+def request(config: RunConfig, data: ColourData) -> dict[str, Any]:
+    """All that changes a run's result (not the device): the run's
+    config, the data's content and the training code, as plain JSON."""
     run = {k: v for k, v in config.to_dict().items() if k != "device"}
     # getsource, not the file: in the code notebook the modules are cells,
     # and their source is found through linecache.
@@ -116,8 +128,17 @@ def run_key(config: RunConfig, data: ColourData) -> str:
         for name, mod in (("models", models), ("train", _train))
     }
     payload = {"run": run, "data": data.content_sha256, "code": code}
-    text = json.dumps(payload, sort_keys=True)
+    return json.loads(json.dumps(payload, sort_keys=True))
+
+
+def _key_of(asked: dict[str, Any]) -> str:
+    text = json.dumps(asked, sort_keys=True)
     return _sha256(text.encode())[:KEY_CHARS]
+
+
+def run_key(config: RunConfig, data: ColourData) -> str:
+    """Short sha256 of :func:`request`: all that changes a run's result."""
+    return _key_of(request(config, data))
 
 
 def runs_dir() -> Path:
@@ -139,26 +160,32 @@ def train_or_load(
     loads from a read-only cache; a run that cannot be saved (read-only
     cache, full disk) or that diverges is a RunError.
     """
-    key = run_key(config, data)
+    asked = request(config, data)
+    key = _key_of(asked)
     folder = runs_dir() / key
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise RunError(_unwritable(key, folder, err)) from None
     with _locked(folder, key, log):
-        stored = None if retrain else _read(folder, key, log)
         trainer = _train.Trainer(config, data)
+        limit = _checkpoint_limit(trainer)
+        stored = None if retrain else _read(folder, key, log, limit)
         if stored is not None:
             try:
-                trainer.load_state_dict(stored["trainer"])
+                problem = _mismatch(stored, asked, data)
+                if problem is None:
+                    trainer.load_state_dict(stored["trainer"])
             except Exception as err:  # shapes or keys of another model
-                _damaged(
-                    log, key, f"does not fit the model: {reason(err, 80)}"
-                )
+                problem = f"does not fit the model: {reason(err, 80)}"
+            if problem is not None:
+                _damaged(log, key, problem)
                 _discard(folder)
                 stored = None
                 trainer = _train.Trainer(config, data)  # a clean start
-        meta = _new_meta(data, key) if stored is None else stored["meta"]
+        meta = (
+            _new_meta(data, key, asked) if stored is None else stored["meta"]
+        )
         done = len(trainer.history)
         if done >= config.epochs:
             _say(
@@ -202,10 +229,59 @@ def train_or_load(
 def stored_epochs(key: str) -> int:
     """Finished epochs of run ``key`` in the cache (0 when none)."""
     try:
-        info = json.loads((runs_dir() / key / MANIFEST).read_text())
+        info = _manifest(runs_dir() / key / MANIFEST)
         return int(info["meta"]["epochs_done"])
     except (OSError, ValueError, KeyError, TypeError, settings.SettingError):
         return 0
+
+
+def _manifest(path: Path) -> Any:
+    """A manifest's JSON: a regular file of at most MAX_MANIFEST_BYTES."""
+    return json.loads(read_bounded(path, MAX_MANIFEST_BYTES))
+
+
+def _checkpoint_limit(trainer: _train.Trainer) -> int:
+    """The most bytes a checkpoint of this trainer's model can take: its
+    weights and Adam's two moments, plus room for RNG states and
+    history."""
+    weights = sum(
+        t.numel() * t.element_size()
+        for t in trainer.model.state_dict().values()
+    )
+    return 4 * weights + (64 << 20)
+
+
+def _mismatch(
+    stored: dict[str, Any], asked: dict[str, Any], data: ColourData
+) -> str | None:
+    """What makes a stored run another run than the one asked for (its
+    config, data or training code), or None. Entries from before
+    ``meta["request"]`` was stored are compared by config and data
+    subset."""
+    config = {k: v for k, v in stored["config"].items() if k != "device"}
+    config = json.loads(json.dumps(config, sort_keys=True))
+    if config != asked["run"]:
+        diff = [
+            f"{k} {_shown(config.get(k))}, not {_shown(asked['run'].get(k))}"
+            for k in sorted(set(config) | set(asked["run"]))
+            if config.get(k) != asked["run"].get(k)
+        ]
+        return "holds another run: " + ", ".join(diff[:3])
+    kept = stored["meta"].get("request")
+    if kept is None:
+        subset = ("label", "n_train", "n_valid")
+        got = stored["meta"].get("data", {})
+        same = all(got.get(k) == data.identity.get(k) for k in subset)
+        return None if same else "holds a run on other data"
+    if kept.get("data") != asked["data"]:
+        return "holds a run on other data"
+    if kept.get("code") != asked["code"]:
+        return "holds a run of other training code"
+    return None
+
+
+def _shown(value: Any) -> str:
+    return shown_name(json.dumps(value), 40)
 
 
 def scan_runs() -> tuple[list[dict[str, Any]], list[str]]:
@@ -214,11 +290,13 @@ def scan_runs() -> tuple[list[dict[str, Any]], list[str]]:
     good, bad = [], []
     for path in sorted(runs_dir().glob(f"*/{MANIFEST}")):
         try:
-            manifest = json.loads(path.read_text())
+            manifest = _manifest(path)
             _check_manifest(manifest)
+            if manifest["key"] != path.parent.name:
+                raise ValueError(f"holds run {_shown(manifest['key'])}")
         except Exception as err:  # OSError, ValueError, TypeError, ...
             bad.append(
-                f"{path} is malformed ({reason(err, 80)}); the "
+                f"{shown_name(path)} is malformed ({reason(err, 80)}); the "
                 f"run is trained again when used"
             )
             continue
@@ -268,8 +346,10 @@ def _epochs(n: int) -> str:
 
 
 def _say(log: Log, line: str) -> None:
+    """A line for the terminal: stored strings in it (devices, keys, a
+    damaged file's reason) cannot send it control characters."""
     if log is not None:
-        log(line)
+        log(printable(line))
 
 
 def _damaged(log: Log, key: str, reason: str) -> None:
@@ -343,9 +423,12 @@ def _locked(folder: Path, key: str, log: Log) -> Iterator[None]:
         os.close(fd)
 
 
-def _new_meta(data: ColourData, key: str) -> dict[str, Any]:
+def _new_meta(
+    data: ColourData, key: str, asked: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "key": key,
+        "request": asked,
         "created": _now(),
         "torch": str(torch.__version__),
         "git": provenance.commit(settings.REPO),
@@ -447,28 +530,42 @@ def _discard(folder: Path) -> None:
                 path.unlink()
 
 
-def _read(folder: Path, key: str, log: Log) -> dict[str, Any] | None:
+def _read(
+    folder: Path, key: str, log: Log, limit: int = MAX_CHECKPOINT_BYTES
+) -> dict[str, Any] | None:
     """The stored checkpoint, or None on a miss; a damaged entry is
     reported in one line, removed, and treated as a miss. Checkpoints
-    that no manifest names (a kill before the first commit) are a miss."""
+    that no manifest names (a kill before the first commit) are a miss.
+    A manifest or checkpoint that is not a regular file, or larger than
+    its kind can be (``limit`` bytes for the checkpoint), is damaged."""
     manifest = folder / MANIFEST
     if not manifest.exists():
         return None
     try:
-        info = json.loads(manifest.read_text())
+        info = _manifest(manifest)
         name = info.get("checkpoint", LEGACY_CHECKPOINT)
         if not isinstance(name, str) or not _CHECKPOINT_NAME.fullmatch(name):
             raise ValueError("the manifest names no checkpoint")
-        blob = (folder / name).read_bytes()
+        if info.get("key", key) != key:
+            raise ValueError(f"its manifest holds run {_shown(info['key'])}")
+        blob = read_bounded(folder / name, limit)
         if _sha256(blob) != info["checkpoint_sha256"]:
             raise ValueError("checksum mismatch")
         stored = torch.load(
             io.BytesIO(blob), map_location="cpu", weights_only=True
         )
         if stored["key"] != key:
-            raise ValueError(f"holds run {stored['key']}")
-        if not isinstance(stored["meta"]["devices"], list):
+            raise ValueError(f"holds run {_shown(stored['key'])}")
+        if stored["config"] != info.get("config", stored["config"]):
+            raise ValueError("its manifest and checkpoint disagree")
+        devices = stored["meta"]["devices"]
+        if not isinstance(devices, list):
             raise ValueError("no devices in its metadata")
+        if not all(
+            isinstance(d, str) and _DEVICE.fullmatch(d) for d in devices
+        ):
+            # the sections cite them in their prose
+            raise ValueError("a device in its metadata is no torch device")
         for row in stored["trainer"]["history"]:
             if not all(
                 math.isfinite(row[k]) for k in ("train_loss", "valid_loss")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import os
 import shutil
 import socket
@@ -34,7 +35,16 @@ import torch
 
 from a2 import palette as pal
 from a2 import settings
-from a2.fileio import RefusedPickle, reason, restricted_loads
+from a2.fileio import (
+    FileRefused,
+    RefusedPickle,
+    npy_header,
+    open_regular,
+    os_error_line,
+    read_bounded,
+    reason,
+    restricted_loads,
+)
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -43,7 +53,16 @@ FOLDER = "cifar-10-batches-py"
 DOWNLOAD_TIMEOUT_S = 10.0
 HORSE = 7
 BATCH_PIXELS = 3 * 32 * 32  # one image, row of a batch's b'data'
-MAX_ARCHIVE_BYTES = 1 << 30  # the official archive unpacks to 178 MB
+# Untrusted files are bounded by the largest CIFAR-10 layout, checked
+# before they are read: the official archive unpacks to 178 MB in 9
+# members; a batch of 10,000 images is a 31 MB pickle (up to twice that
+# when Python 3 writes protocol 2: bytes go as UTF-8 text); an .npz holds
+# at most 50,000 training and 10,000 test images.
+MAX_ARCHIVE_BYTES = 1 << 30
+MAX_ARCHIVE_MEMBERS = 64
+MAX_BATCH_BYTES = 2 * 10_000 * BATCH_PIXELS + (4 << 20)
+MAX_IMAGES = {"train": 50_000, "test": 10_000}
+MAX_NPY_HEADER = 1 << 16
 
 LOCAL_OPTIONS = (
     "Without a network, set A2_DATA (or pass `source`) to a local copy: "
@@ -155,18 +174,23 @@ def load_arrays(
     for an archive (downloaded or local) and ``sha256:<hash of the arrays>``
     for a folder or an npz.
     """
-    source = str(source if source is not None else settings.data_source())
+    chosen = settings.data_source() if source is None else str(source)
+    source = settings.normalise_data(chosen)
     if source == "download":
         return _from_archive(download(), MD5)
-    path = Path(source).expanduser()
-    if path.is_dir():
-        arrays = _read_batches(path)
-        return (*arrays, "sha256:" + _hash_arrays(arrays))
-    if path.is_file() and path.name.endswith(".npz"):
-        arrays = _read_npz(path)
-        return (*arrays, "sha256:" + _hash_arrays(arrays))
-    if path.is_file() and path.name.endswith((".tar.gz", ".tgz")):
-        return _from_archive(path, _md5(path))
+    path = Path(source)
+    try:
+        is_dir, is_file = path.is_dir(), path.is_file()
+        if is_dir:
+            arrays = _read_batches(path)
+            return (*arrays, "sha256:" + _hash_arrays(arrays))
+        if is_file and path.name.endswith(".npz"):
+            arrays = _read_npz(path)
+            return (*arrays, "sha256:" + _hash_arrays(arrays))
+        if is_file and path.name.endswith((".tar.gz", ".tgz")):
+            return _from_archive(path, _md5(path))
+    except OSError as err:  # a name too long, no permission, a link loop
+        raise DataError(f"{os_error_line(err)}. {LOCAL_OPTIONS}") from None
     raise DataError(
         f"data source '{source}' is neither 'download' nor an "
         f"existing folder, .tar.gz or .npz. {LOCAL_OPTIONS}"
@@ -266,8 +290,9 @@ def _extract(archive: Path, out: Path, md5: str) -> None:
     """Unpack ``archive`` into ``out`` through a private temporary folder
     (two processes may extract at once). Only plain files and folders
     inside ``out`` are admitted: a link, a device, an absolute path, a
-    '..' or more than ``MAX_ARCHIVE_BYTES`` is refused before anything
-    is written."""
+    '..', more than ``MAX_ARCHIVE_MEMBERS`` members or more than
+    ``MAX_ARCHIVE_BYTES`` is refused before anything is written, and
+    before the rest of the archive is read."""
 
     def refuse(reason: str) -> DataError:
         return DataError(
@@ -285,8 +310,17 @@ def _extract(archive: Path, out: Path, md5: str) -> None:
         ) from None
     try:
         with tarfile.open(archive, "r:gz") as tar:
-            members = tar.getmembers()
-            for m in members:
+            members = []
+            for m in tar:  # read lazily: stop at the first bound passed
+                members.append(m)
+                if len(members) > MAX_ARCHIVE_MEMBERS:
+                    raise refuse(
+                        f"it holds over {MAX_ARCHIVE_MEMBERS} members"
+                    )
+                if tar.offset > MAX_ARCHIVE_BYTES:  # past this member's data
+                    raise refuse(
+                        f"it unpacks to over {MAX_ARCHIVE_BYTES >> 20} MB"
+                    )
                 name = m.name[:100]
                 parts = PurePosixPath(m.name).parts
                 if m.issym() or m.islnk():
@@ -297,10 +331,6 @@ def _extract(archive: Path, out: Path, md5: str) -> None:
                     raise refuse(
                         f"member {name!r} points outside the archive's folder"
                     )
-            if sum(m.size for m in members) > MAX_ARCHIVE_BYTES:
-                raise refuse(
-                    f"it unpacks to over {MAX_ARCHIVE_BYTES >> 20} MB"
-                )
             tar.extractall(tmp, members=members, filter="data")
         (tmp / ".extracted").touch()
     except DataError:
@@ -325,7 +355,7 @@ def _read_batches(folder: Path, archive: Path | None = None):
     if (folder / FOLDER).is_dir():
         folder = folder / FOLDER
     names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-    missing = [n for n in names if not (folder / n).is_file()]
+    missing = [n for n in names if not os.path.exists(folder / n)]
     if missing:
         what = f"{archive} lacks {FOLDER}/" if archive else f"{folder} lacks "
         raise DataError(
@@ -357,7 +387,11 @@ def _read_batch(path: Path, shown: str) -> tuple[np.ndarray, np.ndarray]:
         )
 
     try:
-        batch = restricted_loads(path.read_bytes())
+        batch = restricted_loads(read_bounded(path, MAX_BATCH_BYTES))
+    except FileRefused as err:  # a FIFO, a device, over 10,000 images
+        raise DataError(
+            f"{shown} was refused: it {err}. {LOCAL_OPTIONS}"
+        ) from None
     except RefusedPickle as err:
         raise DataError(
             f"{shown} was refused: {err}; a CIFAR-10 batch "
@@ -408,39 +442,72 @@ NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
 def _read_npz(path: Path):
-    """The four arrays, checked: images uint8 (N, 3, 32, 32), labels
-    integer (N,). Garbage, a truncated zip or a plain .npy is a DataError."""
+    """The four arrays, each checked by its zip and npy headers before it
+    is read: images uint8 (N, 3, 32, 32), labels integer (N,), no member
+    larger than the official layout's (``MAX_IMAGES``), and no header
+    declaring more data than its member holds; so a small file that
+    inflates to gigabytes is refused first. Garbage, a truncated zip or a
+    plain .npy is a DataError."""
     try:
-        npz = np.load(path, allow_pickle=False)  # never unpickle data
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise ValueError(f"holds a single {type(npz).__name__}")
-        with npz:
-            arrays = tuple(npz[k] for k in NPZ_KEYS)
+        with open_regular(path, MAX_ARCHIVE_BYTES) as fh:
+            if fh.read(2) != b"PK":
+                raise ValueError("not a zip archive, which an npz is")
+            fh.seek(0)
+            with np.load(fh, allow_pickle=False) as npz:
+                heads = [_npz_header(path, npz.zip, k) for k in NPZ_KEYS]
+                _check_npz(path, heads)
+                return tuple(npz[k] for k in NPZ_KEYS)
+    except DataError:
+        raise
     except Exception as err:  # ValueError, BadZipFile, KeyError, OSError
         raise DataError(
             f"{path} is not an npz with x_train, y_train, "
             f"x_test, y_test ({reason(err)})"
             f". {LOCAL_OPTIONS}"
         ) from None
-    for name, x, y in (("train", *arrays[:2]), ("test", *arrays[2:])):
-        if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (3, 32, 32):
+
+
+def _npz_header(path: Path, zf: Any, key: str) -> tuple[np.dtype, tuple]:
+    """(dtype, shape) of member ``key``, read from its headers alone."""
+    info = zf.getinfo(f"{key}.npy")
+    images = MAX_IMAGES[key.partition("_")[2]]
+    most = images * (BATCH_PIXELS if key[0] == "x" else 8) + MAX_NPY_HEADER
+    if info.file_size > most:
+        raise DataError(
+            f"{path} was refused: {key} unpacks to {info.file_size:,} "
+            f"bytes, more than the largest CIFAR-10 layout needs "
+            f"({most:,}). {LOCAL_OPTIONS}"
+        )
+    with zf.open(info) as fh:
+        shape, dtype = npy_header(fh)
+    if math.prod(shape) * dtype.itemsize > info.file_size:
+        raise ValueError(f"{key}'s header declares more data than it holds")
+    return dtype, shape
+
+
+def _check_npz(path: Path, heads: list[tuple[np.dtype, tuple]]) -> None:
+    for name, ((xd, xs), (yd, ys)) in (
+        ("train", heads[:2]),
+        ("test", heads[2:]),
+    ):
+        if xd != np.uint8 or len(xs) != 4 or xs[1:] != (3, 32, 32):
             raise DataError(
                 f"{path}: x_{name} must be uint8 "
-                f"(N, 3, 32, 32), got {x.dtype} {x.shape}. "
+                f"(N, 3, 32, 32), got {xd} {xs}. "
                 f"{LOCAL_OPTIONS}"
             )
-        if (
-            y.ndim != 1
-            or len(y) != len(x)
-            or not np.issubdtype(y.dtype, np.integer)
-        ):
+        if xs[0] > MAX_IMAGES[name]:
+            raise DataError(
+                f"{path} was refused: x_{name} holds {xs[0]:,} images; "
+                f"CIFAR-10 has {MAX_IMAGES[name]:,}. {LOCAL_OPTIONS}"
+            )
+        if len(ys) != 1 or ys[0] != xs[0] or not np.issubdtype(yd, np.integer):
             raise DataError(
                 f"{path}: y_{name} must be integer labels of "
-                f"shape ({len(x)},), one per image of "
-                f"x_{name}, got {y.dtype} {y.shape}. "
+                f"shape ({xs[0]},), one per image of "
+                f"x_{name}, got {yd} {ys}. "
                 f"{LOCAL_OPTIONS}"
             )
-    return arrays
 
 
 def _hash_arrays(arrays) -> str:

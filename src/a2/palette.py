@@ -19,8 +19,10 @@ import torch
 from a2 import settings
 from a2.fileio import (
     NPY_MAGIC,
+    FileRefused,
     RefusedPickle,
     atomic_write,
+    read_bounded,
     reason,
     restricted_loads,
     restricted_npy,
@@ -33,6 +35,8 @@ SAMPLE = 200_000  # pixels used by k-means (of 5.1 million for one class)
 ITERS = 50  # ~1.5 s; centres then move by < 5/255 more till converged
 TOL = 1e-5  # RGB in [0, 1]: far below one 8-bit level
 VERSION = 1  # bump when the k-means below changes: old caches go stale
+# The course's palette file is under 1 KB; a cached one is (K, 3) float32.
+MAX_FILE_BYTES = 1 << 20
 
 
 class PaletteError(ValueError):
@@ -117,7 +121,8 @@ def cached_kmeans(
     path = settings.cache_dir() / "data" / f"palette-{key}.npy"
     if path.is_file():
         try:
-            colours = np.load(path, allow_pickle=False)
+            blob = read_bounded(path, MAX_FILE_BYTES)
+            colours = restricted_npy(blob)
             if colours.shape == (k, 3) and np.isfinite(colours).all():
                 return colours.astype(np.float32)
         except Exception:  # unreadable or foreign: recompute below
@@ -142,16 +147,19 @@ def load_palette_file(path: str | Path) -> np.ndarray:
     pickle; either is read without running code (``a2.fileio``), so a
     file naming anything but arrays, lists and numbers is refused.
     """
-    path = Path(path).expanduser()
-    if path.is_dir():
-        raise PaletteError(f"palette file {path} is a folder, not a file")
+    path = settings.normalise_path(str(path))
     try:
-        blob = path.read_bytes()
+        blob = read_bounded(path, MAX_FILE_BYTES)
     except FileNotFoundError:
         raise PaletteError(f"palette file {path} not found") from None
-    except OSError as err:
+    except FileRefused as err:
         raise PaletteError(
-            f"palette file {path} cannot be read ({err.strerror})"
+            f"palette file {path} was refused: it {err}"
+        ) from None
+    except (OSError, ValueError) as err:  # no permission, a NUL in the name
+        raise PaletteError(
+            f"palette file {path} cannot be read "
+            f"({getattr(err, 'strerror', None) or reason(err)})"
         ) from None
     try:
         if blob.startswith(NPY_MAGIC):

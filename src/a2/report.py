@@ -10,6 +10,8 @@
   line ("5 checks passed").
 - :func:`source` names the trained models behind the figure or table of
   its cell; the build adds them to that caption's source line.
+- :func:`code` / :func:`link` (``a2.text``) show text from outside
+  (file names, manifest fields) verbatim, never as markup.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+
+from a2.text import code
+from a2.text import link as link  # the build's source lines use it
 
 SOURCE_MIME = "application/vnd.a2.source+json"
 
@@ -73,8 +78,12 @@ def sci(x: float, digits: int = 1) -> Md:
 def fmt(value: Any, digits: int | None = None) -> Md:
     """A value as print text: ints with thousands separators, floats with
     ``digits`` decimals (or a short general form), very large or small
-    floats as powers of ten, lists item by item; text as it is."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
+    floats as powers of ten, lists item by item; a string (a parameter
+    value, say) or any other object is shown as written, never as markup
+    (``a2.text.code``): text meant as Markdown is :class:`Md` already."""
+    if isinstance(value, Md):
+        return value
+    if isinstance(value, bool) or value is None:
         return Md("null" if value is None else str(value))
     if isinstance(value, numbers.Integral):
         return Md(f"{int(value):,}")
@@ -87,7 +96,7 @@ def fmt(value: Any, digits: int | None = None) -> Md:
         return Md(f"{x:g}")
     if isinstance(value, (list, tuple)):
         return Md("[" + ", ".join(fmt(v, digits) for v in value) + "]")
-    return Md(str(value))
+    return Md(code(value, plain=True))
 
 
 def plural(n: int, word: str, many: str | None = None) -> Md:
@@ -95,35 +104,20 @@ def plural(n: int, word: str, many: str | None = None) -> Md:
     return Md(f"{fmt(n)} {word if n == 1 else (many or word + 's')}")
 
 
-# --- text from outside (file names, keys) -----------------------------------
-
-
-def code(text: str, in_table: bool = False) -> str:
-    """``text`` as an inline code span that shows it verbatim, whatever
-    it holds (backticks, HTML, Markdown): a file name from a user never
-    becomes markup in the site."""
-    text = " ".join(str(text).split())
-    runs = [len(m) for m in re.findall(r"`+", text)]
-    fence = "`" * (max(runs, default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    span = f"{fence}{pad}{text}{pad}{fence}"
-    return span.replace("|", "\\|") if in_table else span
-
-
-def link(text: str, href: str) -> str:
-    """A link whose text is a code span and whose target is
-    percent-encoded: safe for any file name."""
-    from urllib.parse import quote
-
-    return f"[{code(text)}](<{quote(href, safe='/#.-_~')}>)"
-
-
 # --- tables ----------------------------------------------------------------
 
 
+# A code span, a backslash escape, or a bare pipe (a cell's end, unless
+# escaped; a pipe inside a code span is text to pandoc).
+_PIPE = re.compile(r"(?<!`)(`+)(?!`).*?(?<!`)\1(?!`)|\\.|\|", re.S)
+
+
 def _cell(v: Any, digits: int | None) -> str:
+    """A cell: a string is Markdown (text from outside goes through
+    ``code``), anything else is formatted by :func:`fmt`."""
     text = fmt(v, digits) if not isinstance(v, str) else v
-    return text.replace("|", "\\|").replace("\n", " ")
+    text = _PIPE.sub(lambda m: "\\|" if m[0] == "|" else m[0], text)
+    return text.replace("\n", " ")
 
 
 def table_markdown(
@@ -253,7 +247,9 @@ def checks(title: str | None = None) -> None:
     if not done:
         return
     head = title or (f"{len(done)} check{'s' if len(done) > 1 else ''} passed")
-    items = "\n".join(f"- {c.line()}" for c in done)
+    items = "\n".join(  # a name is shown as written, never as markup
+        f"- {code(c.name, plain=True)}{c.line()[len(c.name) :]}" for c in done
+    )
     md(
         f'::: {{.callout-note .a2-checks collapse="true"}}\n'
         f"## {head}\n\n{items}\n:::\n"

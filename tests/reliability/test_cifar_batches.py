@@ -130,7 +130,10 @@ BAD_BATCHES = {
         _batch(data=np.zeros((20, 3072))),
         "got float64 (20, 3072)",
     ),
-    "data as a list": (_batch(data=[[0] * 3072] * 20), "got a list"),
+    "data as a list": (
+        _batch(data=[[0] * 3072 for _ in range(20)]),  # not shared: see
+        "got a list",  # test_untrusted_files for shared references
+    ),
     "data of one dimension": (
         _batch(data=np.zeros(3072 * 20, np.uint8)),
         "got uint8 (61440,)",

@@ -1,0 +1,356 @@
+"""Text from outside the repository never renders as markup (issue 21,
+class 1) nor reaches a terminal raw (class 9).
+
+Each hostile string goes through every route by which such text reaches
+the book: a file name (data setting, params files, a source line's
+link), the fields of a run manifest in a shared cache, a parameter
+value, a check's name, what the machine reports. The Markdown is turned
+into HTML by pandoc (and, book-style, by Quarto): no element or
+attribute of the input may be live, the table keeps its cells, and the
+reader sees the input as written.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from a2 import appendix, params, report
+from a2.text import code, link, printable
+
+HOSTILE = {
+    "issue's file name": "p`<img src=x onerror=alert(1)>`.yaml",
+    "script": "<script>alert(1)</script>.npz",
+    "pipes and rows": "a | b\n|---|---|\n| <img src=x onerror=alert(1)> |",
+    "math": "$x^2$ $$y$$ \\(z\\) \\[w\\]",
+    "shortcode": "{{< include /etc/hostname >}}",
+    "var shortcode": "{{< var s6.setting >}}",
+    "escaped shortcode": "{{{< var s6.setting >}}} {{</* var x */>}}",
+    "cross-reference and citation": "@fig-x [@doe2020] -@tbl-y",
+    "raw attribute": "`<img src=x onerror=alert(1)>`{=html}",
+    "links": "[x](javascript:alert(1)) <javascript:alert(1)> <http://x>",
+    "entities": "&lt;img src=x onerror=alert(1)&gt; &amp;",
+    "html attribute": '<b onmouseover="alert(1)">x</b>',
+    "backticks": "`` ` ```<img src=x onerror=alert(1)>",
+    "backslashes": "\\`<i>x</i>\\ \\",
+    "fenced div": "::: {.callout}\n<img src=x onerror=alert(1)>\n:::",
+    "emphasis and footnote": "*a* _b_ **c** ~~d~~ ^e^ ~f~ [^1] <!-- c -->",
+    "control characters": "\x1b[31mred\x1b[0m\r\x07\x00<u>x</u>\u202e",
+}
+BENIGN = "plain-name.yaml"  # each route's elements with harmless text
+BAD_CLASSES = {"math", "citation", "quarto-xref", "footnote-ref"}
+
+
+def slug(name: str) -> str:
+    return re.sub("[^a-z0-9]+", "-", name.lower())
+
+
+def seen(text: str) -> str:
+    """What a reader should see of ``text``: as written, white space
+    runs as one space, control characters as '?'."""
+    return " ".join(printable(" ".join(text.split())).split())
+
+
+def routes(h: str, root: Path, monkeypatch) -> dict[str, tuple[str, list]]:
+    """route -> (Markdown, what a reader must see in it)."""
+    shown = []  # what report.md displays
+    monkeypatch.setattr(report, "md", shown.append)
+    monkeypatch.setattr("a2.provenance.note_check", lambda c: None)
+    monkeypatch.setattr(report, "_pending", [])
+    report.check_true(h, True)
+    report.checks()
+    monkeypatch.setattr(appendix.platform, "machine", lambda: h)
+    defaults = params.schema("4-pooling").defaults
+    data_file = Path("/elsewhere", h)
+    manifest = {
+        "key": h,
+        "config": {
+            "model": h,
+            "kernel": h,
+            "num_filters": 32,
+            "lr": h,
+            "batch_size": 100,
+            "epochs": 25,
+            "seed": [h],
+        },
+        "meta": {
+            "data": {"n_train": h, "n_valid": 1000},
+            "devices": ["cpu", h],
+            "train_seconds": h,
+        },
+        "final": {"valid_loss": h, "valid_acc": 55.0},
+    }
+    record = {
+        "params": [f"params/{h}", str(data_file)],
+        "commit": h,
+        "executed": h,
+        "runs": [h],
+        "checks": [{"name": h, "passed": True}],
+    }
+    check = {"name": h, "quantity": h, "tolerance": h, "passed": True}
+
+    def table(rows, header) -> str:
+        return report.table_markdown(rows, header)
+
+    return {
+        "data setting": (
+            "The data come from "
+            + appendix.data_setting(str(data_file), root)
+            + ".",
+            [data_file.name],
+        ),
+        "data table": (
+            table(
+                appendix.data_rows(str(data_file), "sha256:ab", root), ("", "")
+            ),
+            [data_file.name],
+        ),
+        "params files and commit": (
+            table(
+                appendix.section_rows({h: record}), appendix.SECTIONS_HEADER
+            ),
+            [h, Path(f"params/{h}").name, data_file.name],
+        ),
+        "run manifest": (
+            table(appendix.run_rows([manifest]), appendix.RUNS_HEADER),
+            [h],
+        ),
+        "check names (appendix)": (
+            table(appendix.check_rows({"checks": [check]}), ("a", "b")),
+            [h],
+        ),
+        "check names (section)": (shown[0], [h]),
+        "parameter values": (
+            params.SectionParams(
+                "4-pooling", {**defaults, "kernel": h}
+            )._repr_markdown_(),
+            [h],
+        ),
+        "parameter values in a table": (
+            table([[[h, 1], h.count("x")]], ("values", "n")),
+            [h],
+        ),
+        "source line": (f"[Source: {link(h, f'params/{h}')}]", [h]),
+        "environment": (
+            table(appendix.environment_rows(h, h), ("", "")),
+            [h],
+        ),
+    }
+
+
+class Page(HTMLParser):
+    """Tags, attributes, text and table rows inside each route's div."""
+
+    VOID = {"col", "img", "br", "hr", "input", "meta", "link", "source"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[tuple[str, str | None]] = []
+        self.tags: dict[str, list] = {}
+        self.text: dict[str, list[str]] = {}
+        self.rows: dict[str, list[int]] = {}
+
+    def route(self) -> str | None:
+        return self.stack[-1][1] if self.stack else None
+
+    def handle_starttag(self, tag, attrs):
+        here = self.route()
+        ident = dict(attrs).get("id") or ""
+        if tag == "div" and ident.startswith("r-"):
+            here = ident[2:]
+        if here is not None:
+            self.tags.setdefault(here, []).append((tag, attrs))
+            if tag == "tr":
+                self.rows.setdefault(here, []).append(0)
+            if tag in ("td", "th"):
+                self.rows[here][-1] += 1
+        if tag not in self.VOID:
+            self.stack.append((tag, here))
+
+    def handle_startendtag(self, tag, attrs):  # <col ... />
+        self.handle_starttag(tag, attrs)
+        if tag not in self.VOID:
+            self.stack.pop()
+
+    def handle_endtag(self, tag):
+        if tag in {t for t, _ in self.stack}:
+            while self.stack.pop()[0] != tag:
+                pass
+
+    def handle_data(self, data):
+        if self.route() is not None:
+            self.text.setdefault(self.route(), []).append(data)
+
+
+def document(cases: dict[str, dict[str, tuple[str, list]]]) -> str:
+    return "\n\n".join(
+        f"::: {{#r-{case}--{slug(route)}}}\n{md}\n:::"
+        for case, by_route in cases.items()
+        for route, (md, _) in by_route.items()
+    )
+
+
+def elements(page: Page, where: str) -> set[tuple[str, frozenset]]:
+    """The elements (tag and attribute names) of one route, less the
+    column widths and styles pandoc gives a table by its width."""
+    return {
+        (tag, frozenset(name for name, _ in attrs if name != "style"))
+        for tag, attrs in page.tags.get(where, [])
+        if tag not in ("col", "colgroup")
+    }
+
+
+def assert_inert(page: Page, cases, link_prefix: str = "params/") -> None:
+    """Every route of every case shows its text as written, with no
+    element or attribute that the same route with harmless text lacks."""
+    for case, by_route in cases.items():
+        for route, (md, wanted) in by_route.items():
+            where = f"{case}--{slug(route)}"
+            base = f"benign--{slug(route)}"
+            assert elements(page, where) <= elements(page, base), (
+                where,
+                elements(page, where) - elements(page, base),
+            )
+            for tag, attrs in page.tags.get(where, []):
+                for name, value in attrs:
+                    assert not name.startswith("on"), (where, tag, name)
+                    assert "javascript:" not in (value or ""), (where, tag)
+                    if name == "class":
+                        assert not BAD_CLASSES & set(value.split()), where
+                if tag == "a":
+                    assert dict(attrs)["href"].startswith(link_prefix), where
+            rows = page.rows.get(where, [])
+            assert len(set(rows)) <= 1, (where, rows)  # no cell split off
+            text = " ".join("".join(page.text.get(where, [])).split())
+            text = text.replace("\u2060", "")
+            for want in wanted:
+                assert seen(want) in text, (where, seen(want), text)
+            # Quarto reads a shortcode wherever these appear, code included.
+            assert "{{<" not in md and ">}}" not in md, where
+
+
+def top_conftest():
+    """tests/conftest.py, whose name this folder's conftest shadows: it
+    finds Quarto (and skips without one, unless CI requires it)."""
+    path = Path(__file__).resolve().parents[1] / "conftest.py"
+    spec = importlib.util.spec_from_file_location("a2_tests_conftest", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def pandoc() -> str | None:
+    """A pandoc: on PATH, the one pypandoc bundles, or Quarto's."""
+    found = shutil.which("pandoc")
+    if found:
+        return found
+    try:
+        import pypandoc
+
+        return pypandoc.get_pandoc_path()
+    except (ImportError, OSError):
+        pass
+    q = top_conftest().quarto()
+    if q:
+        tools = Path(q).resolve().parent / "tools"
+        return next((str(p) for p in tools.glob("*/pandoc")), None)
+    return None
+
+
+def cases_for(names, root: Path, monkeypatch) -> dict:
+    """{case: routes}, with the harmless case every check compares to."""
+    texts = {"benign": BENIGN, **{n: HOSTILE[n] for n in names}}
+    return {
+        slug(name): routes(text, root, monkeypatch)
+        for name, text in texts.items()
+    }
+
+
+@pytest.mark.parametrize("case", HOSTILE)
+def test_outside_text_reaches_html_inert_through_every_route(
+    case, tmp_path, monkeypatch
+):
+    exe = pandoc()
+    if exe is None:
+        pytest.fail("no pandoc (PATH, pypandoc or Quarto's) to check with")
+    cases = cases_for([case], tmp_path, monkeypatch)
+    html = subprocess.run(
+        [exe, "-f", "markdown", "-t", "html"],
+        input=document(cases),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    page = Page()
+    page.feed(html)
+    assert len(page.tags) == sum(len(r) for r in cases.values())
+    assert_inert(page, cases)
+    assert "<img" not in html and "<script" not in html
+
+
+def test_outside_text_reaches_a_quarto_page_inert(tmp_path, monkeypatch):
+    """The book's way: tables and a value cited from _variables.yml (the
+    appendix's data setting), rendered by Quarto, which reads shortcodes
+    even inside code spans."""
+    import yaml
+
+    exe = top_conftest().need_quarto()
+    cases = cases_for(HOSTILE, tmp_path, monkeypatch)
+    body = document(cases)
+    values, prose = {}, []
+    for i, (key, text) in enumerate(
+        [
+            ("benign", BENIGN),
+            *[(slug(n), h) for n, h in HOSTILE.items()],
+        ]
+    ):
+        values[f"v{i}"] = appendix.data_setting(f"/elsewhere/{text}", tmp_path)
+        prose.append(
+            f"::: {{#r-{key}--var}}\nData: {{{{< var v{i} >}}}}.\n:::"
+        )
+        cases[key]["var"] = (values[f"v{i}"], [Path("/elsewhere", text).name])
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "_quarto.yml").write_text("project:\n  type: default\n")
+    (book / "_variables.yml").write_text(
+        yaml.safe_dump(values, allow_unicode=True)
+    )
+    (book / "page.qmd").write_text(
+        "---\ntitle: page\n---\n\n" + body + "\n\n" + "\n\n".join(prose)
+    )
+    proc = subprocess.run(
+        [exe, "render", "page.qmd", "--to", "html"],
+        cwd=book,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "WARN" not in proc.stderr, proc.stderr[-2000:]
+    html = (book / "page.html").read_text()
+    page = Page()
+    page.feed(html)
+    assert len(page.tags) == sum(len(r) for r in cases.values())
+    assert_inert(page, cases, link_prefix="")
+    assert "<img" not in html
+
+
+# --- the one function per destination ---------------------------------------
+
+
+def test_code_shows_any_text_verbatim_and_plain_escapes_every_mark():
+    assert code("a`b") == "``a`b``"
+    assert code("`x`") == "`` `x` ``"
+    assert code("line\n  two") == "`line two`"
+    assert code("") == ""
+    assert code("a*b_c", plain=True) == "a\\*b\\_c"
+    for text in HOSTILE.values():
+        for md in (code(text), code(text, plain=True)):
+            assert "\n" not in md and "\x1b" not in md
+            assert "{{<" not in md and ">}}" not in md
