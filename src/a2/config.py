@@ -140,19 +140,17 @@ def parse_yaml(text: str) -> Any:
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a params file, turning every failure into a ParamsError."""
+    from a2.fileio import FileRefused, read_bounded
+
     path = Path(path)
-    if path.is_dir():
-        raise ParamsError(f"{path}: is a folder, not a file")
-    if not path.is_file():
-        raise ParamsError(f"{path}: params file not found")
     try:
-        size = path.stat().st_size
-        if size > MAX_PARAMS_BYTES:
-            raise ParamsError(
-                f"{path}: {size} bytes; a params file is at "
-                f"most {MAX_PARAMS_BYTES} bytes"
-            )
-        text = path.read_bytes().decode("utf-8")
+        if path.is_dir():
+            raise ParamsError(f"{path}: is a folder, not a file")
+        if not path.exists():
+            raise ParamsError(f"{path}: params file not found")
+        text = read_bounded(path, MAX_PARAMS_BYTES).decode("utf-8")
+    except FileRefused as err:  # a pipe, a device, too large
+        raise ParamsError(f"{path}: {err}") from None
     except UnicodeDecodeError as err:
         raise ParamsError(
             f"{path}: not UTF-8 text (byte "

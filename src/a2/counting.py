@@ -252,7 +252,7 @@ class CountTable:
         """The polynomials as inline maths for the prose, by the count's
         initial and the size: ``{'w32': '$...$', 'o64': ...}``."""
         return {
-            f"{n[0]}{s}": fmt(f"${polynomial_latex(self.polys[s][n])}$")
+            f"{n[0]}{s}": Md(f"${polynomial_latex(self.polys[s][n])}$")
             for n in COUNTS
             for s in SIZES
         }

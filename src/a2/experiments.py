@@ -161,7 +161,12 @@ def train_seconds(r: cache.Run) -> float:
 
 
 def devices(r: cache.Run) -> str:
-    return ", ".join(r.meta.get("devices", [])) or "unknown"
+    """The devices a run trained on, as text for the prose (stored in a
+    possibly shared cache: never markup)."""
+    from a2.text import code
+
+    shown = [code(d, plain=True) for d in r.meta.get("devices", [])]
+    return ", ".join(shown) or "unknown"
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float | None]:

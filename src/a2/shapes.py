@@ -174,7 +174,7 @@ def final_block(kernel: int, nc: int) -> FinalBlock:
     )
     pad, conv = [r for r in rows if r.name.startswith("block5")]
     return FinalBlock(
-        fmt(code(pad.layer)), fmt(code(conv.layer)), fmt(list(conv.shape[1:]))
+        Md(code(pad.layer)), Md(code(conv.layer)), fmt(list(conv.shape[1:]))
     )
 
 

@@ -101,7 +101,7 @@ def summary(run: Run, data: ColourData) -> RunSummary:
         batch=fmt(c.batch_size),
         lr=fmt(c.lr),
         seed=fmt(c.seed),
-        key=fmt(code(run.key)),
+        key=Md(code(run.key)),
         device=devices(run),
         steps=fmt(steps),
         train_s=fmt(train_seconds(run), 0),

@@ -96,14 +96,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _data_setting(root: Path) -> None:
-    """DATA (make) or A2_DATA, a relative path made absolute against the
-    repository, for every process the build starts."""
-    value = (os.environ.get("DATA") or os.environ.get("A2_DATA", "")).strip()
-    if value and value != "download":
-        path = Path(value).expanduser()
-        value = str(path if path.is_absolute() else (root / path).resolve())
-    os.environ["A2_DATA"] = value or "download"
+def _settings(root: Path) -> None:
+    """DATA (make) or A2_DATA, and A2_CACHE, read as the library reads
+    them (``~`` expanded, a relative path made absolute against the
+    repository), for every process the build starts."""
+    from a2 import settings
+
+    data = os.environ.get("DATA") or os.environ.get("A2_DATA", "")
+    os.environ["A2_DATA"] = settings.normalise_data(data, root)
+    if os.environ.get("A2_CACHE", "").strip():
+        cache = settings.normalise_path(os.environ["A2_CACHE"], root)
+        os.environ["A2_CACHE"] = str(cache)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -114,7 +117,7 @@ if __name__ == "__main__":
     from a2.config import ParamsError
 
     signal.signal(signal.SIGTERM, _interrupt)  # `kill PID`: clean up too
-    _data_setting(Path.cwd())
+    _settings(Path.cwd())
     try:
         sys.exit(main())
     except (BuildError, ParamsError) as err:
@@ -127,10 +130,14 @@ if __name__ == "__main__":
         )
         sys.exit(130)
     except OSError as err:  # a full disk, a folder that is not writable
-        where = oneline(err.filename or "build")
+        from a2.fileio import os_error_line
+
+        line = os_error_line(err)
+        print(f"error: {line}; the previous outputs are kept", file=sys.stderr)
+        sys.exit(1)
+    except MemoryError:
         print(
-            f"error: {err.strerror or err} ({where}); "
-            f"the previous outputs are kept",
+            "error: out of memory; the previous outputs are kept",
             file=sys.stderr,
         )
         sys.exit(1)
