@@ -76,12 +76,12 @@ test: $(SETUP)
 lint: $(SETUP)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
-	$(PY) -m a2.pipeline.lint
+	$(PY) tests/tools/chunk_lint.py
 
 format: $(SETUP)
 	$(VENV)/bin/ruff format src tests bench
 	$(VENV)/bin/ruff check --fix src tests bench
-	$(PY) -m a2.pipeline.lint --fix
+	$(PY) tests/tools/chunk_lint.py --fix
 
 clean:
 	rm -rf build dist

@@ -39,18 +39,15 @@ from a2 import data as a2_data
 from a2 import experiments, schedule, settings
 from a2 import params as a2_params
 from a2.fileio import os_error_line
-from a2.pipeline import sections
-from a2.pipeline.build import section_params
 
 STEMS = ("4-pooling", "5-transposed")
 
 
 def run_list(epochs: int) -> list:
     """The sections' runs, each cut to ``epochs`` epochs."""
-    root = settings.REPO
     runs = []
     for stem in STEMS:
-        overrides = section_params(root, sections.resolve(root, stem))
+        overrides = a2_params.overrides(stem)
         overrides["epochs"] = epochs
         if stem == "5-transposed":
             overrides["sweep_epochs"] = epochs

@@ -16,7 +16,6 @@ import pytest
 
 from a2 import config, params
 from a2.config import ParamsError
-from a2.pipeline.build import section_params
 from a2.pipeline.sections import notebooks, resolve
 from a2.train import RunConfig
 
@@ -28,7 +27,7 @@ def error(text: str, section: str = "4", **kw: Path) -> str:
     path = kw.pop("path")
     path.write_text(text)
     with pytest.raises(ParamsError) as err:
-        section_params(REPO, resolve(REPO, section), path, **kw)
+        params.overrides(resolve(REPO, section).stem, path, **kw)
     return str(err.value)
 
 
@@ -63,7 +62,7 @@ def test_a_key_means_one_thing_within_its_section() -> None:
 
 def test_params_file_overrides_the_defaults(yaml_file: Path) -> None:
     yaml_file.write_text("epochs: 2\nlr: 0.5\n")
-    assert section_params(REPO, resolve(REPO, "4"), yaml_file) == {
+    assert params.overrides(resolve(REPO, "4").stem, yaml_file) == {
         "epochs": 2,
         "lr": 0.5,
     }
@@ -143,19 +142,19 @@ def test_even_kernel_is_refused_where_pool_upsample_trains(
 
 def test_missing_params_file_given_explicitly() -> None:
     with pytest.raises(ParamsError, match="nope.yaml: params file not found"):
-        section_params(REPO, resolve(REPO, "1"), REPO / "nope.yaml")
+        params.overrides(resolve(REPO, "1").stem, REPO / "nope.yaml")
 
 
 def test_profile_entries_apply_to_their_section_only(tmp_path: Path) -> None:
     profile = tmp_path / "smoke.yaml"
     profile.write_text("4-pooling: {epochs: 1}\n1-optimization: {steps: 9}\n")
-    assert section_params(REPO, resolve(REPO, "4"), profile=profile) == {
+    assert params.overrides(resolve(REPO, "4").stem, profile=profile) == {
         "epochs": 1
     }
-    assert section_params(REPO, resolve(REPO, "1"), profile=profile) == {
+    assert params.overrides(resolve(REPO, "1").stem, profile=profile) == {
         "steps": 9
     }
-    assert section_params(REPO, resolve(REPO, "2"), profile=profile) == {}
+    assert params.overrides(resolve(REPO, "2").stem, profile=profile) == {}
 
 
 def test_profile_key_that_is_no_section_is_an_error(tmp_path: Path) -> None:
@@ -166,14 +165,14 @@ def test_profile_key_that_is_no_section_is_an_error(tmp_path: Path) -> None:
         match="'4-poling' is not a section "
         r"\(did you mean '4-pooling'\?\)",
     ):
-        section_params(REPO, resolve(REPO, "4"), profile=profile)
+        params.overrides(resolve(REPO, "4").stem, profile=profile)
 
 
 def test_profile_values_are_checked_like_params_files(tmp_path: Path) -> None:
     profile = tmp_path / "smoke.yaml"
     profile.write_text("4-pooling: {epochs: 0}\n")
     with pytest.raises(ParamsError, match="key 'epochs' has value 0"):
-        section_params(REPO, resolve(REPO, "4"), profile=profile)
+        params.overrides(resolve(REPO, "4").stem, profile=profile)
 
 
 def test_parameters_show_as_one_readable_line() -> None:
@@ -236,8 +235,8 @@ def test_unknown_section_lists_the_valid_ones() -> None:
 def test_repository_params_files_are_valid() -> None:
     """Every committed params file passes, alone and under the profile."""
     for s in notebooks(REPO):
-        section_params(REPO, s)
-        section_params(REPO, s, profile=REPO / "params/smoke.yaml")
+        params.overrides(s.stem)
+        params.overrides(s.stem, profile=REPO / "params/smoke.yaml")
 
 
 # --- the YAML a params file may hold ----------------------------------------
@@ -484,7 +483,7 @@ def test_bad_yaml_is_one_line(tmp_path, text):
 
 def test_scientific_notation_reaches_the_section(yaml_file: Path) -> None:
     yaml_file.write_text("lr: 5E-1\n")
-    assert section_params(REPO, resolve(REPO, "4"), yaml_file)["lr"] == 0.5
+    assert params.overrides(resolve(REPO, "4").stem, yaml_file)["lr"] == 0.5
 
 
 def test_finite_values_are_kept():

@@ -28,12 +28,12 @@ def test_library_tests_and_benchmarks_are_formatted() -> None:
 
 
 def test_section_chunks_pass_ruff_check_and_are_formatted() -> None:
-    proc = run(sys.executable, "-m", "a2.pipeline.lint")
+    proc = run(sys.executable, "tests/tools/chunk_lint.py")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_chunk_linter_puts_chunks_back_where_they_were(tmp_path) -> None:
-    from a2.pipeline import lint
+    from tools import chunk_lint as lint
 
     qmd = tmp_path / "x.qmd"
     qmd.write_text(
@@ -49,3 +49,17 @@ def test_chunk_linter_puts_chunks_back_where_they_were(tmp_path) -> None:
         "x = [1, 2]\n```\n\nText.\n\n```{python}\n"
         "y = x\n```\n"
     )
+
+
+def test_a_name_used_only_in_the_prose_is_a_use(tmp_path) -> None:
+    """An import the prose needs (`{python} fmt(x)`) is not unused."""
+    qmd = tmp_path / "x.qmd"
+    qmd.write_text(
+        "```{python}\nfrom a2.report import fmt\n\nx = 1\n```\n\n"
+        "X is `{python} fmt(x)`.\n"
+    )
+    proc = run(sys.executable, "tests/tools/chunk_lint.py", str(qmd))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    qmd.write_text(qmd.read_text().replace("fmt(x)", "x"))
+    proc = run(sys.executable, "tests/tools/chunk_lint.py", str(qmd))
+    assert "F401" in proc.stdout, proc.stdout

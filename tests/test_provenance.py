@@ -160,7 +160,6 @@ def test_the_build_trains_beforehand_exactly_the_runs_sections_use(
     run) names every run a section then loads, and no other."""
     from a2 import cache, experiments, params
     from a2.pipeline import sections
-    from a2.pipeline.build import section_params
 
     repo = Path(__file__).resolve().parents[1]
     monkeypatch.setenv("A2_DATA", smoke_data)
@@ -170,7 +169,7 @@ def test_the_build_trains_beforehand_exactly_the_runs_sections_use(
     ]
     assert [s.stem for s in training] == ["4-pooling", "5-transposed"]
     for s in training:
-        p = params.load(s.stem, section_params(repo, s, profile=profile))
+        p = params.load(s.stem, params.overrides(s.stem, profile=profile))
         data = experiments.load_data(p.n_train, p.n_valid)
         runs = experiments.plan(p).configs()
         planned = {cache.run_key(c, data) for c in runs}

@@ -15,7 +15,6 @@ from a2 import cache, params, schedule
 from a2.models import network
 from a2.params import RunConfig
 from a2.pipeline import qmd
-from a2.pipeline.build import section_params
 from a2.pipeline.sections import resolve
 from a2.train import EpochRecord, History
 
@@ -213,7 +212,7 @@ def test_the_build_trains_exactly_the_runs_each_section_loads(
         overrides = {}
     elif profile == "smoke":
         smoke = REPO / "params/smoke.yaml"
-        overrides = section_params(REPO, section, profile=smoke)
+        overrides = params.overrides(section.stem, profile=smoke)
     else:
         custom = tmp_path / "custom.yaml"
         custom.write_text(
@@ -224,7 +223,7 @@ def test_the_build_trains_exactly_the_runs_each_section_loads(
                 else ""
             )
         )
-        overrides = section_params(REPO, section, params_file=custom)
+        overrides = params.overrides(section.stem, given=custom)
     trained = scheduled(stem, overrides, tiny_data)
     loaded = section_loads(stem, overrides, tiny_data)
     assert len(trained) == len(set(trained))  # each run once
@@ -250,9 +249,7 @@ def test_train_sections_pools_the_sections_runs_per_data_subset(
     chosen = {
         stem: params.load(
             stem,
-            section_params(
-                REPO, resolve(REPO, stem), profile=REPO / "params/smoke.yaml"
-            ),
+            params.overrides(stem, profile=REPO / "params/smoke.yaml"),
         )
         for stem in ("1-optimization", "4-pooling", "5-transposed")
     }

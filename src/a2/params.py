@@ -23,6 +23,7 @@ import math
 import typing
 from collections.abc import Callable
 from dataclasses import Field, asdict, dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any, ClassVar
 
 from a2.config import ParamsError, mapping, shown, suggest
@@ -548,6 +549,49 @@ def validate(stem: str, raw: Any, where: str) -> dict[str, Any]:
     """The overrides in ``raw`` (a params file's or a profile's mapping
     for section ``stem``), checked; ``where`` names the file."""
     return schema(stem).validate(raw, where)
+
+
+PARAMS_DIR = Path(__file__).resolve().parents[2] / "params"
+
+
+def profile_entry(profile: Path | None, stem: str) -> dict[str, Any]:
+    """A profile's overrides for one section (a profile maps section
+    stems to overrides, ``params/smoke.yaml``); a key that is not a
+    section is an error."""
+    from a2.config import load_yaml
+
+    if profile is None:
+        return {}
+    raw = load_yaml(profile)
+    unknown = [k for k in raw if k not in SCHEMAS]
+    if unknown:
+        raise ParamsError(
+            f"{profile}: '{unknown[0]}' is not a section"
+            f"{suggest(str(unknown[0]), list(SCHEMAS))}; a profile maps "
+            f"section stems ({', '.join(SCHEMAS)}) to their keys"
+        )
+    return validate(stem, raw.get(stem), str(profile))
+
+
+def overrides(
+    stem: str,
+    given: Path | None = None,
+    profile: Path | None = None,
+    own: Path | None = None,
+) -> dict[str, Any]:
+    """What a section runs with, over its defaults: its own params file
+    (``own``, params/<stem>.yaml; absent means none), then the profile's
+    entry; a file ``given`` instead (``make section PARAMS=``) goes over
+    the profile, as the user's last word. Any problem: ParamsError."""
+    from a2.config import load_yaml
+
+    path = given or own or PARAMS_DIR / f"{stem}.yaml"
+    raw = load_yaml(path) if given or path.is_file() else {}
+    mine = validate(stem, raw, str(path))
+    prof = profile_entry(profile, stem)
+    values = {**prof, **mine} if given else {**mine, **prof}
+    validate(stem, values, str(given or profile or path))
+    return values
 
 
 def load(

@@ -40,6 +40,7 @@ from a2.pipeline.sections import (
     library_modules,
     module_path,
     notebooks,
+    unlisted,
 )
 
 META = "a2"  # the executed notebook's metadata key for the build's record
@@ -160,51 +161,12 @@ class Options:
     lock: int | None = None  # the lock's descriptor, passed to Quarto
 
 
-def profile_overrides(profile: Path | None, stem: str) -> dict[str, Any]:
-    """The profile's mapping for one section (a profile maps section
-    stems to overrides); a key that is not a section is an error."""
-    from a2 import params as schema
-    from a2.config import ParamsError, load_yaml, suggest
-
-    if profile is None:
-        return {}
-    raw = load_yaml(profile)
-    unknown = [k for k in raw if k not in schema.SCHEMAS]
-    if unknown:
-        raise ParamsError(
-            f"{profile}: '{unknown[0]}' is not a section"
-            f"{suggest(str(unknown[0]), list(schema.SCHEMAS))}; "
-            f"a profile maps section stems "
-            f"({', '.join(schema.SCHEMAS)}) to their keys"
-        )
-    return schema.validate(stem, raw.get(stem), str(profile))
-
-
-def section_params(
-    root: Path,
-    section: Section,
-    params_file: Path | None = None,
-    profile: Path | None = None,
-) -> dict[str, Any]:
-    """The overrides a section runs with: params/<stem>.yaml then the
-    profile's entry for it; a file given instead (PARAMS=) goes over the
-    profile, as the user's last word. Any problem raises ParamsError."""
-    from a2 import params as schema
-    from a2.config import load_yaml
-
-    own = params_file or section.params_file(root)
-    raw = load_yaml(own) if params_file or own.is_file() else {}
-    mine = schema.validate(section.stem, raw, str(own))
-    prof = profile_overrides(profile, section.stem)
-    values = {**mine, **prof} if params_file is None else {**prof, **mine}
-    schema.validate(section.stem, values, str(params_file or profile or own))
-    return values
-
-
 def _job(o: Options, s: Section, params: Path | None) -> Job:
     from a2 import params as schema
 
-    overrides = section_params(o.root, s, params, o.profile)
+    overrides = schema.overrides(
+        s.stem, params, o.profile, s.params_file(o.root)
+    )
     files = [params or s.params_file(o.root)]
     files = [f for f in files + [o.profile] if f and f.is_file()]
     values = dict(schema.load(s.stem, overrides))
@@ -303,6 +265,8 @@ def run(o: Options) -> None:
     """The whole build (see the module docstring)."""
     from a2.pipeline import render
 
+    for path in unlisted(o.root):
+        say(f"warning: {path.name} is not a chapter in _quarto.yml; not built")
     secs = notebooks(o.root)
     base = {s.stem: _job(o, s, None) for s in secs}  # every file checked
     if o.force and o.params:

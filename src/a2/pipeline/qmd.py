@@ -1,15 +1,12 @@
-"""Section sources are Quarto Markdown (``report/<stem>.qmd``): prose as
-Markdown with inline values `` `{python} expr` ``, code in
-```` ```{python} ```` chunks whose leading ``#|`` lines are Quarto cell
-options. The build turns each into a Jupyter notebook for papermill with
-:func:`notebook`.
+"""Section sources are Quarto Markdown (``report/<stem>.qmd``): prose with
+inline values `` `{python} expr` ``, code in ```` ```{python} ```` chunks
+whose leading ``#|`` lines are Quarto cell options. :func:`notebook` turns
+one into a notebook for papermill: chunks keep their source as written
+(Quarto reads the options there), ``#| tags`` go into the cell's metadata
+(papermill looks there for ``parameters``), front matter becomes a raw
+cell; ``a2_line`` in a cell's metadata is its line in the .qmd.
 
-The conversion keeps every chunk's source as written (Quarto reads the
-``#|`` options from it) and moves ``#| tags: [...]`` into the cell's
-metadata, where papermill looks for the ``parameters`` tag. A YAML front
-matter block becomes a raw cell, as Quarto expects of a notebook.
-
-Inline values: papermill runs no Markdown, so for execution each Markdown
+Inline values: papermill runs no Markdown, so for execution a Markdown
 cell with inline expressions is followed by a code cell (tagged
 ``a2-inline``) that evaluates them with IPython's ``user_expressions``,
 as Quarto's Jupyter engine does at that point of the document;
@@ -28,44 +25,38 @@ import yaml
 from a2.pipeline import BuildError
 
 CHUNK = re.compile(r"^```\{python\}\s*$")
-FENCE = re.compile(r"^(`{3,}|~{3,})")
-OPTION = re.compile(r"^#\|\s*([\w-]+):\s*(.*?)\s*$")
-DIV = re.compile(r"^(:{3,})\s*(.*?)\s*$")
-FIGURE = re.compile(r"^#\|\s*label:\s*[\"']?fig-", re.MULTILINE)
+FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+TAGS = re.compile(r"^#\|\s*tags:\s*(.*?)\s*$")
 # Quarto's pattern for an inline expression (execute-inline.ts), on one line.
 INLINE = re.compile(r"(^|[^`])`\{python\}[ \t]([^`\n]+)`", re.MULTILINE)
 INLINE_TAG = "a2-inline"
 INLINE_MIME = "application/vnd.a2.inline+json"
 
 
-def _boxed(attrs: str) -> bool:
-    """Whether a fenced div with these attributes stays a box in print: a
-    callout that is not collapsed (collapsed ones are unfolded there)."""
-    return bool(re.search(r"\.callout-", attrs)) and not re.search(
-        r"collapse\s*=\s*[\"']?true", attrs
-    )
-
-
 def _tags(source: str, where: str) -> list[str]:
     for line in source.splitlines():
-        m = OPTION.match(line)
-        if not m:
+        if not line.startswith("#|"):
             break
-        if m.group(1) == "tags":
+        if m := TAGS.match(line):
             try:
-                tags = yaml.safe_load(m.group(2))
+                tags = yaml.safe_load(m.group(1))
             except yaml.YAMLError:
                 tags = None
-            if not (
-                isinstance(tags, list)
-                and all(isinstance(t, str) for t in tags)
+            if isinstance(tags, list) and all(
+                isinstance(t, str) for t in tags
             ):
-                raise BuildError(
-                    f"{where}: '#| tags:' needs a list of "
-                    f"names, e.g. [parameters]"
-                )
-            return tags
+                return tags
+            raise BuildError(
+                f"{where}: '#| tags:' needs a list of names, e.g. [parameters]"
+            )
     return []
+
+
+def _cell(kind: str, source: str, line: int, **meta: Any) -> dict[str, Any]:
+    cell = {"cell_type": kind, "metadata": {"a2_line": line, **meta}}
+    if kind == "code":
+        cell.update(execution_count=None, outputs=[])
+    return {**cell, "source": source}
 
 
 def cells(text: str, where: str = "qmd") -> list[dict[str, Any]]:
@@ -74,40 +65,21 @@ def cells(text: str, where: str = "qmd") -> list[dict[str, Any]]:
     lines = text.splitlines()
     i = 0
     if lines and lines[0].strip() == "---":
-        end = next(
-            (
-                j
-                for j in range(1, len(lines))
-                if lines[j].strip() in ("---", "...")
-            ),
-            None,
-        )
-        if end is None:
+        ends = [j for j in range(1, len(lines)) if lines[j] in ("---", "...")]
+        if not ends:
             raise BuildError(f"{where}: front matter is not closed by ---")
-        out.append(
-            {
-                "cell_type": "raw",
-                "metadata": {},
-                "source": "\n".join(lines[: end + 1]),
-            }
-        )
-        i = end + 1
-    prose: list[str] = []
-    prose_line = i + 1  # where the pending Markdown starts (1-based)
-    fence: str | None = None  # an open Markdown code fence
-    divs: list[tuple[int, str]] = []  # open fenced divs: (line, attributes)
+        out.append(_cell("raw", "\n".join(lines[: ends[0] + 1]), 1))
+        i = ends[0] + 1
+    prose: list[tuple[int, str]] = []  # (line, text) of pending Markdown
+    fence = None  # an open Markdown code fence
 
     def flush() -> None:
-        body = "\n".join(prose).strip("\n")
-        if body.strip():
-            lead = len(prose) - len("\n".join(prose).lstrip("\n").split("\n"))
-            out.append(
-                {
-                    "cell_type": "markdown",
-                    "metadata": {"a2_line": prose_line + lead},
-                    "source": body,
-                }
-            )
+        body = [(n, t) for n, t in prose]
+        while body and not body[0][1].strip():
+            body.pop(0)
+        text = "\n".join(t for _, t in body).rstrip()
+        if text.strip():
+            out.append(_cell("markdown", text, body[0][0]))
         prose.clear()
 
     while i < len(lines):
@@ -115,56 +87,37 @@ def cells(text: str, where: str = "qmd") -> list[dict[str, Any]]:
         if fence is None and CHUNK.match(line):
             flush()
             start = i + 1
-            i = start
-            while i < len(lines) and lines[i].rstrip() != "```":
-                i += 1
-            if i == len(lines):
-                raise BuildError(
-                    f"{where}: the python chunk opened at "
-                    f"line {start} is not closed by ```"
-                )
-            source = "\n".join(lines[start:i])
-            where_chunk = f"{where}:{start}"
-            tags = _tags(source, where_chunk)
-            boxes = [n for n, attrs in divs if _boxed(attrs)]
-            if boxes and FIGURE.search(source):
-                # Typst floats a figure only within its container: boxed,
-                # it cannot float and leaves a hole at the page's foot.
-                raise BuildError(
-                    f"{where_chunk}: a figure inside the callout opened "
-                    f"at line {boxes[-1]} cannot float in the PDF; place "
-                    f"it after the callout's closing :::"
-                )
-            out.append(
-                {
-                    "cell_type": "code",
-                    "execution_count": None,
-                    "metadata": {
-                        "a2_line": start,
-                        **({"tags": tags} if tags else {}),
-                    },
-                    "outputs": [],
-                    "source": source,
-                }
+            end = next(
+                (
+                    j
+                    for j in range(start, len(lines))
+                    if lines[j].rstrip() == "```"
+                ),
+                None,
             )
-            prose_line = i + 2
-        else:
-            m = FENCE.match(line.lstrip())
-            div = DIV.match(line) if fence is None else None
-            if div and div.group(2):
-                divs.append((i + 1, div.group(2)))
-            elif div and divs:
-                divs.pop()
-            if m and fence is None:
+            if end is None:
+                raise BuildError(
+                    f"{where}: the python chunk opened at line {start} is "
+                    f"not closed by ```"
+                )
+            source = "\n".join(lines[start:end])
+            tags = _tags(source, f"{where}:{start}")
+            out.append(
+                _cell(
+                    "code", source, start, **({"tags": tags} if tags else {})
+                )
+            )
+            i = end + 1
+            continue
+        if m := FENCE.match(line):
+            if fence is None:
                 fence = m.group(1)
             elif (
-                m
-                and fence is not None
-                and line.strip().startswith(fence)
-                and not line.strip().strip(fence[0])
+                line.strip().strip(fence[0]) == ""
+                and m.group(1)[0] == fence[0]
             ):
                 fence = None
-            prose.append(line)
+        prose.append((i + 1, line))
         i += 1
     flush()
     for n, cell in enumerate(out):  # nbformat 4.5 wants stable ids
@@ -174,51 +127,32 @@ def cells(text: str, where: str = "qmd") -> list[dict[str, Any]]:
 
 def expressions(markdown: str) -> list[str]:
     """The inline expressions of a Markdown text, in order, each once."""
-    return list(
-        dict.fromkeys(m.group(2).strip() for m in INLINE.finditer(markdown))
-    )
-
-
-def _inline_cell(exprs: dict[str, int]) -> dict[str, Any]:
-    """A code cell that shows the results of ``exprs`` (each with its
-    line in the .qmd) as one JSON output (``{expr: {"status": ...,
-    "data": {mime: text}}}``)."""
-    exprs_json = json.dumps({e: e for e in exprs})
-    call = (
-        f"__import__('IPython').display.display({{{INLINE_MIME!r}: "
-        f"get_ipython().user_expressions({exprs_json})}}, raw=True)"
-    )
-    return {
-        "cell_type": "code",
-        "execution_count": None,
-        "metadata": {"tags": [INLINE_TAG], "a2_lines": exprs},
-        "outputs": [],
-        "source": call,
-    }
+    found = (m.group(2).strip() for m in INLINE.finditer(markdown))
+    return list(dict.fromkeys(found))
 
 
 def with_inline_cells(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``found`` with an evaluating cell after every Markdown cell that
-    has inline expressions."""
+    """``found`` with a cell after every Markdown cell that has inline
+    expressions: it shows their results as one JSON output (``{expr:
+    {"status": ..., "data": {mime: text}}}``) and knows each one's line."""
     out = []
     for cell in found:
         out.append(cell)
-        exprs = (
-            expressions(cell["source"])
-            if cell["cell_type"] == "markdown"
-            else []
+        if cell["cell_type"] != "markdown" or not expressions(cell["source"]):
+            continue
+        text = cell["source"].splitlines()
+        first = cell["metadata"]["a2_line"]
+        lines = {
+            e: first + next(n for n, t in enumerate(text) if e in t)
+            for e in expressions(cell["source"])
+        }
+        asked = json.dumps({e: e for e in lines})
+        call = (
+            f"__import__('IPython').display.display({{{INLINE_MIME!r}: "
+            f"get_ipython().user_expressions({asked})}}, raw=True)"
         )
-        if exprs:
-            first = cell["metadata"].get("a2_line", 1)
-            lines = cell["source"].splitlines()
-            extra = _inline_cell(
-                {
-                    e: first + next(i for i, ln in enumerate(lines) if e in ln)
-                    for e in exprs
-                }
-            )
-            extra["id"] = f"{cell['id']}-inline"
-            out.append(extra)
+        extra = _cell("code", call, first, tags=[INLINE_TAG], a2_lines=lines)
+        out.append({**extra, "id": f"{cell['id']}-inline"})
     return out
 
 
@@ -237,10 +171,12 @@ def substitute(
                 f"executed without it; run `make section S={Path(where).stem}`"
             )
         data = values[expr]
-        if "text/markdown" in data:
-            text = _joined(data["text/markdown"])
-        else:
-            text = _plain(_joined(data.get("text/plain", "")))
+        text = _joined(data.get("text/markdown", ""))
+        if "text/markdown" not in data:
+            text = _joined(data.get("text/plain", ""))
+            if len(text) > 1 and text[0] == text[-1] and text[0] in "'\"":
+                text = text[1:-1].replace("\\", "\\\\")
+                text = re.sub(r"([\\`*_{}\[\]()>#+\-.!])", r"\\\1", text)
         return m.group(1) + text
 
     return INLINE.sub(value, markdown)
@@ -248,13 +184,6 @@ def substitute(
 
 def _joined(text: Any) -> str:
     return "".join(text) if isinstance(text, list) else str(text)
-
-
-def _plain(s: str) -> str:
-    if len(s) > 1 and s[0] == s[-1] and s[0] in "'\"":
-        s = s[1:-1].replace("\\", "\\\\")
-        return re.sub(r"([\\`*_{}\[\]()>#+\-.!])", r"\\\1", s)
-    return s
 
 
 def notebook(path: Path, inline: bool = False) -> dict[str, Any]:
@@ -265,14 +194,15 @@ def notebook(path: Path, inline: bool = False) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as err:
         raise BuildError(f"{path}: cannot read ({err})") from None
     found = cells(text, str(path))
+    kernel = {
+        "display_name": "Python (a2)",
+        "language": "python",
+        "name": "a2",
+    }
     return {
         "cells": with_inline_cells(found) if inline else found,
         "metadata": {
-            "kernelspec": {
-                "display_name": "Python (a2)",
-                "language": "python",
-                "name": "a2",
-            },
+            "kernelspec": kernel,
             "language_info": {"name": "python"},
         },
         "nbformat": 4,

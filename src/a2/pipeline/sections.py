@@ -105,28 +105,6 @@ def _strip_magics(code: str) -> str:
     )
 
 
-def _type_only(node: ast.AST) -> bool:
-    """`if TYPE_CHECKING:`: imports for type hints, not at run time."""
-    test = getattr(node, "test", None)
-    return isinstance(node, ast.If) and (
-        isinstance(test, ast.Name)
-        and test.id == "TYPE_CHECKING"
-        or isinstance(test, ast.Attribute)
-        and test.attr == "TYPE_CHECKING"
-    )
-
-
-def _nodes(tree: ast.AST):  # noqa: ANN202 (a generator of nodes)
-    """ast.walk without the bodies of type-only blocks."""
-    todo = [tree]
-    while todo:
-        node = todo.pop()
-        yield node
-        for child in ast.iter_child_nodes(node):
-            if not _type_only(child):
-                todo.append(child)
-
-
 def _imports(code: str, package: str = "") -> set[str]:
     """Absolute names of the a2 modules (or module.attr) that code imports
     at run time; `package` resolves relative imports inside src/a2."""
@@ -135,7 +113,7 @@ def _imports(code: str, package: str = "") -> set[str]:
     except SyntaxError:
         return set()
     out: set[str] = set()
-    for node in _nodes(tree):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             out.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from a2.pipeline import BuildError, qmd
-from a2.pipeline.sections import Section, chapters, manifest
+from a2.pipeline.sections import MANIFEST, Section, chapters
 from a2.report import SOURCE_MIME, code, link
 
 STAGE = "book"
@@ -35,10 +35,6 @@ LABEL = re.compile(r"^#\|\s*label:\s*((?:fig|tbl)-[\w-]+)\s*$")
 # A table written in the prose, captioned the pandoc way.
 PROSE_TABLE = re.compile(r"^(:[ \t].*?)([ \t]*\{#tbl-[\w-]+\})[ \t]*$", re.M)
 APPENDIX_RUNS = "trained-models"  # id of the appendix's runs table
-
-
-def page(stem: str) -> str:
-    return "index.html" if stem == "index" else f"{stem}.html"
 
 
 def _source(cell: dict[str, Any]) -> str:
@@ -246,7 +242,6 @@ def stage(
     """Write build/<profile>/book (replacing it) from the merged
     ``notebooks`` and return its path; ``extras`` (the code notebook)
     are copied into it for the site."""
-    book = manifest(root)
     out = build / STAGE
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -267,9 +262,7 @@ def stage(
         )
     for extra in extras or []:
         shutil.copy(extra, out / extra.name)
-    _write_manifest(
-        root, book, names, out, subtitle, [e.name for e in extras or []]
-    )
+    _write_manifest(root, names, out, subtitle, [e.name for e in extras or []])
     return out
 
 
@@ -290,69 +283,31 @@ def _copy_sources(
             shutil.copy(path, out / "params" / path.name)
 
 
-def _rename(entries: Any, names: dict[str, str]) -> Any:
-    if isinstance(entries, str):
-        return names.get(entries, entries)
-    if isinstance(entries, list):
-        return [_rename(e, names) for e in entries]
-    if isinstance(entries, dict):
-        return {
-            k: _rename(v, names) if k in ("chapters", "href") else v
-            for k, v in entries.items()
-        }
-    return entries
-
-
 def _write_manifest(
     root: Path,
-    book: dict[str, Any],
     names: dict[str, str],
     out: Path,
     subtitle: str,
     extras: list[str],
 ) -> None:
-    """The manifest with staged chapter names; the files it names (the
-    bibliography, filters, CSS, Typst includes) copied beside it."""
-    staged = json.loads(json.dumps(book))  # a deep copy
-    meta = staged.setdefault("book", {})
-    for key in ("chapters", "appendices"):
-        if key in meta:
-            meta[key] = _rename(meta[key], names)
-    if subtitle:
-        meta["subtitle"] = subtitle
-    project = staged.setdefault("project", {})
-    project["render"] = [n for n in names.values()]
+    """_quarto.yml with the staged chapters, and the files it names
+    (report/'s filter, styles, bibliography) copied beside it."""
+    text = (root / MANIFEST).read_text()
+    for source, staged in names.items():
+        text = re.sub(
+            rf"(?m)^([ \t]*- ){re.escape(source)}[ \t]*$",
+            rf"\g<1>{staged}",
+            text,
+        )
+    book = yaml.safe_load(text)
+    book.setdefault("book", {})["subtitle"] = subtitle
+    project = book.setdefault("project", {"type": "book"})
+    project["render"] = list(names.values())
     project["resources"] = ["notebooks/", "params/", *extras]
-    for rel in _referenced_files(staged):
-        src = root / rel
-        if not src.is_file():
-            raise BuildError(f"{rel}: named in _quarto.yml but missing")
-        (out / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(src, out / rel)
-    (out / "_quarto.yml").write_text(
-        yaml.safe_dump(staged, allow_unicode=True, sort_keys=False)
+    shutil.copytree(
+        root / "report",
+        out / "report",
+        ignore=shutil.ignore_patterns("*.qmd"),
+        dirs_exist_ok=True,
     )
-
-
-def _referenced_files(node: Any, key: str = "") -> list[str]:
-    """Paths in the manifest under keys that name files."""
-    keys = (
-        "bibliography",
-        "filters",
-        "css",
-        "include-in-header",
-        "csl",
-        "template-partials",
-        "favicon",
-    )
-    if isinstance(node, dict):
-        return [
-            p
-            for k, v in node.items()
-            for p in _referenced_files(v, k if k in keys else key)
-        ]
-    if isinstance(node, list):
-        return [p for v in node for p in _referenced_files(v, key)]
-    if key and isinstance(node, str) and ("/" in node or "." in node):
-        return [node]
-    return []
+    (out / MANIFEST).write_text(yaml.safe_dump(book, sort_keys=False))

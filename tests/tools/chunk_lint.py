@@ -7,7 +7,7 @@ marker line between them and their ``#|`` cell options set aside. Ruff
 checks and formats those files with the project's settings
 (pyproject.toml); ``--fix`` writes the formatted chunks back.
 
-    python -m a2.pipeline.lint [--fix] [QMD ...]
+    python tests/tools/chunk_lint.py [--fix] [QMD ...]
 """
 
 from __future__ import annotations
