@@ -225,7 +225,8 @@ def test_a_fault_at_any_step_of_the_render_keeps_the_three_outputs(
     monkeypatch.setenv("QUARTO", str(FAKE_QUARTO))
     monkeypatch.setenv("A2_DATA", "download")
     monkeypatch.chdir(book)
-    build._modules.cache_clear()
+    build.section_modules.cache_clear()
+    build._code.cache_clear()
     before = outputs(book)
     with pytest.raises(BuildError) as err:
         main(["--root", str(book), "pdf"])

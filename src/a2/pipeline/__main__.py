@@ -1,18 +1,11 @@
-"""`python -m a2.pipeline`: what the Makefile runs.
+"""`python -m a2.pipeline [--profile NAME] [--build B] [--dist D] [-v]`:
 
   pdf                        execute what changed, render the book
-  check                      validate every section's parameters and,
-                             if a section reads it, the data source
-  section NAME [--params F]  execute one section (stem or number), with
-                             other parameters if given, then render
-  params [NAME]              every parameter of a section (all when no
-                             name): default, meaning, valid values
+  check                      validate the parameters and the data source
+  section NAME [--params F]  execute one section, then render
+  params [NAME]              every parameter: default, meaning, values
 
-Options: --profile NAME (params/NAME.yaml laid over each section's own;
-``full``, the default, has none), --build and --dist (default
-build/<profile> and dist/, or build/<profile>/dist for other profiles),
--v (papermill's and Quarto's logs on the terminal). Errors print one line
-(no traceback) and exit non-zero.
+Errors print one line (no traceback) and exit non-zero.
 """
 
 from __future__ import annotations
@@ -118,26 +111,18 @@ if __name__ == "__main__":
 
     signal.signal(signal.SIGTERM, _interrupt)  # `kill PID`: clean up too
     _settings(Path.cwd())
+    kept = "; the previous outputs are kept"
     try:
         sys.exit(main())
     except (BuildError, ParamsError) as err:
-        print(f"error: {oneline(err)}", file=sys.stderr)
-        sys.exit(2 if isinstance(err, ParamsError) else 1)
+        line, code = oneline(err), 2 if isinstance(err, ParamsError) else 1
     except KeyboardInterrupt:
-        print(
-            "error: interrupted; the previous outputs are kept",
-            file=sys.stderr,
-        )
-        sys.exit(130)
+        line, code = "interrupted" + kept, 130
     except OSError as err:  # a full disk, a folder that is not writable
         from a2.fileio import os_error_line
 
-        line = os_error_line(err)
-        print(f"error: {line}; the previous outputs are kept", file=sys.stderr)
-        sys.exit(1)
+        line, code = os_error_line(err) + kept, 1
     except MemoryError:
-        print(
-            "error: out of memory; the previous outputs are kept",
-            file=sys.stderr,
-        )
-        sys.exit(1)
+        line, code = "out of memory" + kept, 1
+    print(f"error: {line}", file=sys.stderr)
+    sys.exit(code)

@@ -7,13 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from a2.fileio import atomic_write
-from a2.pipeline import qmd
-from a2.pipeline.sections import (
-    library_modules,
-    manifest,
-    module_path,
-    notebooks,
-)
+from a2.pipeline.sections import manifest, module_path, notebooks
 
 # Registers `%%a2module a2.x`: the cell's body is the source of module a2.x,
 # executed into a fresh module in sys.modules, so `import a2.x` finds it.
@@ -60,9 +54,11 @@ def library_cells(root: Path) -> list:
     """One cell per a2 module the sections import (transitively)."""
     import nbformat
 
+    from a2.pipeline.build import section_modules
+
     names: list[str] = []
     for s in notebooks(root):
-        for name in library_modules(root, qmd.code(s.source)):
+        for name in section_modules(root, s):
             if name not in names:
                 names.append(name)
     cells = [

@@ -1,12 +1,6 @@
-"""Execute one section: its .qmd as a notebook, run by papermill with the
-section's parameters injected, into ``build/exec/<stem>.ipynb``.
-
-The values of the prose's inline expressions are taken from the kernel
-as it runs (``a2.pipeline.qmd``) and kept in the notebook's metadata with
-what the execution depended on (``a2.pipeline.build``), so that prose can
-be re-staged around these outputs without executing again. papermill's
-full log goes to ``build/logs/<stem>.log``; a failing chunk is one line
-naming the chunk, the error and that log.
+"""Execute one section with papermill, its parameters injected; the
+inline values are taken from its kernel. The full log goes to
+build/logs/<stem>.log; a failing chunk is one line naming it.
 """
 
 from __future__ import annotations
@@ -25,28 +19,21 @@ from a2.pipeline.sections import Section
 KERNEL = "a2"  # registered by `make venv` from the venv's python
 
 
-def _chunk(cell: dict[str, Any], source: Path, root: Path) -> str:
-    """'report/x.qmd:120 (fig-curves)': where a chunk is, and its label
-    or first line of code."""
+def _failed_chunk(nb_path: Path, source: Path, root: Path) -> str:
+    """'report/x.qmd:120 (fig-curves)': the chunk whose cell holds the
+    error, and its label or first line of code."""
+    cells = json.loads(nb_path.read_text())["cells"]
+    errors = (
+        "error" in [o.get("output_type") for o in c.get("outputs", [])]
+        for c in cells
+    )
+    cell = next((c for c, e in zip(cells, errors) if e), {})
     text = "".join(cell.get("source", ""))
     label = re.search(r"^#\|\s*label:\s*(\S+)", text, re.M)
-    first = next(
-        (ln.strip() for ln in text.splitlines() if not ln.startswith("#|")),
-        "",
-    )
-    name = label.group(1) if label else first[:60]
+    code = [ln.strip() for ln in text.splitlines() if not ln.startswith("#|")]
+    name = label.group(1) if label else (code or [""])[0][:60]
     line = cell.get("metadata", {}).get("a2_line", "?")
     return f"{source.relative_to(root)}:{line} ({name})"
-
-
-def _failed(nb_path: Path) -> dict[str, Any]:
-    nb = json.loads(nb_path.read_text())
-    for cell in nb["cells"]:
-        if any(
-            o.get("output_type") == "error" for o in cell.get("outputs", [])
-        ):
-            return cell
-    return {}
 
 
 def inline_values(nb: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
@@ -67,15 +54,13 @@ def inline_values(nb: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
             if result.get("status") != "ok":
                 raise BuildError(
                     f"{where}:{lines.get(expr, '?')}: `{{python}} {expr}` "
-                    f"failed: "
-                    f"{result.get('ename')}: {result.get('evalue')}"
+                    f"failed: {result.get('ename')}: {result.get('evalue')}"
                 )
             data = result.get("data", {})
             if values.get(expr, data) != data:
                 raise BuildError(
                     f"{where}:{lines.get(expr, '?')}: `{{python}} {expr}` "
-                    f"shows another "
-                    f"value than above it; give one of them another name"
+                    f"shows another value than above; rename one of them"
                 )
             values[expr] = data
     nb["cells"] = kept
@@ -89,12 +74,10 @@ def _logger(path: Path, verbose: bool) -> list[logging.Handler]:
     log.setLevel(logging.INFO)
     log.propagate = False
     path.parent.mkdir(parents=True, exist_ok=True)
-    handlers: list[logging.Handler] = [logging.FileHandler(path, mode="w")]
-    if verbose:
-        handlers.append(logging.StreamHandler())
+    handlers = [logging.FileHandler(path, mode="w")]
+    handlers += [logging.StreamHandler()] if verbose else []
     for h in handlers:
-        h.setFormatter(logging.Formatter("%(message)s"))
-        log.addHandler(h)
+        log.addHandler(h)  # the default format: the message alone
     return handlers
 
 
@@ -149,7 +132,7 @@ def execute(
         failed = build / "failed" / f"{stem}.ipynb"
         failed.parent.mkdir(exist_ok=True)
         os.replace(tmp, failed)
-        chunk = _chunk(_failed(failed), section.source, root)
+        chunk = _failed_chunk(failed, section.source, root)
         with open(log_path, "a") as fh:  # the traceback, without colours
             fh.write(re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(err.traceback)))
         evalue = " ".join(str(err.evalue).split())[:300]

@@ -1,16 +1,9 @@
-"""Section sources are Quarto Markdown (``report/<stem>.qmd``): prose with
-inline values `` `{python} expr` ``, code in ```` ```{python} ```` chunks
-whose leading ``#|`` lines are Quarto cell options. :func:`notebook` turns
-one into a notebook for papermill: chunks keep their source as written
-(Quarto reads the options there), ``#| tags`` go into the cell's metadata
-(papermill looks there for ``parameters``), front matter becomes a raw
-cell; ``a2_line`` in a cell's metadata is its line in the .qmd.
-
-Inline values: papermill runs no Markdown, so for execution a Markdown
-cell with inline expressions is followed by a code cell (tagged
-``a2-inline``) that evaluates them with IPython's ``user_expressions``,
-as Quarto's Jupyter engine does at that point of the document;
-:func:`substitute` writes the results into the Markdown as Quarto would.
+"""A section's .qmd as a notebook for papermill: chunks keep their source
+(Quarto reads the ``#|`` options there), ``#| tags`` go into the cell's
+metadata, ``a2_line`` is a cell's line in the .qmd. Papermill runs no
+Markdown, so a Markdown cell with inline `` `{python} expr` `` values is
+followed by a cell that evaluates them (IPython's ``user_expressions``,
+as Quarto does there); :func:`substitute` writes them in as Quarto would.
 """
 
 from __future__ import annotations
@@ -208,13 +201,3 @@ def notebook(path: Path, inline: bool = False) -> dict[str, Any]:
         "nbformat": 4,
         "nbformat_minor": 5,
     }
-
-
-def code(path: Path) -> str:
-    """All code of a .qmd, inline expressions included (for import
-    analysis)."""
-    return "\n".join(
-        c["source"]
-        for c in notebook(path, inline=True)["cells"]
-        if c["cell_type"] == "code"
-    )

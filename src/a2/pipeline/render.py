@@ -1,13 +1,7 @@
-"""Render the book with Quarto, and replace the outputs in one step.
-
-Quarto is found as ``QUARTO=path``, ``quarto`` on PATH, the one ``make
-quarto`` set up in .tools/quarto, or the pinned ``quarto-cli`` in the
-venv, which is installed there when none of these exists (pip downloads
-Quarto's release then: it needs a network). Nothing else renders.
-
-The code notebook, the PDF and the site are written beside the outputs'
-folder and swapped with it in one rename (Linux; two renames elsewhere),
-so an interrupted or failed render leaves the previous three in place.
+"""Render the book with Quarto (``QUARTO``, on PATH, .tools/quarto, or
+the pinned quarto-cli installed into the venv), the site and the PDF side
+by side; the code notebook, PDF and site are written beside the outputs
+and switched with them in one step, or not at all.
 """
 
 from __future__ import annotations
@@ -86,10 +80,9 @@ def find_quarto(root: Path) -> tuple[str, str]:
     raise BuildError(f"no Quarto, and `pip install {pin}` failed; {WAYS}")
 
 
-def _stamp(root: Path, nbs: dict, quarto: str) -> str:
+def _stamp(root: Path, nbs: dict) -> str:
     """A hash of everything the outputs are made from."""
     h = hashlib.sha256(json.dumps(nbs, sort_keys=True).encode())
-    h.update(quarto.encode())
     for name in ASSETS:
         p = root / name
         for f in sorted(p.rglob("*")) if p.is_dir() else [p]:
@@ -106,15 +99,14 @@ def render(o) -> None:  # noqa: ANN001 (build.Options: no import cycle)
         for s in chapters(o.root)
         if s.is_notebook
     }
-    quarto, version = find_quarto(o.root)
-    stamp = _stamp(o.root, nbs, version)
+    stamp, done = _stamp(o.root, nbs), o.dist / STAMP
     outputs = ("a2-writeup.pdf", "a2-code.ipynb", "site/index.html")
-    done = o.dist / STAMP
     if all((o.dist / f).is_file() for f in outputs) and (
         done.is_file() and done.read_text() == stamp
     ):
         print(f"nothing changed: outputs in {os.path.relpath(o.dist)}/")
         return
+    quarto, version = find_quarto(o.root)
     for old in o.dist.parent.glob(f".{o.dist.name}.*.new"):
         shutil.rmtree(old, ignore_errors=True)  # a killed build's
     new = o.dist.parent / f".{o.dist.name}.{os.getpid()}.new"
@@ -152,34 +144,30 @@ def _quarto(quarto: str, book: Path, o) -> Path:  # noqa: ANN001
     pdf_book = book.with_name(book.name + "-pdf")
     shutil.rmtree(pdf_book, ignore_errors=True)
     shutil.copytree(book, pdf_book)
-    procs = []
+    procs, logs = [], []
     for fmt, where in (("html", book), ("typst", pdf_book)):
-        log = o.build / "logs" / f"quarto-{fmt}.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        fh = None if o.verbose else open(log, "w")  # noqa: SIM115
+        logs.append(o.build / "logs" / f"quarto-{fmt}.log")
+        logs[-1].parent.mkdir(parents=True, exist_ok=True)
+        fh = None if o.verbose else open(logs[-1], "w")  # noqa: SIM115
         procs.append(
-            (
-                log,
-                fh,
-                subprocess.Popen(
-                    [quarto, "render", str(where), "--to", fmt],
-                    cwd=where,
-                    stdout=fh,
-                    stderr=subprocess.STDOUT if fh else None,
-                    pass_fds=(o.lock,) if o.lock is not None else (),
-                ),
+            subprocess.Popen(
+                [quarto, "render", str(where), "--to", fmt],
+                cwd=where,
+                stdout=fh,
+                stderr=subprocess.STDOUT if fh else None,
+                pass_fds=(o.lock,) if o.lock is not None else (),
             )
         )
+        if fh:
+            fh.close()  # the child has its own copy
     try:
-        codes = [p.wait() for _, _, p in procs]
+        codes = [p.wait() for p in procs]
     finally:
-        for _, fh, p in procs:
+        for p in procs:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-            if fh:
-                fh.close()
-    for (log, _, _), code in zip(procs, codes):
+    for log, code in zip(logs, codes):
         if code != 0:
             text = log.read_text(errors="replace") if log.is_file() else ""
             first = next((ln for ln in text.splitlines() if "ERROR" in ln), "")

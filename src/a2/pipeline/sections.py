@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from a2.pipeline import BuildError, oneline
+from a2.pipeline import BuildError
 
 MANIFEST = "_quarto.yml"
 
@@ -92,9 +92,7 @@ def resolve(root: Path, name: str) -> Section:
     for s in found:
         if stem == s.stem or stem == s.stem.split("-", 1)[0]:
             return s
-    raise BuildError(
-        f"unknown section '{oneline(name)}'; valid sections: {valid}"
-    )
+    raise BuildError(f"unknown section '{name}'; valid sections: {valid}")
 
 
 def _strip_magics(code: str) -> str:

@@ -1,17 +1,8 @@
-"""The book Quarto renders: a Quarto project in build/<profile>/book/
-made of the sections as they are now, around the outputs of their last
-execution.
-
-- Each chapter is its current .qmd as a notebook, its code cells given
-  the outputs of the executed notebook (``build/exec``): outputs are
-  keyed on code, so a prose edit is staged without executing (the build
-  executes first whenever code changed). Inline expressions take the
-  values the kernel gave them.
-- Every figure and table caption (a cell with ``#| label: fig-...`` or
-  ``tbl-...`` and a ``fig-cap``/``tbl-cap``, or a table in the prose
-  captioned ``: ... {#tbl-...}``) gets its source line: notebook, params
-  files, the trained models ``a2.report.source`` named in that cell, and
-  the commit.
+"""The book Quarto renders (build/<profile>/book): each chapter is its
+current .qmd around the outputs and inline values of its last execution
+(keyed on code, so prose edits need no execution), every figure and
+table caption with its source line (notebook, params files, trained
+models named by ``a2.report.source``, commit).
 """
 
 from __future__ import annotations
@@ -60,7 +51,8 @@ def _options(cell: dict[str, Any]) -> list[str]:
 def source_line(stem: str, record: dict[str, Any], runs: list[str]) -> str:
     """Markdown for the source line of a figure or table (site links;
     the filter report/a2.lua keeps their text only in print)."""
-    parts = [link(record["notebook"], f"notebooks/{stem}.ipynb")]
+    notebook = record.get("notebook", f"report/{stem}.qmd")
+    parts = [link(notebook, f"notebooks/{stem}.ipynb")]
     parts += [
         link(p, f"params/{Path(p).name}") for p in record.get("params", [])
     ]
@@ -86,35 +78,22 @@ def _alt(caption: str) -> str:
 
 
 def _set_caption(cell: dict[str, Any], extra: str, where: str) -> None:
+    """``extra`` appended to the cell's fig-cap or tbl-cap (and the
+    caption, as plain text, for a figure's alt text unless it has one)."""
     lines = _source(cell).splitlines()
-    for i, line in enumerate(lines):
-        m = CAPTION.match(line)
-        if m:
-            try:
-                text = yaml.safe_load(m.group(2))
-            except yaml.YAMLError as err:
-                raise BuildError(
-                    f"{where}: unreadable {m.group(1)}-cap ({err})"
-                ) from None
-            new = [
-                f"#| {m.group(1)}-cap: "
-                + json.dumps(f"{text} {extra}", ensure_ascii=False)
-            ]
-            if m.group(1) == "fig" and not any(
-                ln.startswith("#| fig-alt:") for ln in lines
-            ):
-                new.append(
-                    "#| fig-alt: "
-                    + json.dumps(_alt(str(text)), ensure_ascii=False)
-                )
-            lines[i : i + 1] = new
-            _set_source(cell, "\n".join(lines))
-            return
-        if not line.startswith("#|"):
-            break
-    raise BuildError(
-        f"{where}: a figure or table cell needs '#| fig-cap:' or '#| tbl-cap:'"
-    )
+    at = next((i for i, ln in enumerate(lines) if CAPTION.match(ln)), None)
+    if at is None or at >= len(_options(cell)):
+        raise BuildError(f"{where}: a figure or table cell needs a caption")
+    kind, raw = CAPTION.match(lines[at]).groups()
+    try:
+        text = str(yaml.safe_load(raw))
+    except yaml.YAMLError as err:
+        raise BuildError(f"{where}: unreadable {kind}-cap ({err})") from None
+    new = [f"#| {kind}-cap: " + json.dumps(f"{text} {extra}")]
+    if kind == "fig" and not any(ln.startswith("#| fig-alt:") for ln in lines):
+        new.append("#| fig-alt: " + json.dumps(_alt(text)))
+    lines[at : at + 1] = new
+    _set_source(cell, "\n".join(lines))
 
 
 def _with_source_lines(
@@ -207,25 +186,15 @@ def merged(root: Path, build: Path, s: Section) -> dict[str, Any]:
                 cell, qmd.substitute(cell["source"], record["inline"], where)
             )
     nb["metadata"][META] = {"given": record.get("given", "")}
-    _with_source_lines(nb, s.stem, _record(build, s, root), where)
+    _with_source_lines(nb, s.stem, _record(build, s), where)
     return nb
 
 
-def _record(build: Path, s: Section, root: Path) -> dict[str, Any]:
+def _record(build: Path, s: Section) -> dict[str, Any]:
+    """Its provenance record (``a2.provenance``), written as it ran."""
     from a2 import provenance
 
-    record = provenance.read(build / "provenance" / f"{s.stem}.json")
-    if record:
-        return record
-    params = s.params_file(root)
-    return {
-        "notebook": s.source.relative_to(root).as_posix(),
-        "params": [params.relative_to(root).as_posix()]
-        if params.is_file()
-        else [],
-        "commit": "unknown",
-        "runs": [],
-    }
+    return provenance.read(build / "provenance" / f"{s.stem}.json")
 
 
 def _rel(root: Path, p: Path) -> str:
@@ -257,7 +226,7 @@ def stage(
             root,
             build / "exec" / f"{s.stem}.ipynb",
             s,
-            _record(build, s, root),
+            _record(build, s),
             out,
         )
     for extra in extras or []:
