@@ -92,16 +92,29 @@ def questions(stem: str) -> dict[str, list[str]]:
     return out
 
 
+SHOWS = re.compile(r"^#\| label:|\b(table|md|checks|plots\.show)\(")
+
+
+def _hidden(lines: list[str]) -> bool:
+    """Whether ``lines`` show a reader nothing: blank lines and code
+    chunks that compute (the values an answer cites) without a figure,
+    table, listing or checks line."""
+    text = "\n".join(lines)
+    chunks = re.findall(r"^```\{python\}\n(.*?)^```$", text, re.S | re.M)
+    rest = re.sub(r"^```\{python\}\n.*?^```$", "", text, flags=re.S | re.M)
+    return not rest.strip() and not any(
+        SHOWS.search(line) for c in chunks for line in c.splitlines()
+    )
+
+
 def answer(body: list[str]) -> str | None:
     """The text of the first `.a2-answer` callout, if it is the first
-    thing under the heading (blank lines aside)."""
+    thing under the heading a reader sees (hidden chunks aside)."""
     for kind, _depth, i in _blocks(body):
         if kind == "heading":
             return None
         if kind == "open":
-            if ".a2-answer" not in body[i] or any(
-                ln.strip() for ln in body[:i]
-            ):
+            if ".a2-answer" not in body[i] or not _hidden(body[:i]):
                 return None
             end = (
                 next(

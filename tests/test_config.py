@@ -218,7 +218,7 @@ def test_unknown_section_lists_the_valid_ones() -> None:
             "a2.pipeline",
             "--root",
             str(REPO),
-            "execute",
+            "section",
             "pooling",
             "--params",
             "x.yaml",

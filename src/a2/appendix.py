@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from a2.report import Md
 from a2.text import code
 
 SECTIONS_HEADER = (
@@ -55,11 +56,12 @@ def shown_path(path: str, root: Path) -> str:
         return p.name
 
 
-def data_setting(setting: str, root: Path) -> str:
-    """The ``A2_DATA`` setting, printable (see :func:`shown_path`)."""
+def data_setting(setting: str, root: Path) -> Md:
+    """The ``A2_DATA`` setting as Markdown for the prose (see
+    :func:`shown_path`)."""
     if setting == "download":
-        return "`download` (the official CIFAR-10 archive)"
-    return f"{code(shown_path(setting, root))} (a local copy)"
+        return Md("`download` (the official CIFAR-10 archive)")
+    return Md(f"{code(shown_path(setting, root))} (a local copy)")
 
 
 def environment_rows(built: str, commit: str) -> list[tuple[str, str]]:

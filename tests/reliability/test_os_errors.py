@@ -68,7 +68,7 @@ def test_a_params_path_past_the_name_limit_is_one_line(tmp_path):
     line = one_error_line(proc)
     assert proc.returncode == 2
     assert line.startswith(f"error: {tmp_path}/ppp")
-    assert line.endswith("ppp.yaml: File name too long")
+    assert line.endswith("ppp.yaml: cannot be read (File name too long)")
 
 
 @pytest.mark.parametrize("key", ["palette", "A2_DATA"])

@@ -12,9 +12,7 @@ reader sees the input as written.
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
@@ -66,7 +64,8 @@ def routes(h: str, root: Path, monkeypatch) -> dict[str, tuple[str, list]]:
     report.check_true(h, True)
     report.checks()
     monkeypatch.setattr(appendix.platform, "machine", lambda: h)
-    defaults = params.schema("4-pooling").defaults
+    shown_params = params.load("4-pooling")
+    object.__setattr__(shown_params, "kernel", h)  # as if read from a file
     data_file = Path("/elsewhere", h)
     manifest = {
         "key": h,
@@ -127,9 +126,7 @@ def routes(h: str, root: Path, monkeypatch) -> dict[str, tuple[str, list]]:
         ),
         "check names (section)": (shown[0], [h]),
         "parameter values": (
-            params.SectionParams(
-                "4-pooling", {**defaults, "kernel": h}
-            )._repr_markdown_(),
+            shown_params._repr_markdown_(),
             [h],
         ),
         "parameter values in a table": (
@@ -235,34 +232,6 @@ def assert_inert(page: Page, cases, link_prefix: str = "params/") -> None:
             assert "{{<" not in md and ">}}" not in md, where
 
 
-def top_conftest():
-    """tests/conftest.py, whose name this folder's conftest shadows: it
-    finds Quarto (and skips without one, unless CI requires it)."""
-    path = Path(__file__).resolve().parents[1] / "conftest.py"
-    spec = importlib.util.spec_from_file_location("a2_tests_conftest", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def pandoc() -> str | None:
-    """A pandoc: on PATH, the one pypandoc bundles, or Quarto's."""
-    found = shutil.which("pandoc")
-    if found:
-        return found
-    try:
-        import pypandoc
-
-        return pypandoc.get_pandoc_path()
-    except (ImportError, OSError):
-        pass
-    q = top_conftest().quarto()
-    if q:
-        tools = Path(q).resolve().parent / "tools"
-        return next((str(p) for p in tools.glob("*/pandoc")), None)
-    return None
-
-
 def cases_for(names, root: Path, monkeypatch) -> dict:
     """{case: routes}, with the harmless case every check compares to."""
     texts = {"benign": BENIGN, **{n: HOSTILE[n] for n in names}}
@@ -274,14 +243,12 @@ def cases_for(names, root: Path, monkeypatch) -> dict:
 
 @pytest.mark.parametrize("case", HOSTILE)
 def test_outside_text_reaches_html_inert_through_every_route(
-    case, tmp_path, monkeypatch
+    case, tmp_path, monkeypatch, quarto_path
 ):
-    exe = pandoc()
-    if exe is None:
-        pytest.fail("no pandoc (PATH, pypandoc or Quarto's) to check with")
+    """Through Quarto's own pandoc (`quarto pandoc`)."""
     cases = cases_for([case], tmp_path, monkeypatch)
     html = subprocess.run(
-        [exe, "-f", "markdown", "-t", "html"],
+        [quarto_path, "pandoc", "-f", "markdown", "-t", "html"],
         input=document(cases),
         capture_output=True,
         text=True,
@@ -294,33 +261,36 @@ def test_outside_text_reaches_html_inert_through_every_route(
     assert "<img" not in html and "<script" not in html
 
 
-def test_outside_text_reaches_a_quarto_page_inert(tmp_path, monkeypatch):
-    """The book's way: tables and a value cited from _variables.yml (the
-    appendix's data setting), rendered by Quarto, which reads shortcodes
-    even inside code spans."""
-    import yaml
+def test_outside_text_reaches_a_quarto_page_inert(
+    tmp_path, monkeypatch, quarto_path
+):
+    """The book's way: tables, and a value shown inline in the prose (the
+    appendix's data setting, `{python} setting_text`, written in as the
+    build does), rendered by Quarto, which reads shortcodes even inside
+    code spans."""
+    from IPython.core.formatters import DisplayFormatter
 
-    exe = top_conftest().need_quarto()
+    from a2.pipeline import qmd
+
+    exe = quarto_path
     cases = cases_for(HOSTILE, tmp_path, monkeypatch)
     body = document(cases)
-    values, prose = {}, []
-    for i, (key, text) in enumerate(
-        [
-            ("benign", BENIGN),
-            *[(slug(n), h) for n, h in HOSTILE.items()],
-        ]
-    ):
-        values[f"v{i}"] = appendix.data_setting(f"/elsewhere/{text}", tmp_path)
+    prose = []
+    for key, text in [
+        ("benign", BENIGN),
+        *[(slug(n), h) for n, h in HOSTILE.items()],
+    ]:
+        value = appendix.data_setting(f"/elsewhere/{text}", tmp_path)
+        shown = {"v": DisplayFormatter().format(value)[0]}
         prose.append(
-            f"::: {{#r-{key}--var}}\nData: {{{{< var v{i} >}}}}.\n:::"
+            f"::: {{#r-{key}--var}}\n"
+            + qmd.substitute("Data: `{python} v`.", shown, "page.qmd")
+            + "\n:::"
         )
-        cases[key]["var"] = (values[f"v{i}"], [Path("/elsewhere", text).name])
+        cases[key]["var"] = (value, [Path("/elsewhere", text).name])
     book = tmp_path / "book"
     book.mkdir()
     (book / "_quarto.yml").write_text("project:\n  type: default\n")
-    (book / "_variables.yml").write_text(
-        yaml.safe_dump(values, allow_unicode=True)
-    )
     (book / "page.qmd").write_text(
         "---\ntitle: page\n---\n\n" + body + "\n\n" + "\n\n".join(prose)
     )

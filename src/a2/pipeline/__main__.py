@@ -78,11 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.cmd == "section":
         o.force = sections.resolve(root, args.name).stem
-        if args.params:
-            o.params = Path(args.params).expanduser()
-            from a2.config import load_yaml
-
-            load_yaml(o.params)  # a missing or bad file: one line, now
+        o.params = Path(args.params).expanduser() if args.params else None
+    build.check(o, data=False)  # a bad file: one line, before any lock
     with build.locked(root) as fd:
         o.lock = fd
         build.run(o)
