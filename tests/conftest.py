@@ -3,6 +3,7 @@ the one smoke build that the end-to-end tests look at."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -115,13 +116,21 @@ def make_smoke(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="session")
-def smoke_built() -> Path:
+def smoke_built(testrun_uid: str) -> Path:
     """The smoke build folder, from cold: executed, and rendered by
-    Quarto once for the whole session."""
-    shutil.rmtree(REPO / SMOKE_BUILD, ignore_errors=True)
-    proc = make_smoke("pdf")
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-    assert "rendering with Quarto" in proc.stdout
+    Quarto once for the whole test run (pytest-xdist's workers share it:
+    the first builds, under a lock, and marks it with the run's id)."""
+    done = REPO / SMOKE_BUILD / ".test-run"
+    done.parent.parent.mkdir(parents=True, exist_ok=True)
+    with open(REPO / "build/.test-smoke.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (done.is_file() and done.read_text() == testrun_uid):
+            shutil.rmtree(REPO / SMOKE_BUILD, ignore_errors=True)
+            proc = make_smoke("pdf")
+            out = proc.stdout[-4000:] + proc.stderr[-4000:]
+            assert proc.returncode == 0, out
+            assert "rendering with Quarto" in proc.stdout, out
+            done.write_text(testrun_uid)
     return REPO / SMOKE_BUILD
 
 

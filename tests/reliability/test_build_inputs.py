@@ -9,10 +9,11 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from conftest import FAKE_QUARTO, PY, REPO, make, one_error_line
+from conftest import FAKE_QUARTO, PY, REPO, make
 from test_build import make_scratch
 
 # What a value may hold that make or a shell would act on.
@@ -25,9 +26,76 @@ HOSTILE = {
     "semicolon": "x; touch pwned",
     "newline": "x\ntouch pwned",
 }
-# The cases that build (a section executes): the ones each layer could
-# act on, make ($), the shell (quotes) and a line reader (newline).
-BUILDING = ["make call", "quotes", "newline"]
+VARS = ("S", "PARAMS", "DATA", "PROFILE", "QUARTO")
+# The interpreter make runs, standing in for the venv's: it prints what
+# reached it (arguments and environment) and does nothing else.
+ECHO = """#!{python}
+import json, os, sys
+
+# Its tests share one scratch book: one worker runs them.
+pytestmark = pytest.mark.xdist_group("build-inputs")
+names = {names!r}
+print(json.dumps({{"argv": sys.argv[1:],
+                  **{{n: os.environ.get(n) for n in names}}}}))
+"""
+
+
+@pytest.fixture(scope="module")
+def echo_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    venv = tmp_path_factory.mktemp("echo-venv")
+    (venv / "bin").mkdir()
+    python = venv / "bin/python"
+    python.write_text(ECHO.format(python=sys.executable, names=VARS))
+    python.chmod(0o755)
+    return venv
+
+
+@pytest.mark.parametrize("how", ["command line", "environment"])
+@pytest.mark.parametrize("case", HOSTILE)
+def test_every_value_reaches_the_build_byte_for_byte(
+    echo_venv: Path, tmp_path: Path, case: str, how: str
+) -> None:
+    """All five at once, through `make section`: the build receives each
+    exactly as given, as its argument and in its environment."""
+    value = HOSTILE[case]
+    given = {name: f"{value}-{name}" for name in VARS}
+    env = {k: v for k, v in os.environ.items() if k not in VARS}
+    env.pop("MAKEFLAGS", None)
+    args = [f"{k}={v}" for k, v in given.items()]
+    if how == "environment":
+        env.update(given)
+        args = []
+    proc = subprocess.run(
+        [
+            "make",
+            "-s",
+            "--no-print-directory",
+            "-f",
+            str(REPO / "Makefile"),
+            f"VENV={echo_venv}",
+            "SETUP=",
+            *args,
+            "section",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout)
+    assert {k: seen[k] for k in VARS} == given
+    assert seen["argv"] == [
+        "-m",
+        "a2.pipeline",
+        "--profile",
+        given["PROFILE"],
+        "section",
+        given["S"],
+        "--params",
+        given["PARAMS"],
+    ]
+    assert not list(tmp_path.rglob("pwned*"))
 
 
 @pytest.fixture(scope="module")
@@ -50,86 +118,59 @@ def shown(value: str) -> str:
     return value.replace("\n", "\\n")
 
 
-def nothing_ran(book: Path) -> None:
-    assert not list(book.rglob("pwned*")), list(book.rglob("pwned*"))
+def build_error(book: Path, *args: str) -> str:
+    """The error line the build's command line prints for ``args`` (run
+    in this process: the same code, without an interpreter's start)."""
+    from a2.config import ParamsError
+    from a2.pipeline import BuildError, oneline
+    from a2.pipeline.__main__ import main
+
+    with pytest.raises((BuildError, ParamsError)) as err:
+        main(["--root", str(book), *args])
+    return f"error: {oneline(err.value)}"
 
 
-@pytest.mark.parametrize("how", ["command line", "environment"])
 @pytest.mark.parametrize("case", HOSTILE)
-def test_params_reach_the_build_byte_for_byte(
-    book: Path, case: str, how: str
+def test_the_build_names_each_value_as_given_in_one_line(
+    book: Path, case: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A params file of that name is not there: the error names it
-    exactly (never the defaults, never a command run)."""
-    value = HOSTILE[case] + ".yaml"
-    args, env = (
-        ([f"PARAMS={value}"], None)
-        if how == "command line"
-        else ([], {"PARAMS": value})
+    """A params file or section of that name is not there, a profile is
+    no name, a Quarto path cannot run: the error says so, showing the
+    value exactly (a newline as \\n), and never falls back."""
+    value = HOSTILE[case]
+    assert build_error(book, "section", "1", "--params", value + ".yaml") == (
+        f"error: {shown(value)}.yaml: params file not found"
     )
-    line = one_error_line(make(book, "S=1", *args, "section", env=env))
-    assert line == f"error: {shown(value)}: params file not found"
-    nothing_ran(book)
+    assert build_error(book, "section", value).startswith(
+        f"error: unknown section '{shown(value)}'; valid sections:"
+    )
+    assert "a profile is a name such as full or smoke" in build_error(
+        book, "--profile", value, "pdf"
+    )
+    index = book / "index.md"
+    index.write_text(index.read_text() + "\nAgain.\n")  # it must render
+    monkeypatch.chdir(book)
+    monkeypatch.setenv("QUARTO", value)
+    assert build_error(book, "pdf").startswith(
+        f"error: QUARTO={shown(value)} cannot be run"
+    )
+    assert not list(book.rglob("pwned*"))
 
 
-@pytest.mark.parametrize("case", BUILDING)
-def test_a_params_file_of_any_name_is_used(book: Path, case: str) -> None:
-    """The same names, as files that exist, are read and shown."""
-    name = HOSTILE[case] + ".yaml"
-    (book / name).write_text("steps: 7\n")
-    proc = make(book, "S=1", f"PARAMS={name}", "section")
+def test_odd_names_are_used_as_given_end_to_end(book: Path) -> None:
+    """Through make and the real build: a params file and a data path
+    whose names make, a shell or a line reader would act on."""
+    name = HOSTILE["make call"] + HOSTILE["quotes"] + HOSTILE["newline"]
+    (book / f"{name}.yaml").write_text("steps: 7\n")
+    proc = make(book, "S=1", f"PARAMS={name}.yaml", f"DATA={name}", "section")
     assert proc.returncode == 0, proc.stderr
     assert "Alpha ran 7 steps." in (book / "dist/site/index.html").read_text()
-    nothing_ran(book)
-
-
-@pytest.mark.parametrize("case", HOSTILE)
-def test_section_names_reach_the_build_byte_for_byte(
-    book: Path, case: str
-) -> None:
-    line = one_error_line(make(book, f"S={HOSTILE[case]}", "section"))
-    assert line.startswith(
-        f"error: unknown section '{shown(HOSTILE[case])}'; valid sections:"
-    )
-    nothing_ran(book)
-
-
-@pytest.mark.parametrize("case", BUILDING)
-def test_data_settings_reach_the_build_byte_for_byte(
-    book: Path, case: str
-) -> None:
-    """The data setting is what the sections read, as given (a relative
-    path is made absolute against the repository)."""
-    proc = make(book, f"DATA={HOSTILE[case]}", "pdf")
-    assert proc.returncode == 0, proc.stderr
     nb = json.loads(
         (book / "build/full/exec/6-reproducibility.ipynb").read_text()
     )
     out = "".join(nb["cells"][-1]["outputs"][0]["text"])
-    assert out == f"{book / HOSTILE[case]}\n"
-    nothing_ran(book)
-
-
-@pytest.mark.parametrize("case", HOSTILE)
-def test_profiles_that_are_no_name_are_refused_in_one_line(
-    book: Path, case: str
-) -> None:
-    line = one_error_line(make(book, f"PROFILE={HOSTILE[case]}", "pdf"))
-    assert "a profile is a name such as full or smoke" in line
-    nothing_ran(book)
-
-
-@pytest.mark.parametrize("case", HOSTILE)
-def test_quarto_paths_reach_the_build_byte_for_byte(
-    book: Path, case: str
-) -> None:
-    index = book / "index.md"
-    index.write_text(index.read_text() + "\nAgain.\n")  # it renders
-    line = one_error_line(make(book, "pdf", env={"QUARTO": HOSTILE[case]}))
-    assert line.startswith(
-        f"error: QUARTO={shown(HOSTILE[case])} cannot be run"
-    )
-    nothing_ran(book)
+    assert out == f"{book / name}\n"
+    assert not list(book.rglob("pwned*"))
 
 
 def test_a_tilde_in_data_means_home_through_make_too(
