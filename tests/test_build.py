@@ -25,6 +25,9 @@ from a2.pipeline import BuildError, qmd, sections
 REPO = Path(__file__).resolve().parents[1]
 VENV = REPO / ".venv"
 FAKE_QUARTO = REPO / "tests/tools/fake_quarto.py"
+# Its tests share one scratch book: one worker runs them.
+pytestmark = pytest.mark.xdist_group("scratch-build")
+
 
 MANIFEST = """\
 book:
@@ -45,9 +48,6 @@ params = {{}}
 ```{{python}}
 import a2.params
 import a2.report
-
-# Its tests share one scratch book: one worker runs them.
-pytestmark = pytest.mark.xdist_group("scratch-build")
 
 p = a2.params.load("{stem}", params)
 p

@@ -15,6 +15,8 @@ import pytest
 from a2.pipeline.sections import chapters
 
 REPO = Path(__file__).resolve().parents[1]
+# One worker runs the tests of the smoke build (built once, shared).
+pytestmark = pytest.mark.xdist_group("smoke")
 
 
 @pytest.fixture
@@ -117,9 +119,6 @@ assert importlib.util.find_spec("a2") is None, "a2 importable from files"
 FROM_CELLS = """\
 import sys
 from pathlib import Path
-
-# One worker runs the tests of the smoke build (built once, shared).
-pytestmark = pytest.mark.xdist_group("smoke")
 mods = {n: m for n, m in sys.modules.items() if n.split(".")[0] == "a2"}
 assert len(mods) > 5, sorted(mods)
 assert all(not Path(m.__file__).exists() for m in mods.values()), mods

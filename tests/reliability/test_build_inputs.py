@@ -16,6 +16,10 @@ import pytest
 from conftest import FAKE_QUARTO, PY, REPO, make
 from test_build import make_scratch
 
+# Its tests share one scratch book: one worker runs them.
+pytestmark = pytest.mark.xdist_group("build-inputs")
+
+
 # What a value may hold that make or a shell would act on.
 HOSTILE = {
     "make call": "$(shell touch pwned)",
@@ -31,9 +35,6 @@ VARS = ("S", "PARAMS", "DATA", "PROFILE", "QUARTO")
 # reached it (arguments and environment) and does nothing else.
 ECHO = """#!{python}
 import json, os, sys
-
-# Its tests share one scratch book: one worker runs them.
-pytestmark = pytest.mark.xdist_group("build-inputs")
 names = {names!r}
 print(json.dumps({{"argv": sys.argv[1:],
                   **{{n: os.environ.get(n) for n in names}}}}))
