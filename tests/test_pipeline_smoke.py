@@ -153,3 +153,28 @@ def test_code_notebook_runs_top_to_bottom_without_the_repository(
         progress_bar=False,
     )
     assert not (tmp_path / "src").exists()
+
+
+def test_every_source_link_opens_the_cell_that_made_it(dist: Path) -> None:
+    """A figure's or table's source line links to its section's executed
+    notebook as a page of the site, at the cell that made it, with the
+    .ipynb beside it; every such link is followed."""
+    site = dist / "site"
+    links = {
+        href
+        for page in site.glob("*.html")
+        for href in re.findall(r'href="(notebooks/[^"]+)"', page.read_text())
+    }
+    views = {h for h in links if ".html#" in h}
+    assert len(views) >= 10, sorted(links)
+    for href in links:
+        path, _, anchor = href.partition("#")
+        target = site / path
+        assert target.is_file(), href
+        if anchor:
+            assert f'id="{anchor}"' in target.read_text(), href
+    for stem in {h.split("/")[1].split(".")[0] for h in views}:
+        page = (site / f"notebooks/{stem}.html").read_text()
+        assert f'href="{stem}.ipynb"' in page  # the download beside it
+        nbformat.validate(nbformat.read(site / f"notebooks/{stem}.ipynb", 4))
+        assert 'class="sourceCode' in page  # the code is shown

@@ -145,8 +145,9 @@ def _quarto(quarto: str, book: Path, o) -> Path:  # noqa: ANN001
     shutil.rmtree(pdf_book, ignore_errors=True)
     shutil.copytree(book, pdf_book)
     procs, logs = [], []
-    for fmt, where in (("html", book), ("typst", pdf_book)):
-        logs.append(o.build / "logs" / f"quarto-{fmt}.log")
+    views = book.with_name("views")
+    for fmt, where in (("html", book), ("typst", pdf_book), ("html", views)):
+        logs.append(o.build / "logs" / f"quarto-{where.name}.log")
         logs[-1].parent.mkdir(parents=True, exist_ok=True)
         fh = None if o.verbose else open(logs[-1], "w")  # noqa: SIM115
         procs.append(
@@ -179,6 +180,12 @@ def _quarto(quarto: str, book: Path, o) -> Path:  # noqa: ANN001
             )
     site = book / "_book"
     shutil.copy(pdf_book / "_book" / "a2-writeup.pdf", site / "a2-writeup.pdf")
+    shutil.copytree(
+        views / "_site",
+        site / "notebooks",
+        ignore=shutil.ignore_patterns("*.ipynb"),  # the executed ones stay
+        dirs_exist_ok=True,
+    )
     shutil.rmtree(pdf_book, ignore_errors=True)
     return site
 

@@ -48,11 +48,15 @@ def _options(cell: dict[str, Any]) -> list[str]:
     return lines
 
 
-def source_line(stem: str, record: dict[str, Any], runs: list[str]) -> str:
-    """Markdown for the source line of a figure or table (site links;
-    the filter report/a2.lua keeps their text only in print)."""
+def source_line(
+    stem: str, record: dict[str, Any], runs: list[str], label: str = ""
+) -> str:
+    """Markdown for the source line of a figure or table: the executed
+    notebook's page at the cell (and the .ipynb), params files, trained
+    models, commit (site links; report/a2.lua keeps their text in print)."""
     notebook = record.get("notebook", f"report/{stem}.qmd")
-    parts = [link(notebook, f"notebooks/{stem}.ipynb")]
+    view = f"notebooks/{stem}.html" + (f"#{label}" if label else "")
+    parts = [link(notebook, view) + f" ([ipynb](notebooks/{stem}.ipynb))"]
     parts += [
         link(p, f"params/{Path(p).name}") for p in record.get("params", [])
     ]
@@ -123,14 +127,16 @@ def _with_source_lines(
             else:
                 kept.append(out)
         cell["outputs"] = kept
-        labelled = any(LABEL.match(ln) for ln in _options(cell))
-        if runs and not labelled:
+        label = next(
+            (m[1] for ln in _options(cell) if (m := LABEL.match(ln))), ""
+        )
+        if runs and not label:
             raise BuildError(
                 f"{where}: a2.report.source() in a cell "
                 f"without '#| label: fig-...' or 'tbl-...'"
             )
-        if labelled:
-            _set_caption(cell, source_line(stem, record, runs), where)
+        if label:
+            _set_caption(cell, source_line(stem, record, runs, label), where)
 
 
 def _tagged(cell: dict[str, Any], tag: str) -> bool:
@@ -186,7 +192,6 @@ def merged(root: Path, build: Path, s: Section) -> dict[str, Any]:
                 cell, qmd.substitute(cell["source"], record["inline"], where)
             )
     nb["metadata"][META] = {"given": record.get("given", "")}
-    _with_source_lines(nb, s.stem, _record(build, s), where)
     return nb
 
 
@@ -212,8 +217,9 @@ def stage(
     ``notebooks`` and return its path; ``extras`` (the code notebook)
     are copied into it for the site."""
     out = build / STAGE
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
+    for folder in (out, out.with_name("views")):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
     names: dict[str, str] = {}  # source path in the manifest -> staged
     for s in chapters(root):
         if s.stem not in notebooks:
@@ -221,7 +227,10 @@ def stage(
             shutil.copy(s.source, out / s.source.name)
             continue
         names[_rel(root, s.source)] = f"{s.stem}.ipynb"
-        (out / f"{s.stem}.ipynb").write_text(json.dumps(notebooks[s.stem]))
+        nb = json.loads(json.dumps(notebooks[s.stem]))  # a copy
+        _with_source_lines(nb, s.stem, _record(build, s), _rel(root, s.source))
+        (out / f"{s.stem}.ipynb").write_text(json.dumps(nb))
+        _write_view(out.with_name("views"), s.stem, notebooks[s.stem])
         _copy_sources(
             root,
             build / "exec" / f"{s.stem}.ipynb",
@@ -233,6 +242,47 @@ def stage(
         shutil.copy(extra, out / extra.name)
     _write_manifest(root, names, out, subtitle, [e.name for e in extras or []])
     return out
+
+
+VIEWS = """project: {type: default, output-dir: _site}
+format: {html: {toc: true, html-math-method: mathml, code-overflow: wrap}}
+"""
+
+
+def _write_view(out: Path, stem: str, nb: dict[str, Any]) -> None:
+    """The executed notebook as a page of the site (Quarto renders
+    build/<profile>/views as a project of its own): every cell's code and
+    outputs under the chapter's headings, each cell at its label."""
+    heading = re.search(r"^# (.*?)\s*(\{.*)?$", _source(nb["cells"][0]), re.M)
+    title = heading.group(1) if heading else stem
+    front = f"---\ntitle: {json.dumps(title + ': the executed notebook')}\n---"
+    link = f"Download: [{stem}.ipynb]({stem}.ipynb)"
+    cells = [{"cell_type": "raw", "metadata": {}, "source": front}]
+    cells.append({"cell_type": "markdown", "metadata": {}, "source": link})
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":  # references into the book as text
+            text = re.sub(r"@((?:fig|tbl|eq|sec)-)", r"\1", _source(cell))
+            outs = [
+                o
+                for o in cell["outputs"]
+                if SOURCE_MIME not in o.get("data", {})
+            ]
+            cells.append({**cell, "source": text, "outputs": outs})
+            continue
+        lines = ["", *_source(cell).splitlines()]  # a callout's title: no
+        heads = [
+            b
+            for a, b in zip(lines, lines[1:])
+            if re.match(r"#{2,} ", b) and not a.startswith(":::")
+        ]
+        if heads:
+            cells.append({**cell, "source": "\n\n".join(heads)})
+    for i, c in enumerate(cells):
+        _set_source(c, _source(c))  # lists of lines, as Quarto reads them
+        c["id"] = f"v{i}"
+    view = {**nb, "cells": cells}
+    (out / f"{stem}.ipynb").write_text(json.dumps(view))
+    (out / "_quarto.yml").write_text(VIEWS)
 
 
 def _copy_sources(
