@@ -526,6 +526,15 @@ def _md5(path: Path) -> str:
     return h.hexdigest()
 
 
+def check_source(source: str) -> None:
+    """Load the arrays of ``source`` and check they hold the horse class,
+    as the build does once before any section reads them; DataError
+    otherwise (a missing, damaged or wrongly shaped source)."""
+    x_train, y_train, x_test, y_test, _ = load_arrays(source)
+    _one_class(x_train, y_train, HORSE, "training")
+    _one_class(x_test, y_test, HORSE, "test")
+
+
 def _one_class(
     x: np.ndarray, y: np.ndarray, label: int, split: str
 ) -> np.ndarray:

@@ -554,6 +554,24 @@ def validate(stem: str, raw: Any, where: str) -> dict[str, Any]:
 PARAMS_DIR = Path(__file__).resolve().parents[2] / "params"
 
 
+def profile_path(name: str, folder: Path = PARAMS_DIR) -> Path | None:
+    """A profile's file, ``params/<name>.yaml`` (``make pdf
+    PROFILE=name``); None for ``full``, the report's own parameters."""
+    import re
+
+    if name in ("", "full"):
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        raise ParamsError(
+            f"PROFILE={name!r}: a profile is a name such as full or smoke "
+            f"(letters, digits, - and _)"
+        )
+    path = folder / f"{name}.yaml"
+    if not path.is_file():
+        raise ParamsError(f"PROFILE={name}: there is no params/{name}.yaml")
+    return path
+
+
 def profile_entry(profile: Path | None, stem: str) -> dict[str, Any]:
     """A profile's overrides for one section (a profile maps section
     stems to overrides, ``params/smoke.yaml``); a key that is not a

@@ -134,6 +134,20 @@ def finish(
     return record
 
 
+def run_digests(keys: list[str], runs: Path) -> dict[str, str | None]:
+    """Each run's checkpoint hash in the cache folder ``runs`` (None when
+    missing): what a section that loaded them depends on (a run trained
+    again is new)."""
+    out: dict[str, str | None] = {}
+    for key in keys:
+        path = runs / key / "manifest.json"
+        try:
+            out[key] = json.loads(path.read_text())["checkpoint_sha256"]
+        except (OSError, ValueError, KeyError, TypeError):
+            out[key] = None
+    return out
+
+
 def folder() -> Path | None:
     """The build's provenance folder (None outside the build)."""
     path = os.environ.get(ENV)

@@ -73,3 +73,15 @@ def cache_dir() -> Path:
             f"writable folder"
         ) from None
     return path
+
+
+def data_identity() -> dict:
+    """The data setting, and for a local copy its files' names, sizes and
+    times: what a section that reads data depends on (a replaced file is
+    new data, read again)."""
+    setting, found = data_source(), []
+    path = Path(setting)
+    if setting != "download" and path.exists():
+        for f in sorted(path.rglob("*")) if path.is_dir() else [path]:
+            found.append([f.name, f.stat().st_size, f.stat().st_mtime_ns])
+    return {"setting": setting, "files": found}

@@ -115,20 +115,21 @@ def book(built: Path, tmp_path: Path) -> Path:
 
 
 def shown(value: str) -> str:
-    """How an error line shows a value: control characters escaped."""
-    return value.replace("\n", "\\n")
+    """How an error line shows a value: a control character as '?'."""
+    return value.replace("\n", "?")
 
 
 def build_error(book: Path, *args: str) -> str:
     """The error line the build's command line prints for ``args`` (run
     in this process: the same code, without an interpreter's start)."""
     from a2.config import ParamsError
-    from a2.pipeline import BuildError, oneline
+    from a2.pipeline import BuildError
     from a2.pipeline.__main__ import main
+    from a2.text import printable
 
     with pytest.raises((BuildError, ParamsError)) as err:
         main(["--root", str(book), *args])
-    return f"error: {oneline(err.value)}"
+    return f"error: {printable(err.value)}"
 
 
 @pytest.mark.parametrize("case", HOSTILE)
@@ -137,7 +138,7 @@ def test_the_build_names_each_value_as_given_in_one_line(
 ) -> None:
     """A params file or section of that name is not there, a profile is
     no name, a Quarto path cannot run: the error says so, showing the
-    value exactly (a newline as \\n), and never falls back."""
+    value exactly (a newline as ?), and never falls back."""
     value = HOSTILE[case]
     assert build_error(book, "section", "1", "--params", value + ".yaml") == (
         f"error: {shown(value)}.yaml: params file not found"

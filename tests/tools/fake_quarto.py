@@ -34,7 +34,11 @@ for nb in sorted(book.glob("[0-9]*.ipynb")):  # the chapters
         for o in c.get("outputs", []):
             for key in ("text", "data"):
                 text.append(json.dumps(o.get(key, "")))
-out = book / "_book"
+import re  # noqa: E402
+
+manifest = (book / "_quarto.yml").read_text()
+found = re.search(r"output-dir:\s*(\w+)", manifest)
+out = book / (found.group(1) if found else "_book")
 out.mkdir(exist_ok=True)
 body = "\n".join(text)
 if fmt == "html":

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import signal
 import sys
 from pathlib import Path
 
-from a2.pipeline import BuildError, oneline
+from a2.pipeline import BuildError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,21 +36,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def profile_file(root: Path, name: str) -> Path | None:
-    """params/<name>.yaml for a profile name; None for ``full``."""
-    if name in ("", "full"):
-        return None
-    if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
-        raise BuildError(
-            f"PROFILE={name!r}: a profile is a name such as full or smoke "
-            f"(letters, digits, - and _)"
-        )
-    path = root / "params" / f"{name}.yaml"
-    if not path.is_file():
-        raise BuildError(f"PROFILE={name}: there is no params/{name}.yaml")
-    return path
-
-
 def main(argv: list[str] | None = None) -> int:
     from a2.pipeline import build, sections
 
@@ -67,8 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         print("\n\n".join(params.describe(s) for s in stems))
         return 0
+    from a2.params import profile_path
+
     name = args.profile or "full"
-    profile = profile_file(root, name)
+    profile = profile_path(name, root / "params")
     b = (args.build or Path("build") / name).resolve()
     dist = args.dist or (Path("dist") if profile is None else b / "dist")
     verbose = args.verbose or os.environ.get("V", "") not in ("", "0")
@@ -105,6 +91,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 if __name__ == "__main__":
     from a2.config import ParamsError
+    from a2.text import printable
 
     signal.signal(signal.SIGTERM, _interrupt)  # `kill PID`: clean up too
     _settings(Path.cwd())
@@ -112,7 +99,7 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     except (BuildError, ParamsError) as err:
-        line, code = oneline(err), 2 if isinstance(err, ParamsError) else 1
+        line, code = printable(err), 2 if isinstance(err, ParamsError) else 1
     except KeyboardInterrupt:
         line, code = "interrupted" + kept, 130
     except OSError as err:  # a full disk, a folder that is not writable

@@ -83,22 +83,11 @@ def section_modules(root: Path, s: Section) -> list[str]:
     return library_modules(root, _code(s))
 
 
-def data_identity() -> dict[str, Any]:
-    """The data setting, and for a local copy its files' sizes and times
-    (a replaced file is new data)."""
-    from a2 import settings
-
-    setting, found = settings.data_source(), []
-    path = Path(setting)
-    if setting != "download" and path.exists():
-        for f in sorted(path.rglob("*")) if path.is_dir() else [path]:
-            found.append([f.name, f.stat().st_size, f.stat().st_mtime_ns])
-    return {"setting": setting, "files": found}
-
-
 def inputs(o: Options, s: Section, values: dict, defaults: dict) -> dict:
     """What section ``s``'s execution depends on, one hash per kind (the
-    runs it loaded are compared apart, by :func:`run_digests`)."""
+    runs it loaded are compared apart, by their checkpoints' hashes)."""
+    from a2 import settings
+
     mods = section_modules(o.root, s)
     out = {
         "code": _sha(_code(s)),
@@ -110,26 +99,12 @@ def inputs(o: Options, s: Section, values: dict, defaults: dict) -> dict:
         ),
     }
     if any(m in DATA_MODULES for m in mods):
-        out["data"] = _sha(data_identity())
+        out["data"] = _sha(settings.data_identity())
     if s.appendix:  # it reports on the chapters' records
         records = sorted((o.build / "provenance").glob("[!.]*.json"))
         out["sections"] = _sha(
             {p.stem: p.read_text() for p in records if p.stem != s.stem}
         )
-    return out
-
-
-def run_digests(keys: list[str]) -> dict[str, str | None]:
-    """Each run's checkpoint hash in the cache (None when missing)."""
-    from a2 import settings
-
-    out: dict[str, str | None] = {}
-    for key in keys:
-        path = settings.cache_dir() / "runs" / key / "manifest.json"
-        try:
-            out[key] = json.loads(path.read_text())["checkpoint_sha256"]
-        except (OSError, ValueError, KeyError, TypeError):
-            out[key] = None
     return out
 
 
@@ -156,8 +131,13 @@ def _changed(o: Options, s: Section, prev: dict, now: dict) -> str:
     """'' when nothing ``s`` depends on changed since ``prev``, else what
     did."""
     what = [k for k in now if now[k] != prev.get("inputs", {}).get(k)]
+    from a2 import provenance, settings
+
     runs = prev.get("runs", {})
-    if run_digests(list(runs)) != runs:
+    if (
+        provenance.run_digests(list(runs), settings.cache_dir() / "runs")
+        != runs
+    ):
         what.append("runs")
     return f"{', '.join(what)} changed" if what else ""
 
@@ -248,8 +228,10 @@ def run(o: Options) -> None:
 def _execute(o: Options, jobs: list[Job]) -> None:
     """Train the jobs' runs side by side, then execute each job, with a
     line when it starts and when it ends."""
+    from a2 import provenance
     from a2.fileio import atomic_write
     from a2.pipeline.execute import execute
+    from a2.settings import cache_dir
 
     _check_data(o, [j.section for j in jobs])
     _train({j.section.stem: j.values for j in jobs})
@@ -257,12 +239,13 @@ def _execute(o: Options, jobs: list[Job]) -> None:
         stem = j.section.stem
         files = ", ".join(os.path.relpath(f, o.root) for f in j.files)
         note = f"; {j.note}" if j.note else ""
-        say(f"{stem}: executing ({j.why}{note}) with {j.given or files}")
+        shown = j.given or files or "its defaults"
+        say(f"{stem}: executing ({j.why}{note}) with {shown}")
         t0 = time.perf_counter()
         nb, values, prov = execute(
             o.root, j.section, o.build, j.overrides, j.files, o.verbose
         )
-        runs = run_digests(prov["runs"])
+        runs = provenance.run_digests(prov["runs"], cache_dir() / "runs")
         nb["metadata"][META] = {
             "inputs": j.inputs,
             "values": j.values,
@@ -284,16 +267,13 @@ def _check_data(o: Options, secs: list[Section]) -> None:
     from a2 import data, settings
 
     names = [s.stem for s in secs if "a2.data" in section_modules(o.root, s)]
-    if not names:
-        return
-    source = settings.data_source()
     try:
-        x_train, y_train, x_test, y_test, _ = data.load_arrays(source)
-        data._one_class(x_train, y_train, data.HORSE, "training")
-        data._one_class(x_test, y_test, data.HORSE, "test")
+        if names:
+            data.check_source(settings.data_source())
     except data.DataError as err:
         raise BuildError(
-            f"A2_DATA={source} (read by {', '.join(names)}): {err}"
+            f"A2_DATA={settings.data_source()} (read by {', '.join(names)}): "
+            f"{err}"
         ) from None
 
 

@@ -219,7 +219,9 @@ def stage(
     out = build / STAGE
     for folder in (out, out.with_name("views")):
         shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
+    for folder in ("notebooks", "params"):
+        (out / folder).mkdir(parents=True)
+    out.with_name("views").mkdir()
     names: dict[str, str] = {}  # source path in the manifest -> staged
     for s in chapters(root):
         if s.stem not in notebooks:
@@ -231,13 +233,7 @@ def stage(
         _with_source_lines(nb, s.stem, _record(build, s), _rel(root, s.source))
         (out / f"{s.stem}.ipynb").write_text(json.dumps(nb))
         _write_view(out.with_name("views"), s.stem, notebooks[s.stem])
-        _copy_sources(
-            root,
-            build / "exec" / f"{s.stem}.ipynb",
-            s,
-            _record(build, s),
-            out,
-        )
+        _copy_sources(build, s, _record(build, s), out)
     for extra in extras or []:
         shutil.copy(extra, out / extra.name)
     _write_manifest(root, names, out, subtitle, [e.name for e in extras or []])
@@ -285,21 +281,13 @@ def _write_view(out: Path, stem: str, nb: dict[str, Any]) -> None:
     (out / "_quarto.yml").write_text(VIEWS)
 
 
-def _copy_sources(
-    root: Path, executed: Path, s: Section, record: dict[str, Any], out: Path
-) -> None:
+def _copy_sources(root: Path, s: Section, record: dict, out: Path) -> None:
     """The executed notebook and params files that source lines link to
     (site/notebooks/<stem>.ipynb, site/params/<name>)."""
-    (out / "notebooks").mkdir(exist_ok=True)
-    shutil.copy(executed, out / "notebooks" / f"{s.stem}.ipynb")
-    files = record.get("param_files") or [
-        str(root / rel) for rel in record.get("params", [])
-    ]
-    for name in files:
-        path = Path(name)
-        if path.is_file():
-            (out / "params").mkdir(exist_ok=True)
-            shutil.copy(path, out / "params" / path.name)
+    shutil.copy(root / "exec" / f"{s.stem}.ipynb", out / "notebooks")
+    for name in record.get("param_files", []):
+        if Path(name).is_file():
+            shutil.copy(name, out / "params" / Path(name).name)
 
 
 def _write_manifest(
