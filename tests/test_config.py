@@ -179,8 +179,16 @@ def test_parameters_show_as_one_readable_line() -> None:
     line = params.load("3-resources", {"steps": 7})._repr_markdown_()
     assert "`steps`\u00a0=\u00a07\\*" in line  # marked as set
     assert "`base_params`\u00a0=\u00a0$1.0 \\times 10^{8}$" in line
-    assert "`base_steps`\u00a0=\u00a0null" in line
-    assert "100000000.0" not in line
+    # a null reads as what it means, as a person would write it
+    assert "`base_steps`\u00a0=\u00a0the compute-efficient length" in line
+    assert "null" not in line and "100000000.0" not in line
+    shown = params.load("4-pooling", {"n_valid": 9})._repr_markdown_()
+    assert "`n_train`\u00a0=\u00a0all," in shown
+    assert "`n_valid`\u00a0=\u00a09\\*" in shown
+
+
+def test_a_section_without_parameters_shows_no_parameters_line() -> None:
+    assert params.load("6-reproducibility")._repr_markdown_() == ""
 
 
 def test_describe_lists_every_key_with_default_and_range() -> None:

@@ -49,3 +49,34 @@ def test_conv_transpose_net_has_figure_4b_shapes_for_kernel(kernel):
         ConvTransposeNet(kernel, 4, 6), torch.zeros(2, 1, 32, 32)
     )
     assert shapes.block_shapes(rows) == shapes.figure_shapes(2, 4, 6)
+
+
+@pytest.mark.parametrize(
+    "kernel,expected", [(3, (1, 1)), (4, (1, 2)), (5, (2, 2)), (6, (2, 3))]
+)
+def test_final_padding_keeps_the_size_and_is_what_the_models_build(
+    kernel, expected
+):
+    final = convarith.final_padding(kernel)
+    assert final == expected
+    keeping = convarith.keeping_paddings(kernel)
+    assert final in keeping
+    # symmetric padding keeps the size only for an odd kernel
+    assert any(b == a for b, a in keeping) == (kernel % 2 == 1)
+    assert convarith.built_final_padding(kernel) == final
+    layer = torch.nn.Sequential(
+        torch.nn.ZeroPad2d((final[0], final[1]) * 2),
+        torch.nn.Conv2d(1, 1, kernel),
+    )
+    assert layer(torch.zeros(1, 1, 32, 32)).shape[-2:] == (32, 32)
+
+
+def test_table_states_the_final_padding_in_words():
+    rows = convarith.rows([convarith.closed_form(k) for k in (3, 4, 5)])
+    assert [r[-1] for r in rows] == ["1", "1 before, 2 after", "2"]
+    named = convarith.named([convarith.closed_form(4)])
+    assert (named["4_before"], named["4_after"], named["4_total"]) == (
+        "1",
+        "2",
+        "3",
+    )

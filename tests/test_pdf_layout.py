@@ -119,6 +119,14 @@ def test_every_figure_and_table_is_cited_in_the_text(
     assert visual.unreferenced_floats(rows) == []
 
 
+def test_check_summaries_are_said_once(text: str) -> None:
+    """No question repeats a "N checks passed" line in print: the preface
+    says once that every check passed, and the appendix lists each."""
+    assert re.findall(r"\u2713|\d+ checks? passed", text) == []
+    flat = " ".join(text.split())
+    assert flat.count("so every check in this book passed") == 1
+
+
 def test_every_reference_resolves(text: str) -> None:
     """An unknown @fig-/@tbl-/@eq-/@sec- label prints as "?@label"."""
     assert re.findall(r"\?@[\w-]+", text) == []

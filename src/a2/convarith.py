@@ -8,7 +8,9 @@ output padding ``op``, kernel ``k``)::
 
 ``solve_paddings`` searches these formulas for the paddings that keep the
 handout Fig. 4b shapes; the report compares the answer with the closed
-form below and with real layers.
+form below and with real layers. The last, stride-1 convolution keeps
+its size only with ``k - 1`` zero rows in all (``final_padding``), which
+an even kernel cannot split evenly (``keeping_paddings`` searches).
 """
 
 from __future__ import annotations
@@ -84,12 +86,43 @@ def solve_paddings(
     return [Paddings(kernel, pc, pt, op) for pc in convs for pt, op in tconvs]
 
 
+def final_padding(kernel: int) -> tuple[int, int]:
+    """Zero rows (and columns) before and after the input of the last,
+    stride-1 ``Conv2d`` that keep its size: ``H + before + after - (k-1)
+    = H`` needs ``k - 1`` in all, split evenly, the odd one after (as
+    PyTorch's ``padding='same'`` does)."""
+    total = kernel - 1
+    return total // 2, total - total // 2
+
+
+def keeping_paddings(
+    kernel: int, size: int = 32, max_pad: int = 8
+) -> list[tuple[int, int]]:
+    """Every (before, after) zero padding with which a stride-1 ``Conv2d``
+    keeps ``size``: brute force over the documented formula."""
+    return [
+        (b, a)
+        for b in range(max_pad + 1)
+        for a in range(max_pad + 1)
+        if conv_out(size + b + a, kernel) == size
+    ]
+
+
+def final_words(before: int, after: int) -> str:
+    """A final padding as the table states it: '2', or '1 before, 2
+    after' where no symmetric ``padding`` keeps the size."""
+    return (
+        str(before) if before == after else f"{before} before, {after} after"
+    )
+
+
 KERNELS = (3, 4, 5)  # the handout's and the two that 5.4 asks about
 HEADER = (
     "kernel",
     "Conv2d padding",
     "ConvTranspose2d padding",
     "output_padding",
+    "final Conv2d padding",
 )
 
 
@@ -98,30 +131,57 @@ def settings(p: Paddings) -> tuple[int, int, int]:
     return p.conv_padding, p.tconv_padding, p.output_padding
 
 
-def rows(answers: Iterable[Paddings]) -> list[tuple[int, int, int, int]]:
+def rows(
+    answers: Iterable[Paddings],
+) -> list[tuple[int, int, int, int, str]]:
     """5.4's table: a row per kernel under :data:`HEADER`."""
-    return [(p.kernel, *settings(p)) for p in answers]
+    return [
+        (p.kernel, *settings(p), final_words(*final_padding(p.kernel)))
+        for p in answers
+    ]
 
 
 def named(answers: Iterable[Paddings]) -> dict[str, Md]:
     """5.4's paddings for the prose: ``{'4_pad': ..., '4_tpad': ...,
-    '4_op': ...}``, and so on for each kernel."""
+    '4_op': ..., '4_before': ..., '4_after': ..., '4_total': ...}`` (the
+    last three for the final stride-1 convolution), and so on for each
+    kernel."""
     from a2.report import fmt
 
-    return {
-        f"{p.kernel}_{name}": fmt(value)
-        for p in answers
-        for name, value in zip(("pad", "tpad", "op"), settings(p))
-    }
+    out = {}
+    for p in answers:
+        before, after = final_padding(p.kernel)
+        values = (*settings(p), before, after, before + after)
+        names = ("pad", "tpad", "op", "before", "after", "total")
+        out |= {f"{p.kernel}_{n}": fmt(v) for n, v in zip(names, values)}
+    return out
+
+
+def built_final_padding(kernel: int) -> tuple[int, int]:
+    """The zero padding (before, after) of the last convolution that
+    ``a2.models`` builds: a ``padding`` of its own, or a ``ZeroPad2d``
+    in front of an unpadded one."""
+    from torch import nn
+
+    from a2.models import _final_conv
+
+    layer = _final_conv(1, 1, kernel)
+    if isinstance(layer, nn.Conv2d):
+        return layer.padding[0], layer.padding[0]
+    pad, conv = layer
+    _left, _right, top, bottom = pad.padding
+    return top + conv.padding[0], bottom + conv.padding[0]
 
 
 def check_paddings(answers: Iterable[Paddings]) -> None:
     """5.4's checks of the closed form's ``answers``: a brute-force
     search of PyTorch's formulas finds exactly one answer per kernel,
     the same; the networks are built with the same paddings
-    (``a2.models``); and kernel 3's are the handout's."""
+    (``a2.models``); kernel 3's are the handout's; and the last, stride-1
+    convolution's padding keeps the size, symmetric only for an odd
+    kernel, as the networks build it."""
     from a2.models import conv_padding, transpose_padding
-    from a2.report import check
+    from a2.report import check, check_true
 
     for p in answers:
         k, found = p.kernel, solve_paddings(p.kernel)
@@ -140,3 +200,17 @@ def check_paddings(answers: Iterable[Paddings]) -> None:
             check(
                 "kernel 3 gives the handout's settings", settings(p), (1, 1, 1)
             )
+        final, keeping = final_padding(k), keeping_paddings(k)
+        check_true(
+            f"kernel {k}: final padding keeps 32x32 (search)",
+            final in keeping,
+        )
+        check_true(
+            f"kernel {k}: a symmetric final padding exists only if k is odd",
+            any(b == a for b, a in keeping) == (k % 2 == 1),
+        )
+        check(
+            f"kernel {k}: final padding = the models' last layer",
+            final,
+            built_final_padding(k),
+        )

@@ -40,10 +40,12 @@ class Valid:
     ok: Callable[[Any], bool] = lambda v: True
 
 
-def key(default: Any, help: str, valid: Valid) -> Any:
-    """A parameter: its default, what it means (``describe`` shows it)
-    and what it accepts."""
-    return field(default=default, metadata={"help": help, "valid": valid})
+def key(default: Any, help: str, valid: Valid, null: str | None = None) -> Any:
+    """A parameter: its default, what it means (``describe`` shows it),
+    what it accepts, and for a key that may be null, what null means in
+    words (the parameters line shows "all", not "null")."""
+    meta = {"help": help, "valid": valid, "null": null}
+    return field(default=default, metadata=meta)
 
 
 def ints(lo: int, hi: int, note: str = "") -> Valid:
@@ -238,18 +240,24 @@ class Params:
         ]
 
     def _repr_markdown_(self) -> str:
+        """The values as a reader would write them: a null as what it
+        means ("all"); nothing at all for a section without parameters."""
         from a2.report import code, fmt
 
         changed, nbsp = set(self.changed()), "\u00a0"  # a pair never breaks
+
+        def shown(f: Field, v: Any) -> str:
+            if v is None and f.metadata["null"]:
+                return f.metadata["null"]
+            return code(v) if isinstance(v, str) else fmt(v)
+
         items = [
-            f"`{f.name}`{nbsp}={nbsp}"
-            + (code(v) if isinstance(v, str) else fmt(v))
+            f"`{f.name}`{nbsp}={nbsp}{shown(f, getattr(self, f.name))}"
             + ("\\*" if f.name in changed else "")
             for f in fields(self)
-            for v in [getattr(self, f.name)]
         ]
         if not items:
-            return "*No parameters.*"
+            return ""
         note = " (\\* set by the params file)" if changed else ""
         return f"*Parameters{note}:* " + ", ".join(items) + "."
 
@@ -367,11 +375,13 @@ class Images(Params):
         None,
         "training images (null: all 5,000 of the class)",
         int_or_null(10**6, "null (all)"),
+        null="all",
     )
     n_valid: int | None = key(
         None,
         "validation images (null: all 1,000)",
         int_or_null(10**6, "null (all)"),
+        null="all",
     )
 
 
@@ -388,6 +398,7 @@ class TrainCommand(Images, RunConfig):
         None,
         "a palette file (null: k-means of the class's pixels)",
         Valid("null (k-means) or a path to a palette file"),
+        null="k-means",
     )
 
     def run_config(self) -> RunConfig:
@@ -483,6 +494,7 @@ class Resources(Params):
         "3.2: training steps of the baseline (null: stop at the "
         "compute-efficient frontier)",
         int_or_null(10**12, "null"),
+        null="the compute-efficient length",
     )
     compute_factor: float = key(
         10.0,
