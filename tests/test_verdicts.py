@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from a2 import params, rules
 from a2 import experiments as ex
+from a2 import params, rules
 from a2 import summaries as su
 
 SMOKE = Path(__file__).resolve().parents[1] / "params" / "smoke.yaml"
@@ -62,4 +62,3 @@ def test_section_5_states_the_same_verdicts_twice(section5):
 
 # An interval on each side of each of the rule's boundaries.
 GRID = [(0.5, 0.9), (1.1, 1.5), (0.98, 1.02), (0.9, 1.1)]
-

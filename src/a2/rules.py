@@ -27,6 +27,21 @@ from typing import Protocol
 
 import numpy as np
 
+# --- section 1.2: the minimum-norm solution --------------------------------
+
+MIN_NORM_ATOL = 1e-6
+"""A solution counts as the minimum-norm solution when it lies within
+this distance of X^T (X X^T)^-1 t. Converged runs in section 1 land
+within 1e-9 of their limit, and the adaptive limit of the hint's example
+lies 0.3 away: the rule separates them with margin on both sides."""
+
+
+def min_norm(distance: float, atol: float = MIN_NORM_ATOL) -> str:
+    """1.2: is a solution at ``distance`` from the minimum-norm solution
+    that solution? "yes" or "no"."""
+    return "yes" if distance <= atol else "no"
+
+
 # --- section 2.2: L2 regularisation against weight decay -------------------
 
 SAME_RTOL = 1e-12
