@@ -337,7 +337,7 @@ def cost(head: Mapping[str, Run], data: ColourData) -> Cost:
     return Cost(macs, timing.paired_epochs(configs, data, pair))
 
 
-COMPARE_DIGITS = (None, 4, 2, None, None, 2, 2)
+COMPARE_DIGITS = (None, 4, 2, None, None, 2)
 
 
 def compare_header(c: Cost) -> tuple[str, ...]:
@@ -348,7 +348,6 @@ def compare_header(c: Cost) -> tuple[str, ...]:
         "validation accuracy (%)",
         "weights",
         "multiply-adds per image",
-        "s per epoch, recorded in training",
         f"s per epoch of {fmt(c.timed.images)} images, in turns (median)",
     )
 
@@ -362,7 +361,6 @@ def compare_rows(head: Mapping[str, Run], c: Cost) -> list[tuple]:
             r.history.last.valid_acc,
             counting.conv_weights(r.model),
             c.macs[m],
-            train_seconds(r) / len(r.history),
             c.timed.median(m),
         )
         for m, r in head.items()
@@ -505,7 +503,7 @@ def sweep(
     )
 
 
-SWEEP_DIGITS = (None, None, 4, 4, 2, 2, 2)
+SWEEP_DIGITS = (None, None, 4, 4, 2, 2)
 
 
 def sweep_header(timed: timing.Timed) -> tuple[str, ...]:
@@ -516,7 +514,6 @@ def sweep_header(timed: timing.Timed) -> tuple[str, ...]:
         "training loss",
         "validation loss",
         "validation accuracy (%)",
-        "s per epoch, recorded in training",
         f"s per epoch of {fmt(timed.images)} images, in turns (median)",
     )
 
@@ -530,7 +527,6 @@ def sweep_rows(runs: Sequence[SweepRun], timed: timing.Timed) -> list[tuple]:
             r.run.history.last.train_loss,
             r.run.history.last.valid_loss,
             r.run.history.last.valid_acc,
-            r.train_s / len(r.run.history),
             timed.median(r.batch_size),
         )
         for r in runs
