@@ -7,6 +7,16 @@ import pytest
 
 from a2 import nqm, rules
 
+# --- section 1.2: the minimum-norm solution ----------------------------------
+
+
+def test_min_norm_within_the_distance_and_not_beyond():
+    assert rules.min_norm(0.0) == "yes"
+    assert rules.min_norm(rules.MIN_NORM_ATOL) == "yes"
+    assert rules.min_norm(2 * rules.MIN_NORM_ATOL) == "no"
+    assert rules.min_norm(0.3) == "no"  # the hint's adaptive limit
+
+
 # --- section 2.2: L2 against weight decay -----------------------------------
 
 
