@@ -167,3 +167,24 @@ def test_every_check_is_one_row_and_a_failed_one_says_so():
         ("c", "2.0e+00 (atol 1e-08): FAILED"),
     ]
     assert appendix.check_rows({}) == []
+
+
+def test_a_check_row_shows_its_difference_in_the_unit_of_its_tolerance(
+    monkeypatch,
+):
+    """Rows from records that a2.report.check makes: a relative
+    tolerance beside a relative difference, an absolute one beside an
+    absolute difference (never "5.0e+00 (rtol 2e-02)")."""
+    from a2 import provenance, report
+
+    noted: list[dict] = []
+    monkeypatch.setattr(provenance, "note_check", noted.append)
+    monkeypatch.setattr(report, "_pending", [])
+    report.check("steps", 533.0, 528.0, rtol=0.02)
+    report.check("slope", -1.0, -0.98, atol=0.1)
+    report.check("count", 7, 7, rtol=0)
+    assert shown(appendix.check_rows({"checks": noted})) == [
+        ("steps", "rel. diff 9.5e-03 (rtol 2e-02)"),
+        ("slope", "|diff| 2.0e-02 (atol 1e-01)"),
+        ("count", "|diff| 0 (exact)"),
+    ]

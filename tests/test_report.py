@@ -22,9 +22,81 @@ def shown(monkeypatch: pytest.MonkeyPatch) -> list:
 
 
 def test_check_passes_agreeing_values_and_returns_the_largest_gap(shown):
-    assert check("agree", [1.0, 2.0], [1.0, 2.0 + 1e-12]) == pytest.approx(
-        1e-12, abs=1e-15
+    c = check("agree", [1.0, 2.0], [1.0, 2.0 + 1e-12])
+    assert c.passed and c.abs_diff == pytest.approx(1e-12, abs=1e-15)
+
+
+@pytest.mark.parametrize(
+    "tolerance, quantity, allowed",
+    [
+        # relative tolerance: the relative difference, 0.1 / 2
+        ({"rtol": 0.1}, "rel. diff 5.0e-02", "rtol 1e-01"),
+        ({}, "rel. diff 5.0e-02", "rtol 1e-06"),  # the default: rtol
+        # absolute tolerance: the absolute difference
+        ({"atol": 0.2}, "|diff| 1.0e-01", "atol 2e-01"),
+        # both: each figure with its tolerance, passing when either holds
+        (
+            {"atol": 0.2, "rtol": 0.01},
+            "|diff| 1.0e-01, rel. diff 5.0e-02",
+            "atol 2e-01 or rtol 1e-02",
+        ),
+        ({"rtol": 0, "atol": 0}, "|diff| 1.0e-01", "exact"),
+        ({"rtol": 0}, "|diff| 1.0e-01", "exact"),
+    ],
+)
+def test_a_check_shows_its_difference_in_the_unit_of_its_tolerance(
+    shown, tolerance, quantity, allowed
+):
+    """An absolute difference is never set against a relative tolerance
+    (Table A.7 read "5.0e+00 (rtol 2e-02)")."""
+    try:
+        check("x", [1.0, 2.1], [1.0, 2.0], **tolerance)
+    except CheckFailed:
+        pass
+    (c,) = report._pending
+    assert (c.quantity, c.tolerance) == (quantity, allowed)
+    assert c.line() == f"x: {quantity} ({allowed}): " + (
+        "passed" if c.passed else "FAILED"
     )
+
+
+def test_a_check_passes_exactly_when_its_shown_figure_is_within():
+    report._pending.clear()
+    assert check("r", 105.0, 100.0, rtol=0.05).passed  # 5.0e-02 <= 5e-02
+    with pytest.raises(CheckFailed, match="rel. diff 6.0e-02"):
+        check("r", 106.0, 100.0, rtol=0.05)
+    assert check("a", 1e-9, 0.0, atol=1e-8).passed
+    with pytest.raises(CheckFailed, match=r"\|diff\| 2.0e-08"):
+        check("a", 2e-8, 0.0, atol=1e-8)
+    # both: a zero reference fails the relative test, the absolute holds
+    assert check("b", [1e-16, 1.0], [0.0, 1.0], rtol=1e-12, atol=1e-15).passed
+    assert check("e", [3, 4], [3, 4], rtol=0).passed
+    with pytest.raises(CheckFailed, match="exact"):
+        check("e", [3, 5], [3, 4], rtol=0)
+    report._pending.clear()
+
+
+def test_the_value_the_prose_cites_is_the_recorded_figure(
+    shown, monkeypatch: pytest.MonkeyPatch
+):
+    """A section's prose shows ``check(...).value``: the figure its
+    provenance record (and so the appendix) holds, to the same digits."""
+    from a2 import provenance
+
+    noted: list[dict] = []
+    monkeypatch.setattr(provenance, "note_check", noted.append)
+    cases = [
+        ({"atol": 1e-8}, [3.26e-15], [0.0], "3.3e-15"),
+        ({"rtol": 0.06}, [105.0], [100.0], "5.0e-02"),
+        ({"rtol": 1e-9, "atol": 1e-12}, [1.0], [1.0], "0"),
+    ]
+    for tolerance, derived, independent, figure in cases:
+        c = check("c", derived, independent, **tolerance)
+        assert noted[-1]["quantity"].split(",")[0].split()[-1] == figure
+        mant, _, exp = figure.partition("e")
+        assert c.value == (
+            f"${mant} \\times 10^{{{int(exp)}}}$" if exp else f"${figure}$"
+        )
 
 
 @pytest.mark.parametrize(
@@ -58,7 +130,7 @@ def test_checks_show_as_one_folded_line_with_quantity_and_tolerance(shown):
         '::: {.callout-note .a2-checks collapse="true"}\n## 2 checks passed\n'
     )
     # the name escaped (it is shown as written), the rest computed here
-    assert "- x \\= y: max |diff| 1.0e-09 within atol 1e-08: passed" in callout
+    assert "- x \\= y: |diff| 1.0e-09 (atol 1e-08): passed" in callout
     assert "- sign: passed" in callout
     report.checks()  # nothing new: nothing shown
     assert len(shown) == 1

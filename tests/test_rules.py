@@ -7,6 +7,16 @@ import pytest
 
 from a2 import nqm, rules
 
+# --- section 1.2: the minimum-norm solution ----------------------------------
+
+
+def test_min_norm_within_the_distance_and_not_beyond():
+    assert rules.min_norm(0.0) == "yes"
+    assert rules.min_norm(rules.MIN_NORM_ATOL) == "yes"
+    assert rules.min_norm(2 * rules.MIN_NORM_ATOL) == "no"
+    assert rules.min_norm(0.3) == "no"  # the hint's adaptive limit
+
+
 # --- section 2.2: L2 against weight decay -----------------------------------
 
 
@@ -103,14 +113,10 @@ def test_margin_widens_to_twice_a_large_spread():
 def test_spreads_need_two_values():
     assert rules.spread([1.0]) is None
     assert rules.spread([1.0, 3.0]) == pytest.approx(2**0.5)
-    assert rules.relative_spread([2.0, 2.0]) == 0.0
     assert rules.largest_spread([[1.0, 3.0], [0.0, 0.1]]) == pytest.approx(
         2**0.5
     )
     assert rules.largest_spread([[1.0, 3.0], [0.0]]) is None
-    assert rules.largest_spread([[1.0, 3.0]], relative=True) == pytest.approx(
-        2**0.5 / 2
-    )
 
 
 # --- 4.2: the colours look good ------------------------------------------
@@ -242,17 +248,76 @@ def test_no_clear_trend_within_the_margin():
     assert rules.overall_trend([1.1], 0.01) == "shows no clear trend"
 
 
-# --- slower / faster per epoch ---------------------------------------------
+# --- timings: paired ratios decide, or say they cannot ---------------------
 
 
-def test_speed_beyond_the_timing_margin():
-    assert rules.speed(2.0, 2.5) == "faster than"
-    assert rules.speed(2.5, 2.0) == "slower than"
+def test_time_ratio_is_the_geometric_mean_of_paired_ratios():
+    r = rules.time_ratio([1.0, 4.0], [2.0, 2.0])
+    assert r.value == pytest.approx(1.0)  # ratios 0.5 and 2
+    assert r.rounds == 2
+    assert r.low < r.value < r.high
+    # equal paired ratios: no spread, the interval is the ratio itself
+    r = rules.time_ratio([2.0, 4.0, 1.0], [2.5, 5.0, 1.25])
+    assert r.low == pytest.approx(0.8) and r.high == pytest.approx(0.8)
 
 
-def test_speed_within_the_timing_margin():
-    assert rules.speed(2.04, 2.0) == "about as fast as"
-    assert rules.speed(1.97, 2.0) == "about as fast as"
-    # Noisy repeats widen the margin: 10% apart is noise at 8% spread.
-    tol = rules.margin(rules.TIME_MARGIN, 0.08)
-    assert rules.speed(2.2, 2.0, tol) == "about as fast as"
+def test_one_pair_has_no_spread_and_decides_nothing():
+    r = rules.time_ratio([1.0], [2.0])
+    assert (r.low, r.high) == (0.0, float("inf"))
+    assert rules.time_change(r) == rules.UNDECIDED
+
+
+def test_time_ratio_needs_pairs():
+    with pytest.raises(ValueError, match="same number of rounds"):
+        rules.time_ratio([1.0, 2.0], [1.0])
+
+
+def ratio(low: float, high: float) -> rules.Ratio:
+    return rules.Ratio((low * high) ** 0.5, low, high, 6)
+
+
+@pytest.mark.parametrize(
+    "low, high, change, speed, trend",
+    [
+        (0.80, 0.90, "lower", "faster than", "falls"),
+        (0.90, 0.99, "lower", "faster than", "falls"),  # sign beyond spread
+        (1.10, 1.30, "higher", "slower than", "rises"),
+        (
+            0.97,
+            1.04,
+            "about the same",
+            "about as fast as",
+            "stays about the same",
+        ),
+        # within 5% but below 1: "about the same" comes first
+        (
+            0.96,
+            0.99,
+            "about the same",
+            "about as fast as",
+            "stays about the same",
+        ),
+        # straddles 1 and leaves the 5% band: the measurements cannot decide
+        (
+            0.90,
+            1.02,
+            rules.UNDECIDED,
+            "not clearly faster or slower than",
+            "neither clearly rises nor clearly falls",
+        ),
+        (
+            0.99,
+            1.08,
+            rules.UNDECIDED,
+            "not clearly faster or slower than",
+            "neither clearly rises nor clearly falls",
+        ),
+    ],
+)
+def test_a_time_verdict_decides_only_beyond_its_interval(
+    low, high, change, speed, trend
+):
+    r = ratio(low, high)
+    assert rules.time_change(r) == change
+    assert rules.speed(r) == speed
+    assert rules.time_trend(r) == trend

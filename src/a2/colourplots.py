@@ -216,10 +216,11 @@ def sweep_curves(sweep: Sequence[Any]) -> Figure:
 
 
 @styled
-def sweep_summary(sweep: Sequence[Any]) -> Figure:
+def sweep_summary(sweep: Sequence[Any], timed: Any) -> Figure:
     """Against batch size (log2 axis): (a) final losses, (b) final
-    validation accuracy, (c) training time per epoch and optimiser
-    steps per epoch."""
+    validation accuracy, (c) training time per epoch, timed in turns
+    (``timed``, an ``a2.timing.Timed`` keyed by batch size: medians, and
+    the range over rounds), and optimiser steps per epoch."""
     fig, axes = plots.figure(ncols=3, height=2.7)
     bs = [s.batch_size for s in sweep]
     last = [s.run.history.last for s in sweep]
@@ -231,10 +232,13 @@ def sweep_summary(sweep: Sequence[Any]) -> Figure:
     axes[1].plot(bs, [r.valid_acc for r in last], "o-", color=plots.COLOURS[2])
     axes[1].set(ylabel="final validation accuracy (%)")
     time_c, steps_c = plots.COLOURS[0], plots.COLOURS[1]
-    axes[2].plot(
-        bs, [s.train_s / e for s, e in zip(sweep, epochs)], "o-", color=time_c
+    med = [timed.median(b) for b in bs]
+    lo = [m - min(timed.seconds[b]) for m, b in zip(med, bs)]
+    hi = [max(timed.seconds[b]) - m for m, b in zip(med, bs)]
+    axes[2].errorbar(bs, med, yerr=[lo, hi], fmt="o-", color=time_c, capsize=3)
+    axes[2].set_ylabel(
+        f"s per epoch of {timed.images:,} images (circles)", color=time_c
     )
-    axes[2].set_ylabel("seconds per epoch (circles)", color=time_c)
     axes[2].tick_params(axis="y", colors=time_c)
     steps = axes[2].twinx()
     steps.plot(

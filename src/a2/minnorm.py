@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from a2.report import Verdict, VerdictTable
+from a2.rules import MIN_NORM_ATOL, min_norm
+
 ADAM_BETA1 = 0.9  # Adam's usual first-moment decay (Kingma and Ba)
 ADAM_BETA2 = 0.999  # and second-moment decay
 METHODS = ("gd", "rmsprop", "adagrad", "adam")
@@ -221,18 +224,63 @@ def adaptive_experiment(
     }
 
 
-# --- rule: whether a solution is the minimum-norm one ----------------------
+# --- whether a solution is the minimum-norm one (rule in a2.rules) -------
 
-MIN_NORM_ATOL = 1e-6
-"""A solution counts as the minimum-norm solution when it lies within
-this distance of X^T (X X^T)^-1 t. Converged runs in this section land
-within 1e-9 of their limit, and the adaptive limit of the hint's example
-lies 0.3 away: the rule separates them with margin on both sides."""
+
+def distance_to_min_norm(X: np.ndarray, t: np.ndarray, w: np.ndarray) -> float:
+    """Euclidean distance of ``w`` from X^T (X X^T)^-1 t."""
+    return float(
+        np.linalg.norm(np.asarray(w, float) - min_norm_solution(X, t))
+    )
 
 
 def is_min_norm(
     X: np.ndarray, t: np.ndarray, w: np.ndarray, atol: float = MIN_NORM_ATOL
 ) -> bool:
-    """Is ``w`` the minimum-norm solution of X w = t (X full row rank)?"""
-    gap = np.linalg.norm(np.asarray(w, float) - min_norm_solution(X, t))
-    return bool(gap <= atol)
+    """Is ``w`` the minimum-norm solution of X w = t (X full row rank)?
+    (``a2.rules.min_norm``)"""
+    return min_norm(distance_to_min_norm(X, t, w), atol) == "yes"
+
+
+LABELS = {
+    "gd": "gradient descent",
+    "rmsprop": "RMSProp",
+    "adagrad": "Adagrad",
+    "adam": "Adam",
+}
+
+LIMITS = VerdictTable(
+    (
+        "method",
+        "final $w_1$",
+        "final $w_2$",
+        "norm",
+        "distance from $\\operatorname{span}\\{\\mathbf{x}\\}$",
+        "distance to $\\mathbf{w}^*$",
+    ),
+    (None, 6, 6, 4, 4, 2),
+    (Verdict("minimum norm?", min_norm, (5,)),),
+)
+"""1.2: where each method stops on the hint's example, and whether that
+is the minimum-norm solution, decided from the distance shown."""
+
+
+def limit_figures(trajs: dict[str, np.ndarray]) -> list[tuple]:
+    """The figures of :data:`LIMITS`, one row per method of ``trajs``
+    (:func:`adaptive_experiment`); distances below 1e-6 from the span
+    shown as 0 (rounding)."""
+    rows = []
+    for m, traj in trajs.items():
+        w = traj[-1]
+        off = float(off_row_space(HINT_X, w)[0])
+        rows.append(
+            (
+                LABELS[m],
+                float(w[0]),
+                float(w[1]),
+                float(np.linalg.norm(w)),
+                round(off, 6),
+                distance_to_min_norm(HINT_X, HINT_T, w),
+            )
+        )
+    return rows

@@ -21,6 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from a2 import rules
+from a2.report import Verdict, VerdictTable
+
 
 def expected_loss(
     a: float,
@@ -319,6 +322,37 @@ def operating_points(
         r = remedies(d, target_loss, grid_points, b)
         out[name] = Point(name, b, r["steps"], r["double_batch"], r["precond"])
     return out
+
+
+REMEDIES = VerdictTable(
+    (
+        "point",
+        "steps",
+        "fewest steps at any $B$ (parallel compute)",
+        "steps with $H^{-1/2}$ (higher order)",
+    ),
+    (None, 0, 0, 0),
+    (
+        Verdict("regime", rules.regime, (1, 2)),
+        Verdict("remedy", rules.remedy, (2, 3)),
+    ),
+)
+"""3.1.2(b): the regime and remedy at A and B, each decided from the
+figures beside it."""
+
+
+def remedy_figures(
+    points: dict[str, Point], fewest: float
+) -> list[tuple[str, float, float, float]]:
+    """The figures of :data:`REMEDIES` at A and B: steps to the target
+    at the point's batch size, the fewest steps any batch size reaches
+    (as large a batch as helps: more parallel compute) and the steps
+    with the preconditioner H^-1/2 (a higher-order optimiser)."""
+    return [
+        (p.name, p.steps, fewest, p.precond)
+        for p in points.values()
+        if p.name != "C"
+    ]
 
 
 def fewest_steps(curve: StepsCurve) -> float:

@@ -3,7 +3,9 @@
 - :func:`fmt` formats a computed value for the prose, which shows it
   inline as `` `{python} name` ``; the result is :class:`Md`, so math
   (``sci``) and code spans in it reach the page as Markdown.
-- :func:`table` shows a computed table (one helper, not f-strings).
+- :func:`table` shows a computed table (one helper, not f-strings);
+  :class:`VerdictTable` one whose verdict columns are decided from its
+  own figures.
 - :func:`check` / :func:`check_true` compare a derivation with an
   independent computation and fail the build when they disagree;
   :func:`checks` shows the ones made since the last call as one folded
@@ -19,7 +21,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -169,23 +171,78 @@ def table(
     md(table_markdown(rows, header, digits))
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """A table column of words that ``rule`` (``a2.rules``) picks from
+    the columns ``reads`` of the same row, in its argument order: every
+    verdict can be checked against the figures shown beside it."""
+
+    header: str
+    rule: Callable[..., str]
+    reads: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class VerdictTable:
+    """A table of figures with verdict columns after them, each decided
+    from the row's own figures by its rule (the class of Table 3.3's old
+    fault: a verdict decided from a figure the table did not show)."""
+
+    header: tuple[str, ...]  # the figures' columns
+    digits: tuple[int | None, ...]
+    verdicts: tuple[Verdict, ...]
+
+    def rows(self, figures: Sequence[Sequence[Any]]) -> list[tuple]:
+        return [
+            (*r, *(v.rule(*(r[i] for i in v.reads)) for v in self.verdicts))
+            for r in figures
+        ]
+
+    def markdown(self, figures: Sequence[Sequence[Any]]) -> str:
+        return table_markdown(
+            self.rows(figures),
+            (*self.header, *(v.header for v in self.verdicts)),
+            (*self.digits, *(None for _ in self.verdicts)),
+        )
+
+    def show(self, figures: Sequence[Sequence[Any]]) -> None:
+        """Show the table (give its cell a label and a caption)."""
+        md(self.markdown(figures))
+
+
 # --- checks ----------------------------------------------------------------
+
+
+DEFAULT_RTOL = 1e-6  # a check's tolerance when it names none
 
 
 @dataclass(frozen=True)
 class Check:
     name: str
-    quantity: str  # what was compared, e.g. "max |diff| = 2.3e-15"
-    tolerance: str  # e.g. "atol 1e-08"; "" for a true/false check
+    quantity: str  # in the unit of the tolerance: "|diff| 2.3e-15",
+    # "rel. diff 3.1e-03", or both; "" for a true/false check
+    tolerance: str  # "atol 1e-08", "rtol 2e-02", both, "exact"; or ""
     passed: bool
+    abs_diff: float | None = None  # largest |derived - independent|
+    rel_diff: float | None = None  # largest of that over |independent|
 
     def line(self) -> str:
         verdict = "passed" if self.passed else "FAILED"
         if not self.tolerance:
             return f"{self.name}: {verdict}"
-        return (
-            f"{self.name}: {self.quantity} within {self.tolerance}: {verdict}"
-        )
+        return f"{self.name}: {self.quantity} ({self.tolerance}): {verdict}"
+
+    @property
+    def value(self) -> Md:
+        """The figure the check states (its first), for the prose: the
+        same digits as its line and the appendix, as a power of ten."""
+        figure = self.quantity.split(",")[0].split()[-1]
+        if figure == "0":
+            return Md("$0$")
+        mant, _, exp = figure.partition("e")
+        if not exp:  # inf or nan
+            return Md(figure)
+        return Md(f"${mant} \\times 10^{{{int(exp)}}}$")
 
 
 _pending: list[Check] = []  # made since the last checks()
@@ -202,36 +259,69 @@ def _record(c: Check) -> None:
         )
 
 
-def _tolerance(rtol: float, atol: float) -> str:
-    parts = ([f"atol {atol:.0e}"] if atol else []) + (
-        [f"rtol {rtol:.0e}"] if rtol else []
-    )
-    return " + ".join(parts) or "exact"
+def _e(x: float) -> str:
+    return "0" if x == 0 else f"{x:.1e}"
 
 
 def check(
     name: str,
     derived: Any,
     independent: Any,
-    rtol: float = 1e-6,
-    atol: float = 0.0,
-) -> float:
+    rtol: float | None = None,
+    atol: float | None = None,
+) -> Check:
     """Compare a derived value with an independent computation,
-    elementwise: ``|derived - independent| <= atol + rtol*|independent|``.
+    elementwise, within the tolerance given: ``rtol``, every
+    ``|derived - independent| <= rtol * |independent|`` (the largest
+    relative difference is shown); ``atol``, every difference at most
+    ``atol`` (the largest absolute difference is shown); both, either
+    holds for every element (both are shown); neither,
+    :data:`DEFAULT_RTOL`; both 0, exact.
 
-    Returns the largest absolute difference; raises :class:`CheckFailed`
-    (failing the notebook, hence the build) when they disagree.
+    Returns the :class:`Check`, whose ``value`` the prose cites so that
+    it shows the number the check line and the appendix show; raises
+    :class:`CheckFailed` (failing the notebook, hence the build) when
+    they disagree.
     """
+    if rtol is None and atol is None:
+        rtol = DEFAULT_RTOL
+    rtol, atol = rtol or 0.0, atol or 0.0
     a = np.asarray(derived, dtype=float)
     b = np.asarray(independent, dtype=float)
     if a.shape != b.shape:
         raise CheckFailed(
             f"check '{name}': shapes differ, {a.shape} vs {b.shape}"
         )
-    diff = float(np.max(np.abs(a - b))) if a.size else 0.0
-    ok = bool(np.allclose(a, b, rtol=rtol, atol=atol))
-    _record(Check(name, f"max |diff| {diff:.1e}", _tolerance(rtol, atol), ok))
-    return diff
+    d, ref = np.abs(a - b), np.abs(b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(d == 0, 0.0, d / ref)
+    big = float(np.max(d)) if d.size else 0.0
+    big_rel = float(np.max(rel)) if d.size else 0.0
+    shown, allowed, ok = [], [], []
+    if atol or not rtol:
+        shown.append(f"|diff| {_e(big)}")
+        allowed.append(f"atol {atol:.0e}" if atol else "exact")
+        ok.append(bool(np.all(d <= atol)))
+    if rtol:
+        shown.append(f"rel. diff {_e(big_rel)}")
+        allowed.append(f"rtol {rtol:.0e}")
+        ok.append(bool(np.all(d <= rtol * ref)))
+    c = Check(
+        name,
+        ", ".join(shown),
+        " or ".join(allowed),
+        any(ok),
+        big,
+        big_rel if rtol else None,
+    )
+    _record(c)
+    return c
+
+
+def worst(done: Sequence[Check]) -> Check:
+    """The check with the largest difference of several alike (one per
+    problem, say): the prose cites its ``value`` for all of them."""
+    return max(done, key=lambda c: (c.rel_diff or 0.0, c.abs_diff or 0.0))
 
 
 def check_true(name: str, condition: bool) -> None:

@@ -8,19 +8,39 @@ returns one word or short phrase from a fixed set, listed in its
 docstring; the section's Markdown is written to read correctly with any
 of them. Each rule's docstring names its section.
 
-In sections 4 and 5, differences count only beyond a noise margin,
-:func:`margin`: a stated floor, or :data:`NOISE_FACTOR` standard
-deviations of a spread that the data measure (seeds, repeated timings),
-whichever is larger.
+In sections 4 and 5, differences of losses and colours count only
+beyond a noise margin, :func:`margin`: a stated floor, or
+:data:`NOISE_FACTOR` standard deviations of the spread over seeds,
+whichever is larger. Timings are decided from paired repeats
+(:func:`time_ratio`): a verdict on them holds only when the interval of
+the paired ratio lies beyond 1 or within :data:`TIME_MARGIN` of it, and
+says it cannot decide otherwise.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+
+# --- section 1.2: the minimum-norm solution --------------------------------
+
+MIN_NORM_ATOL = 1e-6
+"""A solution counts as the minimum-norm solution when it lies within
+this distance of X^T (X X^T)^-1 t. Converged runs in section 1 land
+within 1e-9 of their limit, and the adaptive limit of the hint's example
+lies 0.3 away: the rule separates them with margin on both sides."""
+
+
+def min_norm(distance: float, atol: float = MIN_NORM_ATOL) -> str:
+    """1.2: is a solution at ``distance`` from the minimum-norm solution
+    that solution? "yes" or "no"."""
+    return "yes" if distance <= atol else "no"
+
 
 # --- section 2.2: L2 regularisation against weight decay -------------------
 
@@ -170,10 +190,6 @@ TAIL_EPOCHS = 3
 """Epochs over which the recent change of the validation loss is
 averaged."""
 
-TIME_MARGIN = 0.05
-"""Relative difference in time below which two timings are "about the
-same", however well repeats agree."""
-
 
 def margin(floor: float, sd: float | None = None) -> float:
     """The larger of ``floor`` and :data:`NOISE_FACTOR` times ``sd``
@@ -187,21 +203,11 @@ def spread(values: Sequence[float]) -> float | None:
     return statistics.stdev(vals) if len(vals) > 1 else None
 
 
-def relative_spread(values: Sequence[float]) -> float | None:
-    """Sample standard deviation over the mean (None for fewer than two
-    values), e.g. of repeated timings."""
-    sd = spread(values)
-    return None if sd is None else sd / statistics.fmean(values)
-
-
-def largest_spread(
-    groups: Sequence[Sequence[float]], relative: bool = False
-) -> float | None:
-    """The largest (relative) spread of several groups, e.g. of two
-    models' losses over seeds; None when a group has a single value, so
-    that no spread was measured."""
-    f = relative_spread if relative else spread
-    sds = [f(g) for g in groups]
+def largest_spread(groups: Sequence[Sequence[float]]) -> float | None:
+    """The largest spread of several groups, e.g. of two models' losses
+    over seeds; None when a group has a single value, so that no spread
+    was measured."""
+    sds = [spread(g) for g in groups]
     return None if not sds or None in sds else max(sds)
 
 
@@ -306,12 +312,86 @@ def overall_trend(values: Sequence[float], tol: float) -> str:
     )
 
 
-def speed(seconds: float, ref: float, rel_tol: float = TIME_MARGIN) -> str:
-    """A time against a reference time: "faster than" or "slower than"
-    when they differ by more than ``rel_tol`` of the reference, else
-    "about as fast as"."""
-    if seconds < ref * (1 - rel_tol):
-        return "faster than"
-    if seconds > ref * (1 + rel_tol):
-        return "slower than"
-    return "about as fast as"
+# --- timings (5.3, 5.5) ----------------------------------------------------
+
+TIME_MARGIN = 0.05
+"""Two times whose paired ratio lies, with its whole interval, within
+this fraction of 1 are "about the same", however well repeats agree."""
+
+
+TIME_SE_FACTOR = 3.0
+"""Standard errors of the mean log ratio either side of a paired time
+ratio. Three, not :data:`NOISE_FACTOR`'s two: the rounds stop as soon as
+a verdict is reached, so each look is another chance of a false one, and
+the spread of a few rounds is itself uncertain. With looks after 6, 12
+and 20 rounds (``a2.timing.LOOKS``), two equal times are called
+different in about 4% of measurements (``tests/test_timing.py``)."""
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """The ratio of two times measured in pairs (one pair per round): the
+    geometric mean of the paired ratios, and the interval of
+    :data:`TIME_SE_FACTOR` standard errors of their mean logarithm."""
+
+    value: float
+    low: float
+    high: float
+    rounds: int
+
+
+def time_ratio(a: Sequence[float], b: Sequence[float]) -> Ratio:
+    """5.3, 5.5: ``a`` over ``b``, from times taken in the same rounds
+    (``a[i]`` and ``b[i]`` one after the other). With fewer than two
+    pairs no spread is known: the interval is (0, inf)."""
+    if len(a) != len(b) or not a:
+        raise ValueError("paired times need the same number of rounds")
+    logs = [math.log(x / y) for x, y in zip(a, b)]
+    mean = statistics.fmean(logs)
+    if len(logs) < 2:
+        return Ratio(math.exp(mean), 0.0, math.inf, len(logs))
+    half = TIME_SE_FACTOR * statistics.stdev(logs) / math.sqrt(len(logs))
+    return Ratio(
+        math.exp(mean), math.exp(mean - half), math.exp(mean + half), len(a)
+    )
+
+
+UNDECIDED = "undecided"
+
+
+def time_change(r: Ratio, margin: float = TIME_MARGIN) -> str:
+    """5.3, 5.5: what a paired ratio of times decides: "about the same"
+    (its interval within ``margin`` of 1), else "lower" or "higher" (the
+    interval wholly below or above 1), else :data:`UNDECIDED`."""
+    if 1 - margin <= r.low and r.high <= 1 + margin:
+        return "about the same"
+    if r.high < 1:
+        return "lower"
+    if r.low > 1:
+        return "higher"
+    return UNDECIDED
+
+
+def speed(r: Ratio, margin: float = TIME_MARGIN) -> str:
+    """5.3, :func:`time_change` in words for "A is ... B" (``r``: A's
+    time over B's): "faster than", "slower than", "about as fast as" or
+    "not clearly faster or slower than"."""
+    return {
+        "lower": "faster than",
+        "higher": "slower than",
+        "about the same": "about as fast as",
+        UNDECIDED: "not clearly faster or slower than",
+    }[time_change(r, margin)]
+
+
+def time_trend(r: Ratio, margin: float = TIME_MARGIN) -> str:
+    """5.5, :func:`time_change` in words for "the time per epoch ... from
+    the smallest setting to the largest" (``r``: the largest's time over
+    the smallest's): "falls", "rises", "stays about the same" or
+    "neither clearly rises nor clearly falls"."""
+    return {
+        "lower": "falls",
+        "higher": "rises",
+        "about the same": "stays about the same",
+        UNDECIDED: "neither clearly rises nor clearly falls",
+    }[time_change(r, margin)]

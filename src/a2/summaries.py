@@ -23,7 +23,6 @@ from a2.experiments import (
     MODEL_NAMES,
     SweepRun,
     devices,
-    epoch_seconds,
     optimiser_steps,
     pm,
     train_seconds,
@@ -175,6 +174,7 @@ class Thresholds:
     plateau: Md
     loss_margin: Md
     noise_factor: Md
+    time_se: Md  # standard errors either side of a time ratio
     time_margin: Md  # in %
 
 
@@ -186,6 +186,7 @@ def thresholds() -> Thresholds:
         plateau=fmt(rules.PLATEAU_RATE),
         loss_margin=fmt(rules.LOSS_MARGIN),
         noise_factor=fmt(rules.NOISE_FACTOR),
+        time_se=fmt(rules.TIME_SE_FACTOR),
         time_margin=fmt(100 * rules.TIME_MARGIN, 0),
     )
 
@@ -317,14 +318,11 @@ def comparison(head: Mapping[str, Run], s: SeedStudy) -> Comparison:
 @dataclass(frozen=True)
 class Cost:
     """5.3's cost of each network: multiply-adds of one forward pass
-    (hooks) and training seconds per epoch timed in turns
-    (``a2.timing.paired_epochs``), with the noise margin of the repeats."""
+    (hooks) and training seconds per epoch timed in turns until the pair
+    of 5.3 is decided (``a2.timing.paired_epochs``)."""
 
     macs: dict[str, int]
-    seconds: dict[str, list[float]]
-    median: dict[str, float]
-    time_tol: float
-    images: int  # training images per timed epoch
+    timed: timing.Timed
 
 
 def cost(head: Mapping[str, Run], data: ColourData) -> Cost:
@@ -334,27 +332,24 @@ def cost(head: Mapping[str, Run], data: ColourData) -> Cost:
         m: counting.measured_macs(network(r.config), 1)
         for m, r in head.items()
     }
-    paired = timing.paired_epochs({m: r.config for m, r in head.items()}, data)
-    spread = rules.largest_spread(list(paired.values()), relative=True)
-    return Cost(
-        macs=macs,
-        seconds=paired,
-        median={m: timing.median(t) for m, t in paired.items()},
-        time_tol=rules.margin(rules.TIME_MARGIN, spread),
-        images=min(timing.IMAGES, len(data.train_grey)),
+    configs = {m: r.config for m, r in head.items()}
+    pair = (PAIR[1], PAIR[0])  # ConvTransposeNet's time over the other's
+    return Cost(macs, timing.paired_epochs(configs, data, pair))
+
+
+COMPARE_DIGITS = (None, 4, 2, None, None, 2)
+
+
+def compare_header(c: Cost) -> tuple[str, ...]:
+    """The header of 5.3's table; the timed column names its images."""
+    return (
+        "model",
+        "validation loss",
+        "validation accuracy (%)",
+        "weights",
+        "multiply-adds per image",
+        f"s per epoch of {fmt(c.timed.images)} images, in turns (median)",
     )
-
-
-COMPARE_HEADER = (
-    "model",
-    "validation loss",
-    "validation accuracy (%)",
-    "weights",
-    "multiply-adds per image",
-    "s per epoch, recorded",
-    "s per epoch, in turns",
-)
-COMPARE_DIGITS = (None, 4, 2, None, None, 2, 2)
 
 
 def compare_rows(head: Mapping[str, Run], c: Cost) -> list[tuple]:
@@ -366,11 +361,36 @@ def compare_rows(head: Mapping[str, Run], c: Cost) -> list[tuple]:
             r.history.last.valid_acc,
             counting.conv_weights(r.model),
             c.macs[m],
-            train_seconds(r) / len(r.history),
-            c.median[m],
+            c.timed.median(m),
         )
         for m, r in head.items()
     ]
+
+
+@dataclass(frozen=True)
+class Timing:
+    """What the prose says of a paired timing (5.3, 5.5): the images of
+    a timed epoch, the rounds, the paired ratio and its interval
+    (``a2.rules.time_ratio``)."""
+
+    images: Md
+    rounds: Md
+    looks: Md  # the round counts after which a verdict is tried
+    ratio: Md
+    low: Md
+    high: Md
+
+
+def timing_facts(t: timing.Timed) -> Timing:
+    looks = timing.LOOKS
+    return Timing(
+        images=fmt(t.images),
+        rounds=plural(t.ratio.rounds, "round"),
+        looks=Md(", ".join(map(str, looks[:-1])) + f" and {looks[-1]}"),
+        ratio=fmt(t.ratio.value, 2),
+        low=fmt(t.ratio.low, 2),
+        high=fmt(t.ratio.high, 2),
+    )
 
 
 @dataclass(frozen=True)
@@ -380,33 +400,37 @@ class CostFacts:
     macs_pool: Md
     macs_ct: Md
     macs_less: Md  # % fewer for ConvTransposeNet
-    timing_images: Md
-    repeats: Md
-    t_pool: Md
+    t_pool: Md  # median s per timed epoch
     t_ct: Md
-    speed: Md
-    time_tol: Md  # in %
+    timed: Timing  # ConvTransposeNet's time over PoolUpsampleNet's
+    speed: Md  # rules.speed
     device: str  # where ConvTransposeNet was trained
 
 
 def cost_facts(c: Cost, head: Mapping[str, Run]) -> CostFacts:
     pool, ct = c.macs["pool_upsample"], c.macs["conv_transpose"]
-    t_pool, t_ct = c.median["pool_upsample"], c.median["conv_transpose"]
     return CostFacts(
         macs_pool=fmt(pool),
         macs_ct=fmt(ct),
         macs_less=fmt(100 * (1 - ct / pool), 0),
-        timing_images=fmt(c.images),
-        repeats=fmt(timing.REPEATS),
-        t_pool=fmt(t_pool, 2),
-        t_ct=fmt(t_ct, 2),
-        speed=fmt(rules.speed(t_ct, t_pool, c.time_tol)),
-        time_tol=fmt(100 * c.time_tol, 0),
+        t_pool=fmt(c.timed.median("pool_upsample"), 2),
+        t_ct=fmt(c.timed.median("conv_transpose"), 2),
+        timed=timing_facts(c.timed),
+        speed=fmt(rules.speed(c.timed.ratio)),
         device=devices(head["conv_transpose"]),
     )
 
 
 # --- 5.5: the batch-size sweep ----------------------------------------------
+
+
+def sweep_timing(runs: Sequence[SweepRun], data: ColourData) -> timing.Timed:
+    """5.5: an epoch at each batch size, timed in turns until the largest
+    batch's time over the smallest's is decided."""
+    configs = {r.batch_size: r.run.config for r in runs}
+    return timing.paired_epochs(
+        configs, data, (runs[-1].batch_size, runs[0].batch_size)
+    )
 
 
 @dataclass(frozen=True)
@@ -429,28 +453,30 @@ class Sweep:
     sat_small: Md
     sat_large: Md
     vivid: Md
-    time_trend: Md
-    t_small: Md
-    t_large: Md
-    time_tol: Md  # in % of the median time
-    device: str  # where the largest batch's run was trained
+    time_trend: Md  # rules.time_trend
+    times: Md  # every batch size's median time per timed epoch
+    timed: Timing  # the largest batch's time over the smallest's
 
 
-def sweep(runs: Sequence[SweepRun], data: ColourData, s: SeedStudy) -> Sweep:
+def sweep(
+    runs: Sequence[SweepRun],
+    data: ColourData,
+    s: SeedStudy,
+    timed: timing.Timed,
+) -> Sweep:
     """The sweep's facts; its loss and saturation words use 5.3's noise
-    margins (``s``), the nearest spreads measured."""
+    margins (``s``), the nearest spreads measured; its time words the
+    paired timing ``timed`` (:func:`sweep_timing`)."""
     small, large = runs[0], runs[-1]
     last = [r.run.history.last for r in runs]
     lt, lv = [r.train_loss for r in last], [r.valid_loss for r in last]
-    per_epoch = [r.train_s / len(r.run.history) for r in runs]
-    spread = rules.largest_spread(
-        [epoch_seconds(r.run) for r in runs], relative=True
-    )
-    time_tol = rules.margin(rules.TIME_MARGIN, spread)
-    time_noise = time_tol * statistics.median(per_epoch)
     sat = [
         colourstats.colour_stats(r.run.model, data).pred_saturation
         for r in (small, large)
+    ]
+    times = [
+        f"{fmt(timed.median(r.batch_size), 2)} s at $B = {r.batch_size}$"
+        for r in runs
     ]
     return Sweep(
         epochs=plural(small.run.config.epochs, "epoch"),
@@ -469,26 +495,30 @@ def sweep(runs: Sequence[SweepRun], data: ColourData, s: SeedStudy) -> Sweep:
         sat_small=fmt(sat[0], 3),
         sat_large=fmt(sat[1], 3),
         vivid=fmt(rules.vividness(sat[1], sat[0], s.sat_tol)),
-        time_trend=fmt(rules.overall_trend(per_epoch, time_noise)),
-        t_small=fmt(per_epoch[0], 2),
-        t_large=fmt(per_epoch[-1], 2),
-        time_tol=fmt(100 * time_tol, 0),
-        device=devices(large.run),
+        time_trend=fmt(rules.time_trend(timed.ratio)),
+        times=Md(
+            ", ".join(times[:-1]) + " and " * (len(times) > 1) + times[-1]
+        ),
+        timed=timing_facts(timed),
     )
 
 
-SWEEP_HEADER = (
-    "batch size",
-    "optimiser steps",
-    "training loss",
-    "validation loss",
-    "validation accuracy (%)",
-    "s per epoch",
-)
 SWEEP_DIGITS = (None, None, 4, 4, 2, 2)
 
 
-def sweep_rows(runs: Sequence[SweepRun]) -> list[tuple]:
+def sweep_header(timed: timing.Timed) -> tuple[str, ...]:
+    """The header of 5.5's table; the timed column names its images."""
+    return (
+        "batch size",
+        "optimiser steps",
+        "training loss",
+        "validation loss",
+        "validation accuracy (%)",
+        f"s per epoch of {fmt(timed.images)} images, in turns (median)",
+    )
+
+
+def sweep_rows(runs: Sequence[SweepRun], timed: timing.Timed) -> list[tuple]:
     """The rows of 5.5's table, one per batch size."""
     return [
         (
@@ -497,7 +527,7 @@ def sweep_rows(runs: Sequence[SweepRun]) -> list[tuple]:
             r.run.history.last.train_loss,
             r.run.history.last.valid_loss,
             r.run.history.last.valid_acc,
-            r.train_s / len(r.run.history),
+            timed.median(r.batch_size),
         )
         for r in runs
     ]

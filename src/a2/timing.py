@@ -1,24 +1,50 @@
-"""How long training takes, measured fairly (question 5.3).
+"""How long training takes, measured in pairs until it can decide (5.3,
+5.5).
 
 The times recorded with each trained run depend on what else the
 machine was doing when it ran. :func:`paired_epochs` instead trains the
-networks to compare in turn, epoch for epoch, with the real training
-loop (``a2.train.Trainer``) on the same images, so that the machine's
-load falls on all of them alike; the spread over repeats measures what
-noise is left.
+networks to compare with the real training loop (``a2.train.Trainer``)
+on the same images, one epoch each per round, in turns (the order
+reversed every other round, so that none always goes first), so that
+the machine's load falls on all of them alike. Each round gives one
+paired ratio of the two times a verdict compares; rounds go on until
+``a2.rules.time_change`` can decide from their spread, trying after
+each of :data:`LOOKS` rounds, and the verdict says when it could not.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import statistics
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import TypeVar
 
+from a2 import rules
 from a2.data import ColourData
 from a2.train import RunConfig, Trainer
 
 IMAGES = 1000  # training images per timed epoch (fewer if the data has)
-REPEATS = 5  # timed epochs per network, after one untimed warm-up
+# Rounds after which a verdict is tried: a few looks, not one per round,
+# each being a chance of a false verdict (``a2.rules.TIME_SE_FACTOR``);
+# undecided after the last, and said so.
+LOOKS = (6, 12, 20)
+
+K = TypeVar("K", bound=Hashable)
+
+
+@dataclasses.dataclass(frozen=True)
+class Timed:
+    """Seconds per epoch of ``images`` training images, one per round
+    for each config, and the paired ratio of ``pair[0]`` over
+    ``pair[1]``."""
+
+    seconds: dict
+    images: int
+    pair: tuple
+    ratio: rules.Ratio
+
+    def median(self, name: Hashable) -> float:
+        return float(statistics.median(self.seconds[name]))
 
 
 def subset(data: ColourData, n: int) -> ColourData:
@@ -31,32 +57,48 @@ def subset(data: ColourData, n: int) -> ColourData:
     )
 
 
-def paired_epochs(
-    configs: Mapping[str, RunConfig],
-    data: ColourData,
-    images: int = IMAGES,
-    repeats: int = REPEATS,
-) -> dict[str, list[float]]:
-    """Seconds per training epoch of each config, scaled to the full
-    training set: ``{name: [seconds per repeat]}``.
+def in_turns(
+    epochs: Mapping[K, Callable[[], float]],
+    pair: tuple[K, K],
+    looks: Sequence[int] = LOOKS,
+) -> dict[K, list[float]]:
+    """Seconds of each timed epoch, ``{name: [one per round]}``: every
+    ``epochs[name]()`` once per round, in turns, until the paired ratio
+    of ``pair`` is decided (``a2.rules.time_change``) after one of
+    ``looks`` rounds, or the last of them is done."""
+    if not looks or looks[0] < 2 or list(looks) != sorted(set(looks)):
+        raise ValueError("looks: increasing round counts, the first >= 2")
+    names = list(epochs)
+    times: dict[K, list[float]] = {name: [] for name in names}
+    for i in range(looks[-1]):
+        for name in names if i % 2 == 0 else reversed(names):
+            times[name].append(epochs[name]())
+        if i + 1 in looks:
+            r = rules.time_ratio(times[pair[0]], times[pair[1]])
+            if rules.time_change(r) != rules.UNDECIDED:
+                break
+    return times
 
-    Each network trains one untimed epoch (warm-up), then ``repeats``
-    timed epochs, taking turns, on the first ``images`` training images.
+
+def paired_epochs(
+    configs: Mapping[K, RunConfig],
+    data: ColourData,
+    pair: tuple[K, K],
+    images: int = IMAGES,
+    looks: Sequence[int] = LOOKS,
+) -> Timed:
+    """Training epochs of each config timed :func:`in_turns` on the first
+    ``images`` training images, after one untimed warm-up epoch each.
     Weights, optimiser and order are the runs' own (same seeds), so the
-    work per epoch is what a real run does.
-    """
+    work per epoch is what a real run does on that many images."""
     n = min(images, len(data.train_grey))
     small = subset(data, n)
     trainers = {name: Trainer(c, small) for name, c in configs.items()}
     for t in trainers.values():
         t.train_epoch()
-    times: dict[str, list[float]] = {name: [] for name in trainers}
-    scale = len(data.train_grey) / n
-    for _ in range(repeats):
-        for name, t in trainers.items():
-            times[name].append(t.train_epoch()[1] * scale)
-    return times
-
-
-def median(times: list[float]) -> float:
-    return float(statistics.median(times))
+    epochs = {
+        name: (lambda t=t: t.train_epoch()[1]) for name, t in trainers.items()
+    }
+    seconds = in_turns(epochs, pair, looks)
+    ratio = rules.time_ratio(seconds[pair[0]], seconds[pair[1]])
+    return Timed(seconds, n, pair, ratio)

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from a2 import rules
 from a2.minnorm import Stepper
+from a2.report import Verdict, VerdictTable
 
 METHODS = ("gd", "rmsprop", "adam")
 
@@ -176,3 +178,26 @@ def decay_experiment(
         )
         out[method] = Comparison(method, a, b, np.linalg.norm(a - b, axis=1))
     return (X, t), out
+
+
+LABELS = {"gd": "gradient descent", "rmsprop": "RMSProp", "adam": "Adam"}
+
+GAPS = VerdictTable(
+    (
+        "method",
+        "largest distance",
+        "largest $\\lVert\\mathbf{w}\\rVert_2$",
+    ),
+    (None, 2, 2),
+    (Verdict("trajectories", rules.agreement, (1, 2)),),
+)
+"""2.2.3: L2 against decoupled decay per method, and whether the two
+trajectories coincide, decided from the two figures shown."""
+
+
+def gap_figures(comp: dict[str, Comparison]) -> list[tuple[str, float, float]]:
+    """The figures of :data:`GAPS`: per method, the largest distance
+    between the two trajectories and the largest weight norm on them."""
+    return [
+        (LABELS[m], c.largest_gap, c.largest_norm) for m, c in comp.items()
+    ]
