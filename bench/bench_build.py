@@ -114,8 +114,8 @@ def main() -> None:
         shown = "batch_sizes = [50, 200]" in text
         print(
             f"make section S=5 PARAMS=p.yaml after an edit: {secs:.1f} s, "
-            f"executed {executed(log)}; the PDF shows batch_sizes = [50, 200]: "
-            f"{shown}"
+            f"executed {executed(log)}; the PDF shows "
+            f"batch_sizes = [50, 200]: {shown}"
         )
 
 

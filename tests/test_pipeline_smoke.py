@@ -143,7 +143,11 @@ def test_code_notebook_runs_top_to_bottom_without_the_repository(
     path = tmp_path / "a2-code.ipynb"
     nbformat.write(nb, path)
     monkeypatch.setenv("A2_DATA", smoke_data)
-    monkeypatch.setenv("A2_CACHE", str(tmp_path / "cache"))
+    from a2 import settings
+
+    # The smoke build's cache: its runs load (keys are the library's
+    # source, the same from the notebook's cells), nothing is retrained.
+    monkeypatch.setenv("A2_CACHE", str(settings.cache_dir()))
     monkeypatch.delenv("A2_PROVENANCE", raising=False)
     papermill.execute_notebook(
         str(path),

@@ -123,7 +123,8 @@ def test_every_figure_and_table_in_the_site_has_a_source_line_that_links(
             seen += 1
             links = caption["links"]
             assert links, (page.name, caption["text"][:60])
-            assert links[0] == f"notebooks/{page.stem}.ipynb"
+            assert links[0].startswith(f"notebooks/{page.stem}.html")
+            assert links[1] == f"notebooks/{page.stem}.ipynb"
             for href in links:
                 target = href.split("#")[0]
                 assert (site / target).is_file(), (page.name, href)

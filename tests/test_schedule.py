@@ -163,10 +163,14 @@ def section_loads(stem: str, overrides: dict, data) -> list[RunConfig]:
             {"devices": ["cpu"]},
         )
 
+    def no_timing(*args, **kwargs):
+        raise RuntimeError("no timing here: it trains, it loads nothing")
+
     namespace: dict = {"params": dict(overrides)}
     with pytest.MonkeyPatch.context() as mp:
-        from a2 import experiments, plots, report
+        from a2 import experiments, plots, report, timing
 
+        mp.setattr(timing, "paired_epochs", no_timing)
         mp.setattr(cache, "train_or_load", fake_train_or_load)
         mp.setattr(experiments, "load_data", lambda *a, **k: data)
         mp.setattr(plots, "show", lambda *a, **k: None)

@@ -21,11 +21,10 @@ MEASURED = {"t_pool", "t_ct", "timed", "times"}
 
 
 @pytest.fixture(scope="module")
-def section5(horse_npz: Path, tmp_path_factory: pytest.TempPathFactory):
-    """Section 5's runs at the smoke profile's settings, trained into a
-    fresh cache, and their data."""
+def section5(horse_npz: Path):
+    """Section 5's runs at the smoke profile's settings (from the cache
+    the smoke build uses, trained if missing), and their data."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("A2_CACHE", str(tmp_path_factory.mktemp("cache")))
         mp.setenv("A2_DATA", str(horse_npz))
         stem = "5-transposed"
         p = params.load(stem, params.overrides(stem, profile=SMOKE))

@@ -115,28 +115,28 @@ def build_cli(
     )
 
 
+def make_cmd(*args: str) -> list[str]:
+    """`make ARGS` with the project's Makefile and this test run's venv
+    (no install), to run in a scratch book."""
+    return [
+        "make",
+        "--no-print-directory",
+        "-f",
+        str(REPO / "Makefile"),
+        f"VENV={Path(PY).parents[1]}",
+        "SETUP=",
+        *args,
+    ]
+
+
 def make(
     root: Path,
     *args: str,
     env: dict[str, str] | None = None,
     timeout: float = 300,
 ) -> subprocess.CompletedProcess:
-    """The project's Makefile run on the book at ``root``, with this
-    test run's venv (no install)."""
-    return run(
-        [
-            "make",
-            "--no-print-directory",
-            "-f",
-            str(REPO / "Makefile"),
-            f"VENV={Path(PY).parents[1]}",
-            "SETUP=",
-            *args,
-        ],
-        root,
-        env,
-        timeout=timeout,
-    )
+    """The project's Makefile run on the book at ``root``."""
+    return run(make_cmd(*args), root, env, timeout=timeout)
 
 
 def one_error_line(proc: subprocess.CompletedProcess) -> str:

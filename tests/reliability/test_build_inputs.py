@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FAKE_QUARTO, PY, REPO, make
+from conftest import FAKE_QUARTO, REPO, make, make_cmd
 from test_build import make_scratch
 
 # Its tests share one scratch book: one worker runs them.
@@ -211,16 +211,7 @@ def test_two_builds_in_one_tree_take_turns(book: Path) -> None:
     (book / "params/1-optimization.yaml").write_text("steps: 4\n")
     env = {**os.environ, "QUARTO": str(FAKE_QUARTO)}
     env.pop("MAKEFLAGS", None)
-    cmd = [
-        "make",
-        "--no-print-directory",
-        "-f",
-        str(REPO / "Makefile"),
-        f"VENV={Path(PY).parents[1]}",
-        "SETUP=",
-        "DATA=download",
-        "pdf",
-    ]
+    cmd = make_cmd("DATA=download", "pdf")
     procs = [
         subprocess.Popen(
             cmd,

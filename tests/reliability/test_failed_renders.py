@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import FAKE_QUARTO, PY, REPO, one_error_line, run, snapshot
+from conftest import FAKE_QUARTO, make_cmd, one_error_line, run, snapshot
 from test_build import alpha, make_scratch
 
 # Its tests share one scratch book: one worker runs them.
@@ -23,23 +23,10 @@ pytestmark = pytest.mark.xdist_group("failed-renders")
 OUTPUTS = ("a2-writeup.pdf", "a2-code.ipynb", "site/index.html")
 
 
-def make_cmd(*args: str) -> list[str]:
-    return [
-        "make",
-        "--no-print-directory",
-        "-f",
-        str(REPO / "Makefile"),
-        f"VENV={Path(PY).parents[1]}",
-        "SETUP=",
-        "DATA=download",
-        *args,
-    ]
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = make_scratch(tmp_path_factory.mktemp("renders") / "book")
-    proc = run(make_cmd("pdf"), root)
+    proc = run(make_cmd("DATA=download", "pdf"), root)
     assert proc.returncode == 0, proc.stderr
     return root
 
@@ -73,7 +60,7 @@ def test_a_section_that_raises_keeps_every_output_and_names_the_chunk(
         alpha("raise ValueError('boom')")
     )
     before = snapshot(book / "dist", book / "build/full/exec")
-    line = one_error_line(run(make_cmd("pdf"), book))
+    line = one_error_line(run(make_cmd("DATA=download", "pdf"), book))
     assert line == (
         "error: report/1-optimization.qmd:16 (raise ValueError('boom')): "
         "ValueError: boom (full log: build/full/logs/1-optimization.log)"
@@ -85,7 +72,9 @@ def test_a_section_that_raises_keeps_every_output_and_names_the_chunk(
 
 def test_a_render_that_fails_keeps_the_three_outputs(book: Path) -> None:
     before = outputs(book)
-    proc = run(make_cmd("pdf"), book, {"FAKE_QUARTO_FAIL": "1"})
+    proc = run(
+        make_cmd("DATA=download", "pdf"), book, {"FAKE_QUARTO_FAIL": "1"}
+    )
     line = one_error_line(proc)
     assert line.startswith("error: quarto render failed (exit 1): ERROR:")
     assert line.endswith("the previous outputs are kept")
@@ -99,7 +88,7 @@ def test_an_unreadable_executed_notebook_is_executed_again(
     """A torn executed notebook (a full disk, an editor) is no record:
     the section executes again rather than fail the render."""
     (book / "build/full/exec/1-optimization.ipynb").write_text('{"cells": [')
-    proc = run(make_cmd("pdf"), book)
+    proc = run(make_cmd("DATA=download", "pdf"), book)
     assert proc.returncode == 0, proc.stderr
     assert "1-optimization: executing (not executed yet)" in proc.stderr
     assert "Alpha ran 2 steps." in (book / "dist/site/index.html").read_text()
@@ -111,7 +100,7 @@ def _start(book: Path, env: dict[str, str]) -> subprocess.Popen:
     full = {**os.environ, "QUARTO": str(FAKE_QUARTO), **env}
     full.pop("MAKEFLAGS", None)
     return subprocess.Popen(
-        make_cmd("pdf"),
+        make_cmd("DATA=download", "pdf"),
         cwd=book,
         env=full,
         text=True,

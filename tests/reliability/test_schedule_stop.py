@@ -17,7 +17,7 @@ from conftest import PY
 from a2 import cache, data, schedule
 from a2.train import RunConfig
 
-EPOCHS = 30  # ~0.1 s each: the signal lands mid-run
+EPOCHS = 15  # ~0.1 s each: the signal lands mid-run
 CONFIGS = [
     RunConfig(
         model=m,
