@@ -161,7 +161,7 @@ def site(root: Path, profile: str = "full") -> str:
     return (dist / "site/index.html").read_text()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A scratch book built once; tests that change it copy it first."""
     root = make_scratch(tmp_path_factory.mktemp("book") / "book")

@@ -30,17 +30,17 @@ QUESTIONS = [
 ]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pdf(smoke_dist: Path) -> Path:
     return smoke_dist / "a2-writeup.pdf"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def layout(pdf: Path) -> visual.PdfLayout:
     return visual.layout(pdf)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pngs(pdf: Path, smoke_dist: Path) -> list[Path]:
     return visual.render_pages(
         pdf, smoke_dist.parent / "visual" / smoke_dist.name / "pdf"
@@ -53,7 +53,7 @@ def test_every_page_is_rendered_to_png(
     assert len(pngs) == len(layout.pages) > 1
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def text(pdf: Path) -> str:
     return subprocess.run(
         ["pdftotext", "-layout", str(pdf), "-"],
@@ -75,7 +75,7 @@ def test_margins_are_blank_so_figures_tables_and_code_fit(
     assert visual.inked_margins(pngs, visual.text_box(layout), skip) == []
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def rows(layout: visual.PdfLayout) -> list[visual.Row]:
     return visual.rows(layout)
 
@@ -165,7 +165,7 @@ def test_no_page_ends_with_a_heading(layout: visual.PdfLayout) -> None:
     assert visual.orphaned_headings(layout, headings + titles) == []
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def defective(
     tmp_path_factory: pytest.TempPathFactory, quarto_path: str
 ) -> Path:

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.xdist_group("smoke")
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pages(smoke_dist: Path) -> list[visual.PageReport]:
     if visual.browser_path() is None:
         pytest.fail(
@@ -33,7 +33,7 @@ def pages(smoke_dist: Path) -> list[visual.PageReport]:
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def phone(smoke_dist: Path) -> list[visual.PageReport]:
     """The same pages in a 400 px wide window."""
     return visual.browse(

@@ -20,7 +20,7 @@ SMOKE = Path(__file__).resolve().parents[1] / "params" / "smoke.yaml"
 MEASURED = {"t_pool", "t_ct", "timed", "times"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def section5(horse_npz: Path):
     """Section 5's runs at the smoke profile's settings (from the cache
     the smoke build uses, trained if missing), and their data."""

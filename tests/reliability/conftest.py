@@ -99,19 +99,32 @@ def run(
 def build_cli(
     root: Path, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
-    return run(
-        [
-            PY,
-            "-m",
-            "a2.pipeline",
-            "--root",
-            str(root),
-            "--build",
-            str(root / "build/full"),
-            *args,
-        ],
-        root,
-        env,
+    """`python -m a2.pipeline --root ROOT ARGS`, in this process (the
+    command line's own function, its output captured): the same lines
+    and exit status without an interpreter's start."""
+    import contextlib
+    import io
+
+    from a2.pipeline.__main__ import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        mp.chdir(root)
+        mp.setenv("QUARTO", str(FAKE_QUARTO))
+        for name in ("A2_DATA", "A2_CACHE", "A2_PROVENANCE"):  # it sets them
+            mp.setenv(name, os.environ.get(name, ""))
+        for name, value in (env or {}).items():
+            mp.setenv(name, value)
+        mp.delenv("DATA", raising=False)
+        code = cli(
+            ["--root", str(root), "--build", str(root / "build/full"), *args]
+        )
+    return subprocess.CompletedProcess(
+        args, code, out.getvalue(), err.getvalue()
     )
 
 

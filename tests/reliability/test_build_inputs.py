@@ -41,7 +41,7 @@ print(json.dumps({{"argv": sys.argv[1:],
 """
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def echo_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = tmp_path_factory.mktemp("echo-venv")
     (venv / "bin").mkdir()
@@ -99,7 +99,7 @@ def test_every_value_reaches_the_build_byte_for_byte(
     assert not list(tmp_path.rglob("pwned*"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = make_scratch(tmp_path_factory.mktemp("inputs") / "book")
     proc = make(root, "DATA=download", "pdf")

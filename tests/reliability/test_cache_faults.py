@@ -32,7 +32,7 @@ def metrics(history) -> list[tuple]:
     return [(r.train_loss, r.valid_loss, r.valid_acc) for r in history]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def straight(tiny_data, tmp_path_factory) -> list[tuple]:
     """An uninterrupted run: the numbers every recovery must reach."""
     with pytest.MonkeyPatch.context() as mp:

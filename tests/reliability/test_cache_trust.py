@@ -30,7 +30,7 @@ def metrics(run) -> list[tuple]:
     return [(r.train_loss, r.valid_loss, r.valid_acc) for r in run.history]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def straight(tiny_data, tmp_path_factory) -> dict[int, list[tuple]]:
     """Seeds 0 and 1 trained in a cache of their own: what a retrained
     run must reach."""

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.xdist_group("failed-renders")
 OUTPUTS = ("a2-writeup.pdf", "a2-code.ipynb", "site/index.html")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = make_scratch(tmp_path_factory.mktemp("renders") / "book")
     proc = run(make_cmd("DATA=download", "pdf"), root)

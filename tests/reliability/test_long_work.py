@@ -54,7 +54,7 @@ def train_here(args: list[str], capsys) -> str:
     return capsys.readouterr().out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def straight(tmp_path_factory, horse_npz, palette_file) -> list[tuple]:
     """An uninterrupted 12-epoch run: the numbers every resume must hit."""
     folder = tmp_path_factory.mktemp("straight")

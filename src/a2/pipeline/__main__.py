@@ -89,15 +89,16 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-if __name__ == "__main__":
+def cli(argv: list[str] | None = None) -> int:
+    """main() as the command line runs it: its exit status, every error
+    printed as one line (no traceback)."""
     from a2.config import ParamsError
     from a2.text import printable
 
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill PID`: clean up too
     _settings(Path.cwd())
     kept = "; the previous outputs are kept"
     try:
-        sys.exit(main())
+        return main(argv)
     except (BuildError, ParamsError) as err:
         line, code = printable(err), 2 if isinstance(err, ParamsError) else 1
     except KeyboardInterrupt:
@@ -109,4 +110,9 @@ if __name__ == "__main__":
     except MemoryError:
         line, code = "out of memory" + kept, 1
     print(f"error: {line}", file=sys.stderr)
-    sys.exit(code)
+    return code
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill PID`: clean up too
+    sys.exit(cli())
