@@ -47,6 +47,28 @@ def tiny_data(horse_npz: Path, tmp_path_factory: pytest.TempPathFactory):
 
 
 SMOKE_BUILD = "build/test-smoke"  # apart from build/smoke, which users keep
+# The files whose tests read the smoke build: one worker runs them all.
+SMOKE_FILES = {
+    "test_check_citations.py",
+    "test_pdf_layout.py",
+    "test_pipeline_smoke.py",
+    "test_preview.py",
+    "test_provenance.py",
+    "test_site_browser.py",
+}
+
+
+def pytest_xdist_make_scheduler(config, log):  # noqa: ANN001, ANN201
+    """pytest-xdist: each file's tests in one worker (its fixtures are
+    made once), the smoke build's readers together in one."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFile(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "smoke" if Path(path).name in SMOKE_FILES else path
+
+    return ByFile(config, log)
 
 
 def data_setting() -> str:

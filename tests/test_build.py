@@ -25,8 +25,6 @@ from a2.pipeline import BuildError, qmd, sections
 REPO = Path(__file__).resolve().parents[1]
 VENV = REPO / ".venv"
 FAKE_QUARTO = REPO / "tests/tools/fake_quarto.py"
-# Its tests share one scratch book: one worker runs them.
-pytestmark = pytest.mark.xdist_group("scratch-build")
 
 
 MANIFEST = """\

@@ -8,12 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from a2.report import Check, worst
-
-# One worker runs the tests of the smoke build (built once, shared).
-pytestmark = pytest.mark.xdist_group("smoke")
 
 # Section: (the checks whose figure a sentence cites, the sentence's start)
 CITED = {

@@ -15,9 +15,6 @@ from pathlib import Path
 import pytest
 from tools import visual
 
-# One worker runs the tests of the smoke build (built once, shared).
-pytestmark = pytest.mark.xdist_group("smoke")
-
 REPO = Path(__file__).resolve().parents[1]
 # Every numbered question of the assignment (shared/seed/assignment-a2);
 # 1.1, 1.2, 2.1, 2.2 and 3.1 only introduce the questions under them.

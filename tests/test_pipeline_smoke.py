@@ -15,8 +15,6 @@ import pytest
 from a2.pipeline.sections import chapters
 
 REPO = Path(__file__).resolve().parents[1]
-# One worker runs the tests of the smoke build (built once, shared).
-pytestmark = pytest.mark.xdist_group("smoke")
 
 
 @pytest.fixture

@@ -11,11 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
-
-# One worker runs the tests of the smoke build (built once, shared).
-pytestmark = pytest.mark.xdist_group("smoke")
 
 REPO = Path(__file__).resolve().parents[1]
 

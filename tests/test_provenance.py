@@ -12,9 +12,6 @@ import pytest
 
 from a2 import provenance
 
-# One worker runs the tests of the smoke build (built once, shared).
-pytestmark = pytest.mark.xdist_group("smoke")
-
 
 @pytest.fixture
 def record_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

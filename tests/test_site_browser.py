@@ -14,9 +14,6 @@ from tools import visual
 
 from a2.pipeline.sections import chapters
 
-# One worker runs the tests of the smoke build (built once, shared).
-pytestmark = pytest.mark.xdist_group("smoke")
-
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -16,10 +16,6 @@ import pytest
 from conftest import FAKE_QUARTO, REPO, make, make_cmd
 from test_build import make_scratch
 
-# Its tests share one scratch book: one worker runs them.
-pytestmark = pytest.mark.xdist_group("build-inputs")
-
-
 # What a value may hold that make or a shell would act on.
 HOSTILE = {
     "make call": "$(shell touch pwned)",

@@ -17,9 +17,6 @@ import pytest
 from conftest import FAKE_QUARTO, make_cmd, one_error_line, run, snapshot
 from test_build import alpha, make_scratch
 
-# Its tests share one scratch book: one worker runs them.
-pytestmark = pytest.mark.xdist_group("failed-renders")
-
 OUTPUTS = ("a2-writeup.pdf", "a2-code.ipynb", "site/index.html")
 
 
