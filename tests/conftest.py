@@ -55,6 +55,7 @@ SMOKE_FILES = {
     "test_preview.py",
     "test_provenance.py",
     "test_site_browser.py",
+    "test_verdicts.py",
 }
 
 

@@ -454,7 +454,8 @@ def test_params_passed_hold_whatever_is_edited_before_or_after(
     """The issue's reproducer, in every order: files newer than the last
     build (the section, another one, its params file, another profile),
     then `make section` with other parameters; later prose edits, other
-    sections executing, another profile built: the section keeps them."""
+    sections executing, another profile built: the section keeps them,
+    until `make section` without PARAMS goes back to its own."""
     for edit in (
         "report/1-optimization.qmd",
         "report/6-reproducibility.qmd",
@@ -487,6 +488,11 @@ def test_params_passed_hold_whatever_is_edited_before_or_after(
     assert executed(make(book, "pdf")) == []
     assert "Alpha now ran 9 steps." in site(book)
 
+    make(book, "section", "S=1")  # without PARAMS: its own, at once
+    assert "Alpha now ran 2 steps." in site(book)
+    assert executed(make(book, "pdf")) == []
+    assert "Alpha now ran 2 steps." in site(book)
+
 
 def test_params_passed_end_when_what_the_section_sees_changes(
     book: Path, other: Path
@@ -499,16 +505,6 @@ def test_params_passed_end_when_what_the_section_sees_changes(
     assert executed(proc) == ["1-optimization", "6-reproducibility"]
     line = next(ln for ln in proc.stderr.splitlines() if "executing" in ln)
     assert f"code changed; it ran with {other} before" in line
-    assert "Alpha ran 2 steps." in site(book)
-
-
-def test_section_without_params_goes_back_to_its_own(
-    book: Path, other: Path
-) -> None:
-    make(book, "section", "S=1", f"PARAMS={other}")
-    make(book, "section", "S=1")
-    assert "Alpha ran 2 steps." in site(book)
-    assert executed(make(book, "pdf")) == []
     assert "Alpha ran 2 steps." in site(book)
 
 
