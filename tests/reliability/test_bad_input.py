@@ -321,7 +321,24 @@ def test_make_pdf_with_bad_data_stops_before_executing_anything(
 
 
 def _train(args: list[str], cwd: Path) -> object:
-    return run([PY, "-m", "a2", "train", *args], cwd)
+    """`python -m a2 train ARGS` in this process: its lines and status."""
+    import contextlib
+    import io
+    import subprocess
+
+    from a2.__main__ import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        mp.chdir(cwd)
+        code = main(["train", *args])
+    return subprocess.CompletedProcess(
+        args, code, out.getvalue(), err.getvalue()
+    )
 
 
 @pytest.mark.parametrize(
@@ -407,13 +424,11 @@ def test_train_refuses_bad_values_in_one_line_before_any_work(
     horse_npz: Path,
     args: list[str],
     message: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     (tmp_path / "laughs.yaml").write_text(LAUGHS)
-    proc = run(
-        [PY, "-m", "a2", "train", *args],
-        tmp_path,
-        {"A2_DATA": str(horse_npz), "A2_CACHE": str(a2_cache)},
-    )
+    monkeypatch.setenv("A2_DATA", str(horse_npz))
+    proc = _train(args, tmp_path)
     assert one_error_line(proc) == f"error: {message}"
     assert proc.returncode == 2
     assert not (a2_cache / "runs").exists()
