@@ -9,11 +9,9 @@ from pathlib import Path
 from a2.fileio import atomic_write
 from a2.pipeline.sections import manifest, module_path, notebooks
 
-# Registers `%%a2module a2.x`: the cell's body is the source of module a2.x,
-# executed into a fresh module in sys.modules, so `import a2.x` finds it.
-# __file__ points into the working folder, so paths derived from it (such
-# as settings.REPO) resolve to the folder the notebook runs in; the source
-# goes into linecache, so inspect.getsource and tracebacks show it.
+# `%%a2module a2.x`: the cell is module a2.x's source, run into a module in
+# sys.modules; __file__ is in the working folder (settings.REPO resolves
+# there), and linecache holds the source (inspect.getsource, tracebacks).
 LOADER = '''\
 import linecache, sys, types
 from pathlib import Path

@@ -19,15 +19,9 @@ from a2.pipeline.sections import Section
 KERNEL = "a2"  # registered by `make venv` from the venv's python
 
 
-def _failed_chunk(nb_path: Path, source: Path, root: Path) -> str:
-    """'report/x.qmd:120 (fig-curves)': the chunk whose cell holds the
-    error, and its label or first line of code."""
-    cells = json.loads(nb_path.read_text())["cells"]
-    errors = (
-        "error" in [o.get("output_type") for o in c.get("outputs", [])]
-        for c in cells
-    )
-    cell = next((c for c, e in zip(cells, errors) if e), {})
+def _failed_chunk(cell: dict[str, Any], source: Path, root: Path) -> str:
+    """'report/x.qmd:120 (fig-curves)': where the failed chunk is, and
+    its label or first line of code."""
     text = "".join(cell.get("source", ""))
     label = re.search(r"^#\|\s*label:\s*(\S+)", text, re.M)
     code = [ln.strip() for ln in text.splitlines() if not ln.startswith("#|")]
@@ -132,7 +126,8 @@ def execute(
         failed = build / "failed" / f"{stem}.ipynb"
         failed.parent.mkdir(exist_ok=True)
         os.replace(tmp, failed)
-        chunk = _failed_chunk(failed, section.source, root)
+        cells = json.loads(failed.read_text())["cells"]
+        chunk = _failed_chunk(cells[err.cell_index], section.source, root)
         with open(log_path, "a") as fh:  # the traceback, without colours
             fh.write(re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(err.traceback)))
         evalue = " ".join(str(err.evalue).split())[:300]

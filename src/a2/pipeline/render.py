@@ -66,9 +66,8 @@ def find_quarto(root: Path) -> tuple[str, str]:
         if path and Path(path).is_file() and (version := _version(str(path))):
             return str(path), version
     pin = quarto_pin()
-    # --no-deps: the package asks for the whole `jupyter` metapackage
-    # (JupyterLab, notebook, ...); Quarto renders executed notebooks and
-    # runs .qmd with nbclient, nbformat and ipykernel, already pinned.
+    # --no-deps: not its `jupyter` metapackage (JupyterLab, ...); Quarto
+    # needs only nbclient, nbformat and ipykernel, pinned already.
     print(f"no Quarto found; installing {pin} into the venv", flush=True)
     pip = subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", pin],

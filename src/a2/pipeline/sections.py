@@ -84,10 +84,6 @@ def resolve(root: Path, name: str) -> Section:
     """A section from its stem, its number ('4') or its path."""
     found = notebooks(root)
     valid = ", ".join(s.stem for s in found) or "(none)"
-    if not name.strip():
-        raise BuildError(
-            f"no section given (S=<stem-or-number>); valid sections: {valid}"
-        )
     stem = Path(name).stem
     for s in found:
         if stem == s.stem or stem == s.stem.split("-", 1)[0]:

@@ -7,6 +7,7 @@ models named by ``a2.report.source``, commit).
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
@@ -40,12 +41,8 @@ def _set_source(cell: dict[str, Any], text: str) -> None:
 
 
 def _options(cell: dict[str, Any]) -> list[str]:
-    lines = []
-    for line in _source(cell).splitlines():
-        if not line.startswith("#|"):
-            break
-        lines.append(line)
-    return lines
+    lines = _source(cell).splitlines()
+    return list(itertools.takewhile(lambda ln: ln.startswith("#|"), lines))
 
 
 def source_line(
