@@ -19,9 +19,18 @@ from a2.pipeline.sections import Section
 KERNEL = "a2"  # registered by `make venv` from the venv's python
 
 
-def _failed_chunk(cell: dict[str, Any], source: Path, root: Path) -> str:
-    """'report/x.qmd:120 (fig-curves)': where the failed chunk is, and
-    its label or first line of code."""
+def _failed_chunk(
+    cells: list[dict[str, Any]], source: Path, root: Path
+) -> str:
+    """'report/x.qmd:120 (fig-curves)': the chunk whose cell holds the
+    error (papermill's cell_index counts cells it injected), and its
+    label or first line of code."""
+    failed = (
+        c
+        for c in cells
+        if any(o.get("output_type") == "error" for o in c.get("outputs", []))
+    )
+    cell = next(failed, {})
     text = "".join(cell.get("source", ""))
     label = re.search(r"^#\|\s*label:\s*(\S+)", text, re.M)
     code = [ln.strip() for ln in text.splitlines() if not ln.startswith("#|")]
@@ -127,7 +136,7 @@ def execute(
         failed.parent.mkdir(exist_ok=True)
         os.replace(tmp, failed)
         cells = json.loads(failed.read_text())["cells"]
-        chunk = _failed_chunk(cells[err.cell_index], section.source, root)
+        chunk = _failed_chunk(cells, section.source, root)
         with open(log_path, "a") as fh:  # the traceback, without colours
             fh.write(re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(err.traceback)))
         evalue = " ".join(str(err.evalue).split())[:300]

@@ -1,0 +1,90 @@
+"""The numbers of two commits' smoke books, compared.
+
+    python bench/compare_books.py OLD NEW [--profile smoke]
+
+Builds the book of each commit (a git worktree each, this venv, the
+Quarto that QUARTO names, the cache A2_CACHE points at, so trained runs
+are shared) and compares the numbers each PDF prints: those only one of
+them prints are listed. Made to show that a change of
+how values reach the prose (``{{< var >}}`` to inline `` `{python} x` ``)
+left every number as it was; times measured during a build differ from
+one build to the next and are named as such.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?")
+
+
+def build(rev: str, where: Path, profile: str) -> str:
+    """The PDF text of commit ``rev``'s book."""
+    subprocess.run(
+        ["git", "worktree", "add", "-q", "--detach", str(where), rev],
+        cwd=REPO,
+        check=True,
+    )
+    env = {**os.environ, "PYTHONPATH": str(where / "src")}
+    env.pop("MAKEFLAGS", None)
+    venv = Path(sys.executable).parents[1]
+    proc = subprocess.run(
+        ["make", "pdf", f"PROFILE={profile}", f"VENV={venv}", "SETUP="],
+        cwd=where,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        sys.exit(f"{rev}: the build failed\n{proc.stderr[-3000:]}")
+    pdf = next((where / "build" / profile).rglob("a2-writeup.pdf"))
+    return subprocess.run(
+        ["pdftotext", str(pdf), "-"], capture_output=True, text=True
+    ).stdout
+
+
+def numbers(text: str) -> collections.Counter:
+    """How often each number is printed."""
+    return collections.Counter(NUMBER.findall(text))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("old")
+    ap.add_argument("new")
+    ap.add_argument("--profile", default="smoke")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        books = {}
+        try:
+            for rev in (args.old, args.new):
+                books[rev] = numbers(build(rev, Path(tmp) / rev, args.profile))
+        finally:
+            for rev in (args.old, args.new):
+                subprocess.run(
+                    [
+                        "git",
+                        "worktree",
+                        "remove",
+                        "--force",
+                        str(Path(tmp) / rev),
+                    ],
+                    cwd=REPO,
+                    capture_output=True,
+                )
+    old, new = books[args.old], books[args.new]
+    print(f"only {args.old}: {sorted((old - new).elements())}")
+    print(f"only {args.new}: {sorted((new - old).elements())}")
+    print(f"{sum((old & new).values())} numbers printed by both alike")
+
+
+if __name__ == "__main__":
+    main()
