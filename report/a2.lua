@@ -1,5 +1,4 @@
--- The project's one filter, run by Quarto (_quarto.yml) and by the
--- embedded renderer alike.
+-- The project's one filter, run by Quarto (_quarto.yml).
 --
 -- Folded callouts (collapse="true") fold in the site only. In print a
 -- derivation flows as ordinary text under its bold title (a callout box
@@ -43,13 +42,6 @@ local function source_span(span)
   return {pandoc.LineBreak(), span}
 end
 
-local function is_callout(div)
-  for _, c in ipairs(div.classes) do
-    if c:match("^callout%-") then return true end
-  end
-  return false
-end
-
 local function unfolded(title, body, classes)
   title = title or pandoc.Inlines{}
   if classes:includes("a2-checks") then return pandoc.Blocks{} end
@@ -64,20 +56,6 @@ local function unfolded(title, body, classes)
   return out
 end
 
--- The embedded renderer hands callouts over as Divs ...
-local function unfold_div(div)
-  if html or not is_callout(div) or div.attributes.collapse ~= "true" then
-    return nil
-  end
-  local title, body = nil, pandoc.Blocks{}
-  for _, b in ipairs(div.content) do
-    if not title and b.t == "Header" then title = b.content
-    else body:insert(b) end
-  end
-  return unfolded(title, body, div.classes)
-end
-
--- ... Quarto as its Callout nodes.
 local function unfold_callout(c)
   if html or tostring(c.collapse) ~= "true" then return nil end
   local title, kind = c.title, pandoc.utils.type(c.title)
@@ -114,9 +92,23 @@ local math_fixes = {
   Math = typst_math,
 }
 
-local filters = {{Div = unfold_div, Callout = unfold_callout},
-                 {Span = source_span}}
+-- In print the appendices open with their first chapter: the divider
+-- heading that Quarto's Typst book (orange-book) would set alone on a
+-- page becomes only the switch to appendix numbering, as orange-book
+-- writes it.
+local function appendix_divider(h)
+  local f = (quarto.doc.file_metadata() or {}).file
+  if h.level ~= 1 or not f or f.bookItemType ~= "appendix" then
+    return nil
+  end
+  return pandoc.RawBlock(
+    "typst", '#show: appendices.with("Appendices", hide-parent: true)')
+end
+
+local filters = {{Callout = unfold_callout}, {Span = source_span}}
 if FORMAT:match("typst") then
   table.insert(filters, 1, math_fixes)
+  table.insert(filters, quarto.utils.combineFilters{
+    quarto.utils.file_metadata_filter(), {Header = appendix_divider}})
 end
 return filters

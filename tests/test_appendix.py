@@ -92,11 +92,15 @@ def test_run_rows_give_settings_and_final_metrics():
         "final": {"valid_loss": 1.1291, "valid_acc": 55.17},
     }
     (row,) = appendix.run_rows([manifest])
-    assert row[:4] == (
-        "`k1`",
-        "ConvTransposeNet",
-        "3, 32, 0.001, 100, 25, 0",
-        "5000 / 1000",
+    assert row[:8] == (
+        "ConvTransposeNet `k1`",
+        "3",
+        "32",
+        "0.001",
+        "100",
+        "25",
+        "0",
+        "5,000 / 1,000",
     )
     assert row[-2:] == (1.1291, 55.17)
     text = table_markdown([row], appendix.RUNS_HEADER, appendix.RUNS_DIGITS)

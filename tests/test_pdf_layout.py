@@ -185,7 +185,7 @@ def test_the_checks_find_each_defect(defective: Path, tmp_path: Path) -> None:
     pngs = visual.render_pages(defective, tmp_path)
     found = "\n".join(
         visual.blank_pages(pngs, pdf, box)
-        + visual.blank_space(pngs, pdf, box, ["First"])
+        + visual.blank_space(pngs, pdf, box, ["First", "Alone"])
         + visual.overlapping_words(defective)
         + visual.broken_tables(rows, visual.structure(defective))
         + visual.misplaced_floats(
@@ -206,6 +206,7 @@ def test_the_checks_find_each_defect(defective: Path, tmp_path: Path) -> None:
         "Figure 1.2 (page 1) lies past the heading on page 1",
         "Figure 1.3 (page 1) is never referred to",
         "Figure 1.4 (page 4) is never referred to",
+        "page 6 holds only '2 Alone'",
         "page 4 ends with heading 'A title left at the foot'",
     )
     assert [d for d in defects if d not in found] == []

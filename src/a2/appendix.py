@@ -33,16 +33,20 @@ SECTIONS_HEADER = (
     "checks passed",
 )
 RUNS_HEADER = (
-    "cache key",
-    "model",
-    "k, NF, lr, B, epochs, seed",
+    "model, cache key",
+    "k",
+    "NF",
+    "lr",
+    "B",
+    "epochs",
+    "seed",
     "train / valid images",
     "device",
     "time (s)",
     "valid loss",
     "valid acc. (%)",
 )
-RUNS_DIGITS = (None, None, None, None, None, 1, 4, 2)
+RUNS_DIGITS = (None,) * 9 + (1, 4, 2)
 CHECKS_HEADER = ("check", "largest difference (allowed)")
 
 
@@ -110,7 +114,7 @@ def _text(value: Any) -> str:
     """A value read from a record or manifest, for a cell: a number as
     written (``0.001``, not a power of ten), anything else escaped."""
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return f"{value:g}" if isinstance(value, float) else str(value)
+        return f"{value:g}" if isinstance(value, float) else f"{value:,}"
     return code(value, plain=True)
 
 
@@ -157,9 +161,9 @@ def run_rows(manifests: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
         model = str(c.get("model", "?"))
         rows.append(
             (
-                code(m["key"]),
-                _text(MODEL_NAMES.get(model, model)),
-                ", ".join(_text(c.get(k, "?")) for k in settings),
+                # two words: a narrow column sets them on two lines
+                f"{_text(MODEL_NAMES.get(model, model))} {code(m['key'])}",
+                *(_text(c.get(k, "?")) for k in settings),
                 f"{_text(data.get('n_train', '?'))} / "
                 f"{_text(data.get('n_valid', '?'))}",
                 ", ".join(map(_text, meta.get("devices", []))) or "?",

@@ -275,8 +275,9 @@ def check(
     ``|derived - independent| <= rtol * |independent|`` (the largest
     relative difference is shown); ``atol``, every difference at most
     ``atol`` (the largest absolute difference is shown); both, either
-    holds for every element (both are shown); neither,
-    :data:`DEFAULT_RTOL`; both 0, exact.
+    holds for every element (both are shown); neither, exact for
+    integers (counts, shapes, paddings) and :data:`DEFAULT_RTOL` for
+    anything else; both 0, exact.
 
     Returns the :class:`Check`, whose ``value`` the prose cites so that
     it shows the number the check line and the appendix show; raises
@@ -284,7 +285,10 @@ def check(
     they disagree.
     """
     if rtol is None and atol is None:
-        rtol = DEFAULT_RTOL
+        exact = all(
+            np.asarray(v).dtype.kind in "biu" for v in (derived, independent)
+        )
+        rtol = 0.0 if exact else DEFAULT_RTOL
     rtol, atol = rtol or 0.0, atol or 0.0
     a = np.asarray(derived, dtype=float)
     b = np.asarray(independent, dtype=float)

@@ -81,12 +81,17 @@ class RunSummary:
     best_loss: Md
     best_epoch: Md
     acc: Md
-    gap: Md  # validation minus training loss
-    rate: Md  # recent change of the validation loss per epoch
+    gap: Md  # validation against training loss: "0.007 below"
+    rate: Md  # recent change of the validation loss: "fell by 0.0030"
     tail: Md  # the epochs that rate is taken over
     state: Md  # rules.training_state
     uniform: Md  # ln NC, the loss of a uniform guess
     below_uniform: Md  # % below it
+
+
+def _signed(x: float, digits: int, down: str, up: str) -> Md:
+    """A signed difference in words: ``down`` or ``up`` around its size."""
+    return fmt((down if x < 0 else up).format(f"{abs(x):.{digits}f}"))
 
 
 def summary(run: Run, data: ColourData) -> RunSummary:
@@ -109,8 +114,13 @@ def summary(run: Run, data: ColourData) -> RunSummary:
         best_loss=fmt(best.valid_loss, 3),
         best_epoch=fmt(best.epoch),
         acc=fmt(last.valid_acc, 1),
-        gap=fmt(f"{last.valid_loss - last.train_loss:+.3f}"),
-        rate=fmt(f"{rules.recent_rate(valid):+.4f}"),
+        gap=_signed(
+            last.valid_loss - last.train_loss,
+            3,
+            "{} nats below",
+            "{} nats above",
+        ),
+        rate=_signed(rules.recent_rate(valid), 4, "fell by {}", "rose by {}"),
         tail=plural(min(rules.TAIL_EPOCHS, max(len(h) - 1, 1)), "epoch"),
         state=fmt(rules.training_state(valid)),
         uniform=fmt(uniform, 3),

@@ -466,7 +466,7 @@ def blank_space(
     """Pages with a blank stretch of more than ``most`` of the page's
     height inside the text area, where a float or a break left a hole.
     Only the page before a chapter may end early; the title page and
-    blank pages (see blank_pages) are left out."""
+    blank or one-line pages (see blank_pages) are left out."""
     titles = [_squash(t) for t in chapter_titles]
 
     def starts_chapter(i: int) -> bool:
@@ -482,7 +482,7 @@ def blank_space(
     height = int(box.y1 * dpi / 72) - int(box.y0 * dpi / 72)
     for i, png in enumerate(pngs):
         inked = _inked_rows(png, box, dpi)
-        if i == 0 or inked.size == 0:
+        if i == 0 or len(_body(pdf.pages[i])) <= 1:
             continue
         gaps = inked[1:] - inked[:-1]
         inner = int(gaps.max()) if gaps.size else 0
@@ -504,15 +504,18 @@ def blank_pages(
     pngs: list[Path], pdf: PdfLayout, box: Box, dpi: int = 50
 ) -> list[str]:
     """Pages with nothing on them but a page number (the title page's
-    back, a book's filler before a chapter on an odd page)."""
-    empty = [
-        i
-        for i, png in enumerate(pngs)
-        if i
-        and not _body(pdf.pages[i])
-        and not _inked_rows(png, box, dpi).size
-    ]
-    return [f"page {i + 1} is blank" for i in empty]
+    back, a book's filler before a chapter on an odd page), or with one
+    line of text and no figure (a part's title page, a paragraph's last
+    line pushed over)."""
+    height = (box.y1 - box.y0) * dpi / 72
+    out = []
+    for i, png in enumerate(pngs[1:], 1):
+        body, inked = _body(pdf.pages[i]), _inked_rows(png, box, dpi)
+        if not body and not inked.size:
+            out.append(f"page {i + 1} is blank")
+        elif len(body) == 1 and inked[-1] - inked[0] < 0.1 * height:
+            out.append(f"page {i + 1} holds only '{text_of(body[0])}'")
+    return out
 
 
 def _body(lines: list[list[Word]]) -> list[list[Word]]:
