@@ -61,10 +61,23 @@ SMOKE_FILES = {
 
 def pytest_xdist_make_scheduler(config, log):  # noqa: ANN001, ANN201
     """pytest-xdist: each file's tests in one worker (its fixtures are
-    made once), the smoke build's readers together in one."""
+    made once), the smoke build's readers together in one, first: they
+    are the longest unit, and started last they would finish last."""
+    from collections import OrderedDict
+
     from xdist.scheduler import LoadScopeScheduling
 
+    class SmokeFirst(OrderedDict):
+        def __setitem__(self, scope: str, tests: dict) -> None:
+            super().__setitem__(scope, tests)
+            if scope == "smoke":
+                self.move_to_end(scope, last=False)
+
     class ByFile(LoadScopeScheduling):
+        def __init__(self, config, log) -> None:  # noqa: ANN001
+            super().__init__(config, log)
+            self.workqueue = SmokeFirst()
+
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
             return "smoke" if Path(path).name in SMOKE_FILES else path

@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 import io
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from a2 import settings
 from a2.fileio import (
@@ -28,6 +28,9 @@ from a2.fileio import (
     restricted_npy,
 )
 from a2.params import RunConfig
+
+if TYPE_CHECKING:  # torch is imported where used: the build reads
+    import torch  # data sources without it
 
 NUM_COLOURS = RunConfig.num_colours  # the default, stated in a2.params
 SEED = 0  # the palette is a property of the data, not of a training run
@@ -206,6 +209,8 @@ def nearest_colour(
     float64, so it agrees with the course's direct distances except at
     exact ties; on a tie the first colour wins. Chunks bound memory.
     """
+    import torch
+
     c = torch.as_tensor(np.asarray(colours), dtype=torch.float64)
     c2 = (c * c).sum(dim=1)  # (K,)
     n, _, h, w = rgb.shape

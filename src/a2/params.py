@@ -528,6 +528,11 @@ class Transposed(Pooling):
     sweep_epochs: int = key(
         15, "epochs of every run of the sweep", AT_LEAST_ONE
     )
+    timed_images: int = key(
+        1000,
+        "training images per timed epoch in 5.3 and 5.5 (at most n_train)",
+        ints(1, 50_000),
+    )
 
 
 @dataclass(frozen=True)

@@ -335,7 +335,7 @@ class Cost:
     timed: timing.Timed
 
 
-def cost(head: Mapping[str, Run], data: ColourData) -> Cost:
+def cost(head: Mapping[str, Run], data: ColourData, images: int) -> Cost:
     from a2.models import network
 
     macs = {
@@ -344,7 +344,7 @@ def cost(head: Mapping[str, Run], data: ColourData) -> Cost:
     }
     configs = {m: r.config for m, r in head.items()}
     pair = (PAIR[1], PAIR[0])  # ConvTransposeNet's time over the other's
-    return Cost(macs, timing.paired_epochs(configs, data, pair))
+    return Cost(macs, timing.paired_epochs(configs, data, pair, images))
 
 
 COMPARE_DIGITS = (None, 4, 2, None, None, 2)
@@ -386,6 +386,7 @@ class Timing:
     images: Md
     rounds: Md
     looks: Md  # the round counts after which a verdict is tried
+    outcome: Md  # "decided" or "still undecided" after those rounds
     ratio: Md
     low: Md
     high: Md
@@ -397,6 +398,11 @@ def timing_facts(t: timing.Timed) -> Timing:
         images=fmt(t.images),
         rounds=plural(t.ratio.rounds, "round"),
         looks=Md(", ".join(map(str, looks[:-1])) + f" and {looks[-1]}"),
+        outcome=fmt(
+            "still undecided"
+            if rules.time_change(t.ratio) == rules.UNDECIDED
+            else "decided"
+        ),
         ratio=fmt(t.ratio.value, 2),
         low=fmt(t.ratio.low, 2),
         high=fmt(t.ratio.high, 2),
@@ -434,13 +440,14 @@ def cost_facts(c: Cost, head: Mapping[str, Run]) -> CostFacts:
 # --- 5.5: the batch-size sweep ----------------------------------------------
 
 
-def sweep_timing(runs: Sequence[SweepRun], data: ColourData) -> timing.Timed:
-    """5.5: an epoch at each batch size, timed in turns until the largest
-    batch's time over the smallest's is decided."""
+def sweep_timing(
+    runs: Sequence[SweepRun], data: ColourData, images: int
+) -> timing.Timed:
+    """5.5: an epoch of ``images`` at each batch size, timed in turns until
+    the largest batch's time over the smallest's is decided."""
     configs = {r.batch_size: r.run.config for r in runs}
-    return timing.paired_epochs(
-        configs, data, (runs[-1].batch_size, runs[0].batch_size)
-    )
+    pair = (runs[-1].batch_size, runs[0].batch_size)
+    return timing.paired_epochs(configs, data, pair, images)
 
 
 @dataclass(frozen=True)

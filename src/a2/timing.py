@@ -23,7 +23,6 @@ from a2 import rules
 from a2.data import ColourData
 from a2.train import RunConfig, Trainer
 
-IMAGES = 1000  # training images per timed epoch (fewer if the data has)
 # Rounds after which a verdict is tried: a few looks, not one per round,
 # each being a chance of a false verdict (``a2.rules.TIME_SE_FACTOR``);
 # undecided after the last, and said so.
@@ -84,7 +83,7 @@ def paired_epochs(
     configs: Mapping[K, RunConfig],
     data: ColourData,
     pair: tuple[K, K],
-    images: int = IMAGES,
+    images: int,
     looks: Sequence[int] = LOOKS,
 ) -> Timed:
     """Training epochs of each config timed :func:`in_turns` on the first

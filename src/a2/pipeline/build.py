@@ -281,10 +281,13 @@ def _train(values: dict[str, dict[str, Any]]) -> None:
     """Every run these sections will load (``a2.experiments.plan``),
     trained side by side beforehand (``a2.schedule``)."""
     from a2 import params
-    from a2.schedule import train_sections
 
     chosen = {k: v for k, v in values.items() if params.SCHEMAS[k].trains}
-    outcomes = train_sections(chosen) if chosen else []
+    if not chosen:
+        return
+    from a2.schedule import train_sections  # torch: only to train
+
+    outcomes = train_sections(chosen)
     failed = [o for o in outcomes if o.status == "failed"]
     if failed:
         raise BuildError(
