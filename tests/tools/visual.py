@@ -125,10 +125,9 @@ _LAYOUT_CHECK = """() => {
 NARROW = 500  # px: a phone
 FIRST_HEADING_MAX = 450  # px from the top on a phone
 
-# Folded blocks open, so that what they hold is checked and shown:
-# <details> (embedded renderer) and Quarto's collapsed callouts.
+# Quarto's collapsed callouts open, so that what they hold is checked
+# and shown.
 _UNFOLD = """() => {
-  document.querySelectorAll('details').forEach(d => { d.open = true; });
   document.querySelectorAll('.callout-collapse.collapse')
     .forEach(e => e.classList.add('show'));
 }"""
@@ -176,16 +175,10 @@ def browse(site: Path, out: Path, width: int = 1280) -> list[PageReport]:
 
 
 def search(site: Path, query: str) -> list[str]:
-    """The links the site's search box lists for query (index page):
-    the embedded renderer's box, or Quarto's."""
+    """The links Quarto's search box lists for query (index page)."""
     from playwright.sync_api import sync_playwright
 
-    quarto = (site / "search.json").is_file()
-    box, hits = (
-        ("#quarto-search .aa-Input", ".aa-Item a")
-        if quarto
-        else ("#search", "#search-results a")
-    )
+    box, hits = "#quarto-search .aa-Input", ".aa-Item a"
     with serve(site) as base, sync_playwright() as pw:
         browser = _launch(pw)
         try:
