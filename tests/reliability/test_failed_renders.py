@@ -195,7 +195,7 @@ def test_a_fault_at_any_step_of_the_render_keeps_the_three_outputs(
     """ENOSPC or Ctrl-C at each step of the render and of the switch:
     one short line, the previous outputs kept, nothing half-written left
     beside them."""
-    from a2.pipeline import BuildError, build
+    from a2.pipeline import BuildError, sections
     from a2.pipeline.__main__ import main
 
     target = dict(STEPS)[step]
@@ -214,8 +214,8 @@ def test_a_fault_at_any_step_of_the_render_keeps_the_three_outputs(
     monkeypatch.setenv("QUARTO", str(FAKE_QUARTO))
     monkeypatch.setenv("A2_DATA", "download")
     monkeypatch.chdir(book)
-    build.section_modules.cache_clear()
-    build._code.cache_clear()
+    sections.section_modules.cache_clear()
+    sections.executed_code.cache_clear()
     before = outputs(book)
     with pytest.raises(BuildError) as err:
         main(["--root", str(book), "pdf"])

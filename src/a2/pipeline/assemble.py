@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from a2.fileio import atomic_write
+from a2.pipeline import sections
 from a2.pipeline.sections import manifest, module_path, notebooks
 
 # `%%a2module a2.x`: the cell is module a2.x's source, run into a module in
@@ -52,11 +53,9 @@ def library_cells(root: Path) -> list:
     """One cell per a2 module the sections import (transitively)."""
     import nbformat
 
-    from a2.pipeline.build import section_modules
-
     names: list[str] = []
     for s in notebooks(root):
-        for name in section_modules(root, s):
+        for name in sections.section_modules(root, s):
             if name not in names:
                 names.append(name)
     cells = [

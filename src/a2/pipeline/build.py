@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import functools
 import hashlib
 import json
 import os
@@ -21,12 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from a2.pipeline import BuildError, qmd
+from a2.pipeline import BuildError
 from a2.pipeline.sections import (
     Section,
-    library_modules,
+    executed_code,
     module_path,
     notebooks,
+    section_modules,
     unlisted,
 )
 
@@ -63,26 +63,6 @@ def _sha(obj: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-@functools.cache
-def _code(s: Section) -> str:
-    """What executes: chunk code, tags and inline expressions (Python
-    text); not the cell options only Quarto reads (labels, captions)."""
-    return "\n".join(
-        f"# tags: {c['metadata'].get('tags', [])}\n"
-        + "\n".join(
-            ln for ln in c["source"].splitlines() if not ln.startswith("#|")
-        )
-        for c in qmd.notebook(s.source, inline=True)["cells"]
-        if c["cell_type"] == "code"
-    )
-
-
-@functools.cache
-def section_modules(root: Path, s: Section) -> list[str]:
-    """The library modules section ``s`` imports (once per build)."""
-    return library_modules(root, _code(s))
-
-
 def inputs(o: Options, s: Section, values: dict, defaults: dict) -> dict:
     """What section ``s``'s execution depends on, one hash per kind (the
     runs it loaded are compared apart, by their checkpoints' hashes)."""
@@ -90,7 +70,7 @@ def inputs(o: Options, s: Section, values: dict, defaults: dict) -> dict:
 
     mods = section_modules(o.root, s)
     out = {
-        "code": _sha(_code(s)),
+        "code": _sha(executed_code(s)),
         # The values run with, and those its params file gives (when they
         # differ, a change to the params file ends a PARAMS= run).
         "parameters": _sha([values, defaults]),
@@ -283,12 +263,11 @@ def _train(values: dict[str, dict[str, Any]]) -> None:
     from a2 import params
 
     chosen = {k: v for k, v in values.items() if params.SCHEMAS[k].trains}
-    if not chosen:
+    if not chosen:  # a2.schedule imports torch: only to train
         return
-    from a2.schedule import train_sections  # torch: only to train
+    from a2.schedule import train_sections
 
-    outcomes = train_sections(chosen)
-    failed = [o for o in outcomes if o.status == "failed"]
+    failed = [o for o in train_sections(chosen) if o.status == "failed"]
     if failed:
         raise BuildError(
             f"{len(failed)} run(s) failed to train, first "

@@ -25,12 +25,11 @@ def _failed_chunk(
     """'report/x.qmd:120 (fig-curves)': the chunk whose cell holds the
     error (papermill's cell_index counts cells it injected), and its
     label or first line of code."""
-    failed = (
-        c
+    errs = [
+        [o["output_type"] == "error" for o in c.get("outputs", [])]
         for c in cells
-        if any(o.get("output_type") == "error" for o in c.get("outputs", []))
-    )
-    cell = next(failed, {})
+    ]
+    cell = next((c for c, e in zip(cells, errs) if any(e)), {})
     text = "".join(cell.get("source", ""))
     label = re.search(r"^#\|\s*label:\s*(\S+)", text, re.M)
     code = [ln.strip() for ln in text.splitlines() if not ln.startswith("#|")]

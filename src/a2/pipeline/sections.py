@@ -4,13 +4,14 @@ a section's code imports (part of what its execution depends on)."""
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from a2.pipeline import BuildError
+from a2.pipeline import BuildError, qmd
 
 MANIFEST = "_quarto.yml"
 
@@ -168,3 +169,23 @@ def module_path(root: Path, name: str) -> Path:
     path = _module_file(root / "src", name)
     assert path is not None, name
     return path
+
+
+@functools.cache
+def executed_code(s: Section) -> str:
+    """What executes: chunk code, tags and inline expressions (Python
+    text); not the cell options only Quarto reads (labels, captions)."""
+    return "\n".join(
+        f"# tags: {c['metadata'].get('tags', [])}\n"
+        + "\n".join(
+            ln for ln in c["source"].splitlines() if not ln.startswith("#|")
+        )
+        for c in qmd.notebook(s.source, inline=True)["cells"]
+        if c["cell_type"] == "code"
+    )
+
+
+@functools.cache
+def section_modules(root: Path, s: Section) -> list[str]:
+    """The library modules section ``s`` imports (once per build)."""
+    return library_modules(root, executed_code(s))
