@@ -66,7 +66,7 @@ def main() -> None:
         books = {}
         try:
             for rev in (args.old, args.new):
-                books[rev] = numbers(build(rev, Path(tmp) / rev, args.profile))
+                books[rev] = build(rev, Path(tmp) / rev, args.profile)
         finally:
             for rev in (args.old, args.new):
                 subprocess.run(
@@ -80,10 +80,19 @@ def main() -> None:
                     cwd=REPO,
                     capture_output=True,
                 )
-    old, new = books[args.old], books[args.new]
-    print(f"only {args.old}: {sorted((old - new).elements())}")
-    print(f"only {args.new}: {sorted((new - old).elements())}")
+    old, new = numbers(books[args.old]), numbers(books[args.new])
+    for rev, only in ((args.old, old - new), (args.new, new - old)):
+        print(f"only {rev}: {sorted(only.elements())}")
+        for n in sorted(only):  # where each stands: a time, a page, ...
+            print(f"  {n}: {context(books[rev], n)}")
     print(f"{sum((old & new).values())} numbers printed by both alike")
+
+
+def context(text: str, number: str) -> str:
+    """The first line of ``text`` that prints ``number``."""
+    pattern = rf"(?<![\w.]){re.escape(number)}(?![\w.]\d)"
+    line = next((ln for ln in text.splitlines() if re.search(pattern, ln)), "")
+    return " ".join(line.split())[:110]
 
 
 if __name__ == "__main__":
