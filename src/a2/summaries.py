@@ -81,7 +81,7 @@ class RunSummary:
     best_loss: Md
     best_epoch: Md
     acc: Md
-    gap: Md  # validation against training loss: "0.007 below"
+    gap: Md  # validation against training loss: "0.007 nats below"
     rate: Md  # recent change of the validation loss: "fell by 0.0030"
     tail: Md  # the epochs that rate is taken over
     state: Md  # rules.training_state
