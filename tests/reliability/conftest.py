@@ -7,6 +7,7 @@ import hashlib
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -96,16 +97,17 @@ def run(
     )
 
 
-def build_cli(
-    root: Path, *args: str, env: dict[str, str] | None = None
+def in_process(
+    main: Callable[[list[str]], int],
+    argv: list[str],
+    cwd: Path,
+    env: dict[str, str | None] | None = None,
 ) -> subprocess.CompletedProcess:
-    """`python -m a2.pipeline --root ROOT ARGS`, in this process (the
-    command line's own function, its output captured): the same lines
-    and exit status without an interpreter's start."""
+    """A command line's own function run in this process, in ``cwd``
+    with ``env`` set (None: unset), its output captured: the same lines
+    and exit status as the command, without an interpreter's start."""
     import contextlib
     import io
-
-    from a2.pipeline.__main__ import cli
 
     out, err = io.StringIO(), io.StringIO()
     with (
@@ -113,19 +115,30 @@ def build_cli(
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),
     ):
-        mp.chdir(root)
-        mp.setenv("QUARTO", str(FAKE_QUARTO))
-        for name in ("A2_DATA", "A2_CACHE", "A2_PROVENANCE"):  # it sets them
-            mp.setenv(name, os.environ.get(name, ""))
+        mp.chdir(cwd)
         for name, value in (env or {}).items():
-            mp.setenv(name, value)
-        mp.delenv("DATA", raising=False)
-        code = cli(
-            ["--root", str(root), "--build", str(root / "build/full"), *args]
-        )
+            if value is None:
+                mp.delenv(name, raising=False)
+            else:
+                mp.setenv(name, value)
+        code = main(argv)
     return subprocess.CompletedProcess(
-        args, code, out.getvalue(), err.getvalue()
+        argv, code, out.getvalue(), err.getvalue()
     )
+
+
+def build_cli(
+    root: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """`python -m a2.pipeline --root ROOT ARGS`, in this process."""
+    from a2.pipeline.__main__ import cli
+
+    # The build sets these; each call starts from the test's own values.
+    kept = ("A2_DATA", "A2_CACHE", "A2_PROVENANCE")
+    full: dict[str, str | None] = {n: os.environ.get(n, "") for n in kept}
+    full.update(QUARTO=str(FAKE_QUARTO), DATA=None, **(env or {}))
+    argv = ["--root", str(root), "--build", str(root / "build/full")]
+    return in_process(cli, [*argv, *args], root, full)
 
 
 def make_cmd(*args: str) -> list[str]:

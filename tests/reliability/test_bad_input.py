@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import PY, build_cli, one_error_line, run, snapshot
+from conftest import PY, build_cli, in_process, one_error_line, run, snapshot
 
 # (params file, its text, the error line after 'error: <file>: ')
 PARAMS_CASES = {
@@ -322,23 +322,9 @@ def test_make_pdf_with_bad_data_stops_before_executing_anything(
 
 def _train(args: list[str], cwd: Path) -> object:
     """`python -m a2 train ARGS` in this process: its lines and status."""
-    import contextlib
-    import io
-    import subprocess
-
     from a2.__main__ import main
 
-    out, err = io.StringIO(), io.StringIO()
-    with (
-        pytest.MonkeyPatch.context() as mp,
-        contextlib.redirect_stdout(out),
-        contextlib.redirect_stderr(err),
-    ):
-        mp.chdir(cwd)
-        code = main(["train", *args])
-    return subprocess.CompletedProcess(
-        args, code, out.getvalue(), err.getvalue()
-    )
+    return in_process(main, ["train", *args], cwd)
 
 
 @pytest.mark.parametrize(
