@@ -36,8 +36,12 @@ def build(rev: str, where: Path, profile: str) -> str:
     env = {**os.environ, "PYTHONPATH": str(where / "src")}
     env.pop("MAKEFLAGS", None)
     venv = Path(sys.executable).parents[1]
+    # -o: an older Makefile's `pdf: venv` would otherwise re-install the
+    # package into this venv from the worktree, which is then removed.
+    stamp = f"{venv}/.a2-installed"
     proc = subprocess.run(
-        ["make", "pdf", f"PROFILE={profile}", f"VENV={venv}", "SETUP="],
+        ["make", "-o", stamp, "pdf", f"PROFILE={profile}", f"VENV={venv}"]
+        + ["SETUP="],
         cwd=where,
         env=env,
         capture_output=True,
