@@ -72,9 +72,9 @@ def child(model: str, flags: set[str], threads: int, steps: int) -> dict:
     import torch.nn.functional as F
     from torch import nn
 
-    from a2 import train
-    from a2.models import network
-    from a2.params import RunConfig
+    from a2.colour import train
+    from a2.colour.models import network
+    from a2.config.params import RunConfig
 
     torch.set_num_threads(threads)
     if "malloc" in flags:

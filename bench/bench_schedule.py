@@ -2,12 +2,13 @@
 
 Claim: on a 2-core CPU, two single-threaded workers train the report's 14
 runs faster than one worker on two threads (this picks
-``a2.train.CPU_THREADS`` and ``a2.schedule.default_workers``).
+``a2.colour.train.CPU_THREADS`` and ``a2.colour.schedule.default_workers``).
 
-The run list is the real one (``a2.experiments.plan`` of sections 4
+The run list is the real one (``a2.colour.experiments.plan`` of sections 4
 and 5 with their parameters), shortened to ``--epochs`` epochs per run
 (sweep runs too). Each layout trains the whole list with
-``a2.schedule.train_many`` into a fresh scratch cache, spawning included;
+``a2.colour.schedule.train_many`` into a fresh scratch cache, spawning
+included;
 layouts take turns (A, B, A, B, ...) and the median wall time is
 compared.
 
@@ -35,9 +36,10 @@ import sys
 import tempfile
 import time
 
-from a2 import data as a2_data
-from a2 import experiments, schedule, settings
-from a2 import params as a2_params
+from a2.colour import data as a2_data
+from a2.colour import experiments, schedule
+from a2.config import environment
+from a2.config import params as a2_params
 from a2.fileio import os_error_line
 
 STEMS = ("4-pooling", "5-transposed")
@@ -58,7 +60,7 @@ def run_list(epochs: int) -> list:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default=settings.data_source())
+    parser.add_argument("--data", default=environment.data_source())
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument(

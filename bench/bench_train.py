@@ -14,7 +14,7 @@ The loops, all at the handout's defaults (NF 32, kernel 3, batch 100,
   the outputs, ``loss.item()`` every batch;
 - plain: targets precomputed as tensors, NCHW, ``F.cross_entropy`` on
   (B, NC, H, W), ``zero_grad(set_to_none=True)``, default Adam;
-- a2: ``a2.train.Trainer.train_epoch`` (channels-last, the loss on a
+- a2: ``a2.colour.train.Trainer.train_epoch`` (channels-last, the loss on a
   pixel view, freed memory kept; see its docstring).
 
 Epochs take turns (course, plain, a2, GEMM, then plain, a2, course, ...)
@@ -74,12 +74,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from a2 import data as a2_data
-from a2 import settings
+from a2.colour import data as a2_data
+from a2.colour.models import network
+from a2.colour.schedule import forward_macs
+from a2.colour.train import RunConfig, Trainer
+from a2.config import environment
 from a2.fileio import os_error_line
-from a2.models import network
-from a2.schedule import forward_macs
-from a2.train import RunConfig, Trainer
 
 MODELS = {
     "pool_upsample": "PoolUpsampleNet",
@@ -240,7 +240,7 @@ def serve(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default=settings.data_source())
+    parser.add_argument("--data", default=environment.data_source())
     parser.add_argument(
         "--n",
         type=int,

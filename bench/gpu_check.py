@@ -10,7 +10,7 @@ an H100/H200-class GPU with 16 CPU cores).
 What it does:
 
 1. starts CPU reference runs (seed 0 of each network, the handout's
-   defaults) in worker processes (``a2.schedule.train_many``) into a
+   defaults) in worker processes (``a2.colour.schedule.train_many``) into a
    scratch cache, so that they overlap the GPU timings;
 2. checks that a training step queues no host sync
    (``torch.cuda.set_sync_debug_mode("error")`` around steps);
@@ -39,9 +39,9 @@ import time
 
 import torch
 
-from a2 import cache, schedule, train
-from a2 import data as a2_data
-from a2.train import RunConfig, Trainer
+from a2.colour import cache, schedule, train
+from a2.colour import data as a2_data
+from a2.colour.train import RunConfig, Trainer
 
 NAMES = {
     "pool_upsample": "PoolUpsampleNet",

@@ -39,7 +39,7 @@ def a2_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def tiny_data(horse_npz: Path, tmp_path_factory: pytest.TempPathFactory):
     """128 training and 64 validation horses with their k-means palette,
     loaded once (the palette cache lives in a session folder)."""
-    from a2 import data
+    from a2.colour import data
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("A2_CACHE", str(tmp_path_factory.mktemp("cache")))

@@ -6,8 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from a2 import appendix
-from a2.report import table_markdown
+from a2.report import appendix, table_markdown
 
 
 def shown(rows: list[tuple]) -> list[tuple]:
@@ -179,11 +178,12 @@ def test_a_check_row_shows_its_difference_in_the_unit_of_its_tolerance(
     """Rows from records that a2.report.check makes: a relative
     tolerance beside a relative difference, an absolute one beside an
     absolute difference (never "5.0e+00 (rtol 2e-02)")."""
-    from a2 import provenance, report
+    from a2 import report
+    from a2.report import checking, provenance
 
     noted: list[dict] = []
     monkeypatch.setattr(provenance, "note_check", noted.append)
-    monkeypatch.setattr(report, "_pending", [])
+    monkeypatch.setattr(checking, "_pending", [])
     report.check("steps", 533.0, 528.0, rtol=0.02)
     report.check("slope", -1.0, -0.98, atol=0.1)
     report.check("count", 7, 7, rtol=0)

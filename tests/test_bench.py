@@ -16,7 +16,8 @@ def test_schedule_bench_times_the_runs_the_build_trains(monkeypatch):
     monkeypatch.syspath_prepend(str(BENCH))
     import bench_schedule
 
-    from a2 import experiments, params
+    from a2.colour import experiments
+    from a2.config import params
 
     runs = bench_schedule.run_list(2)
     build = [

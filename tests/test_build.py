@@ -44,10 +44,10 @@ params = {{}}
 ```
 
 ```{{python}}
-import a2.params
+import a2.config.params
 import a2.report
 
-p = a2.params.load("{stem}", params)
+p = a2.config.params.load("{stem}", params)
 p
 ```
 """
@@ -78,15 +78,17 @@ def alpha(
 BETA = (
     "# Beta\n\n"
     + PARAMS_CHUNK.format(stem="6-reproducibility")
-    + "\n```{python}\nfrom a2 import convarith, settings\n"
-    "print(settings.data_source())\n```\n"
+    + "\n```{python}\nfrom a2.analysis import convarith\n"
+    "from a2.config import environment\n"
+    "print(environment.data_source())\n```\n"
 )
 
 
 def make_scratch(root: Path) -> Path:
     """A small book in root: section 1 uses a2.report, the appendix
-    reads the data setting (a2.settings), so it is data-dependent. The
-    stems are the report's own, whose parameters a2.params defines."""
+    reads the data setting (a2.config.environment), so it is
+    data-dependent. The stems are the report's own, whose parameters
+    a2.config.params defines."""
     (root / "report").mkdir(parents=True)
     (root / "params").mkdir()
     shutil.copytree(
@@ -401,7 +403,7 @@ def test_params_edit_executes_that_section_a_comment_nothing(
 def test_library_change_reexecutes_the_sections_that_import_it(
     book: Path,
 ) -> None:
-    with open(book / "src/a2/convarith.py", "a") as f:
+    with open(book / "src/a2/analysis/convarith.py", "a") as f:
         f.write("\n# touched\n")
     proc = make(book, "pdf")
     assert executed(proc) == ["6-reproducibility"]
@@ -620,8 +622,10 @@ def test_code_notebook_inlines_the_library_it_needs(built: Path) -> None:
         if c.source.startswith("%%a2module")
     ]
     assert modules[0] == "a2"
-    assert {"a2.report", "a2.params", "a2.settings"} <= set(modules)
-    assert "a2.data" not in modules
+    assert {"a2.report", "a2.config.params", "a2.config.environment"} <= set(
+        modules
+    )
+    assert "a2.colour.data" not in modules
     ids = [c.id for c in nb.cells]
     assert len(ids) == len(set(ids))
 
@@ -640,10 +644,11 @@ def test_code_notebook_runs_top_to_bottom_in_a_fresh_kernel(
     nb = nbformat.read(built / "dist/a2-code.ipynb", 4)
     nb.cells.append(
         nbformat.v4.new_code_cell(
-            "import inspect, sys, a2.report\n"
-            "assert a2.report.__file__.startswith(str(Path.cwd()))\n"
-            "assert 'def md(' in inspect.getsource(a2.report)\n"
-            "assert sys.modules['a2'].__path__ == []"
+            "import inspect, sys, a2.report.prose\n"
+            "assert a2.report.prose.__file__.startswith(str(Path.cwd()))\n"
+            "assert 'def md(' in inspect.getsource(a2.report.prose)\n"
+            "assert sys.modules['a2'].__path__ == []\n"
+            "assert sys.modules['a2.report'].__path__ == []"
         )
     )
     path = tmp_path / "a2-code.ipynb"

@@ -18,9 +18,10 @@ import threading
 import numpy as np
 import torch
 
-from a2 import cache, settings
-from a2 import train as a2_train
-from a2.train import RunConfig
+from a2.colour import cache
+from a2.colour import train as a2_train
+from a2.colour.train import RunConfig
+from a2.config import environment
 
 TINY = RunConfig(
     num_filters=4, batch_size=64, epochs=2, device="cpu", shuffle="epoch"
@@ -104,8 +105,8 @@ def test_retrain_ignores_a_finished_entry(a2_cache, tiny_data):
 
 CHILD = """
 import sys, time
-from a2 import cache, data
-from a2.train import RunConfig
+from a2.colour import cache, data
+from a2.colour.train import RunConfig
 
 def save_then_hang(*args, **kwargs):
     SAVE(*args, **kwargs)
@@ -146,7 +147,7 @@ def test_a_killed_run_resumes_to_the_same_final_metrics(
     assert child.returncode == -signal.SIGKILL
     manifest = json.loads(
         (
-            settings.cache_dir() / "runs" / straight.key / "manifest.json"
+            environment.cache_dir() / "runs" / straight.key / "manifest.json"
         ).read_text()
     )
     assert manifest["meta"]["epochs_done"] == 1
@@ -201,8 +202,9 @@ def test_key_follows_the_training_code_not_its_comments(
 
     monkeypatch.setattr(cache.inspect, "getsource", edited)
     assert cache.run_key(TINY, tiny_data) == key
-    assert sorted(set(seen)) == ["a2.models", "a2.train"]
-    for module in ("a2.models", "a2.train"):
+    code = ["a2.colour.models", "a2.colour.padding", "a2.colour.train"]
+    assert sorted(set(seen)) == code
+    for module in code:
         edit.clear()
         edit[module] = lambda text: text + "\n# a new comment\n"
         assert cache.run_key(TINY, tiny_data) == key
@@ -249,7 +251,7 @@ def test_key_covers_the_grey_conversion(
 ):
     """Data preparation is keyed by the tensors it makes: a different
     grey conversion never reuses models trained on the old inputs."""
-    from a2 import data
+    from a2.colour import data
 
     colours = tmp_path / "palette.npy"
     np.save(colours, tiny_data.palette[None])

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from a2 import cache, colourstats
-from a2.params import RunConfig
+from a2.analysis import colourstats
+from a2.colour import cache
+from a2.colour.train import History
+from a2.config.params import RunConfig
 from a2.report import CheckFailed
-from a2.train import History
 
 
 def tiny_run(data) -> cache.Run:

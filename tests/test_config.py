@@ -1,7 +1,7 @@
-"""Each section's parameters have one schema (a2.params) and are validated
-at the edge of the build: a bad file gives one message naming the file,
-the key and the valid values; params files are read by a safe YAML
-loader (a2.config)."""
+"""Each section's parameters have one schema (a2.config.params) and are
+validated at the edge of the build: a bad file gives one message naming
+the file, the key and the valid values; params files are read by a safe
+YAML loader (a2.config.files)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from a2 import config, params
-from a2.config import ParamsError
+from a2.colour.train import RunConfig
+from a2.config import params
+from a2.config.files import ParamsError, load_yaml, parse_override, parse_yaml
 from a2.pipeline.sections import notebooks, resolve
-from a2.train import RunConfig
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -271,7 +271,7 @@ def load_error(tmp_path: Path, text: str | bytes) -> str:
     else:
         path.write_bytes(text)
     with pytest.raises(ParamsError) as err:
-        config.load_yaml(path)
+        load_yaml(path)
     message = str(err.value)
     assert message.startswith(f"{path}: ") and "\n" not in message
     return message
@@ -293,16 +293,16 @@ def load_error(tmp_path: Path, text: str | bytes) -> str:
     ],
 )
 def test_numbers_are_read_in_the_notation_people_write(text, value):
-    got = config.parse_yaml(f"lr: {text}")["lr"]
+    got = parse_yaml(f"lr: {text}")["lr"]
     assert got == value and type(got) is type(value)
-    assert config.parse_override(f"lr={text}") == ("lr", value)
+    assert parse_override(f"lr={text}") == ("lr", value)
 
 
 @pytest.mark.parametrize(
     "text", ['"1e-3"', "'0.001'", "1e-3x", "e5", "1e", "0x1p-3"]
 )
 def test_strings_are_not_taken_for_numbers(text):
-    value = config.parse_yaml(f"lr: {text}")["lr"]
+    value = parse_yaml(f"lr: {text}")["lr"]
     assert isinstance(value, str)
     with pytest.raises(ParamsError, match="valid: a number > 0"):
         check("lr", value)
@@ -333,7 +333,7 @@ FLOAT_KEYS = sorted(
     "text", [".inf", "-.inf", ".nan", "1e999", "1" + "0" * 400]
 )
 def test_every_float_key_refuses_non_finite_numbers(key, text):
-    value = config.parse_yaml(f"x: {text}")["x"]
+    value = parse_yaml(f"x: {text}")["x"]
     with pytest.raises(ParamsError) as err:
         check(key, value, "p.yaml")
     assert "not a finite number" in str(err.value)
@@ -384,7 +384,7 @@ def test_lists_of_sizes_and_seeds_are_bounded(key, good, bad):
 
 
 def test_a_seed_that_fits_no_generator_stops_the_run_config():
-    from a2.train import RunConfig
+    from a2.colour.train import RunConfig
 
     with pytest.raises(ParamsError, match="2\\*\\*32 - 1"):
         RunConfig(seed=2**32)
@@ -413,7 +413,7 @@ def test_an_alias_in_a_set_value_is_refused():
         match="^--set 'seeds=\\[&s 1, \\*s\\]'"
         ": value line 1: anchors and aliases",
     ):
-        config.parse_override("seeds=[&s 1, *s]")
+        parse_override("seeds=[&s 1, *s]")
 
 
 def test_deep_nesting_is_refused_fast(tmp_path):
@@ -436,7 +436,7 @@ def test_deep_nesting_is_refused_fast(tmp_path):
 def test_a_huge_value_is_cut_short_in_the_message(tmp_path, text):
     path = tmp_path / "p.yaml"
     path.write_text(text)
-    raw = config.load_yaml(path)
+    raw = load_yaml(path)
     key, value = next(iter(raw.items()))
     with pytest.raises(ParamsError) as err:
         check(key, value, str(path))
@@ -467,7 +467,7 @@ def test_a_file_that_is_not_utf8_is_one_line(tmp_path):
 
 def test_a_folder_is_not_a_params_file(tmp_path):
     with pytest.raises(ParamsError) as err:
-        config.load_yaml(tmp_path)
+        load_yaml(tmp_path)
     assert str(err.value) == f"{tmp_path}: is a folder, not a file"
 
 

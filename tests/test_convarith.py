@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from a2 import convarith, shapes
-from a2.models import ConvTransposeNet, conv_padding, transpose_padding
+from a2.analysis import convarith, shapes
+from a2.colour.models import ConvTransposeNet, conv_padding, transpose_padding
 
 
 @pytest.mark.parametrize("kernel", range(1, 8))

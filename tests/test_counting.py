@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from a2 import counting
-from a2.counting import formula_counts, measured_counts
-from a2.models import PoolUpsampleNet, build_model
+from a2.analysis import counting
+from a2.analysis.counting import formula_counts, measured_counts
+from a2.colour.models import PoolUpsampleNet, build_model
 
 TRIPLES = [(1, 32, 24), (1, 8, 24), (3, 16, 10), (2, 5, 7)]
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torchvision.datasets.utils as tv_utils
 
-from a2 import data
+from a2.colour import data
 
 ARCHIVE = data.ARCHIVE
 

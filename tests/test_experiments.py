@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from a2 import experiments as ex
-from a2 import params
-from a2.params import RunConfig
+from a2.colour import experiments as ex
+from a2.config import params
+from a2.config.params import RunConfig
 from a2.report import CheckFailed
 
 

@@ -9,7 +9,7 @@ import ast
 import re
 from pathlib import Path
 
-from a2 import params
+from a2.config import params
 from a2.pipeline import qmd
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,13 +62,13 @@ def test_the_finder_sees_module_and_function_names() -> None:
     assert {"rules", "convarith", "a2"} <= modules
     assert {"colour_stats", "closed_form"} <= funcs
     text = (
-        "The rule `rules.speed` and `a2.models.UNet`, `_final_conv`, "
+        "The rule `rules.speed` and `a2.colour.models.UNet`, `_final_conv`, "
         "`vividness` and `a2`; but `nn.Sequential`, `padding`, "
         "`report/<section>.qmd` and `{python} a.b` are fine."
     )
     assert library_words(text, modules, funcs) == [
         "rules.speed",
-        "a2.models.UNet",
+        "a2.colour.models.UNet",
         "_final_conv",
         "vividness",
         "a2",

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from a2 import hyperopt
+from a2.questions import hyperopt
 
 
 @pytest.fixture

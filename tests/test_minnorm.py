@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from a2 import minnorm
+from a2.questions import minnorm
 
 
 def _problem(seed: int = 0, n: int = 6, d: int = 15):

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from a2.models import (
+from a2.colour.models import (
     ConvTransposeNet,
     PoolUpsampleNet,
     UNet,
@@ -17,7 +17,7 @@ from a2.models import (
     network,
     transpose_padding,
 )
-from a2.params import MODELS, RunConfig
+from a2.config.params import MODELS, RunConfig
 
 NIC, NF, NC, BS = 1, 8, 24, 2
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from a2 import nqm
+from a2.questions import nqm
 
 
 def test_recursion_matches_monte_carlo_with_per_example_noise():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from a2 import palette
+from a2.colour import palette
 
 
 def three_blobs(n: int = 3000, seed: int = 1) -> np.ndarray:

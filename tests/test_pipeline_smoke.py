@@ -53,7 +53,9 @@ def test_pdf_has_every_section_heading(dist: Path) -> None:
 def test_code_notebook_is_valid(dist: Path) -> None:
     nb = nbformat.read(dist / "a2-code.ipynb", 4)
     nbformat.validate(nb)
-    assert any(c.source.startswith("%%a2module a2\n") for c in nb.cells)
+    assert any(
+        c.source.startswith("%%a2module a2 package\n") for c in nb.cells
+    )
 
 
 class Resources(HTMLParser):
@@ -141,11 +143,11 @@ def test_code_notebook_runs_top_to_bottom_without_the_repository(
     path = tmp_path / "a2-code.ipynb"
     nbformat.write(nb, path)
     monkeypatch.setenv("A2_DATA", smoke_data)
-    from a2 import settings
+    from a2.config import environment
 
     # The smoke build's cache: its runs load (keys are the library's
     # source, the same from the notebook's cells), nothing is retrained.
-    monkeypatch.setenv("A2_CACHE", str(settings.cache_dir()))
+    monkeypatch.setenv("A2_CACHE", str(environment.cache_dir()))
     monkeypatch.delenv("A2_PROVENANCE", raising=False)
     papermill.execute_notebook(
         str(path),

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from a2 import probe
+from a2.analysis import probe
 
 
 def _net() -> nn.Module:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from a2 import provenance
+from a2.report import provenance
 
 
 @pytest.fixture
@@ -156,9 +156,10 @@ def test_appendix_lists_exactly_the_runs_this_build_used(
 def test_the_build_trains_beforehand_exactly_the_runs_sections_use(
     smoke_built: Path, smoke_data: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """a2.experiments.plan (trained side by side before the sections
+    """a2.colour.experiments.plan (trained side by side before the sections
     run) names every run a section then loads, and no other."""
-    from a2 import cache, experiments, params
+    from a2.colour import cache, experiments
+    from a2.config import params
     from a2.pipeline import sections
 
     repo = Path(__file__).resolve().parents[1]

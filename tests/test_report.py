@@ -8,16 +8,16 @@ import re
 import pytest
 
 from a2 import report
-from a2.report import CheckFailed, check, check_true
+from a2.report import CheckFailed, check, check_true, checking, prose
 
 
 @pytest.fixture
 def shown(monkeypatch: pytest.MonkeyPatch) -> list:
     """What the section would display, instead of IPython's display."""
     out: list = []
-    monkeypatch.setattr(report, "_display", out.append)
-    monkeypatch.setattr(report, "md", out.append)
-    monkeypatch.setattr(report, "_pending", [])
+    monkeypatch.setattr(prose, "display_bundle", out.append)
+    monkeypatch.setattr(prose, "md", out.append)
+    monkeypatch.setattr(checking, "_pending", [])
     return out
 
 
@@ -53,7 +53,7 @@ def test_a_check_shows_its_difference_in_the_unit_of_its_tolerance(
         check("x", [1.0, 2.1], [1.0, 2.0], **tolerance)
     except CheckFailed:
         pass
-    (c,) = report._pending
+    (c,) = checking._pending
     assert (c.quantity, c.tolerance) == (quantity, allowed)
     assert c.line() == f"x: {quantity} ({allowed}): " + (
         "passed" if c.passed else "FAILED"
@@ -61,7 +61,7 @@ def test_a_check_shows_its_difference_in_the_unit_of_its_tolerance(
 
 
 def test_a_check_passes_exactly_when_its_shown_figure_is_within():
-    report._pending.clear()
+    checking._pending.clear()
     assert check("r", 105.0, 100.0, rtol=0.05).passed  # 5.0e-02 <= 5e-02
     with pytest.raises(CheckFailed, match="rel. diff 6.0e-02"):
         check("r", 106.0, 100.0, rtol=0.05)
@@ -73,7 +73,7 @@ def test_a_check_passes_exactly_when_its_shown_figure_is_within():
     assert check("e", [3, 4], [3, 4], rtol=0).passed
     with pytest.raises(CheckFailed, match="exact"):
         check("e", [3, 5], [3, 4], rtol=0)
-    report._pending.clear()
+    checking._pending.clear()
 
 
 def test_the_value_the_prose_cites_is_the_recorded_figure(
@@ -81,7 +81,7 @@ def test_the_value_the_prose_cites_is_the_recorded_figure(
 ):
     """A section's prose shows ``check(...).value``: the figure its
     provenance record (and so the appendix) holds, to the same digits."""
-    from a2 import provenance
+    from a2.report import provenance
 
     noted: list[dict] = []
     monkeypatch.setattr(provenance, "note_check", noted.append)
@@ -118,7 +118,7 @@ def test_true_false_check_fails_on_false_and_names_no_difference(shown):
     check_true("a holds", 2 > 1)
     with pytest.raises(CheckFailed, match="check 'b holds' failed"):
         check_true("b holds", False)
-    assert report._pending[0].line() == "a holds: passed"
+    assert checking._pending[0].line() == "a holds: passed"
 
 
 def test_checks_show_as_one_folded_line_with_quantity_and_tolerance(shown):
@@ -198,5 +198,5 @@ def test_source_names_the_runs_of_its_cell(shown):
 
     report.source(Run(), "def")
     assert shown == [
-        {report.SOURCE_MIME: {"runs": ["abc", "def"]}, "text/plain": ""}
+        {prose.SOURCE_MIME: {"runs": ["abc", "def"]}, "text/plain": ""}
     ]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from a2 import nqm, rules
+from a2.questions import nqm
+from a2.report import rules
 
 # --- section 1.2: the minimum-norm solution ----------------------------------
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from a2 import scaling
+from a2.questions import scaling
 
 
 def test_constants_are_kaplan_tables_2_and_3_and_eq_1_4():

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from a2 import cache, params, schedule
-from a2.models import network
-from a2.params import RunConfig
+from a2.colour import cache, schedule
+from a2.colour.models import network
+from a2.colour.train import EpochRecord, History
+from a2.config import params
+from a2.config.params import RunConfig
 from a2.pipeline import qmd
 from a2.pipeline.sections import resolve
-from a2.train import EpochRecord, History
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = dict(num_filters=4, batch_size=64, epochs=1, device="cpu")
@@ -168,14 +169,16 @@ def section_loads(stem: str, overrides: dict, data) -> list[RunConfig]:
 
     namespace: dict = {"params": dict(overrides)}
     with pytest.MonkeyPatch.context() as mp:
-        from a2 import experiments, plots, report, timing
+        from a2.analysis import timing
+        from a2.colour import experiments
+        from a2.report import figures, prose
 
         mp.setattr(timing, "paired_epochs", no_timing)
         mp.setattr(cache, "train_or_load", fake_train_or_load)
         mp.setattr(experiments, "load_data", lambda *a, **k: data)
-        mp.setattr(plots, "show", lambda *a, **k: None)
-        mp.setattr(report, "_display", lambda *a, **k: None)
-        mp.setattr(report, "md", lambda *a, **k: None)
+        mp.setattr(figures, "show", lambda *a, **k: None)
+        mp.setattr(prose, "display_bundle", lambda *a, **k: None)
+        mp.setattr(prose, "md", lambda *a, **k: None)
         source = resolve(REPO, stem).source
         for cell in qmd.notebook(source)["cells"]:
             tags = cell.get("metadata", {}).get("tags", [])
@@ -191,8 +194,9 @@ def section_loads(stem: str, overrides: dict, data) -> list[RunConfig]:
 
 
 def scheduled(stem: str, overrides: dict, data) -> list[RunConfig]:
-    """The runs ``a2.schedule.train_sections`` trains for the section."""
-    from a2 import experiments
+    """The runs ``a2.colour.schedule.train_sections`` trains for the
+    section."""
+    from a2.colour import experiments
 
     trained: list[RunConfig] = []
     with pytest.MonkeyPatch.context() as mp:
@@ -237,7 +241,7 @@ def test_the_build_trains_exactly_the_runs_each_section_loads(
 
 
 def test_sections_that_train_nothing_schedule_nothing(monkeypatch):
-    from a2 import experiments
+    from a2.colour import experiments
 
     monkeypatch.setattr(experiments, "load_data", pytest.fail)
     monkeypatch.setattr(schedule, "train_many", pytest.fail)
@@ -248,7 +252,7 @@ def test_sections_that_train_nothing_schedule_nothing(monkeypatch):
 def test_train_sections_pools_the_sections_runs_per_data_subset(
     tiny_data, monkeypatch
 ):
-    from a2 import experiments
+    from a2.colour import experiments
 
     chosen = {
         stem: params.load(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from a2 import models, shapes
-from a2.models import ConvTransposeNet, PoolUpsampleNet
+from a2.analysis import shapes
+from a2.colour import models
+from a2.colour.models import ConvTransposeNet, PoolUpsampleNet
 
 
 def test_shape_table_matches_figure_4a():

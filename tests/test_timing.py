@@ -8,8 +8,9 @@ import random
 
 import pytest
 
-from a2 import rules, timing
-from a2.params import RunConfig
+from a2.analysis import timing
+from a2.config.params import RunConfig
+from a2.report import rules
 
 
 def test_subset_keeps_the_first_training_images(tiny_data):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from a2.config import ParamsError
-from a2.train import EpochRecord, History, RunConfig, Trainer, colourise
+from a2.colour.train import EpochRecord, History, RunConfig, Trainer, colourise
+from a2.config.files import ParamsError
 
 TINY = dict(num_filters=4, batch_size=64, epochs=2, device="cpu")
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from a2 import minnorm, nqm, params, weightdecay
+from a2.config import params
+from a2.questions import minnorm, nqm, weightdecay
 from a2.report import VerdictTable
 
 REPO = Path(__file__).resolve().parents[1]
@@ -115,9 +116,9 @@ def test_every_verdict_table_of_the_library_is_tested_here():
     import a2
 
     modules = [
-        importlib.import_module(f"a2.{m.name}")
-        for m in pkgutil.iter_modules(a2.__path__)
-        if m.name != "__main__"
+        importlib.import_module(m.name)
+        for m in pkgutil.walk_packages(a2.__path__, "a2.")
+        if not m.name.startswith(("a2.__main__", "a2.pipeline"))
     ]
     found = {
         f"{mod.__name__}.{attr}"
@@ -125,13 +126,17 @@ def test_every_verdict_table_of_the_library_is_tested_here():
         for attr, obj in vars(mod).items()
         if isinstance(obj, VerdictTable)
     }
-    tested = {"a2.minnorm.LIMITS", "a2.weightdecay.GAPS", "a2.nqm.REMEDIES"}
+    tested = {
+        "a2.questions.minnorm.LIMITS",
+        "a2.questions.weightdecay.GAPS",
+        "a2.questions.nqm.REMEDIES",
+    }
     assert found == tested
 
 
 def test_no_table_chunk_decides_a_verdict_itself():
     """A table chunk shows a VerdictTable or a table without verdicts:
-    one that calls a rule of a2.rules would put a verdict beside figures
+    one that calls a rule of a2.report.rules would put a verdict beside figures
     nothing checks."""
     chunk = re.compile(r"```\{python\}\n(#\| label: tbl-[^\n]*\n.*?)```", re.S)
     for qmd in sorted((REPO / "report").glob("*.qmd")):

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from a2 import experiments as ex
-from a2 import params, rules
-from a2 import summaries as su
+from a2.analysis import summaries as su
+from a2.colour import experiments as ex
+from a2.config import params
+from a2.report import rules
 
 SMOKE = Path(__file__).resolve().parents[1] / "params" / "smoke.yaml"
 

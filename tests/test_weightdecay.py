@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from a2 import rules
-from a2 import weightdecay as wd
+from a2.questions import weightdecay as wd
+from a2.report import rules
 
 
 def _problem(seed: int = 0, spread: float = 1.0):

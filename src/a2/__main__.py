@@ -4,7 +4,7 @@
     python -m a2 runs
 
 ``train`` trains a network, or loads it from the checkpoint cache, and
-prints the epoch table. It takes the keys of ``a2.params.TrainCommand``:
+prints the epoch table. It takes the keys of ``a2.config.params.TrainCommand``:
 the run's (model, kernel, num_filters, ...) and the data's (n_train,
 n_valid, label, palette); the data source is ``A2_DATA``. A params file
 of section 4 or 5 may also hold keys that other experiments use
@@ -29,11 +29,12 @@ import signal
 import sys
 from typing import Any
 
-from a2 import config, settings
-from a2.data import DataError
+from a2.colour.data import DataError
+from a2.colour.palette import PaletteError
+from a2.config import environment
+from a2.config.files import ParamsError, load_yaml, parse_override, suggest
+from a2.config.params import SCHEMAS, TrainCommand
 from a2.fileio import os_error_line, shown_name
-from a2.palette import PaletteError
-from a2.params import SCHEMAS, TrainCommand
 from a2.text import printable
 
 _current: dict[str, Any] = {}  # the run being trained, for interruptions
@@ -53,30 +54,30 @@ def gather(
     others = {k for s in SCHEMAS.values() if s.trains for k in s.names()}
     chosen: dict[str, Any] = {}
     ignored: list[str] = []
-    raw = config.load_yaml(params) if params else {}
+    raw = load_yaml(params) if params else {}
     for key, value in raw.items():
         if key in keys:
             chosen[key] = TrainCommand.check(key, value, str(params))
         elif key in others:
             ignored.append(key)
         else:
-            raise config.ParamsError(
+            raise ParamsError(
                 f"{params}: unknown key '{key}'"
-                f"{config.suggest(str(key), keys)}; train takes: {valid}"
+                f"{suggest(str(key), keys)}; train takes: {valid}"
             )
     for text in overrides:
-        key, value = config.parse_override(text)
+        key, value = parse_override(text)
         if key not in keys:
-            raise config.ParamsError(
+            raise ParamsError(
                 f"--set {text}: '{key}' is not a training key"
-                f"{config.suggest(key, keys)}; train takes: {valid}"
+                f"{suggest(key, keys)}; train takes: {valid}"
             )
         chosen[key] = TrainCommand.check(key, value, "--set")
     return chosen, ignored
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from a2 import cache, data
+    from a2.colour import cache, data
 
     chosen, ignored = gather(args.params, args.set or [])
     if ignored:
@@ -94,7 +95,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         palette=command.palette,
     )
     if colour_data.num_colours != run_config.num_colours:
-        raise config.ParamsError(
+        raise ParamsError(
             f"palette {command.palette} has {colour_data.num_colours}"
             f" colours but num_colours is {run_config.num_colours}; valid: "
             f"a palette of {run_config.num_colours} colours, or "
@@ -114,7 +115,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_runs(args: argparse.Namespace) -> None:
     """The cached runs, one row each; a malformed manifest is named in
     one line on stderr and the others are still listed."""
-    from a2 import cache
+    from a2.colour import cache
 
     good, bad = cache.scan_runs()
     print(
@@ -177,17 +178,19 @@ def main(argv: list[str] | None = None) -> int:
     previous = _on_sigterm(received)
     from torch import OutOfMemoryError  # the GPU's, a RuntimeError
 
-    from a2.cache import RunError
+    from a2.colour.cache import RunError
 
     try:
         args.func(args)
     except DataError as err:
-        return _error(f"A2_DATA={shown_name(settings.data_source())}: {err}")
+        return _error(
+            f"A2_DATA={shown_name(environment.data_source())}: {err}"
+        )
     except (
-        config.ParamsError,
+        ParamsError,
         PaletteError,
         RunError,
-        settings.SettingError,
+        environment.SettingError,
     ) as err:
         return _error(str(err))
     except OSError as err:  # a name too long, no permission, a full disk
@@ -231,7 +234,7 @@ def interrupted_message() -> str:
     """One line: how far the interrupted run got and what to do."""
     if "key" not in _current:
         return "interrupted before training started; nothing to resume"
-    from a2 import cache
+    from a2.colour import cache
 
     done = cache.stored_epochs(_current["key"])
     if done == 0:

@@ -35,7 +35,7 @@ PY = (
 COLOUR = (
     "# Colour\n\n"
     + PARAMS_CHUNK.format(stem="4-pooling")
-    + "\n```{python}\nimport a2.data\nprint(p.kernel, p.epochs)\n"
+    + "\n```{python}\nimport a2.colour.data\nprint(p.kernel, p.epochs)\n"
     "```\n"
 )
 

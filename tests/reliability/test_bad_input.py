@@ -130,7 +130,7 @@ def test_even_kernel_is_fine_where_only_transposed_networks_train() -> None:
     conv_transpose accepts it; one that also trains pool_upsample not."""
     from dataclasses import dataclass
 
-    from a2 import params
+    from a2.config import params
 
     @dataclass(frozen=True)
     class OnlyTransposed(params.Pooling):

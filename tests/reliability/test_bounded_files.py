@@ -25,7 +25,7 @@ import pytest
 from conftest import PY, one_error_line, run
 from test_untrusted_files import archive_of, batch, batches_folder
 
-from a2 import data, palette
+from a2.colour import data, palette
 from a2.fileio import (
     FileRefused,
     RefusedPickle,

@@ -118,7 +118,7 @@ def shown(value: str) -> str:
 def build_error(book: Path, *args: str) -> str:
     """The error line the build's command line prints for ``args`` (run
     in this process: the same code, without an interpreter's start)."""
-    from a2.config import ParamsError
+    from a2.config.files import ParamsError
     from a2.pipeline import BuildError
     from a2.pipeline.__main__ import main
     from a2.text import printable

@@ -18,10 +18,12 @@ import pytest
 import torch
 from conftest import PY, one_error_line, run
 
-from a2 import cache, fileio, palette, settings
-from a2 import train as a2_train
+from a2 import fileio
 from a2.__main__ import main
-from a2.train import RunConfig
+from a2.colour import cache, palette
+from a2.colour import train as a2_train
+from a2.colour.train import RunConfig
+from a2.config import environment
 
 TINY = RunConfig(
     num_filters=4, batch_size=64, epochs=3, device="cpu", shuffle="epoch"
@@ -134,8 +136,8 @@ def test_a_stored_run_with_a_nan_loss_is_damaged_not_loaded(
 
 KILLER = """
 import os, signal, sys
-from a2 import cache, data
-from a2.train import RunConfig
+from a2.colour import cache, data
+from a2.colour.train import RunConfig
 
 point, epoch = sys.argv[3], int(sys.argv[4])
 real_write, real_clean = cache.atomic_write, cache._clean
@@ -521,7 +523,7 @@ def test_a2_cache_that_is_a_file_is_one_line(tmp_path, horse_npz, command):
 def test_a2_cache_that_is_a_file_stops_an_archive_source_too(
     tmp_path, monkeypatch
 ):
-    from a2 import data
+    from a2.colour import data
 
     monkeypatch.setenv("A2_CACHE", str(tmp_path / "f"))
     (tmp_path / "f").write_text("")
@@ -529,7 +531,7 @@ def test_a2_cache_that_is_a_file_stops_an_archive_source_too(
     archive.write_bytes(b"")
     with pytest.raises(data.DataError, match="is a file, not a folder"):
         data.load_arrays(archive)
-    with pytest.raises(settings.SettingError):
+    with pytest.raises(environment.SettingError):
         cache.runs_dir()
 
 

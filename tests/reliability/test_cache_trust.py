@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from a2 import cache
-from a2.train import RunConfig
+from a2.colour import cache
+from a2.colour.train import RunConfig
 
 TINY = RunConfig(num_filters=4, batch_size=64, epochs=2, device="cpu")
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from conftest import PY, build_cli, one_error_line, run
 
-from a2 import data
+from a2.colour import data
 
 BATCHES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torchvision.datasets.utils as tv_utils
 
-from a2 import data
+from a2.colour import data
 
 LOCAL_OPTIONS = (
     "A2_DATA",

@@ -17,8 +17,8 @@ import pytest
 import torch
 from conftest import PY
 
-from a2 import cache
 from a2.__main__ import main
+from a2.colour import cache
 
 METRICS = ("epoch", "train_loss", "valid_loss", "valid_acc")
 EPOCHS = 12  # ~0.1 s each: the signal lands mid-run

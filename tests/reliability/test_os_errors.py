@@ -14,7 +14,6 @@ import pytest
 from conftest import PY, one_error_line, run
 
 import a2.__main__ as cli
-from a2 import config
 from a2.fileio import os_error_line
 
 LONG = "p" * 300  # one name past the 255-byte limit
@@ -107,7 +106,7 @@ def test_os_errors_and_memory_end_the_command_line_in_one_line(
     def fail(*args, **kwargs):
         raise raised
 
-    monkeypatch.setattr(config, "load_yaml", fail)
+    monkeypatch.setattr(cli, "load_yaml", fail)
     assert cli.main(["train", "--params", "x.yaml"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(says) and err.count("\n") == 1, err

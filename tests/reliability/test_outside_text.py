@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from a2 import appendix, params, report
+from a2 import report
+from a2.config import params
+from a2.report import appendix, checking, prose
 from a2.text import code, link, printable
 
 HOSTILE = {
@@ -58,9 +60,9 @@ def seen(text: str) -> str:
 def routes(h: str, root: Path, monkeypatch) -> dict[str, tuple[str, list]]:
     """route -> (Markdown, what a reader must see in it)."""
     shown = []  # what report.md displays
-    monkeypatch.setattr(report, "md", shown.append)
-    monkeypatch.setattr("a2.provenance.note_check", lambda c: None)
-    monkeypatch.setattr(report, "_pending", [])
+    monkeypatch.setattr(prose, "md", shown.append)
+    monkeypatch.setattr("a2.report.provenance.note_check", lambda c: None)
+    monkeypatch.setattr(checking, "_pending", [])
     report.check_true(h, True)
     report.checks()
     monkeypatch.setattr(appendix.platform, "machine", lambda: h)

@@ -13,8 +13,8 @@ import time
 
 from conftest import PY
 
-from a2 import cache, data, schedule
-from a2.train import RunConfig
+from a2.colour import cache, data, schedule
+from a2.colour.train import RunConfig
 
 EPOCHS = 15  # ~0.1 s each: the signal lands mid-run
 CONFIGS = [
@@ -30,8 +30,8 @@ CONFIGS = [
 ]
 CHILD = """
 import sys
-from a2 import data, schedule
-from a2.train import RunConfig
+from a2.colour import data, schedule
+from a2.colour.train import RunConfig
 if __name__ == "__main__":
     d = data.load(source=sys.argv[1], n_train=64, n_valid=32,
                   palette=sys.argv[2])

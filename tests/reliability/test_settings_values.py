@@ -1,7 +1,8 @@
 """Settings read one way everywhere (issue 21, class 6): an empty
 ``A2_CACHE`` is the default cache, never the current folder, and a path
 setting has ``~`` expanded and is made absolute by the one function the
-CLI, the library and the build share (``a2.settings.normalise_data``)."""
+CLI, the library and the build share
+(``a2.config.environment.normalise_data``)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from a2 import cache, data, palette, settings
-from a2.train import RunConfig
+from a2.colour import cache, data, palette
+from a2.colour.train import RunConfig
+from a2.config import environment
 
 
 @pytest.fixture
@@ -20,7 +22,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder that nothing may be written to."""
     root = tmp_path / "repo"
     root.mkdir()
-    monkeypatch.setattr(settings, "REPO", root)
+    monkeypatch.setattr(environment, "REPO", root)
     here = tmp_path / "here"
     here.mkdir()
     monkeypatch.chdir(here)
@@ -30,7 +32,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.mark.parametrize("value", ["", "   ", "\t\n"])
 def test_an_empty_cache_setting_is_the_default_cache(repo, monkeypatch, value):
     monkeypatch.setenv("A2_CACHE", value)
-    assert settings.cache_dir() == repo / ".cache"
+    assert environment.cache_dir() == repo / ".cache"
     assert list(Path.cwd().iterdir()) == []
 
 
@@ -53,10 +55,10 @@ def test_a_cache_setting_expands_home_and_is_made_absolute(
 ):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("A2_CACHE", " ~/cache ")
-    assert settings.cache_dir() == tmp_path / "home" / "cache"
+    assert environment.cache_dir() == tmp_path / "home" / "cache"
     monkeypatch.setenv("A2_CACHE", "rel/cache")
-    assert settings.cache_dir() == Path.cwd() / "rel" / "cache"
-    assert settings.cache_dir().is_absolute()
+    assert environment.cache_dir() == Path.cwd() / "rel" / "cache"
+    assert environment.cache_dir().is_absolute()
 
 
 @pytest.mark.parametrize(
@@ -80,11 +82,11 @@ def test_normalise_data_is_the_one_reading_of_a2_data(
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     base = tmp_path / "base"
     want = expected.format(home=tmp_path / "home", base=base)
-    assert settings.normalise_data(setting, base) == str(Path(want))
+    assert environment.normalise_data(setting, base) == str(Path(want))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("A2_DATA", setting)
     cwd_want = expected.format(home=tmp_path / "home", base=tmp_path)
-    assert settings.data_source() == str(Path(cwd_want))
+    assert environment.data_source() == str(Path(cwd_want))
 
 
 def test_a_home_relative_data_path_loads_as_the_file_itself(

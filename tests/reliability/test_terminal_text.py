@@ -74,7 +74,7 @@ def test_runs_listing_prints_no_control_characters(tmp_path):
 def test_cache_messages_print_no_control_characters():
     """The cache's lines name stored strings (devices, a damaged
     checkpoint's key): they reach the terminal through printable."""
-    from a2 import cache
+    from a2.colour import cache
 
     lines: list[str] = []
     cache._say(lines.append, f"trained on {EVIL}")

@@ -17,7 +17,7 @@ import pytest
 import torch
 from conftest import PY, one_error_line, run
 
-from a2 import cache, data, palette
+from a2.colour import cache, data, palette
 from a2.fileio import RefusedPickle, restricted_loads, restricted_npy
 
 BATCHES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]

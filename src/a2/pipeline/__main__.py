@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     root = args.root.resolve()
     if args.cmd == "params":
-        from a2 import params
+        from a2.config import params
 
         stems = (
             [sections.resolve(root, args.name).stem]
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print("\n\n".join(params.describe(s) for s in stems))
         return 0
-    from a2.params import profile_path
+    from a2.config.params import profile_path
 
     name = args.profile or "full"
     profile = profile_path(name, root / "params")
@@ -76,12 +76,12 @@ def _settings(root: Path) -> None:
     """DATA (make) or A2_DATA, and A2_CACHE, read as the library reads
     them (``~`` expanded, a relative path made absolute against the
     repository), for every process the build starts."""
-    from a2 import settings
+    from a2.config import environment
 
     data = os.environ.get("DATA") or os.environ.get("A2_DATA", "")
-    os.environ["A2_DATA"] = settings.normalise_data(data, root)
+    os.environ["A2_DATA"] = environment.normalise_data(data, root)
     if os.environ.get("A2_CACHE", "").strip():
-        cache = settings.normalise_path(os.environ["A2_CACHE"], root)
+        cache = environment.normalise_path(os.environ["A2_CACHE"], root)
         os.environ["A2_CACHE"] = str(cache)
 
 
@@ -92,7 +92,7 @@ def _interrupt(signum: int, frame: object) -> None:
 def cli(argv: list[str] | None = None) -> int:
     """main() as the command line runs it: its exit status, every error
     printed as one line (no traceback)."""
-    from a2.config import ParamsError
+    from a2.config.files import ParamsError
     from a2.text import printable
 
     _settings(Path.cwd())

@@ -10,31 +10,40 @@ from a2.fileio import atomic_write
 from a2.pipeline import sections
 from a2.pipeline.sections import manifest, module_path, notebooks
 
-# `%%a2module a2.x`: the cell is module a2.x's source, run into a module in
-# sys.modules; __file__ is in the working folder (settings.REPO resolves
-# there), and linecache holds the source (inspect.getsource, tracebacks).
+# `%%a2module a2.x [package]`: the cell is module a2.x's source, run into a
+# module in sys.modules; __file__ is in the working folder
+# (a2.config.environment.REPO resolves there), and linecache holds the
+# source (inspect.getsource, tracebacks). A package's modules may come
+# before the package's own cell (its __init__ imports them), so a package
+# is made empty when first needed and filled by its cell.
 LOADER = '''\
 import linecache, sys, types
 from pathlib import Path
 from IPython.core.magic import register_cell_magic
 
 
+def _package(name):
+    if name not in sys.modules:
+        sys.modules[name] = types.ModuleType(name)
+        sys.modules[name].__path__ = []  # its modules come from cells only
+    return sys.modules[name]
+
+
 @register_cell_magic
-def a2module(name, source):
+def a2module(line, source):
     """Define library module `name` from the cell's source."""
-    name = name.strip()
-    module = types.ModuleType(name)
-    module.__file__ = str(Path.cwd() / "src" / (name.replace(".", "/")
-                                               + ".py"))
-    if name == "a2":
-        module.__path__ = []  # a package; its modules come from cells only
+    name, *kind = line.split()
+    is_package = kind == ["package"]
+    module = _package(name) if is_package else types.ModuleType(name)
+    path = name.replace(".", "/") + ("/__init__.py" if is_package else ".py")
+    module.__file__ = str(Path.cwd() / "src" / path)
     linecache.cache[module.__file__] = (
         len(source), None, source.splitlines(True), module.__file__)
     sys.modules[name] = module
-    exec(compile(source, module.__file__, "exec"), module.__dict__)
     parent, _, child = name.rpartition(".")
     if parent:
-        setattr(sys.modules[parent], child, module)
+        setattr(_package(parent), child, module)
+    exec(compile(source, module.__file__, "exec"), module.__dict__)
 '''
 
 INTRO = """\
@@ -66,9 +75,11 @@ def library_cells(root: Path) -> list:
     ]
     cells.append(nbformat.v4.new_code_cell(LOADER))
     for name in names:
-        source = module_path(root, name).read_text().rstrip()
+        path = module_path(root, name)
+        kind = " package" if path.name == "__init__.py" else ""
+        source = path.read_text().rstrip()
         cells.append(
-            nbformat.v4.new_code_cell(f"%%a2module {name}\n{source}\n")
+            nbformat.v4.new_code_cell(f"%%a2module {name}{kind}\n{source}\n")
         )
     return cells
 

@@ -31,7 +31,10 @@ from a2.pipeline.sections import (
 )
 
 META = "a2"  # the executed notebook's metadata key for the build's record
-DATA_MODULES = ("a2.data", "a2.settings")  # code that reads A2_DATA
+DATA_MODULES = (
+    "a2.colour.data",
+    "a2.config.environment",
+)  # code that reads A2_DATA
 
 
 @dataclass
@@ -66,7 +69,7 @@ def _sha(obj: Any) -> str:
 def inputs(o: Options, s: Section, values: dict, defaults: dict) -> dict:
     """What section ``s``'s execution depends on, one hash per kind (the
     runs it loaded are compared apart, by their checkpoints' hashes)."""
-    from a2 import settings
+    from a2.config import environment
 
     mods = section_modules(o.root, s)
     out = {
@@ -79,7 +82,7 @@ def inputs(o: Options, s: Section, values: dict, defaults: dict) -> dict:
         ),
     }
     if any(m in DATA_MODULES for m in mods):
-        out["data"] = _sha(settings.data_identity())
+        out["data"] = _sha(environment.data_identity())
     if s.appendix:  # it reports on the chapters' records
         records = sorted((o.build / "provenance").glob("[!.]*.json"))
         out["sections"] = _sha(
@@ -98,7 +101,7 @@ def previous(build: Path, s: Section) -> dict[str, Any] | None:
 
 
 def _job(o: Options, s: Section, params: Path | None) -> Job:
-    from a2 import params as schema
+    from a2.config import params as schema
 
     own = s.params_file(o.root)
     overrides = schema.overrides(s.stem, params, o.profile, own)
@@ -111,11 +114,12 @@ def _changed(o: Options, s: Section, prev: dict, now: dict) -> str:
     """'' when nothing ``s`` depends on changed since ``prev``, else what
     did."""
     what = [k for k in now if now[k] != prev.get("inputs", {}).get(k)]
-    from a2 import provenance, settings
+    from a2.config import environment
+    from a2.report import provenance
 
     runs = prev.get("runs", {})
     if (
-        provenance.run_digests(list(runs), settings.cache_dir() / "runs")
+        provenance.run_digests(list(runs), environment.cache_dir() / "runs")
         != runs
     ):
         what.append("runs")
@@ -208,10 +212,10 @@ def run(o: Options) -> None:
 def _execute(o: Options, jobs: list[Job]) -> None:
     """Train the jobs' runs side by side, then execute each job, with a
     line when it starts and when it ends."""
-    from a2 import provenance
+    from a2.config.environment import cache_dir
     from a2.fileio import atomic_write
     from a2.pipeline.execute import execute
-    from a2.settings import cache_dir
+    from a2.report import provenance
 
     _check_data(o, [j.section for j in jobs])
     _train({j.section.stem: j.values for j in jobs})
@@ -244,28 +248,32 @@ def _execute(o: Options, jobs: list[Job]) -> None:
 def _check_data(o: Options, secs: list[Section]) -> None:
     """The data source loaded once, before any of ``secs`` reads it: a
     bad one is one line naming A2_DATA and the sections, not a cell."""
-    from a2 import data, settings
+    from a2.colour import data
+    from a2.config import environment
 
-    names = [s.stem for s in secs if "a2.data" in section_modules(o.root, s)]
+    names = [
+        s.stem for s in secs if "a2.colour.data" in section_modules(o.root, s)
+    ]
     try:
         if names:
-            data.check_source(settings.data_source())
+            data.check_source(environment.data_source())
     except data.DataError as err:
         raise BuildError(
-            f"A2_DATA={settings.data_source()} (read by {', '.join(names)}): "
+            f"A2_DATA={environment.data_source()} "
+            f"(read by {', '.join(names)}): "
             f"{err}"
         ) from None
 
 
 def _train(values: dict[str, dict[str, Any]]) -> None:
-    """Every run these sections will load (``a2.experiments.plan``),
-    trained side by side beforehand (``a2.schedule``)."""
-    from a2 import params
+    """Every run these sections will load (``a2.colour.experiments.plan``),
+    trained side by side beforehand (``a2.colour.schedule``)."""
+    from a2.config import params
 
     chosen = {k: v for k, v in values.items() if params.SCHEMAS[k].trains}
-    if not chosen:  # a2.schedule imports torch: only to train
+    if not chosen:  # a2.colour.schedule imports torch: only to train
         return
-    from a2.schedule import train_sections
+    from a2.colour.schedule import train_sections
 
     failed = [o for o in train_sections(chosen) if o.status == "failed"]
     if failed:

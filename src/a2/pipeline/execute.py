@@ -93,13 +93,13 @@ def execute(
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Any]]:
     """Execute the section with ``overrides`` injected: returns the
     executed notebook (without its evaluating cells), the inline values
-    and the provenance record (``a2.provenance``: runs, checks, params
+    and the provenance record (``a2.report.provenance``: runs, checks, params
     files, commit), written to build/provenance/<stem>.json. A failure
     leaves the failed notebook in build/failed/ and nothing else."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from a2 import provenance
+    from a2.report import provenance
 
     stem = section.stem
     where = section.source.relative_to(root).as_posix()

@@ -91,7 +91,8 @@ def _stamp(root: Path, nbs: dict) -> str:
 
 
 def render(o) -> None:  # noqa: ANN001 (build.Options: no import cycle)
-    from a2 import provenance, settings
+    from a2.config import environment
+    from a2.report import provenance
 
     nbs = {
         s.stem: merged(o.root, o.build, s)
@@ -114,7 +115,7 @@ def render(o) -> None:  # noqa: ANN001 (build.Options: no import cycle)
         assemble(o.root, nbs, new / "a2-code.ipynb")
         subtitle = (
             f"Built {provenance.now()} from commit "
-            f"{provenance.commit(settings.REPO)} with Quarto {version}"
+            f"{provenance.commit(environment.REPO)} with Quarto {version}"
         )
         book = stage(o.root, o.build, nbs, subtitle, [new / "a2-code.ipynb"])
         print(f"rendering with Quarto {version}", flush=True)

@@ -152,7 +152,10 @@ def library_modules(root: Path, code: str) -> list[str]:
         path = _module_file(src, name)
         if path is None:  # `from a2.x import attr`: attr is not a module
             return
-        pkg = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        parent = name.rpartition(".")[0]
+        if parent:  # importing a2.x.y runs a2/x/__init__.py first
+            visit(parent)
+        pkg = name if path.name == "__init__.py" else parent
         for dep in sorted(_imports(path.read_text(), pkg)):
             visit(dep)
         order.append(name)

@@ -18,7 +18,8 @@ import yaml
 
 from a2.pipeline import BuildError, qmd
 from a2.pipeline.sections import MANIFEST, Section, chapters
-from a2.report import SOURCE_MIME, code, link
+from a2.report.prose import SOURCE_MIME
+from a2.text import code, link
 
 STAGE = "book"
 META = "a2"  # as a2.pipeline.build writes it
@@ -193,8 +194,8 @@ def merged(root: Path, build: Path, s: Section) -> dict[str, Any]:
 
 
 def _record(build: Path, s: Section) -> dict[str, Any]:
-    """Its provenance record (``a2.provenance``), written as it ran."""
-    from a2 import provenance
+    """Its provenance record (``a2.report.provenance``), written as it ran."""
+    from a2.report import provenance
 
     return provenance.read(build / "provenance" / f"{s.stem}.json")
 

@@ -1,0 +1,394 @@
+"""The figures of questions 1-3, one function per figure.
+
+Each takes the results its experiment module returned (``minnorm``,
+``hyperopt``, ``weightdecay``, ``nqm``, ``scaling``) and draws them, so
+restyling a figure never reruns an experiment. The shared style and
+:func:`a2.report.figures.show` are in ``a2.report.figures``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from a2.report.figures import (
+    COLOURS,
+    SMALL,
+    figure,
+    floor,
+    panel_label,
+    styled,
+)
+
+# --- section 1 ---------------------------------------------------------
+
+
+@styled
+def sgd_min_norm(runs: Sequence[Any]) -> Figure:
+    """1.1.1: distance to w* and the part outside the row space."""
+    fig, (a, b) = figure(2, height=2.8)
+    for i, r in enumerate(runs):
+        k = np.arange(len(r.dist))
+        a.semilogy(
+            k, floor(r.dist), color=COLOURS[i % 8], label=f"problem {i + 1}"
+        )
+        b.semilogy(k, floor(r.off_row), color=COLOURS[i % 8])
+    a.set(xlabel="SGD step $k$", ylabel=r"$\|w_k - w^*\|_2$")
+    b.set(
+        xlabel="SGD step $k$",
+        ylabel=r"$\|(I - P_{\mathrm{row}(X)})\, w_k\|_2$",
+        ylim=(1e-18, 1),
+    )
+    b.axhline(
+        np.finfo(float).eps,
+        color="grey",
+        ls=":",
+        lw=1,
+        label="float64 machine epsilon",
+    )
+    panel_label(a, "(a) distance to $w^*$")
+    panel_label(b, "(b) component outside the row space")
+    a.legend(ncol=1)
+    b.legend(loc="upper left")
+    return fig
+
+
+_METHOD_NAMES = {
+    "gd": "gradient descent",
+    "rmsprop": "RMSProp",
+    "adagrad": "Adagrad",
+    "adam": "Adam",
+}
+
+
+@styled
+def adaptive_paths(
+    trajs: dict[str, np.ndarray],
+    x: np.ndarray,
+    t: float,
+    w_star: np.ndarray,
+    limit: np.ndarray,
+) -> Figure:
+    """1.2.1-1.2.2: trajectories in the plane and distance to the limit."""
+    fig, (a, b) = figure(2, height=3.3)
+    u = np.linspace(-0.1, 1.1, 2)
+    a.plot(
+        u,
+        (t - x[0] * u) / x[1],
+        color="grey",
+        lw=1,
+        label=r"solutions $x^\top w = t$",
+    )
+    a.plot(
+        [0, 1.2 * w_star[0]],
+        [0, 1.2 * w_star[1]],
+        color="grey",
+        ls=":",
+        lw=1,
+        label=r"row space span$\{x\}$",
+    )
+    for i, (m, w) in enumerate(trajs.items()):
+        a.plot(w[:, 0], w[:, 1], color=COLOURS[i], marker=".", ms=2, lw=0.8)
+        d = np.linalg.norm(w - (w_star if m == "gd" else limit), axis=1)
+        b.semilogy(
+            np.arange(len(w)),
+            floor(d),
+            color=COLOURS[i],
+            label=_METHOD_NAMES[m],
+        )
+    a.plot(*w_star, "k*", ms=8, label=r"$w^* = [0.8, 0.4]$")
+    a.plot(
+        *limit, "kD", ms=5, mfc="none", label=r"adaptive limit $[2/3, 2/3]$"
+    )
+    a.set(
+        xlabel="$w_1$",
+        ylabel="$w_2$",
+        xlim=(-0.05, 1.05),
+        ylim=(-0.05, 1.05),
+        aspect="equal",
+    )
+    a.legend(loc="upper left", handlelength=1.5)
+    b.set(
+        xlabel="step $k$", ylabel=r"distance to derived limit ($w^*$ for GD)"
+    )
+    b.legend(title="colours in both panels")
+    panel_label(a, "(a) trajectories from $w_0 = 0$")
+    panel_label(b, "(b) convergence to the limits")
+    return fig
+
+
+# --- section 2 ---------------------------------------------------------
+
+
+@styled
+def one_step_loss(trials: Sequence[Any]) -> Figure:
+    """2.1: L1(eta) in closed form, grid search, eta* marked."""
+    fig, (a, b) = figure(2, height=2.8)
+    tr = trials[0]
+    from a2.questions.hyperopt import l1_closed
+
+    near = tr.grid <= 2.5 * tr.eta_star
+    g = tr.grid[near]
+    a.plot(
+        g,
+        l1_closed(tr.X, tr.t, tr.w0, g),
+        color=COLOURS[0],
+        label=r"closed form $\mathcal{L}_1(\eta)$",
+    )
+    every = max(len(g) // 30, 1)
+    a.plot(
+        g[::every],
+        tr.grid_loss[near][::every],
+        "o",
+        ms=2.5,
+        color=COLOURS[1],
+        label="after an actual GD step",
+    )
+    a.axvline(
+        tr.eta_star,
+        color="k",
+        ls="--",
+        lw=1,
+        label=f"$\\eta^* = {tr.eta_star:.3f}$",
+    )
+    a.set(xlabel=r"learning rate $\eta$", ylabel=r"$\mathcal{L}_1(\eta)$")
+    a.legend()
+    for i, tr in enumerate(trials):
+        l0 = l1_closed(tr.X, tr.t, tr.w0, 0.0)
+        a_ = tr.grid / tr.eta_star
+        keep = a_ <= 2.2
+        b.plot(
+            a_[keep],
+            l1_closed(tr.X, tr.t, tr.w0, tr.grid[keep]) / l0,
+            color=COLOURS[i % 8],
+            label=f"problem {i + 1}",
+        )
+        b.plot(
+            tr.eta_grid / tr.eta_star,
+            np.interp(tr.eta_grid, tr.grid, tr.grid_loss) / l0,
+            "o",
+            ms=3,
+            color=COLOURS[i % 8],
+        )
+    b.axvline(1.0, color="k", ls="--", lw=1)
+    b.set(
+        xlabel=r"$\eta / \eta^*$",
+        ylabel=r"$\mathcal{L}_1(\eta) / \mathcal{L}_0$",
+    )
+    b.legend(ncol=2, columnspacing=0.8, handlelength=1.2, loc="upper center")
+    panel_label(a, "(a) problem 1")
+    panel_label(b, "(b) all problems; dots: grid minima")
+    return fig
+
+
+@styled
+def decay_gaps(comparisons: dict[str, Any]) -> Figure:
+    """2.2.3: distance between the L2 and the decoupled trajectories."""
+    fig, (a, b) = figure(2, height=2.8)
+    for i, (m, c) in enumerate(comparisons.items()):
+        a.semilogy(
+            np.arange(len(c.gap)),
+            floor(c.gap),
+            color=COLOURS[i],
+            label=_METHOD_NAMES[m],
+        )
+    a.set(
+        xlabel="step $k$",
+        ylabel=r"$\|w_k^{\mathrm{L2}} - w_k^{\mathrm{decay}}\|_2$",
+        ylim=(1e-18, 10),
+    )
+    a.legend()
+    lim = 0.0
+    for i, (m, c) in enumerate(comparisons.items()):
+        b.plot(
+            c.l2[-1],
+            c.decoupled[-1],
+            "os^"[i % 3],
+            ms=4,
+            color=COLOURS[i],
+            mfc="none" if i else COLOURS[i],
+            label=_METHOD_NAMES[m],
+        )
+        lim = max(lim, np.abs(c.l2[-1]).max(), np.abs(c.decoupled[-1]).max())
+    b.plot([-lim, lim], [-lim, lim], color="grey", ls=":", lw=1, label="equal")
+    b.set(
+        xlabel="final $w_j$ with L2", ylabel="final $w_j$ with decoupled decay"
+    )
+    b.legend()
+    panel_label(a, "(a) L2 against decoupled decay")
+    panel_label(b, "(b) final weights, one dot per $j$")
+    return fig
+
+
+# --- section 3 ---------------------------------------------------------
+
+
+@styled
+def lr_vs_batch(r: Any, curve: Any, a: float) -> Figure:
+    """3.1.1: best learning rate against batch size."""
+    fig, (p, q) = figure(2, height=2.8)
+    p.semilogx(
+        r.batch_sizes,
+        r.eta_closed,
+        "-",
+        color=COLOURS[0],
+        label="recursion (exact)",
+    )
+    p.semilogx(
+        r.batch_sizes, r.eta_mc, "o", color=COLOURS[1], label="Monte Carlo"
+    )
+    p.semilogx(
+        r.batch_sizes,
+        r.eta_small,
+        "--",
+        color=COLOURS[2],
+        label=r"small-$\eta$ formula",
+    )
+    p.set_xscale("log", base=2)
+    p.set(xlabel="batch size $B$", ylabel=r"best learning rate $\eta^*$")
+    p.legend()
+    q.loglog(
+        curve.batch,
+        curve.eta,
+        "-o",
+        ms=2.5,
+        color=COLOURS[0],
+        label="tuned $\\eta$",
+    )
+    q.set_xscale("log", base=2)
+    q.set_yscale("log", base=2)
+    q.plot(
+        curve.batch,
+        curve.eta[0] * curve.batch / curve.batch[0],
+        ":",
+        color="grey",
+        label=r"$\eta \propto B$",
+    )
+    q.set(
+        xlabel="batch size $B$",
+        ylabel=r"$\eta$ with fewest steps to target",
+        ylim=(curve.eta.min() / 2, curve.eta.max() * 2),
+    )
+    q.legend(loc="lower right")
+    panel_label(p, f"(a) scalar NQM, $a = {a:g}$, fixed steps")
+    panel_label(q, "(b) $d$-dim. NQM, steps to a target")
+    return fig
+
+
+@styled
+def steps_vs_batch(curve: Any, points: dict[str, Any]) -> Figure:
+    """3.1.2: handout Fig. 1 from the NQM, with A, B and C marked at the
+    steps computed at their own batch sizes
+    (a2.questions.nqm.operating_points)."""
+    fig, ax = figure(1, height=3.0)
+    ax.loglog(
+        curve.batch,
+        curve.steps,
+        "-",
+        color=COLOURS[0],
+        label="NQM, learning rate tuned per batch size",
+    )
+    ax.loglog(
+        curve.batch,
+        curve.perfect,
+        ":",
+        color="grey",
+        label="perfect scaling (slope $-1$)",
+    )
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log", base=2)
+    cols = {"A": COLOURS[1], "C": COLOURS[2], "B": COLOURS[3]}
+    for name, pt in points.items():
+        ax.plot(pt.batch, pt.steps, "o", color=cols[name], ms=6)
+        ax.annotate(
+            name,
+            (pt.batch, pt.steps),
+            textcoords="offset points",
+            xytext=(6, 6),
+            fontsize=11,
+            weight="bold",
+            color=cols[name],
+        )
+    ax.set(
+        xlabel="batch size $B$ (examples)",
+        ylabel="steps to the target loss",
+        ylim=(curve.steps.min() / 2, curve.steps.max() * 1.5),
+    )
+    ax.legend()
+    return fig
+
+
+@styled
+def scaling_options(
+    curves: dict[float, dict[str, np.ndarray]],
+    opts: dict[str, Any],
+    sweep_steps: np.ndarray,
+    sweep: dict[str, np.ndarray],
+    frontier: float,
+    factor: float,
+) -> Figure:
+    """3.2: learning curves from the fits, and the three options."""
+    fig, (p, q, r) = figure(3, height=3.4)
+    for i, (n, c) in enumerate(curves.items()):
+        col = COLOURS[i % 8]
+        p.loglog(
+            c["pf_days"],
+            c["loss"],
+            color=col,
+            label=f"$N = 10^{{{np.log10(n):.0f}}}$",
+        )
+        q.semilogx(c["s_min"], c["loss"], color=col)
+    p.set_yscale("linear")
+    p.set(
+        xlabel="compute (PF-days)",
+        ylabel="test loss (nats/token)",
+        ylim=(2, 7),
+    )
+    q.set(xlabel=r"steps $S_{\min}$", ylim=(2, 7))
+    marks = {
+        "baseline": "k",
+        "A": COLOURS[1],
+        "B": COLOURS[3],
+        "C": COLOURS[2],
+    }
+    for name, o in opts.items():
+        p.plot(o.pf_days, o.loss, "o", color=marks[name], ms=4)
+        off = {"baseline": (-26, -3), "A": (5, -2), "B": (5, 3), "C": (5, -9)}[
+            name
+        ]
+        p.annotate(
+            name if name != "baseline" else "base",
+            (o.pf_days, o.loss),
+            textcoords="offset points",
+            xytext=off,
+            fontsize=SMALL,
+            color=marks[name],
+        )
+    for name in ("A", "B", "C"):
+        r.semilogx(
+            sweep_steps, sweep[name], color=marks[name], label=f"option {name}"
+        )
+    r.semilogx(
+        sweep_steps, sweep["baseline"], color="k", ls="--", label="baseline"
+    )
+    r.axvline(frontier, color="grey", ls=":", lw=1)
+    r.set(
+        xlabel="baseline steps $S$",
+        ylabel="test loss after the option",
+        ylim=(2, 6),
+    )
+    r.legend()
+    panel_label(p, "(a) as handout Fig. 2")
+    panel_label(q, "(b) as handout Fig. 3")
+    panel_label(r, f"(c) options, {factor:g}× compute")
+    fig.legend(
+        *p.get_legend_handles_labels(),
+        loc="outside lower center",
+        ncol=len(curves),
+        columnspacing=1.0,
+        handlelength=1.5,
+    )
+    return fig

@@ -1,0 +1,286 @@
+"""Questions 1.1-1.2: which interpolating solution an optimiser finds.
+
+Loss throughout: L(w) = (1/n) ||X w - t||^2 (equation (1) of the handout),
+so the full gradient is (2/n) X^T (X w - t) and the loss of one example is
+(x_j^T w - t_j)^2 with gradient 2 (x_j^T w - t_j) x_j.
+
+Used by report/1-optimization.qmd.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from a2.report import Verdict, VerdictTable
+from a2.report.rules import MIN_NORM_ATOL, min_norm
+
+ADAM_BETA1 = 0.9  # Adam's usual first-moment decay (Kingma and Ba)
+ADAM_BETA2 = 0.999  # and second-moment decay
+METHODS = ("gd", "rmsprop", "adagrad", "adam")
+
+
+def random_problem(
+    n: int, d: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """An over-parameterised least-squares problem, X of shape (n, d).
+
+    Entries have variance 1/d so rows have norm about 1 and one learning
+    rate suits every size; Gaussian X has full row rank almost surely.
+    """
+    X = rng.standard_normal((n, d)) / np.sqrt(d)
+    t = rng.standard_normal(n)
+    return X, t
+
+
+def min_norm_solution(X: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The derived closed form w* = X^T (X X^T)^{-1} t (X full row rank)."""
+    return X.T @ np.linalg.solve(X @ X.T, t)
+
+
+def min_norm_lstsq(X: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Independent route: LAPACK's SVD least squares, min-norm by design."""
+    return np.linalg.lstsq(X, t, rcond=None)[0]
+
+
+def off_row_space(X: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Norm of the part of w (or of each row of w) outside span{rows of X}."""
+    q, _ = np.linalg.qr(X.T)  # orthonormal basis of the row space, (d, n)
+    w = np.atleast_2d(w)
+    return np.linalg.norm(w - (w @ q) @ q.T, axis=1)
+
+
+@dataclass
+class SGDRun:
+    """One mini-batch SGD run; arrays are indexed by step 0..steps."""
+
+    w: np.ndarray  # final weights, (d,)
+    w_star: np.ndarray  # the min-norm solution, (d,)
+    dist: np.ndarray  # ||w_k - w*||
+    off_row: np.ndarray  # ||(I - P_row) w_k||
+    loss: np.ndarray  # L(w_k)
+
+
+def sgd(
+    X: np.ndarray,
+    t: np.ndarray,
+    batch_size: int,
+    eta: float,
+    steps: int,
+    rng: np.random.Generator,
+) -> SGDRun:
+    """Mini-batch SGD from w0 = 0, equation (2): a batch is drawn without
+    replacement and the step averages the per-example gradients."""
+    n, d = X.shape
+    w = np.zeros(d)
+    ws = np.empty((steps + 1, d))
+    ws[0] = w
+    for k in range(steps):
+        j = rng.choice(n, size=batch_size, replace=False)
+        r = X[j] @ w - t[j]  # residuals of the batch, (b,)
+        w = w - eta / batch_size * (2 * r @ X[j])
+        ws[k + 1] = w
+    w_star = min_norm_solution(X, t)
+    return SGDRun(
+        w=w,
+        w_star=w_star,
+        dist=np.linalg.norm(ws - w_star, axis=1),
+        off_row=off_row_space(X, ws),
+        loss=np.mean((ws @ X.T - t) ** 2, axis=1),
+    )
+
+
+def sgd_experiment(
+    n: int,
+    d: int,
+    instances: int,
+    batch_size: int,
+    eta: float,
+    steps: int,
+    seed: int,
+) -> list[SGDRun]:
+    """Question 1.1.1 on several random problems (one seed for all)."""
+    if d <= n:
+        raise ValueError(
+            f"need d > n for an over-parameterised model, got n={n}, d={d}"
+        )
+    rng = np.random.default_rng(seed)
+    runs = []
+    for _ in range(instances):
+        X, t = random_problem(n, d, rng)
+        runs.append(sgd(X, t, batch_size, eta, steps, rng))
+    return runs
+
+
+# --- 1.2: adaptive methods -------------------------------------------------
+
+HINT_X = np.array([[2.0, 1.0]])  # question 1.2.1's hint: x_1 = [2, 1]
+HINT_T = np.array([2.0])  # t = [2], w0 = [0, 0]
+
+
+class Stepper:
+    """One method's update rule, with its running state.
+
+    rmsprop follows equations (3)-(4) with v_{-1} = 0; adagrad sums g^2;
+    adam uses (ADAM_BETA1, ADAM_BETA2) with bias correction. ``update(g)``
+    returns the step to subtract from w.
+    """
+
+    def __init__(
+        self,
+        method: str,
+        lr: float,
+        d: int,
+        beta: float = 0.9,
+        eps: float = 1e-8,
+        methods: tuple[str, ...] = METHODS,
+    ):
+        if method not in methods:
+            raise ValueError(f"method {method!r}; valid: {', '.join(methods)}")
+        self.method, self.lr, self.beta, self.eps = method, lr, beta, eps
+        self.m = np.zeros(d)
+        self.v = np.zeros(d)
+        self.k = 0  # steps taken, for Adam's bias correction
+
+    def update(self, g: np.ndarray) -> np.ndarray:
+        self.k += 1
+        lr, beta, eps = self.lr, self.beta, self.eps
+        if self.method == "gd":
+            return lr * g
+        if self.method == "rmsprop":
+            self.v = beta * self.v + (1 - beta) * g**2
+            return lr * g / (np.sqrt(self.v) + eps)
+        if self.method == "adagrad":
+            self.v = self.v + g**2
+            return lr * g / (np.sqrt(self.v) + eps)
+        self.m = ADAM_BETA1 * self.m + (1 - ADAM_BETA1) * g
+        self.v = ADAM_BETA2 * self.v + (1 - ADAM_BETA2) * g**2
+        m_hat = self.m / (1 - ADAM_BETA1**self.k)
+        v_hat = self.v / (1 - ADAM_BETA2**self.k)
+        return lr * m_hat / (np.sqrt(v_hat) + eps)
+
+
+def optimise(
+    X: np.ndarray,
+    t: np.ndarray,
+    method: str,
+    lr: float,
+    steps: int,
+    beta: float = 0.9,
+    eps: float = 1e-8,
+) -> np.ndarray:
+    """Full-batch trajectory (steps + 1, d) from w0 = 0 (see Stepper)."""
+    n, d = X.shape
+    stepper = Stepper(method, lr, d, beta, eps)
+    traj = np.zeros((steps + 1, d))
+    for k in range(steps):
+        w = traj[k]
+        g = 2.0 / n * X.T @ (X @ w - t)
+        traj[k + 1] = w - stepper.update(g)
+    return traj
+
+
+def first_step(
+    x: np.ndarray,
+    t: float,
+    method: str,
+    lr: float,
+    beta: float = 0.9,
+    eps: float = 1e-8,
+) -> np.ndarray:
+    """Derived w_1 for one example (n = 1) from w0 = 0.
+
+    g_0 = -2 t x. RMSProp: v_0 = (1 - beta) g_0^2, so
+    w_1 = -lr g_0 / (sqrt(1 - beta) |g_0| + eps); Adagrad and bias-corrected
+    Adam have v_0 (resp. v_hat_0) = g_0^2, so w_1 = -lr g_0 / (|g_0| + eps);
+    gradient descent: w_1 = -lr g_0.
+    """
+    g = -2.0 * t * np.asarray(x, dtype=float)
+    if method == "gd":
+        return -lr * g
+    scale = np.sqrt(1 - beta) if method == "rmsprop" else 1.0
+    return -lr * g / (scale * np.abs(g) + eps)
+
+
+def adaptive_limit(x: np.ndarray, t: float) -> np.ndarray:
+    """Derived limit (eps -> 0) for one example from w0 = 0.
+
+    Every gradient is a multiple of x, so each v_i (and Adam's m_i) is the
+    same sequence times x_i^2 (times x_i): every step is a multiple of
+    sign(x). The iterate stays on the ray through sign(x) and stops where
+    it meets x^T w = t: w = t sign(x) / ||x||_1.
+    """
+    x = np.asarray(x, dtype=float)
+    return t * np.sign(x) / np.abs(x).sum()
+
+
+def adaptive_experiment(
+    lr: float, steps: int, beta: float, eps: float
+) -> dict[str, np.ndarray]:
+    """Trajectories of every method on the hint's example (1.2.1-1.2.2)."""
+    return {
+        m: optimise(HINT_X, HINT_T, m, lr, steps, beta, eps) for m in METHODS
+    }
+
+
+# --- whether a solution is the minimum-norm one (a2.report.rules) ---------
+
+
+def distance_to_min_norm(X: np.ndarray, t: np.ndarray, w: np.ndarray) -> float:
+    """Euclidean distance of ``w`` from X^T (X X^T)^-1 t."""
+    return float(
+        np.linalg.norm(np.asarray(w, float) - min_norm_solution(X, t))
+    )
+
+
+def is_min_norm(
+    X: np.ndarray, t: np.ndarray, w: np.ndarray, atol: float = MIN_NORM_ATOL
+) -> bool:
+    """Is ``w`` the minimum-norm solution of X w = t (X full row rank)?
+    (``a2.report.rules.min_norm``)"""
+    return min_norm(distance_to_min_norm(X, t, w), atol) == "yes"
+
+
+LABELS = {
+    "gd": "gradient descent",
+    "rmsprop": "RMSProp",
+    "adagrad": "Adagrad",
+    "adam": "Adam",
+}
+
+LIMITS = VerdictTable(
+    (
+        "method",
+        "final $w_1$",
+        "final $w_2$",
+        "norm",
+        "distance from $\\operatorname{span}\\{\\mathbf{x}\\}$",
+        "distance to $\\mathbf{w}^*$",
+    ),
+    (None, 6, 6, 4, 4, 2),
+    (Verdict("minimum norm?", min_norm, (5,)),),
+)
+"""1.2: where each method stops on the hint's example, and whether that
+is the minimum-norm solution, decided from the distance shown."""
+
+
+def limit_figures(trajs: dict[str, np.ndarray]) -> list[tuple]:
+    """The figures of :data:`LIMITS`, one row per method of ``trajs``
+    (:func:`adaptive_experiment`); distances below 1e-6 from the span
+    shown as 0 (rounding)."""
+    rows = []
+    for m, traj in trajs.items():
+        w = traj[-1]
+        off = float(off_row_space(HINT_X, w)[0])
+        rows.append(
+            (
+                LABELS[m],
+                float(w[0]),
+                float(w[1]),
+                float(np.linalg.norm(w)),
+                round(off, 6),
+                distance_to_min_norm(HINT_X, HINT_T, w),
+            )
+        )
+    return rows

@@ -1,0 +1,374 @@
+"""Question 3.1: the noisy quadratic model (NQM) of Zhang et al. (2019).
+
+Scalar model: L(w) = a w^2 / 2, minibatch gradient a w + xi with
+xi ~ N(0, sigma^2 / B). SGD w <- w - eta (a w + xi) gives the recursion
+
+    E[w^2]_{k+1} = (1 - eta a)^2 E[w^2]_k + eta^2 sigma^2 / B,
+
+and the expected loss a E[w^2]_k / 2. The multi-dimensional model is a sum
+of independent scalar ones, curvature h_i and gradient-noise variance c_i.
+
+The verdict words of section 3.1 come from the rules in ``a2.report.rules``
+(``stepwise_trend``, ``growth``, ``best_tradeoff``, ``regime``,
+``remedy``), each with its threshold a constant there.
+
+Used by report/3-resources.qmd.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from a2.report import Verdict, VerdictTable, rules
+
+
+def expected_loss(
+    a: float,
+    sigma: float,
+    batch: np.ndarray,
+    eta: np.ndarray,
+    steps: int,
+    w0: float = 1.0,
+) -> np.ndarray:
+    """Derived expected loss after `steps` steps by the recursion;
+    batch and eta broadcast against each other."""
+    batch = np.asarray(batch, dtype=float)
+    eta = np.asarray(eta, dtype=float)
+    m = np.full(np.broadcast(batch, eta).shape, w0**2)
+    for _ in range(steps):
+        m = (1 - eta * a) ** 2 * m + eta**2 * sigma**2 / batch
+    return a * m / 2
+
+
+def steady_state_loss(
+    a: float, sigma: float, batch: float, eta: np.ndarray
+) -> np.ndarray:
+    """Fixed point of the recursion: a/2 * eta sigma^2 / (B a (2 - eta a))."""
+    eta = np.asarray(eta, dtype=float)
+    return eta * sigma**2 / (2 * batch * (2 - eta * a))
+
+
+def small_lr_optimum(
+    a: float, sigma: float, batch: np.ndarray, steps: int, w0: float = 1.0
+) -> np.ndarray:
+    """Derived approximation of the best eta after T steps for eta a << 1:
+    minimising e^{-2 eta a T} w0^2 + eta sigma^2 / (2 a B) gives
+    eta* = ln(4 a^2 T w0^2 B / sigma^2) / (2 a T)."""
+    batch = np.asarray(batch, dtype=float)
+    return np.log(4 * a**2 * steps * w0**2 * batch / sigma**2) / (
+        2 * a * steps
+    )
+
+
+def lr_grid(a: float, points: int) -> np.ndarray:
+    """Learning rates from 1e-3/a to 1/a (log-spaced); beyond 1/a the
+    iterate overshoots the minimum and, without noise, only loses."""
+    return np.logspace(-3, 0, points) / a
+
+
+def monte_carlo_loss(
+    a: float,
+    sigma: float,
+    batch: int,
+    etas: np.ndarray,
+    steps: int,
+    chains: int,
+    rng: np.random.Generator,
+    w0: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Independent route: simulate `chains` SGD runs per learning rate.
+
+    Each step draws B per-example noises and averages them (no use of the
+    sigma^2/B variance formula); every learning rate sees the same draws
+    (common random numbers), so curves over eta are smooth. Returns the
+    mean loss after `steps` steps and its standard error, per eta.
+    """
+    w = np.full((chains, len(etas)), w0)
+    for _ in range(steps):
+        xi = sigma * rng.standard_normal((chains, batch)).mean(axis=1)
+        w = w - etas * (a * w + xi[:, None])
+    loss = a * w**2 / 2
+    return loss.mean(axis=0), loss.std(axis=0, ddof=1) / np.sqrt(chains)
+
+
+@dataclass
+class LrVsBatch:
+    """Question 3.1.1: best learning rate after a fixed number of steps."""
+
+    batch_sizes: np.ndarray
+    etas: np.ndarray  # coarse grid shared by both routes
+    closed: np.ndarray  # derived expected loss, (batch, eta)
+    mc: np.ndarray  # Monte-Carlo mean loss, (batch, eta)
+    mc_se: np.ndarray  # its standard error
+    eta_closed: np.ndarray  # argmin of the derived loss on a fine grid
+    eta_mc: np.ndarray  # argmin of the Monte-Carlo loss on the coarse grid
+    eta_small: np.ndarray  # the small-eta formula
+
+
+def lr_vs_batch(
+    curvature: float,
+    noise_std: float,
+    batch_sizes: list[int],
+    steps: int,
+    trials: int,
+    grid_points: int,
+    seed: int,
+) -> LrVsBatch:
+    """Best eta per batch size, by the recursion and by simulation."""
+    rng = np.random.default_rng(seed)
+    bs = np.asarray(batch_sizes, dtype=float)
+    etas = lr_grid(curvature, grid_points)
+    closed = expected_loss(curvature, noise_std, bs[:, None], etas, steps)
+    fine = lr_grid(curvature, 4000)
+    fine_loss = expected_loss(curvature, noise_std, bs[:, None], fine, steps)
+    mc, se = zip(
+        *(
+            monte_carlo_loss(
+                curvature, noise_std, int(b), etas, steps, trials, rng
+            )
+            for b in bs
+        )
+    )
+    mc, se = np.array(mc), np.array(se)
+    return LrVsBatch(
+        bs,
+        etas,
+        closed,
+        mc,
+        se,
+        fine[np.argmin(fine_loss, axis=1)],
+        etas[np.argmin(mc, axis=1)],
+        small_lr_optimum(curvature, noise_std, bs, steps),
+    )
+
+
+# --- 3.1.2: steps to a target loss ----------------------------------------
+
+
+def spectrum(d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Curvatures h_i = 1/i and noise variances c_i = h_i (i = 1..d), the
+    NQM of Zhang et al. (2019) (gradient covariance equal to the Hessian)."""
+    h = 1.0 / np.arange(1, d + 1)
+    return h, h.copy()
+
+
+def steps_to_target(
+    h: np.ndarray,
+    c: np.ndarray,
+    etas: np.ndarray,
+    batch: float,
+    target: float,
+    w0_sq: float = 1.0,
+    precond: float = 0.0,
+) -> np.ndarray:
+    """Fewest SGD steps until the expected loss is <= target, per eta.
+
+    Per dimension, E[w_i^2]_k = q_i^k (m0 - s_i) + s_i with
+    q_i = (1 - eta_i h_i)^2 and s_i = eta_i^2 c_i / (B (1 - q_i)), where
+    eta_i = eta h_i^-precond (precond > 0: a diagonal preconditioner
+    H^-precond, a stand-in for a higher-order optimiser). With
+    eta_i h_i <= 1 and s_i <= m0 every term falls monotonically, so the
+    first crossing is found by bisection. inf where never reached.
+    """
+    lr = etas[:, None] * h[None, :] ** (-precond)  # (E, d)
+    q = (1 - lr * h) ** 2
+    s = lr**2 * c / (batch * (1 - q))
+    if np.any(lr * h > 1 + 1e-12) or np.any(s > w0_sq):
+        raise ValueError("learning rate outside the monotone range")
+
+    def loss(k: np.ndarray) -> np.ndarray:
+        return 0.5 * np.sum(h * (q ** k[:, None] * (w0_sq - s) + s), axis=1)
+
+    ok = 0.5 * np.sum(h * s, axis=1) < target
+    hi = np.ones(len(etas))
+    while True:
+        grow = ok & (loss(hi) > target)
+        if not grow.any():
+            break
+        hi = np.where(grow, hi * 2, hi)
+    lo = np.zeros(len(etas))
+    while np.any(hi - lo > 1):
+        mid = np.floor((lo + hi) / 2)
+        good = loss(mid) <= target
+        hi, lo = np.where(good, mid, hi), np.where(good, lo, mid)
+    return np.where(ok, hi, np.inf)
+
+
+@dataclass
+class StepsCurve:
+    """Figure 1 from the NQM: tuned steps to target against batch size."""
+
+    batch: np.ndarray
+    steps: np.ndarray  # fewest steps over the eta grid
+    eta: np.ndarray  # the eta that achieves it
+    perfect: np.ndarray  # perfect scaling from the smallest batch
+    knee: float  # point C: steps = 2 x perfect scaling
+    point_a: float  # on the slope-(-1) part
+    point_b: float  # on the plateau
+
+
+def tuned_steps(
+    h: np.ndarray,
+    c: np.ndarray,
+    batch: np.ndarray,
+    target: float,
+    grid_points: int,
+    precond: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, best eta) per batch size, eta tuned over a log grid up to
+    the largest rate that keeps every mode monotone."""
+    top = 1.0 / np.max(h ** (1 - precond))
+    etas = top * np.logspace(-4, 0, grid_points)
+    steps, best = [], []
+    for b in batch:
+        # s_i <= m0 needs eta_i^2 c_i / (B (1 - q_i)) <= 1; drop the rest.
+        lr = etas[:, None] * h ** (-precond)
+        s = lr**2 * c / (b * (1 - (1 - lr * h) ** 2))
+        use = etas[np.all(s <= 1.0, axis=1)]
+        k = steps_to_target(h, c, use, b, target, precond=precond)
+        i = int(np.argmin(k))
+        steps.append(k[i])
+        best.append(use[i])
+    return np.array(steps), np.array(best)
+
+
+def knee(batch: np.ndarray, steps: np.ndarray) -> float:
+    """Batch size where steps first reach twice the perfect-scaling line
+    S(B_1) B_1 / B (log-log interpolation between grid points)."""
+    ratio = steps * batch / (steps[0] * batch[0])
+    i = int(np.argmax(ratio >= 2))
+    if ratio[i] < 2 or i == 0:
+        raise ValueError("curve never leaves perfect scaling")
+    lb, lr_ = np.log(batch[i - 1 : i + 1]), np.log(ratio[i - 1 : i + 1])
+    return float(np.exp(np.interp(np.log(2), lr_, lb)))
+
+
+def steps_curve(
+    d: int,
+    target_loss: float,
+    grid_points: int,
+    log2_max_batch: int = 16,
+    spacing: float = 4.0,
+) -> StepsCurve:
+    """Steps to target against batch size 2^0 .. 2^log2_max_batch, with
+    A and B a factor `spacing`^2 (16) below and above the knee C."""
+    h, c = spectrum(d)
+    batch = 2.0 ** np.arange(0, log2_max_batch + 0.25, 0.5)
+    steps, eta = tuned_steps(h, c, batch, target_loss, grid_points)
+    perfect = steps[0] * batch[0] / batch
+    kc = knee(batch, steps)
+    return StepsCurve(
+        batch, steps, eta, perfect, kc, kc / spacing**2, kc * spacing**2
+    )
+
+
+def interp_steps(curve: StepsCurve, b: float) -> float:
+    """Steps at batch size b, log-log interpolation on the curve."""
+    return float(
+        np.exp(np.interp(np.log(b), np.log(curve.batch), np.log(curve.steps)))
+    )
+
+
+def remedies(
+    d: int,
+    target_loss: float,
+    grid_points: int,
+    batch: float,
+    precond: float = 0.5,
+) -> dict[str, float]:
+    """Steps at batch size `batch`, with twice the batch (more parallel
+    compute) and with a preconditioner H^-precond (higher order)."""
+    h, c = spectrum(d)
+    b = np.array([batch, 2 * batch])
+    plain, _ = tuned_steps(h, c, b, target_loss, grid_points)
+    pre, _ = tuned_steps(h, c, b[:1], target_loss, grid_points, precond)
+    return {
+        "steps": float(plain[0]),
+        "double_batch": float(plain[1]),
+        "precond": float(pre[0]),
+    }
+
+
+@dataclass
+class Point:
+    """One marked point of handout Fig. 1, computed at its own batch size
+    (one source for the text, the tables and the figure's markers)."""
+
+    name: str
+    batch: float
+    steps: float  # tuned steps to the target
+    double_batch: float  # steps with twice the batch (more parallel compute)
+    precond: float  # steps with the preconditioner H^-1/2 (higher order)
+
+    @property
+    def examples(self) -> float:
+        """Examples processed, B x steps: the compute spent."""
+        return self.batch * self.steps
+
+
+def operating_points(
+    curve: StepsCurve, d: int, target_loss: float, grid_points: int
+) -> dict[str, Point]:
+    """A, C and B of handout Fig. 1 with each remedy's steps (3.1.2)."""
+    out = {}
+    for name, b in (
+        ("A", curve.point_a),
+        ("C", curve.knee),
+        ("B", curve.point_b),
+    ):
+        r = remedies(d, target_loss, grid_points, b)
+        out[name] = Point(name, b, r["steps"], r["double_batch"], r["precond"])
+    return out
+
+
+REMEDIES = VerdictTable(
+    (
+        "point",
+        "steps",
+        "fewest steps at any $B$ (parallel compute)",
+        "steps with $H^{-1/2}$ (higher order)",
+    ),
+    (None, 0, 0, 0),
+    (
+        Verdict("regime", rules.regime, (1, 2)),
+        Verdict("remedy", rules.remedy, (2, 3)),
+    ),
+)
+"""3.1.2(b): the regime and remedy at A and B, each decided from the
+figures beside it."""
+
+
+def remedy_figures(
+    points: dict[str, Point], fewest: float
+) -> list[tuple[str, float, float, float]]:
+    """The figures of :data:`REMEDIES` at A and B: steps to the target
+    at the point's batch size, the fewest steps any batch size reaches
+    (as large a batch as helps: more parallel compute) and the steps
+    with the preconditioner H^-1/2 (a higher-order optimiser)."""
+    return [
+        (p.name, p.steps, fewest, p.precond)
+        for p in points.values()
+        if p.name != "C"
+    ]
+
+
+def fewest_steps(curve: StepsCurve) -> float:
+    """Fewest steps at any batch size on the curve (its plateau)."""
+    return float(curve.steps.min())
+
+
+def fewest_examples(curve: StepsCurve) -> float:
+    """Fewest examples processed at any batch size (perfect scaling)."""
+    return float(np.min(curve.steps * curve.batch))
+
+
+def growth_exponent(batch: np.ndarray, eta: np.ndarray, cap: float) -> float:
+    """Least-squares slope of log eta against log B over the batch sizes
+    whose tuned eta is below the cap (the part that can still grow)."""
+    batch, eta = np.asarray(batch, float), np.asarray(eta, float)
+    below = eta < cap * (1 - 1e-9)
+    if below.sum() < 2:
+        raise ValueError("fewer than two learning rates below the cap")
+    return float(np.polyfit(np.log(batch[below]), np.log(eta[below]), 1)[0])
