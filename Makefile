@@ -16,7 +16,10 @@
 #   make test       the pytest suite
 #   make lint       ruff over src, tests, bench and the sections' chunks
 #   make format     the same, rewriting what ruff would change
-#   make venv       .venv with the pinned requirements (done by the above)
+#   make venv       .venv holding exactly the lock, requirements.txt (done
+#                   by the above)
+#   make lock       requirements.txt anew: the newest versions that
+#                   pyproject.toml allows, and all they need
 #   make quarto     Quarto from ../shared/quarto into .tools/quarto (offline)
 #   make clean      removes build/ and dist/ (never .venv or .cache)
 
@@ -36,18 +39,41 @@ export $(USER_VARS)
 
 BUILD := $(PY) -m a2.pipeline --profile "$$PROFILE"
 
-.PHONY: all pdf section params check-visual test lint format venv quarto \
-        clean
+.PHONY: all pdf section params check-visual test lint format venv lock \
+        quarto clean
 all: pdf
 
 venv: $(VENV)/.a2-installed
+# The lock is whole (pip check fails otherwise), so nothing is resolved
+# here: pip first installs the lock's own pip, then every pinned package
+# without its dependencies, and removes what the lock no longer holds.
+# `norm` writes package names one way (PyYAML, pyyaml).
+norm = sed 's/==.*//' | tr 'A-Z_.' 'a-z--'
 $(VENV)/.a2-installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps "$$(grep '^pip==' requirements.txt)"
+	$(PY) -m pip install -q --no-deps -r requirements.txt
+	$(PY) -m pip freeze --all --exclude-editable | $(norm) \
+	  | grep -vxF -f <(grep '^[A-Za-z0-9]' requirements.txt | $(norm)) \
+	  | xargs -r $(PY) -m pip uninstall -q -y
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
 	$(PY) -m ipykernel install --sys-prefix --name a2 \
 	  --display-name "Python (a2)" > /dev/null
 	cp requirements.txt $@
+
+# A fresh venv takes what pyproject.toml asks for (and the dev extra),
+# the newest that fits, from the same registries; its packages are the
+# lock. Then `make venv` brings .venv to it, and `make test` checks it.
+LOCK_VENV := build/lock-venv
+lock:
+	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install -q --upgrade pip
+	$(LOCK_VENV)/bin/python -m pip install -q -e '.[dev]'
+	{ sed '/^[A-Za-z0-9]/Q' requirements.txt; \
+	  $(LOCK_VENV)/bin/python -m pip freeze --all --exclude-editable; \
+	} > requirements.txt.new
+	mv requirements.txt.new requirements.txt && rm -rf $(LOCK_VENV)
 
 pdf: $(SETUP)
 	@$(BUILD) pdf

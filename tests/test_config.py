@@ -6,6 +6,7 @@ YAML loader (a2.config.files)."""
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 import sys
 import time
@@ -289,7 +290,10 @@ def load_error(tmp_path: Path, text: str | bytes) -> str:
         ("0.5", 0.5),
         (".5", 0.5),
         ("3", 3),
-        ("1_000", 1000),
+        ("-0", 0),
+        ("0o17", 15),  # YAML 1.2's octal; YAML 1.1 reads text
+        ("0x1F", 31),
+        ("08", 8),  # not octal in either
     ],
 )
 def test_numbers_are_read_in_the_notation_people_write(text, value):
@@ -478,15 +482,112 @@ def test_an_oversized_file_is_refused(tmp_path):
 
 @pytest.mark.parametrize(
     "text",
-    [
-        "lr: " + "9" * 5000,
-        "lr: [1,\n",
-        "lr: !!python/object:os.system x\n",
-        "? [1, 2]\n: 3\n",
-    ],
+    ["lr: " + "9" * 5000, "lr: [1,\n", "? [1, 2]\n: 3\n", "a: 1\n---\nb: 2\n"],
 )
 def test_bad_yaml_is_one_line(tmp_path, text):
     assert "not valid YAML (" in load_error(tmp_path, text)
+
+
+# YAML 1.1 (PyYAML, many editors' and tools' reading) and YAML 1.2 (the
+# reading of params) differ on these plain values: each is refused, with
+# both readings and a way to write it that both read alike.
+DISAGREE = {
+    "base 60 (the issue's case)": (
+        "epochs: 1:30",
+        "1:30 is 90 in YAML 1.1 but '1:30' (text) in YAML 1.2, which "
+        "params follow; write 90 or '1:30' so that both read it alike",
+    ),
+    "a base-60 float": ("lr: 1:30.5", "1:30.5 is 90.5 in YAML 1.1"),
+    "yes": ("shuffle: yes", "yes is true in YAML 1.1 but 'yes' (text)"),
+    "No": ("shuffle: No", "No is false in YAML 1.1 but 'No' (text)"),
+    "on": ("shuffle: on", "on is true in YAML 1.1"),
+    "OFF": ("shuffle: OFF", "OFF is false in YAML 1.1"),
+    "octal": ("epochs: 012", "012 is 10 in YAML 1.1 but 12 in YAML 1.2"),
+    "negative octal": ("seed: -010", "-010 is -8 in YAML 1.1 but -10"),
+    "underscores": ("steps: 1_000", "1_000 is 1000 in YAML 1.1"),
+    "underscores in a float": ("lr: 0.000_1", "0.000_1 is 0.0001 in"),
+    "binary": ("seed: 0b101", "0b101 is 5 in YAML 1.1"),
+    "a hex with underscores": ("seed: 0x_1F", "0x_1F is 31 in YAML 1.1"),
+    "a date": (
+        "palette: 2024-01-01",
+        "2024-01-01 is a date in YAML 1.1 but '2024-01-01' (text) in YAML "
+        "1.2, which params follow; write '2024-01-01' so that both",
+    ),
+    "a time": ("palette: 2024-01-01T10:00:00Z", "2024-01-01T10:00:00Z is a"),
+    "in a list": ("seeds: [1, 0b10]", "0b10 is 2 in YAML 1.1"),
+    "a key": ("yes: 1", "yes is true in YAML 1.1"),
+}
+
+
+@pytest.mark.parametrize("case", DISAGREE)
+def test_values_yaml_1_1_reads_otherwise_are_refused(tmp_path, case):
+    text, expected = DISAGREE[case]
+    assert f": line 2: {expected}" in load_error(
+        tmp_path, f"lr: 0.1\n{text}\n"
+    )
+    scalar = expected.partition(" is ")[0]
+    with pytest.raises(ParamsError, match="value line 1: .* in YAML 1.1"):
+        parse_override(f"x={scalar}")
+
+
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("'1:30'", "1:30"),  # quoted: text in both
+        ('"yes"', "yes"),
+        ("y", "y"),  # PyYAML reads y and n as text too
+        ("07", 7),  # the same number in both
+        ("00", 0),
+        ("=", "="),
+        ("~", None),
+        ("", None),
+        ("TRUE", True),
+        ("-.Inf", -math.inf),
+    ],
+)
+def test_values_both_read_alike_are_kept(text, value):
+    got = parse_yaml(f"x: {text}")["x"]
+    assert got == value and type(got) is type(value)
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        (
+            "base: 1\n<<: {lr: 0.5}\n",
+            "line 2: merge keys (<<) are YAML 1.1 only; params are read as "
+            "YAML 1.2: write each key out",
+        ),
+        ("4-pooling:\n  <<: {lr: 0.5}\n", "line 2: merge keys (<<)"),
+        (
+            "lr: !!python/object:os.system x\n",
+            "line 1: tags (!!python/object:os.system) are not allowed in "
+            "params; write the plain value",
+        ),
+        ("seeds: !!set {1, 2}\n", "tags (!!set)"),
+        ("lr: !!float 1\n", "tags (!!float)"),
+        ("model: !!str unet\n", "tags (!!str)"),
+        ("palette: !!binary aGk=\n", "tags (!!binary)"),
+        ("lr: !custom 1\n", "tags (!custom)"),
+        ("lr: ! 1\n", "tags (!)"),
+        (
+            "%YAML 1.1\n---\nlr: 1\n",
+            "line 1: %YAML 1.1: params are read as YAML 1.2; remove the line",
+        ),
+    ],
+)
+def test_merge_keys_tags_and_yaml_1_1_are_refused(tmp_path, text, expected):
+    assert f": {expected}" in load_error(tmp_path, text)
+
+
+def test_a_yaml_1_2_directive_is_read() -> None:
+    assert parse_yaml("%YAML 1.2\n---\nlr: 1e-3\n") == {"lr": 0.001}
+
+
+def test_base_60_epochs_never_reach_a_section(yaml_file: Path) -> None:
+    """The issue's case: 'epochs: 1:30' trained 90-epoch runs."""
+    message = error("epochs: 1:30\n", path=yaml_file)
+    assert message.startswith(f"{yaml_file}: line 1: 1:30 is 90 in YAML")
 
 
 def test_scientific_notation_reaches_the_section(yaml_file: Path) -> None:
@@ -497,3 +598,96 @@ def test_scientific_notation_reaches_the_section(yaml_file: Path) -> None:
 def test_finite_values_are_kept():
     assert check("lr", 1) == 1.0
     assert math.isfinite(check("eps", 1e300))
+
+
+# --- the schemas: pydantic checks, the words come from the same bounds ------
+
+
+def test_the_valid_values_shown_are_the_values_checked():
+    """Each key's valid values are written from its type and bounds, so
+    the words and the check cannot drift apart: the ends of every range
+    shown pass, one past them fails, every choice shown passes."""
+    tried = 0
+    for s in SETS:
+        for name, info in s.__pydantic_fields__.items():
+            words = params.valid_values(info)
+            if m := re.search(r"an integer from (\d+) to (\d+)", words):
+                lo, hi = int(m[1]), int(m[2])
+                good, bad = [lo, hi], [lo - 1, hi + 1]
+            elif m := re.search(r"an integer >= (\d+)", words):
+                good, bad = [int(m[1]), 10**9], [int(m[1]) - 1]
+            elif m := re.fullmatch(r"([\w, ]+ or \w+)( \(.*\))?", words):
+                good = re.split(r", | or ", m[1])
+                good = [int(g) if g.isdigit() else g for g in good]
+                bad = ["none of these", 99]
+            else:
+                continue
+            if words.startswith("a list"):
+                good, bad = [[g] for g in good], [[b] for b in bad]
+            for value in good:
+                assert s.check(name, value) == value, (s, name, value)
+            for value in bad:
+                with pytest.raises(ParamsError, match=re.escape(words)):
+                    s.check(name, value)
+            tried += 1
+    assert tried >= 40
+
+
+@pytest.mark.parametrize(
+    "key,value",
+    [
+        ("epochs", "3"),  # text is no number
+        ("epochs", 3.0),  # a float is no integer
+        ("epochs", True),
+        ("lr", False),
+        ("lr", "0.1"),
+        ("model", 1),
+        ("seeds", "012"),
+        ("seeds", [1, "2"]),
+        ("seeds", {"a": 1}),
+        ("n_train", [5]),
+    ],
+)
+def test_a_value_of_another_type_is_refused(key, value):
+    with pytest.raises(ParamsError, match=f"^key '{key}' has value"):
+        check(key, value)
+
+
+def test_an_integer_for_a_number_becomes_a_float():
+    """1 and 1.0 are the same learning rate and the same cache key."""
+    got = params.load("4-pooling", {"lr": 1}).run("unet")
+    assert type(got.lr) is float
+    assert got == params.load("4-pooling", {"lr": 1.0}).run("unet")
+
+
+def test_a_run_config_is_a_checked_frozen_dataclass():
+    """What the library relies on: dataclass fields, replace (which
+    checks again), equality, hashing and pickling (worker processes)."""
+    import dataclasses
+    import pickle
+
+    run = RunConfig(model="unet", seed=3)
+    assert [f.name for f in dataclasses.fields(run)][:2] == ["model", "kernel"]
+    assert run == RunConfig(model="unet", seed=3)
+    assert len({run, RunConfig(model="unet", seed=3)}) == 1
+    assert pickle.loads(pickle.dumps(run)) == run
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        run.seed = 4  # type: ignore[misc]
+    with pytest.raises(ParamsError, match="^key 'epochs' has value 0;"):
+        run.replace(epochs=0)
+    with pytest.raises(ParamsError, match="valid: 3 or 5 for model"):
+        run.replace(model="pool_upsample", kernel=4)
+    with pytest.raises(
+        ParamsError, match=r"^unknown key 'epoch' \(did you mean 'epochs'"
+    ):
+        RunConfig(epoch=3)
+
+
+def test_a_key_that_is_not_text_is_unknown():
+    with pytest.raises(ParamsError, match="^p.yaml: unknown key 1; valid"):
+        params.validate("4-pooling", {1: 2}, "p.yaml")
+
+
+def test_the_first_bad_key_in_the_schemas_order_is_named():
+    with pytest.raises(ParamsError, match="^p.yaml: key 'kernel'"):
+        params.validate("4-pooling", {"lr": -1, "kernel": 7}, "p.yaml")

@@ -100,6 +100,22 @@ PARAMS_CASES = {
         "key 'batch_size' has value 1000000000; valid: an integer from 1 "
         "to 65536",
     ),
+    "base-60 epochs (YAML 1.1 reads 90)": (
+        "4-pooling",
+        "epochs: 1:30\n",
+        "line 1: 1:30 is 90 in YAML 1.1 but '1:30' (text) in YAML 1.2, "
+        "which params follow; write 90 or '1:30' so that both read it alike",
+    ),
+    "a merge key past the duplicate-key check": (
+        "4-pooling",
+        "epochs: 2\n<<: {epochs: 3}\n",
+        "line 2: merge keys (<<) are YAML 1.1 only",
+    ),
+    "a tag that would build an object": (
+        "4-pooling",
+        "lr: !!python/object/apply:os.system [echo]\n",
+        "line 1: tags (!!python/object/apply:os.system) are not allowed",
+    ),
     "a list instead of a mapping": (
         "1-optimization",
         "- steps\n- 2\n",
@@ -128,11 +144,9 @@ def test_even_kernel_is_fine_where_only_transposed_networks_train() -> None:
     """The kernel check knows which networks a section trains: kernel 4
     keeps Figure 4b's shapes, so a section that trains only
     conv_transpose accepts it; one that also trains pool_upsample not."""
-    from dataclasses import dataclass
-
     from a2.config import params
 
-    @dataclass(frozen=True)
+    @params.parameter_set
     class OnlyTransposed(params.Pooling):
         stem = "x"
         trains = ("conv_transpose",)

@@ -1,12 +1,29 @@
 """Params files read safely: the one place where YAML meets the library.
 
-Params files and ``--set`` values are read by a YAML loader made for them:
-numbers in the notation people write (``1e-3``, ``5E2``: YAML 1.1 reads
-them as strings), no anchors or aliases (a few lines of them expand to
-billions of values), no duplicate keys, bounded size and nesting. What
-the keys mean and accept is ``a2.config.params``'s concern; every problem,
-here or there, is a :class:`ParamsError` whose one-line message names
-the file (the CLI and the build print it without a traceback).
+Params files and ``--set`` values are read as YAML 1.2 (its core schema),
+by PyYAML's safe loader with the rules below. PyYAML follows YAML 1.1,
+where ``1:30`` is 90 (base 60), ``yes`` and ``on`` are true, ``012`` is 10
+(octal), ``1_000`` is 1000 and ``2024-01-01`` a date; YAML 1.2 reads each
+as text or as decimal 12. A file that the two read differently could
+train other runs than its author meant, or than another tool would
+read, so such a plain value is refused, in one line that gives both
+readings and how to write the value so that they agree. Where YAML 1.1
+reads text and 1.2 a number (``1e-3``, ``0o17``), the number is meant.
+
+Also refused: merge keys (``<<``, YAML 1.1 only), anchors and aliases (a
+few lines of them expand to billions of values), tags (``!!python/...``,
+``!!set``: a params file holds plain values), a ``%YAML`` directive
+other than 1.2, duplicate keys, and more than 64 KiB or 8 levels of
+nesting.
+
+ruamel.yaml, which reads YAML 1.2, was tried instead (0.19, safe and
+pure): it still merges ``<<``, expands aliases, makes ``2024-01-01`` a
+date and ``1_000`` 1000, so it would need the same rules, and PyYAML is
+installed anyway (papermill reads YAML with it).
+
+What the keys mean and accept is ``a2.config.params``'s concern; every
+problem, here or there, is a :class:`ParamsError` whose one-line message
+names the file (the CLI and the build print it without a traceback).
 """
 
 from __future__ import annotations
@@ -52,27 +69,63 @@ def suggest(key: str, choices: list[str] | tuple[str, ...]) -> str:
 
 MAX_PARAMS_BYTES = 1 << 16  # a params file is a few lines; 64 KiB is plenty
 MAX_DEPTH = 8  # nesting of lists and mappings; params need 2
-_FLOAT_TAG = "tag:yaml.org,2002:float"
-# YAML 1.1's floats plus YAML 1.2's: an exponent without a dot or sign
-# (1e-3, 5E2, 1.0e3). A plain integer stays an integer.
-_FLOAT = re.compile(
-    r"""^(?:
-     [-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-    |[-+]?\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
-    |[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+
-    |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
-    |[-+]?\.(?:inf|Inf|INF)
-    |\.(?:nan|NaN|NAN))$""",
-    re.X,
-)
+_CORE = "tag:yaml.org,2002:"
+# The YAML 1.2 core schema (spec 1.2.2, section 10.3.2), in its order: a
+# plain scalar that none of these matches is text. int comes before float
+# so that 12 stays an integer.
+_YAML12 = [
+    ("null", r"~|null|Null|NULL|", [*"~nN", ""]),
+    ("bool", r"true|True|TRUE|false|False|FALSE", "tTfF"),
+    ("int", r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
+    (
+        "float",
+        r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)",
+        "-+0123456789.",
+    ),
+]
+# PyYAML as it stands: YAML 1.1, the reading other tools may give a file.
+_YAML11 = yaml.SafeLoader("")
 
 
 class _Refused(yaml.YAMLError):
     """YAML that a params file may not use; the message says what."""
 
 
+def _written(value: Any) -> str | None:
+    """``value`` as a params file writes it so that YAML 1.1 and 1.2
+    read it alike; None for a date (no parameter is one)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return None
+
+
+def _read_by_yaml11(text: str) -> Any:
+    """How PyYAML's YAML 1.1 rules read the plain scalar ``text``."""
+    tag = _YAML11.resolve(yaml.ScalarNode, text, (True, False))
+    construct = _YAML11.yaml_constructors.get(tag)  # none for << and =
+    try:
+        return construct(_YAML11, yaml.ScalarNode(tag, text))
+    except Exception:  # no constructor; a 5000-digit int
+        return text
+
+
 class _ParamsLoader(yaml.SafeLoader):
     """PyYAML's safe loader with the changes the module docstring lists."""
+
+    def compose_document(self) -> Any:
+        event = self.peek_event()
+        if getattr(event, "version", None) not in (None, (1, 2)):
+            major, minor = event.version
+            raise _Refused(
+                f"line {event.start_mark.line + 1}: %YAML {major}.{minor}:"
+                f" params are read as YAML 1.2; remove the line"
+            )
+        return super().compose_document()
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         event = self.peek_event()
@@ -83,6 +136,12 @@ class _ParamsLoader(yaml.SafeLoader):
             raise _Refused(
                 f"line {line}: anchors and aliases (&name, "
                 f"*name) are not allowed in params"
+            )
+        tag = getattr(event, "tag", None)
+        if tag is not None:
+            raise _Refused(
+                f"line {line}: tags ({tag.replace(_CORE, '!!')[:60]}) are "
+                f"not allowed in params; write the plain value"
             )
         depth = getattr(self, "_depth", 0)
         if depth > MAX_DEPTH:
@@ -95,11 +154,40 @@ class _ParamsLoader(yaml.SafeLoader):
         finally:
             self._depth = depth
 
+    def compose_scalar_node(self, anchor: Any) -> Any:
+        node = super().compose_scalar_node(anchor)
+        if node.style is not None:  # quoted or a block: text in both
+            return node
+        line, text = node.start_mark.line + 1, node.value
+        if text == "<<":
+            raise _Refused(
+                f"line {line}: merge keys (<<) are YAML 1.1 only; params "
+                f"are read as YAML 1.2: write each key out"
+            )
+        old = _read_by_yaml11(text)
+        new = self.construct_object(node)
+        # Where YAML 1.1 reads text (1e-3, 0o17), 1.2's number is meant.
+        if isinstance(old, str) or (type(old), repr(old)) == (
+            type(new),
+            repr(new),
+        ):
+            return node
+        forms = [f for f in (_written(old), _written(new)) if f]
+        was = _written(old) or f"a {type(old).__name__}"
+        now = _written(new) + (" (text)" if isinstance(new, str) else "")
+        raise _Refused(
+            f"line {line}: {text[:40]} is {was} in YAML 1.1 but {now} in "
+            f"YAML 1.2, which params follow; write {' or '.join(forms)} "
+            f"so that both read it alike"
+        )
+
+    def construct_yaml_int(self, node: Any) -> int:
+        text = node.value
+        return int(text, 0) if text[:2] in ("0o", "0x") else int(text)
+
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         seen: set = set()
         for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
             key = self.construct_object(key_node, deep=True)
             try:
                 if key in seen:
@@ -113,11 +201,12 @@ class _ParamsLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
-_ParamsLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != _FLOAT_TAG]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_ParamsLoader.add_implicit_resolver(_FLOAT_TAG, _FLOAT, list("-+0123456789."))
+_ParamsLoader.yaml_implicit_resolvers = {}
+for _name, _pattern, _first in _YAML12:
+    _ParamsLoader.add_implicit_resolver(
+        _CORE + _name, re.compile(f"^(?:{_pattern})$"), list(_first)
+    )
+_ParamsLoader.add_constructor(_CORE + "int", _ParamsLoader.construct_yaml_int)
 
 
 def _one_line(err: BaseException) -> str:

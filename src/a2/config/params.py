@@ -1,146 +1,221 @@
 """Every parameter, stated once: its name, default, meaning and valid
 values (``make params S=4`` lists them).
 
-A set of parameters is a frozen dataclass whose fields are declared with
-:func:`key`. A field's type is what a params file must give for it, and
-building the dataclass checks every value, so a bad one fails here, in
-one line, not hours into a run. Each section's parameters are one such
-class (:data:`SCHEMAS`). Sections 4 and 5 and every training run
-(:class:`RunConfig`) share :class:`Training`, the handout's training
-settings, so those keys and their defaults are written once.
+A set of parameters is a frozen dataclass that pydantic checks
+(:func:`parameter_set`). A field's type says what a params file must give
+(``int``, ``float``, a ``Literal`` of choices, a list as ``tuple[...]``,
+``X | None``), its :func:`key` gives the default, the meaning and the
+bounds (pydantic's ``ge``, ``le``, ``gt``, ``lt``, list lengths), so
+building the dataclass checks every value: a bad one fails here, in one
+line, not hours into a run. The valid values that messages and
+``describe`` show are written from those same types and bounds
+(:func:`valid_values`): a bound is stated once. Each section's parameters
+are one such class (:data:`SCHEMAS`). Sections 4 and 5 and every training
+run (:class:`RunConfig`) share :class:`Training`, the handout's training
+settings, so those keys and their defaults are written once. They stay
+dataclasses (``dataclasses.fields``, ``replace``, hashing), which is how
+the rest of the library uses them.
 
 The build checks a section's params file with :func:`validate` before
 anything runs; the section's second chunk calls :func:`load`, which lays
 the same overrides over the defaults and shows them. Every problem is an
-:class:`a2.config.files.ParamsError` naming the file (or ``--set``), the key
-and the valid values.
+:class:`a2.config.files.ParamsError` naming the file (or ``--set``), the
+key and the valid values.
 """
 
 from __future__ import annotations
 
 import functools
-import math
+import re
 import typing
-from collections.abc import Callable
-from dataclasses import Field, asdict, dataclass, field, fields, replace
+from dataclasses import asdict, fields, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
+
+import annotated_types as at
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
+from pydantic.dataclasses import dataclass
+from pydantic.fields import FieldInfo
 
 from a2.config.files import ParamsError, mapping, shown, suggest
 
-# --- what a key accepts --------------------------------------------------
+# --- how a parameter is declared -----------------------------------------
+
+# A value keeps the type a params file wrote: the text "3" is no integer,
+# nor is 3.0, a YAML true is no number; an int is taken for a float (and
+# becomes one); .inf, .nan and 1e999 are no number at all.
+RULES = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 
 
-@dataclass(frozen=True)
-class Valid:
-    """What a key accepts: ``text`` for messages, ``ok`` the test that
-    follows the type check."""
-
-    text: str
-    ok: Callable[[Any], bool] = lambda v: True
-
-
-def key(default: Any, help: str, valid: Valid, null: str | None = None) -> Any:
+def key(
+    default: Any,
+    help: str,
+    *,
+    null: str | None = None,
+    note: str = "",
+    **bounds: Any,
+) -> Any:
     """A parameter: its default, what it means (``describe`` shows it),
-    what it accepts, and for a key that may be null, what null means in
-    words (the parameters line shows "all", not "null")."""
-    meta = {"help": help, "valid": valid, "null": null}
-    return field(default=default, metadata=meta)
+    its ``bounds`` (pydantic's ``ge``, ``le``, ``gt``, ``lt``,
+    ``min_length``, ``max_length``), a ``note`` added to its valid
+    values, and for a key that may be null, what null means in words
+    (the parameters line shows "all", not "null")."""
+    extra = {"null": null, "note": note}
+    return Field(default, description=help, json_schema_extra=extra, **bounds)
 
 
-def ints(lo: int, hi: int, note: str = "") -> Valid:
-    """An integer in [lo, hi]: the bound keeps a typo from asking for a
-    huge allocation or a week of simulation."""
-    return Valid(
-        f"an integer from {lo} to {hi}{note}", lambda v: lo <= v <= hi
-    )
+def _distinct(values: tuple) -> tuple:
+    if len(set(values)) != len(values):
+        raise ValueError("a value repeats")
+    return values
 
 
-def int_or_null(hi: int, null: str) -> Valid:
-    return Valid(
-        f"{null} or an integer from 1 to {hi}",
-        lambda v: v is None or 1 <= v <= hi,
-    )
+def _increasing(values: tuple) -> tuple:
+    if any(a >= b for a, b in zip(values, values[1:])):
+        raise ValueError("not increasing")
+    return values
 
 
-def int_list(
-    lo: int, hi: int, note: str = "", increasing: bool = False
-) -> Valid:
-    """1 to 32 integers in [lo, hi], no two equal (a repeat would be
-    compared with itself); ``increasing`` where the text reads the list
-    from smallest to largest."""
-    order = "each larger than the last" if increasing else "no two equal"
-
-    def ok(v: tuple[int, ...]) -> bool:
-        ordered = (
-            all(a < b for a, b in zip(v, v[1:]))
-            if increasing
-            else len(set(v)) == len(v)
-        )
-        return 0 < len(v) <= 32 and all(lo <= x <= hi for x in v) and ordered
-
-    return Valid(
-        f"a list of 1 to 32 integers from {lo} to {hi}{note}, {order}", ok
-    )
-
-
-def one_of(*choices: str) -> Valid:
-    return Valid("one of " + ", ".join(choices), lambda v: v in choices)
-
-
-POSITIVE = Valid("a number > 0", lambda v: v > 0)
-NONNEGATIVE = Valid("a number >= 0", lambda v: v >= 0)
-DECAY = Valid("a number in [0, 1)", lambda v: 0 <= v < 1)
-# Epochs are time, not memory: each one is saved as it finishes.
-AT_LEAST_ONE = Valid("an integer >= 1", lambda v: v >= 1)
-SEED_NOTE = " (2**32 - 1)"  # numpy's and torch's seeds are 32-bit unsigned
-SEED = ints(0, 2**32 - 1, SEED_NOTE)
+# A repeated seed would be compared with itself; batch sizes are read
+# from the smallest to the largest.
+DISTINCT = AfterValidator(_distinct)
+INCREASING = AfterValidator(_increasing)
+LIST = dict(min_length=1, max_length=32, strict=False)  # a YAML list
+# numpy's and torch's seeds are 32-bit unsigned
+Seed = Annotated[int, at.Ge(0), at.Le(2**32 - 1)]
+BatchSize = Annotated[int, at.Ge(1), at.Le(65536)]  # a bound on memory
 MODELS = ("pool_upsample", "conv_transpose", "unet")
 DEVICES = ("auto", "cpu", "cuda")
 KERNELS = (3, 4, 5)
 
 
-def _type_ok(tp: Any, v: Any) -> bool:
-    """Is ``v`` of the field type ``tp`` (int, float, str, X | None or
-    tuple[X, ...], which a YAML list fills)?"""
-    args = typing.get_args(tp)
-    if typing.get_origin(tp) is tuple:
-        return isinstance(v, (list, tuple)) and all(
-            _type_ok(args[0], x) for x in v
+def parameter_set(cls: type) -> type:
+    """``cls`` as a frozen dataclass that pydantic checks whenever one
+    is built (``replace`` too); a failure is a one-line ParamsError."""
+    cls = dataclass(frozen=True, config=RULES)(cls)
+    init = cls.__init__
+
+    @functools.wraps(init)
+    def checked_init(self: Params, *args: Any, **given: Any) -> None:
+        try:
+            init(self, *args, **given)
+        except ValidationError as err:
+            raise ParamsError(
+                _message(type(self), err.errors()[0], given)
+            ) from None
+
+    cls.__init__ = checked_init
+    return cls
+
+
+# --- what a key accepts, in words ------------------------------------------
+
+
+def _number(value: float) -> str:
+    """A bound as a person writes it: 1024, 0.5, 1e12, 2**32 - 1."""
+    if value == 2**32 - 1:
+        return f"{value} (2**32 - 1)"
+    if isinstance(value, int):
+        return str(value)
+    return re.sub(r"e\+?(-?)0*(\d)", r"e\1\2", f"{value:g}")
+
+
+def _either(choices: list[str]) -> str:
+    return ", ".join(choices[:-1]) + " or " * (len(choices) > 1) + choices[-1]
+
+
+def _bounds(metadata: list) -> str:
+    """'from 1 to 1024', '>= 1', 'in [0, 1)' for the bounds in
+    ``metadata`` (annotated-types' Ge, Gt, Le, Lt, as pydantic keeps
+    them)."""
+    sign = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+    b = {k: getattr(m, k) for m in metadata for k in sign if hasattr(m, k)}
+    if "ge" in b and "le" in b:
+        return f"from {_number(b['ge'])} to {_number(b['le'])}"
+    if len(b) == 2:  # an open end: interval notation
+        lo = f"[{_number(b['ge'])}" if "ge" in b else f"({_number(b['gt'])}"
+        hi = f"{_number(b['le'])}]" if "le" in b else f"{_number(b['lt'])})"
+        return f"in {lo}, {hi}"
+    return " ".join(f"{sign[k]} {_number(v)}" for k, v in b.items())
+
+
+def _accepts(tp: Any, metadata: list, null: str | None, many: bool) -> str:
+    """What a value of type ``tp`` with ``metadata`` may be, in words
+    (``many``: as the items of a list)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is Annotated:
+        return _accepts(args[0], [*args[1:], *metadata], null, many)
+    if origin is Literal:
+        return _either([str(a) for a in args])
+    if type(None) in args:  # X | None
+        (kind,) = [a for a in args if a is not type(None)]
+        said = f"null ({null})" if null else "null"
+        return f"{said} or {_accepts(kind, metadata, None, many)}"
+    if origin is tuple:
+        found = {type(m).__name__: m for m in metadata}
+        rules = [
+            text
+            for rule, text in (
+                (DISTINCT, "no two equal"),
+                (INCREASING, "each larger than the last"),
+            )
+            if rule in metadata
+        ]
+        return (
+            f"a list of {found['MinLen'].min_length} to "
+            f"{found['MaxLen'].max_length} "
+            f"{_accepts(args[0], [], None, True)}"
+            + "".join(f", {r}" for r in rules)
         )
-    if args:  # X | None
-        return any(_type_ok(a, v) for a in args)
-    if tp is type(None):
-        return v is None
-    if isinstance(v, bool):  # a YAML true is never a number here
-        return tp is bool
-    return isinstance(v, (int, float) if tp is float else tp)
+    kind = {int: ("an integer", "integers"), float: ("a number", "numbers")}
+    if tp in kind:
+        words, limits = kind[tp][many], _bounds(metadata)
+        return f"{words} {limits}" if limits else words
+    return "text"
 
 
-def _checked(name: str, tp: Any, valid: Valid, value: Any) -> Any:
-    """``value`` of key ``name`` if it has type ``tp``, is finite and is
-    ``valid``; a float given as an int becomes a float, a list a tuple."""
+def valid_values(info: FieldInfo) -> str:
+    """The values a key accepts, in words, from its type and bounds."""
+    extra = info.json_schema_extra or {}
+    text = _accepts(info.annotation, info.metadata, extra["null"], False)
+    return f"{text} ({extra['note']})" if extra["note"] else text
 
-    given = value  # a message shows what the file holds
 
-    def refuse(why: str = "") -> None:
-        raise ParamsError(
-            f"key '{name}' has value {shown(given)}{why}; valid: {valid.text}"
-        )
+def _refused(cls: type[Params], name: str, given: Any, why: str) -> str:
+    info = cls.__pydantic_fields__[name]
+    return (
+        f"key '{name}' has value {shown(given)}{why}; "
+        f"valid: {valid_values(info)}"
+    )
 
-    if not _type_ok(tp, value):
-        refuse()
-    scalar = typing.get_origin(tp) is not tuple
-    if scalar and float in (tp, *typing.get_args(tp)) and value is not None:
-        try:  # an int too large for a float is infinite as one
-            value = float(value)
-        except OverflowError:
-            refuse(", not a finite number")
-        if not math.isfinite(value):
-            refuse(", not a finite number")
-    if not valid.ok(value):
-        refuse()
-    return tuple(value) if isinstance(value, list) else value
+
+def _unknown(cls: type[Params], name: Any) -> str:
+    names = cls.names()
+    return (
+        f"unknown key {shown(name)}{suggest(str(name), names)}; valid keys "
+        f"for {cls.stem or cls.__name__}: {', '.join(names) or '(none)'}"
+    )
+
+
+def _message(cls: type[Params], error: dict, given: dict) -> str:
+    """One of pydantic's errors as one line: the key, the value as
+    ``given`` and the valid values."""
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, ParamsError):  # a rule between keys
+        return str(cause)
+    name, kind, value = error["loc"][0], error["type"], error["input"]
+    if kind == "unexpected_keyword_argument":
+        return _unknown(cls, name)
+    # pydantic refuses an int too large for a float as "not a number"
+    huge = kind == "float_type" and type(value) is int
+    why = ", not a finite number" if kind == "finite_number" or huge else ""
+    return _refused(cls, name, given.get(name, value), why)
 
 
 def _plain(value: Any) -> Any:
@@ -149,28 +224,28 @@ def _plain(value: Any) -> Any:
 
 
 @functools.cache
-def _fields(cls: type) -> tuple[tuple[Field, Any], ...]:
-    hints = typing.get_type_hints(cls)
-    return tuple((f, hints[f.name]) for f in fields(cls))
+def _one_key(cls: type[Params], name: str) -> TypeAdapter:
+    """A validator of key ``name`` alone (``--set``), with its bounds."""
+    info = cls.__pydantic_fields__[name]
+    tp = info.annotation
+    if info.metadata:
+        tp = Annotated[(tp, *info.metadata)]
+    return TypeAdapter(tp, config=RULES)
 
 
 # --- sets of parameters ----------------------------------------------------
 
 
-@dataclass(frozen=True)
 class Params:
-    """A set of parameters (subclasses declare them with :func:`key`).
-    Building one checks every value; shown in a notebook, it prints one
+    """A set of parameters (subclasses, made with :func:`parameter_set`,
+    declare them with :func:`key`). Shown in a notebook, it prints one
     line, marking the values that differ from the defaults."""
 
     stem: ClassVar[str] = ""  # the section whose parameters these are
     trains: ClassVar[tuple[str, ...]] = ()  # networks that section trains
+    __pydantic_fields__: ClassVar[dict[str, FieldInfo]]
 
     def __post_init__(self) -> None:
-        for f, tp in _fields(type(self)):
-            value = getattr(self, f.name)
-            value = _checked(f.name, tp, f.metadata["valid"], value)
-            object.__setattr__(self, f.name, value)
         self._check_together()
 
     def _check_together(self) -> None:
@@ -178,31 +253,26 @@ class Params:
 
     @classmethod
     def names(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
+        return list(cls.__pydantic_fields__)
 
     @classmethod
     def check(cls, name: str, value: Any, where: str = "") -> Any:
         """One value of key ``name``, checked alone (``--set``)."""
-        f, tp = next((f, tp) for f, tp in _fields(cls) if f.name == name)
         try:
-            return _plain(_checked(name, tp, f.metadata["valid"], value))
-        except ParamsError as err:
-            raise ParamsError(
-                f"{where}: {err}" if where else str(err)
-            ) from None
+            return _plain(_one_key(cls, name).validate_python(value))
+        except ValidationError as err:
+            error = {**err.errors()[0], "loc": (name,)}
+            text = _message(cls, error, {name: value})
+        raise ParamsError(f"{where}: {text}" if where else text)
 
     @classmethod
     def validate(cls, raw: Any, where: str) -> dict[str, Any]:
         """The overrides in ``raw`` (a params file's mapping), checked
         over the defaults; an unknown key gets a suggestion."""
-        raw, names = mapping(raw, where), cls.names()
-        for k in raw:
-            if k not in names:
-                raise ParamsError(
-                    f"{where}: unknown key {shown(k)}"
-                    f"{suggest(str(k), names)}; valid keys for "
-                    f"{cls.stem}: {', '.join(names) or '(none)'}"
-                )
+        raw = mapping(raw, where)
+        for name in raw:
+            if name not in cls.names():  # a key that is no text too
+                raise ParamsError(f"{where}: {_unknown(cls, name)}")
         try:
             checked = cls(**raw)
         except ParamsError as err:
@@ -215,12 +285,14 @@ class Params:
         import yaml
 
         lines = [f"{cls.stem}:"]
-        for f in fields(cls):
-            value = yaml.safe_dump(_plain(f.default), default_flow_style=True)
+        for name, info in cls.__pydantic_fields__.items():
+            value = yaml.safe_dump(
+                _plain(info.default), default_flow_style=True
+            )
             value = value.removesuffix("\n...\n").strip()
             lines.append(
-                f"  {f.name}: {value}  # {f.metadata['help']}; "
-                f"{f.metadata['valid'].text}"
+                f"  {name}: {value}  # {info.description}; "
+                f"{valid_values(info)}"
             )
         return "\n".join(lines)
 
@@ -236,7 +308,9 @@ class Params:
 
     def changed(self) -> list[str]:
         return [
-            f.name for f in fields(self) if getattr(self, f.name) != f.default
+            name
+            for name, info in self.__pydantic_fields__.items()
+            if getattr(self, name) != info.default
         ]
 
     def _repr_markdown_(self) -> str:
@@ -246,15 +320,16 @@ class Params:
 
         changed, nbsp = set(self.changed()), "\u00a0"  # a pair never breaks
 
-        def shown(f: Field, v: Any) -> str:
-            if v is None and f.metadata["null"]:
-                return f.metadata["null"]
+        def shown(name: str, v: Any) -> str:
+            null = self.__pydantic_fields__[name].json_schema_extra["null"]
+            if v is None and null:
+                return null
             return code(v) if isinstance(v, str) else fmt(v)
 
         items = [
-            f"`{f.name}`{nbsp}={nbsp}{shown(f, getattr(self, f.name))}"
-            + ("\\*" if f.name in changed else "")
-            for f in fields(self)
+            f"`{name}`{nbsp}={nbsp}{shown(name, getattr(self, name))}"
+            + ("\\*" if name in changed else "")
+            for name in self.names()
         ]
         if not items:
             return ""
@@ -286,24 +361,21 @@ def _check_kernel(
         )
 
 
-@dataclass(frozen=True)
+@parameter_set
 class Training(Params):
     """The handout's training settings (the course's helper code)."""
 
-    kernel: int = key(
-        3,
-        "convolution kernel size k",
-        Valid(
-            "3, 4 or 5 (odd only for pool_upsample)", lambda v: v in KERNELS
-        ),
+    kernel: Literal[KERNELS] = key(
+        3, "convolution kernel size k", note="odd only for pool_upsample"
     )
     num_filters: int = key(
-        32, "NF, the filters of the first convolution", ints(1, 1024)
+        32, "NF, the filters of the first convolution", ge=1, le=1024
     )
-    lr: float = key(0.001, "Adam learning rate", POSITIVE)
-    batch_size: int = key(100, "mini-batch size", ints(1, 65536))
-    epochs: int = key(25, "training epochs", AT_LEAST_ONE)
-    seed: int = key(0, "seed of the weights and of the data order", SEED)
+    lr: float = key(0.001, "Adam learning rate", gt=0)
+    batch_size: BatchSize = key(100, "mini-batch size")
+    # Epochs are time, not memory: each one is saved as it finishes.
+    epochs: int = key(25, "training epochs", ge=1)
+    seed: Seed = key(0, "seed of the weights and of the data order")
 
     def _check_together(self) -> None:
         if self.trains:
@@ -320,39 +392,35 @@ class Training(Params):
         return RunConfig(model=model, **values)
 
 
-@dataclass(frozen=True)
+@parameter_set
 class Network(Params):
-    model: str = key(
-        "pool_upsample", "the network of handout Fig. 4", one_of(*MODELS)
+    model: Literal[MODELS] = key(
+        "pool_upsample", "the network of handout Fig. 4"
     )
 
 
 # A dataclass lists its bases' fields in reverse order of inheritance:
 # here the model first, then the training settings, then the rest.
-@dataclass(frozen=True)
+@parameter_set
 class RunConfig(Training, Network):
     """Everything that defines a training run; the defaults are the
     handout's. ``device`` does not change the result on purpose (see
     ``a2.colour.cache``): 'auto' picks CUDA when present, else the CPU."""
 
     num_colours: int = key(
-        24, "NC, the palette's colours (the course's 24)", ints(2, 256)
+        24, "NC, the palette's colours (the course's 24)", ge=2, le=256
     )
-    dilation: int = key(
+    dilation: Literal[1] = key(
         1,
         "dilation of the transposed convolutions",
-        Valid("1 (the handout's transposed convolutions)", lambda v: v == 1),
+        note="the handout's transposed convolutions",
     )
-    shuffle: str = key(
+    shuffle: Literal["once", "epoch"] = key(
         "once",
         "training order: drawn once (the course's helper) or every epoch",
-        Valid(
-            "'epoch' (reshuffle every epoch) or 'once'",
-            lambda v: v in ("epoch", "once"),
-        ),
     )
-    device: str = key(
-        "auto", "where to train ('auto': CUDA when present)", one_of(*DEVICES)
+    device: Literal[DEVICES] = key(
+        "auto", "where to train ('auto': CUDA when present)"
     )
 
     def _check_together(self) -> None:
@@ -367,38 +435,32 @@ class RunConfig(Training, Network):
         return asdict(self)
 
 
-@dataclass(frozen=True)
+@parameter_set
 class Images(Params):
     """Which images of the class a colourisation run sees."""
 
     n_train: int | None = key(
         None,
         "training images (null: all 5,000 of the class)",
-        int_or_null(10**6, "null (all)"),
         null="all",
+        ge=1,
+        le=10**6,
     )
     n_valid: int | None = key(
-        None,
-        "validation images (null: all 1,000)",
-        int_or_null(10**6, "null (all)"),
-        null="all",
+        None, "validation images (null: all 1,000)", null="all", ge=1, le=10**6
     )
 
 
-@dataclass(frozen=True)
+@parameter_set
 class TrainCommand(Images, RunConfig):
     """``python -m a2 train``: one run, and the data it trains on."""
 
-    label: int = key(
-        7,
-        "the CIFAR-10 class (7: horse)",
-        Valid("a CIFAR-10 class label, 0..9", lambda v: 0 <= v <= 9),
-    )
+    label: int = key(7, "the CIFAR-10 class (7: horse)", ge=0, le=9)
     palette: str | None = key(
         None,
         "a palette file (null: k-means of the class's pixels)",
-        Valid("null (k-means) or a path to a palette file"),
         null="k-means",
+        note="a path to a palette file",
     )
 
     def run_config(self) -> RunConfig:
@@ -408,134 +470,123 @@ class TrainCommand(Images, RunConfig):
 
 # --- the sections' parameters ------------------------------------------
 
+POSITIVE = dict(gt=0)
+SIZE = dict(ge=1, le=10_000)  # a bound on memory and time
+STEPS = dict(ge=1, le=100_000)
 
-@dataclass(frozen=True)
+
+@parameter_set
 class Optimization(Params):
     stem = "1-optimization"
-    n: int = key(20, "examples", ints(1, 10_000))
-    d: int = key(50, "features (d > n: over-parameterised)", ints(1, 10_000))
-    instances: int = key(5, "random problems for 1.1.1", ints(1, 1000))
-    batch_size: int = key(5, "mini-batch size b of SGD (< n)", ints(1, 10_000))
+    n: int = key(20, "examples", **SIZE)
+    d: int = key(50, "features (d > n: over-parameterised)", **SIZE)
+    instances: int = key(5, "random problems for 1.1.1", ge=1, le=1000)
+    batch_size: int = key(5, "mini-batch size b of SGD (< n)", **SIZE)
     eta: float = key(
-        1.0, "SGD learning rate (rows of X have norm about 1)", POSITIVE
+        1.0, "SGD learning rate (rows of X have norm about 1)", **POSITIVE
     )
-    steps: int = key(3000, "SGD steps", ints(1, 100_000))
+    steps: int = key(3000, "SGD steps", **STEPS)
     adaptive_lr: float = key(
         0.05,
         "learning rate of GD, RMSProp, Adagrad and Adam in 1.2",
-        POSITIVE,
+        **POSITIVE,
     )
-    adaptive_steps: int = key(
-        2000, "steps of each method in 1.2", ints(1, 100_000)
-    )
-    beta: float = key(0.9, "RMSProp decay, handout eq. (4)", DECAY)
-    eps: float = key(1e-8, "epsilon of RMSProp, Adagrad and Adam", POSITIVE)
-    seed: int = key(0, "seed of the random problems", SEED)
+    adaptive_steps: int = key(2000, "steps of each method in 1.2", **STEPS)
+    beta: float = key(0.9, "RMSProp decay, handout eq. (4)", ge=0, lt=1)
+    eps: float = key(1e-8, "epsilon of RMSProp, Adagrad and Adam", **POSITIVE)
+    seed: Seed = key(0, "seed of the random problems")
 
 
-@dataclass(frozen=True)
+@parameter_set
 class Hyperparameters(Params):
     stem = "2-hyperparameters"
-    n: int = key(30, "examples", ints(1, 10_000))
-    d: int = key(10, "features", ints(1, 10_000))
-    trials: int = key(5, "random problems for 2.1", ints(1, 1000))
+    n: int = key(30, "examples", **SIZE)
+    d: int = key(10, "features", **SIZE)
+    trials: int = key(5, "random problems for 2.1", ge=1, le=1000)
     grid_points: int = key(
-        20001, "grid search over eta in 2.1", ints(2, 10**6)
+        20001, "grid search over eta in 2.1", ge=2, le=10**6
     )
-    eta: float = key(0.02, "gradient-descent learning rate in 2.2", POSITIVE)
+    eta: float = key(0.02, "gradient-descent learning rate in 2.2", **POSITIVE)
     adaptive_lr: float = key(
-        0.01, "RMSProp and Adam learning rate in 2.2.3", POSITIVE
+        0.01, "RMSProp and Adam learning rate in 2.2.3", **POSITIVE
     )
-    weight_decay: float = key(0.01, "lambda of handout eq. (5)", NONNEGATIVE)
-    steps: int = key(2000, "steps in 2.2.3", ints(1, 100_000))
-    beta: float = key(0.9, "RMSProp decay", DECAY)
-    eps: float = key(1e-8, "epsilon of RMSProp and Adam", POSITIVE)
-    seed: int = key(0, "seed of the random problems", SEED)
+    weight_decay: float = key(0.01, "lambda of handout eq. (5)", ge=0)
+    steps: int = key(2000, "steps in 2.2.3", **STEPS)
+    beta: float = key(0.9, "RMSProp decay", ge=0, lt=1)
+    eps: float = key(1e-8, "epsilon of RMSProp and Adam", **POSITIVE)
+    seed: Seed = key(0, "seed of the random problems")
 
 
-@dataclass(frozen=True)
+@parameter_set
 class Resources(Params):
     stem = "3-resources"
     curvature: float = key(
-        1.0, "a in the scalar NQM, L(w) = a w^2 / 2", POSITIVE
+        1.0, "a in the scalar NQM, L(w) = a w^2 / 2", **POSITIVE
     )
-    noise_std: float = key(
-        1.0, "sigma, per-example gradient noise", NONNEGATIVE
-    )
-    steps: int = key(100, "SGD steps in 3.1.1", ints(1, 100_000))
-    batch_sizes: tuple[int, ...] = key(
-        (1, 4, 16, 64, 256),
-        "simulated batch sizes in 3.1.1",
-        int_list(1, 65536, increasing=True),
+    noise_std: float = key(1.0, "sigma, per-example gradient noise", ge=0)
+    steps: int = key(100, "SGD steps in 3.1.1", **STEPS)
+    batch_sizes: Annotated[tuple[BatchSize, ...], INCREASING] = key(
+        (1, 4, 16, 64, 256), "simulated batch sizes in 3.1.1", **LIST
     )
     trials: int = key(
-        2000,
-        "Monte-Carlo chains per batch size and learning rate",
-        ints(1, 100_000),
+        2000, "Monte-Carlo chains per batch size and learning rate", **STEPS
     )
     grid_points: int = key(
-        40, "learning rates tried per batch size", ints(2, 10_000)
+        40, "learning rates tried per batch size", ge=2, le=10_000
     )
     d: int = key(
-        1000,
-        "dimensions of the NQM of 3.1.2 (curvatures 1/i)",
-        ints(1, 100_000),
+        1000, "dimensions of the NQM of 3.1.2 (curvatures 1/i)", **STEPS
     )
     target_loss: float = key(
-        0.1, "loss to reach in 3.1.2 (initial loss about 3.7)", POSITIVE
+        0.1, "loss to reach in 3.1.2 (initial loss about 3.7)", **POSITIVE
     )
     base_params: float = key(
         1.0e8,
         "3.2: non-embedding parameters of the baseline model",
-        Valid("a number from 1e3 to 1e12", lambda v: 1e3 <= v <= 1e12),
+        ge=1e3,
+        le=1e12,
     )
     base_steps: int | None = key(
         None,
         "3.2: training steps of the baseline (null: stop at the "
         "compute-efficient frontier)",
-        int_or_null(10**12, "null"),
         null="the compute-efficient length",
+        ge=1,
+        le=10**12,
     )
     compute_factor: float = key(
-        10.0,
-        "3.2: how much more compute is available",
-        Valid("a number from 1 (excluded) to 1e6", lambda v: 1 < v <= 1e6),
+        10.0, "3.2: how much more compute is available", gt=1, le=1e6
     )
-    seed: int = key(0, "seed of the simulations", SEED)
+    seed: Seed = key(0, "seed of the simulations")
 
 
-@dataclass(frozen=True)
+@parameter_set
 class Pooling(Images, Training):  # the training settings, then the images
     stem = "4-pooling"
     trains = ("pool_upsample",)
-    n_samples: int = key(8, "validation images in the figures", ints(1, 64))
+    n_samples: int = key(8, "validation images in the figures", ge=1, le=64)
 
 
-@dataclass(frozen=True)
+@parameter_set
 class Transposed(Pooling):
     stem = "5-transposed"
     trains = ("pool_upsample", "conv_transpose", "unet")
-    seeds: tuple[int, ...] = key(
-        (0, 1, 2),
-        "repeats of the comparison of 5.3",
-        int_list(0, 2**32 - 1, SEED_NOTE),
+    seeds: Annotated[tuple[Seed, ...], DISTINCT] = key(
+        (0, 1, 2), "repeats of the comparison of 5.3", **LIST
     )
-    batch_sizes: tuple[int, ...] = key(
-        (32, 64, 128, 256, 512),
-        "batch sizes of the sweep of 5.5",
-        int_list(1, 65536, increasing=True),
+    batch_sizes: Annotated[tuple[BatchSize, ...], INCREASING] = key(
+        (32, 64, 128, 256, 512), "batch sizes of the sweep of 5.5", **LIST
     )
-    sweep_epochs: int = key(
-        15, "epochs of every run of the sweep", AT_LEAST_ONE
-    )
+    sweep_epochs: int = key(15, "epochs of every run of the sweep", ge=1)
     timed_images: int = key(
         1000,
         "training images per timed epoch in 5.3 and 5.5 (at most n_train)",
-        ints(1, 50_000),
+        ge=1,
+        le=50_000,
     )
 
 
-@dataclass(frozen=True)
+@parameter_set
 class Reproducibility(Params):
     stem = "6-reproducibility"
 
