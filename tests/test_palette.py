@@ -90,7 +90,7 @@ def test_a_pickled_palette_is_refused_with_the_line_that_converts_it(
     message = str(err.value)
     assert message.startswith(f"palette file {path} was refused: ")
     assert "never unpickled" in message and "\n" not in message
-    recipe = message.split("with ", 1)[1].split(" (README", 1)[0]
+    recipe = message.split("folder, with ", 1)[1].split(" (README", 1)[0]
     monkeypatch.chdir(tmp_path)
     exec(recipe, {"np": np})
     got = palette.load_palette_file(tmp_path / "palette.npy")

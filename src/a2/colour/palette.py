@@ -42,8 +42,9 @@ VERSION = 1  # bump when the k-means below changes: old caches go stale
 MAX_FILE_BYTES = 1 << 20
 # A pickled palette (the course's file) is converted once, by its user.
 CONVERT = (
-    "convert a copy you trust with np.save('palette.npy', np.asarray("
-    "np.load({path!r}, allow_pickle=True)[0], float)) (README: Data)"
+    "convert a copy you trust, in its folder, with np.save('palette.npy', "
+    "np.asarray(np.load({name!r}, allow_pickle=True)[0], float)) "
+    "(README: Data)"
 )
 
 
@@ -195,7 +196,7 @@ def load_palette_file(path: str | Path) -> np.ndarray:
         raise PaletteError(
             f"{shown} was refused: {why[:120]}; a palette file is a "
             f"numeric .npy, never unpickled"
-            + ("" if npz else f"; {CONVERT.format(path=str(path))}")
+            + ("" if npz else f"; {CONVERT.format(name=path.name)}")
         ) from None
     if colours.ndim == 3 and len(colours) == 1:
         colours = colours[0]  # the course's layout: element 0
