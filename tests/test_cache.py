@@ -130,9 +130,7 @@ def test_a_killed_run_resumes_to_the_same_final_metrics(
     monkeypatch.setenv("A2_CACHE", str(tmp_path / "killed"))
     script = textwrap.dedent(CHILD).format(config=TINY.to_dict())
     colours = tmp_path / "colours.npy"
-    np.save(
-        colours, np.array([tiny_data.palette], dtype=object), allow_pickle=True
-    )
+    np.save(colours, tiny_data.palette)
     child = subprocess.Popen(
         [sys.executable, "-c", script, str(horse_npz), str(colours)],
         stdout=subprocess.PIPE,

@@ -61,23 +61,68 @@ def test_nearest_colour_agrees_with_the_course_direct_distances():
     np.testing.assert_array_equal(ours.numpy(), course)
 
 
-def test_course_palette_file_is_accepted(tmp_path):
+def test_a_plain_array_is_a_palette_file(tmp_path):
+    """(K, 3) as np.save writes it, or (1, K, 3): element 0 is the
+    palette, the course's layout."""
     colours = np.random.default_rng(0).random((24, 3))
-    path = tmp_path / "colours.npy"
-    np.save(path, np.array([colours], dtype=object), allow_pickle=True)
-    np.testing.assert_allclose(
-        palette.load_palette_file(path), colours, rtol=1e-6
-    )
-    pickled = tmp_path / "colours.pkl"
-    pickled.write_bytes(pickle.dumps([colours]))
-    assert palette.load_palette_file(pickled).shape == (24, 3)
+    for name, array in (("plain", colours), ("first", colours[None])):
+        path = tmp_path / f"{name}.npy"
+        np.save(path, array)
+        got = palette.load_palette_file(path)
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, colours, rtol=1e-6)
 
 
-def test_palette_file_of_wrong_shape_is_a_clear_error(tmp_path):
-    path = tmp_path / "bad.npy"
-    np.save(path, np.zeros((1, 24, 4)))
-    with pytest.raises(palette.PaletteError, match=r"\(24, 4\)"):
+@pytest.mark.parametrize("kind", ["object npy", "pickle"])
+def test_a_pickled_palette_is_refused_with_the_line_that_converts_it(
+    tmp_path, monkeypatch, kind
+):
+    """The course ships its palette pickled; the message's recipe, run
+    as written on a copy one trusts, makes a file that loads."""
+    colours = np.random.default_rng(0).random((24, 3))
+    path = tmp_path / "colour_kmeans24_cat7.npy"
+    if kind == "object npy":
+        np.save(path, np.array([colours], dtype=object), allow_pickle=True)
+    else:
+        path.write_bytes(pickle.dumps([colours]))
+    with pytest.raises(palette.PaletteError) as err:
         palette.load_palette_file(path)
+    message = str(err.value)
+    assert message.startswith(f"palette file {path} was refused: ")
+    assert "never unpickled" in message and "\n" not in message
+    recipe = message.split("folder, with ", 1)[1].split(" (README", 1)[0]
+    monkeypatch.chdir(tmp_path)
+    exec(recipe, {"np": np})
+    got = palette.load_palette_file(tmp_path / "palette.npy")
+    np.testing.assert_allclose(got, colours, rtol=1e-6)
+
+
+DEGENERATE = {
+    "24 copies of one colour": (
+        np.zeros((24, 3)),
+        "repeats colours: 24 rows, 1 distinct",
+    ),
+    "a NaN": (np.full((24, 3), np.nan), "must be numbers in [0, 1]"),
+    "an infinity": (np.full((2, 3), np.inf), "must be numbers in [0, 1]"),
+    "8-bit values": (np.full((2, 3), 255), "must be numbers in [0, 1]"),
+    "complex numbers": (np.ones((2, 3), complex), "holds complex128 values"),
+    "text": (np.array([["a"] * 3] * 2), "holds <U1 values"),
+    "one colour": (np.zeros((1, 3)), "has shape (1, 3)"),
+    "four channels": (np.zeros((24, 4)), "has shape (24, 4); expected (K, 3)"),
+    "an image": (np.zeros((32, 32, 3)), "has shape (32, 32, 3)"),
+}
+
+
+@pytest.mark.parametrize("case", DEGENERATE)
+def test_a_palette_that_cannot_classify_pixels_is_one_line(tmp_path, case):
+    array, says = DEGENERATE[case]
+    path = tmp_path / "p.npy"
+    np.save(path, array)
+    with pytest.raises(palette.PaletteError) as err:
+        palette.load_palette_file(path)
+    message = str(err.value)
+    assert message.startswith(f"palette file {path}") and "\n" not in message
+    assert says in message, message
 
 
 def test_cached_palette_is_computed_once_per_data_identity(

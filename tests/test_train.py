@@ -122,10 +122,8 @@ def test_cli_trains_then_loads_and_ignores_other_experiments_keys(
     from a2.__main__ import main
 
     monkeypatch.setenv("A2_DATA", str(horse_npz))
-    colours = tmp_path / "colours.npy"  # a course-style palette file
-    np.save(
-        colours, np.array([tiny_data.palette], dtype=object), allow_pickle=True
-    )
+    colours = tmp_path / "colours.npy"  # a palette file
+    np.save(colours, tiny_data.palette)
     params = tmp_path / "p.yaml"
     params.write_text(
         f"n_train: 100\nn_valid: 50\nepochs: 1\n"

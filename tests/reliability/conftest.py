@@ -183,12 +183,10 @@ def book(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def palette_file(tiny_data, tmp_path_factory) -> Path:
-    """The tiny data's palette as a course-style file: no k-means in
-    child processes."""
+    """The tiny data's palette as a palette file: no k-means in child
+    processes."""
     path = tmp_path_factory.mktemp("palette") / "colours.npy"
-    np.save(
-        path, np.array([tiny_data.palette], dtype=object), allow_pickle=True
-    )
+    np.save(path, tiny_data.palette)
     return path
 
 

@@ -344,7 +344,7 @@ def _train(args: list[str], cwd: Path) -> object:
 @pytest.mark.parametrize(
     "shape,message",
     [
-        ((24, 4), "element 0 has shape (24, 4); expected (K, 3) RGB colours"),
+        ((24, 4), "has shape (24, 4); expected (K, 3) RGB colours"),
         (
             (10, 3),
             "has 10 colours but num_colours is 24; valid: a palette of "
@@ -363,7 +363,7 @@ def test_train_with_a_palette_of_the_wrong_shape_stops_before_training(
     monkeypatch.setenv("A2_DATA", str(horse_npz))
     palette = tmp_path / "palette.npy"
     colours = np.random.default_rng(0).random(shape).astype(np.float32)
-    np.save(palette, np.array([colours], dtype=object), allow_pickle=True)
+    np.save(palette, colours)
     proc = _train(
         [
             "--set",

@@ -109,7 +109,7 @@ def test_a_home_relative_palette_path_loads(tmp_path, monkeypatch):
     home = tmp_path / "home"
     home.mkdir()
     colours = np.random.default_rng(0).random((24, 3))
-    np.save(home / "p.npy", np.array([colours], dtype=object))
+    np.save(home / "p.npy", colours)
     monkeypatch.setenv("HOME", str(home))
     got = palette.load_palette_file("~/p.npy")
     np.testing.assert_allclose(got, colours, rtol=1e-6)

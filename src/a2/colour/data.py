@@ -3,18 +3,28 @@
 Sources (``a2.config.environment.data_source()``, env ``A2_DATA``, unless
 given):
 
-- ``download``: the official python archive, fetched once with torchvision's
-  utilities into ``<cache>/data``, its md5 checked before extraction;
+- ``download``: the official python archive, fetched and extracted once
+  into ``<cache>/data`` by torchvision's utilities;
 - a ``cifar-10-batches-py`` folder, or the ``cifar-10-python.tar.gz``
   archive, already on disk;
 - an ``.npz`` holding ``x_train``, ``y_train``, ``x_test``, ``y_test`` in the
   layout of the official batches (such as the offline horse subset that
   tests and CI use; README: Data).
 
+The batches are pickles, and unpickling runs whatever a file names. So a
+batch is unpickled (by ``torchvision.datasets.CIFAR10``) only when its md5
+is the official one that torchvision lists, and an archive is extracted
+only when its own md5 is; any other copy is refused in one line that says
+how to convert it to an ``.npz``. An ``.npz`` is read without pickles, its
+shapes checked from the headers before any array is loaded.
+
 Preprocessing follows the course's helper: keep one class, pixels / 256,
 greyscale input = plain mean of R, G, B; training set = the class's training
 images, validation set = its test images. Unlike the helper, images keep the
 file order here; the training loop owns shuffling (``RunConfig.shuffle``).
+Data that cannot support the experiment (no image of the class, fewer
+images than asked for, fewer distinct colours than the palette has) is
+refused in one line before anything trains.
 """
 
 from __future__ import annotations
@@ -25,53 +35,45 @@ import math
 import os
 import shutil
 import socket
-import tarfile
 import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from a2.colour import palette as pal
 from a2.config import environment
-from a2.fileio import (
-    FileRefused,
-    RefusedPickle,
-    npy_header,
-    open_regular,
-    os_error_line,
-    read_bounded,
-    reason,
-    restricted_loads,
-)
+from a2.fileio import npy_header, open_regular, os_error_line, reason
 
 if TYPE_CHECKING:
     import torch
 
-URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
-MD5 = "c58f30108f718f92721af3b95e74349a"
 ARCHIVE = "cifar-10-python.tar.gz"
 FOLDER = "cifar-10-batches-py"
-DOWNLOAD_TIMEOUT_S = 10.0
+DOWNLOAD_TIMEOUT_S = 10.0  # per connection and read, not for the whole file
 HORSE = 7
 BATCH_PIXELS = 3 * 32 * 32  # one image, row of a batch's b'data'
-# Untrusted files are bounded by the largest CIFAR-10 layout, checked
-# before they are read: the official archive unpacks to 178 MB in 9
-# members; a batch of 10,000 images is a 31 MB pickle (up to twice that
-# when Python 3 writes protocol 2: bytes go as UTF-8 text); an .npz holds
-# at most 50,000 training and 10,000 test images.
-MAX_ARCHIVE_BYTES = 1 << 30
-MAX_ARCHIVE_MEMBERS = 64
-MAX_BATCH_BYTES = 2 * 10_000 * BATCH_PIXELS + (4 << 20)
+# No official file is larger (the archive is 170 MB, a batch 31 MB): an
+# archive this large is refused by its size, before its md5 is computed.
+MAX_OFFICIAL_BYTES = 200 << 20
+# An .npz is bounded by the largest CIFAR-10 layout, checked from its
+# headers: at most 50,000 training and 10,000 test images.
+MAX_NPZ_BYTES = 1 << 30
 MAX_IMAGES = {"train": 50_000, "test": 10_000}
 MAX_NPY_HEADER = 1 << 16
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 LOCAL_OPTIONS = (
     "Without a network, set A2_DATA (or pass `source`) to a local copy: "
     f"a '{FOLDER}' folder, the '{ARCHIVE}' archive, or an .npz holding "
     "x_train, y_train, x_test, y_test in the layout of the official "
     "batches (README: Data)."
+)
+CONVERT = (
+    "only the official files are unpickled; convert your copy to an .npz "
+    "of x_train, y_train, x_test, y_test (README: Data) and set A2_DATA "
+    "to it"
 )
 
 
@@ -130,19 +132,24 @@ def load(
     """Load one class with its palette and nearest-colour targets.
 
     ``n_train``/``n_valid`` keep the first N images (tests, smoke profile).
-    ``palette`` is the course's palette file; ``None`` computes the k-means
-    palette of the class's training pixels (all of them, so that a subset
-    run shares the full run's colours), cached by the data identity.
+    ``palette`` is a palette file (``a2.colour.palette.load_palette_file``);
+    ``None`` computes the k-means palette of the class's training pixels
+    (all of them, so that a subset run shares the full run's colours),
+    cached by the data identity.
     """
     x_train, y_train, x_test, y_test, source_id = load_arrays(source)
-    train = _one_class(x_train, y_train, label, "training")
-    valid = _one_class(x_test, y_test, label, "test")
-    class_id = f"{source_id}|label={label}"
-    if palette is None:
-        colours = pal.cached_kmeans(_scale(train), class_id, num_colours)
-    else:
-        colours = pal.load_palette_file(palette)
-    train, valid = _first(train, n_train), _first(valid, n_valid)
+    every_train = _one_class(x_train, y_train, label, "training")
+    every_valid = _one_class(x_test, y_test, label, "test")
+    chosen = None if palette is None else pal.load_palette_file(palette)
+    k = num_colours if chosen is None else len(chosen)
+    train = _first(every_train, n_train, "n_train", label)
+    valid = _first(every_valid, n_valid, "n_valid", label)
+    _enough_colours(train, k, "training", label)
+    _enough_colours(valid, k, "validation", label)
+    colours = chosen
+    if colours is None:
+        class_id = f"{source_id}|label={label}"
+        colours = pal.cached_kmeans(_scale(every_train), class_id, num_colours)
     train_rgb, valid_rgb = _scale(train), _scale(valid)
     identity = {
         "source": source_id,
@@ -168,30 +175,54 @@ def grey(rgb: torch.Tensor) -> torch.Tensor:
     return rgb.mean(dim=1, keepdim=True)
 
 
+def check_source(source: str) -> None:
+    """Load the arrays of ``source`` and check they can support the
+    experiment on the horse class, as the build does once before any
+    section reads them; DataError otherwise (a missing, damaged, wrongly
+    shaped or degenerate source)."""
+    x_train, y_train, x_test, y_test, _ = load_arrays(source)
+    for x, y, split in (
+        (x_train, y_train, "training"),
+        (x_test, y_test, "test"),
+    ):
+        _enough_colours(
+            _one_class(x, y, HORSE, split), pal.NUM_COLOURS, split, HORSE
+        )
+
+
+# --- the sources -----------------------------------------------------------
+
+
 def load_arrays(
     source: str | Path | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
     """(x_train, y_train, x_test, y_test, source identity) from a source.
 
-    Images are uint8 (N, 3, 32, 32). The identity is ``md5:<archive md5>``
-    for an archive (downloaded or local) and ``sha256:<hash of the arrays>``
-    for a folder or an npz.
+    Images are uint8 (N, 3, 32, 32), labels int64. The identity is
+    ``md5:<the official archive's md5>`` for an archive (downloaded or
+    local) and ``sha256:<hash of the arrays>`` for a folder or an npz.
     """
     chosen = environment.data_source() if source is None else str(source)
     source = environment.normalise_data(chosen)
     if source == "download":
-        return _from_archive(download(), MD5)
+        return (*_cached_batches(), "md5:" + _cifar10().tgz_md5)
     path = Path(source)
     try:
-        is_dir, is_file = path.is_dir(), path.is_file()
-        if is_dir:
-            arrays = _read_batches(path)
+        if path.is_dir():
+            folder = path / FOLDER if (path / FOLDER).is_dir() else path
+            arrays = _read_batches(folder)
             return (*arrays, "sha256:" + _hash_arrays(arrays))
-        if is_file and path.name.endswith(".npz"):
+        if path.is_file() and path.name.endswith(".npz"):
             arrays = _read_npz(path)
             return (*arrays, "sha256:" + _hash_arrays(arrays))
-        if is_file and path.name.endswith((".tar.gz", ".tgz")):
-            return _from_archive(path, _md5(path))
+        if path.is_file() and path.name.endswith((".tar.gz", ".tgz")):
+            why = _md5_differs(path, _cifar10().tgz_md5)
+            if why:
+                raise DataError(
+                    f"{path} {why}: it is not the official {ARCHIVE}; "
+                    f"{CONVERT}."
+                )
+            return (*_cached_batches(path), "md5:" + _cifar10().tgz_md5)
     except OSError as err:  # a name too long, no permission, a link loop
         raise DataError(f"{os_error_line(err)}. {LOCAL_OPTIONS}") from None
     raise DataError(
@@ -200,74 +231,134 @@ def load_arrays(
     )
 
 
-def download(root: Path | None = None) -> Path:
-    """Fetch the official archive once into ``<cache>/data``; md5-checked.
+@functools.cache
+def _cifar10() -> type:
+    """torchvision's CIFAR10, reading the batches from ``root`` itself,
+    whatever the folder's name. Its class attributes hold the official
+    URL and checksums (``tgz_md5``, ``train_list``, ``test_list``,
+    ``meta``): the trust anchor for every file unpickled here."""
+    from torchvision.datasets import CIFAR10
 
-    Fails within seconds offline (short socket timeout). A download whose
-    checksum does not match is deleted and reported, never extracted.
-    """
-    from torchvision.datasets.utils import check_integrity, download_url
+    class Batches(CIFAR10):
+        base_folder = ""
 
-    root = Path(root) if root is not None else _cache("data")
-    target = root / ARCHIVE
-    if target.is_file():
-        return target  # md5 was checked before it got this name
+    return Batches
+
+
+def _official_files() -> list[tuple[str, str]]:
+    """(name, md5) of each file that CIFAR10 unpickles."""
+    cifar = _cifar10()
+    meta = (cifar.meta["filename"], cifar.meta["md5"])
+    return [*map(tuple, cifar.train_list + cifar.test_list), meta]
+
+
+def _md5_differs(path: Path, md5: str) -> str | None:
+    """Why ``path`` is not the official file of md5 ``md5``, or None. A
+    file larger than any official one is refused by its size alone."""
+    from torchvision.datasets.utils import calculate_md5
+
+    if not path.is_file():  # missing, a folder, a pipe, a device
+        return "is missing or not a regular file"
+    size = path.stat().st_size
+    if size > MAX_OFFICIAL_BYTES:
+        return f"holds {size:,} bytes, more than any official file"
+    got = calculate_md5(path)
+    return None if got == md5 else f"has md5 {got}, not the official {md5}"
+
+
+def _unofficial(folder: Path) -> str | None:
+    """Why ``folder`` does not hold the official batches (the first file
+    that is missing or differs), or None when every md5 is official."""
+    for name, md5 in _official_files():
+        why = _md5_differs(folder / name, md5)
+        if why:
+            return f"{folder / name} {why}"
+    return None
+
+
+def _read_batches(folder: Path):
+    """The batches of ``folder``, read by torchvision, which unpickles
+    nothing unless every batch has its official md5 (and the label names
+    theirs), in the layout of the batches: images (N, 3, 32, 32), one
+    label per image. Any other folder is refused naming its first file
+    that is missing or differs."""
     try:
-        root.mkdir(parents=True, exist_ok=True)
-        # A folder of this process's own: two downloads may run at once.
-        tmp = Path(tempfile.mkdtemp(dir=root, prefix=".download-"))
-    except OSError as err:
-        raise DataError(
-            f"cannot download into {root} ({err.strerror}). {LOCAL_OPTIONS}"
-        ) from None
-    part = tmp / ARCHIVE
+        train = _cifar10()(str(folder), train=True)
+        test = _cifar10()(str(folder), train=False)
+    except RuntimeError:  # "Dataset not found or corrupted": none read
+        why = _unofficial(folder) or f"{folder} changed while it was read"
+        raise DataError(f"{why}; {CONVERT}.") from None
+    except Exception as err:  # an official file that cannot be read
+        raise DataError(f"cannot read {folder} ({reason(err)})") from None
+    return (
+        np.ascontiguousarray(train.data.transpose(0, 3, 1, 2)),
+        np.asarray(train.targets, np.int64),
+        np.ascontiguousarray(test.data.transpose(0, 3, 1, 2)),
+        np.asarray(test.targets, np.int64),
+    )
+
+
+def _download(tmp: Path) -> Path:
+    """The official archive, downloaded into ``tmp`` by torchvision and
+    md5-checked. Fails within seconds offline (short socket timeout); a
+    download whose md5 is not the official one is reported (and deleted
+    with ``tmp``), never extracted."""
+    from torchvision.datasets.utils import download_url
+
+    cifar = _cifar10()
     old_timeout = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     try:
-        _resolve(URL, DOWNLOAD_TIMEOUT_S)
-        download_url(URL, str(tmp), filename=ARCHIVE)
-        if not check_integrity(str(part), MD5):
-            raise DataError(
-                f"the downloaded {ARCHIVE} does not have md5 "
-                f"{MD5}; it was deleted, not extracted. Try "
-                f"again later. {LOCAL_OPTIONS}"
-            )
-        with open(part, "rb") as fh:
-            os.fsync(fh.fileno())  # a torn file never gets the checked name
-        part.replace(target)
-    except DataError:
-        raise
+        download_url(cifar.url, tmp, ARCHIVE, cifar.tgz_md5)
+    except RuntimeError:  # torchvision: "File not found or corrupted."
+        raise DataError(
+            f"the downloaded {ARCHIVE} does not have md5 "
+            f"{cifar.tgz_md5}; it was deleted, not extracted. Try "
+            f"again later. {LOCAL_OPTIONS}"
+        ) from None
     except Exception as err:  # URLError, timeout, HTTP errors, OSError
         raise DataError(
-            f"could not download CIFAR-10 from {URL} "
+            f"could not download CIFAR-10 from {cifar.url} "
             f"({reason(err)}). {LOCAL_OPTIONS}"
         ) from None
     finally:
         socket.setdefaulttimeout(old_timeout)
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    return tmp / ARCHIVE
 
 
-def _resolve(url: str, timeout: float) -> None:
-    """Fail when looking the host up takes over ``timeout`` seconds: name
-    lookups ignore the socket timeout and can hang on a network without
-    DNS. A lookup that fails is left for the download to report."""
-    import threading
-    import urllib.parse
+def _cached_batches(archive: Path | None = None):
+    """The batches of ``<cache>/data/cifar-10-batches-py``, kept while
+    they are the official ones (``_read_batches``). Else the official
+    ``archive`` (checked by the caller), or a fresh download, is
+    extracted in a private temporary folder (two processes may extract
+    at once) and moved there whole; the temporary folder, with a
+    download or a failed extraction, is removed whatever happens."""
+    from torchvision.datasets.utils import extract_archive
 
-    host = urllib.parse.urlsplit(url).hostname or ""
-
-    def lookup() -> None:
-        try:
-            socket.getaddrinfo(host, 443)
-        except OSError:
-            pass
-
-    worker = threading.Thread(target=lookup, daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if worker.is_alive():
-        raise TimeoutError(f"no answer for {host} within {timeout:g} s")
+    root = _cache("data")
+    folder = root / FOLDER
+    try:
+        return _read_batches(folder)
+    except DataError:  # not there yet, or torn: extract it again
+        pass
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=root, prefix=".cifar-") as tmp:
+            # tarfile with no filter: only the official archive gets here.
+            extract_archive(archive or _download(Path(tmp)), tmp)
+            shutil.rmtree(folder, ignore_errors=True)  # torn or stale
+            try:
+                os.replace(Path(tmp) / FOLDER, folder)
+            except OSError:  # another process published it first
+                pass
+    except DataError:
+        raise
+    except Exception as err:  # a full disk, a read-only cache, tar errors
+        raise DataError(
+            f"cannot extract {archive or ARCHIVE} into {root} "
+            f"({reason(err)}). {LOCAL_OPTIONS}"
+        ) from None
+    return _read_batches(folder)
 
 
 def _cache(sub: str) -> Path:
@@ -279,169 +370,7 @@ def _cache(sub: str) -> Path:
         raise DataError(str(err)) from None
 
 
-def _from_archive(archive: Path, md5: str):
-    """Extract once into ``<cache>/data/<md5>/`` and read the batches.
-    Messages name the archive, not the folder it was extracted to."""
-    out = _cache("data") / md5
-    done = out / ".extracted"
-    if not done.is_file():
-        _extract(archive, out, md5)
-    return (*_read_batches(out / FOLDER, archive), "md5:" + md5)
-
-
-def _extract(archive: Path, out: Path, md5: str) -> None:
-    """Unpack ``archive`` into ``out`` through a private temporary folder
-    (two processes may extract at once). Only plain files and folders
-    inside ``out`` are admitted: a link, a device, an absolute path, a
-    '..', more than ``MAX_ARCHIVE_MEMBERS`` members or more than
-    ``MAX_ARCHIVE_BYTES`` is refused before anything is written, and
-    before the rest of the archive is read."""
-
-    def refuse(reason: str) -> DataError:
-        return DataError(
-            f"{archive} was refused: {reason}; the CIFAR-10 "
-            f"archive holds plain files only. {LOCAL_OPTIONS}"
-        )
-
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=md5 + ".", dir=out.parent))
-    except OSError as err:
-        raise DataError(
-            f"cannot extract {archive} into {out.parent} "
-            f"({err.strerror}). {LOCAL_OPTIONS}"
-        ) from None
-    try:
-        with tarfile.open(archive, "r:gz") as tar:
-            members = []
-            for m in tar:  # read lazily: stop at the first bound passed
-                members.append(m)
-                if len(members) > MAX_ARCHIVE_MEMBERS:
-                    raise refuse(
-                        f"it holds over {MAX_ARCHIVE_MEMBERS} members"
-                    )
-                if tar.offset > MAX_ARCHIVE_BYTES:  # past this member's data
-                    raise refuse(
-                        f"it unpacks to over {MAX_ARCHIVE_BYTES >> 20} MB"
-                    )
-                name = m.name[:100]
-                parts = PurePosixPath(m.name).parts
-                if m.issym() or m.islnk():
-                    raise refuse(f"member {name!r} is a link")
-                if not (m.isfile() or m.isdir()):
-                    raise refuse(f"member {name!r} is not a plain file")
-                if m.name.startswith("/") or ".." in parts:
-                    raise refuse(
-                        f"member {name!r} points outside the archive's folder"
-                    )
-            tar.extractall(tmp, members=members, filter="data")
-        (tmp / ".extracted").touch()
-    except DataError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    except (tarfile.TarError, OSError, EOFError, ValueError) as err:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise DataError(
-            f"cannot extract {archive} ({reason(err)}). {LOCAL_OPTIONS}"
-        ) from None
-    try:
-        tmp.replace(out)  # a folder: one rename publishes it whole
-    except OSError:  # another process got there first
-        pass
-    shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _read_batches(folder: Path, archive: Path | None = None):
-    """The official python batches: five training, one test. Messages
-    name ``archive`` and its member when the folder was extracted from
-    one, else the folder's own files."""
-    if (folder / FOLDER).is_dir():
-        folder = folder / FOLDER
-    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-    missing = [n for n in names if not os.path.exists(folder / n)]
-    if missing:
-        what = f"{archive} lacks {FOLDER}/" if archive else f"{folder} lacks "
-        raise DataError(
-            f"{what}{', '.join(missing)}; it is not a "
-            f"'{FOLDER}' {'archive' if archive else 'folder'}"
-            f". {LOCAL_OPTIONS}"
-        )
-    xs, ys = [], []
-    for name in names:
-        shown = (
-            f"{archive} (member {FOLDER}/{name})"
-            if archive
-            else str(folder / name)
-        )
-        x, y = _read_batch(folder / name, shown)
-        xs.append(x)
-        ys.append(y)
-    return (np.concatenate(xs[:5]), np.concatenate(ys[:5]), xs[5], ys[5])
-
-
-def _read_batch(path: Path, shown: str) -> tuple[np.ndarray, np.ndarray]:
-    """One batch: a pickled dict whose b'data' is uint8 (N, 3072) and whose
-    b'labels' holds N integers. Read without running code; anything else
-    is a DataError naming the batch."""
-
-    def bad(reason: str) -> DataError:
-        return DataError(
-            f"{shown} is not a CIFAR-10 batch ({reason}). {LOCAL_OPTIONS}"
-        )
-
-    try:
-        batch = restricted_loads(read_bounded(path, MAX_BATCH_BYTES))
-    except FileRefused as err:  # a FIFO, a device, over 10,000 images
-        raise DataError(
-            f"{shown} was refused: it {err}. {LOCAL_OPTIONS}"
-        ) from None
-    except RefusedPickle as err:
-        raise DataError(
-            f"{shown} was refused: {err}; a CIFAR-10 batch "
-            f"holds only arrays, lists and bytes. "
-            f"{LOCAL_OPTIONS}"
-        ) from None
-    except Exception as err:  # truncated, not a pickle, bad numpy state
-        raise bad(reason(err)) from None
-    if not isinstance(batch, dict):
-        raise bad(
-            f"a {type(batch).__name__}, not a dict with b'data' and b'labels'"
-        )
-    # Python 2 pickles read as bytes keys; a Python 3 one may use str.
-    data = batch.get(b"data", batch.get("data"))
-    labels = batch.get(b"labels", batch.get("labels"))
-    if data is None or labels is None:
-        raise bad("a dict without b'data' and b'labels'")
-    if (
-        not isinstance(data, np.ndarray)
-        or data.dtype != np.uint8
-        or data.ndim != 2
-        or data.shape[1] != BATCH_PIXELS
-    ):
-        got = (
-            f"{data.dtype} {data.shape}"
-            if isinstance(data, np.ndarray)
-            else f"a {type(data).__name__}"
-        )
-        raise bad(
-            f"b'data' must be a uint8 array (N, {BATCH_PIXELS}), got {got}"
-        )
-    try:
-        y = np.asarray(labels)
-    except Exception as err:  # ragged nesting
-        raise bad(
-            f"b'labels' is not a list of integers ({reason(err)})"
-        ) from None
-    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-        raise bad(
-            f"b'labels' must be a list of integers, got {y.dtype} {y.shape}"
-        )
-    if len(y) != len(data):
-        raise bad(f"{len(y)} labels for {len(data)} images")
-    return data.reshape(-1, 3, 32, 32), y.astype(np.int64)
-
-
-NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+# --- .npz -----------------------------------------------------------------
 
 
 def _read_npz(path: Path):
@@ -449,10 +378,11 @@ def _read_npz(path: Path):
     is read: images uint8 (N, 3, 32, 32), labels integer (N,), no member
     larger than the official layout's (``MAX_IMAGES``), and no header
     declaring more data than its member holds; so a small file that
-    inflates to gigabytes is refused first. Garbage, a truncated zip or a
+    inflates to gigabytes is refused first. No pickle is ever loaded (an
+    object array is refused by its dtype). Garbage, a truncated zip or a
     plain .npy is a DataError."""
     try:
-        with open_regular(path, MAX_ARCHIVE_BYTES) as fh:
+        with open_regular(path, MAX_NPZ_BYTES) as fh:
             if fh.read(2) != b"PK":
                 raise ValueError("not a zip archive, which an npz is")
             fh.seek(0)
@@ -521,21 +451,7 @@ def _hash_arrays(arrays) -> str:
     return h.hexdigest()
 
 
-def _md5(path: Path) -> str:
-    h = hashlib.md5()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def check_source(source: str) -> None:
-    """Load the arrays of ``source`` and check they hold the horse class,
-    as the build does once before any section reads them; DataError
-    otherwise (a missing, damaged or wrongly shaped source)."""
-    x_train, y_train, x_test, y_test, _ = load_arrays(source)
-    _one_class(x_train, y_train, HORSE, "training")
-    _one_class(x_test, y_test, HORSE, "test")
+# --- what the experiment needs of the data ---------------------------------
 
 
 def _one_class(
@@ -550,8 +466,38 @@ def _one_class(
     return keep
 
 
-def _first(x: np.ndarray, n: int | None) -> np.ndarray:
+def _first(x: np.ndarray, n: int | None, name: str, label: int) -> np.ndarray:
+    """The first ``n`` images; more than there are is an error, never
+    silently fewer."""
+    if n is not None and n > len(x):
+        raise DataError(
+            f"{name}={n:,}, but the data source holds {len(x):,} "
+            f"{'training' if name == 'n_train' else 'test'} images of "
+            f"class {label}; choose {name} <= {len(x):,} (or null: all)."
+        )
     return x if n is None else x[:n]
+
+
+def _enough_colours(x: np.ndarray, k: int, split: str, label: int) -> None:
+    """DataError when the uint8 images ``x`` hold fewer than ``k``
+    distinct colours: with fewer colours than the palette, targets are
+    degenerate (blank images give one colour and a meaningless accuracy).
+    Counted a few images at a time, so real images stop at once."""
+    seen = np.empty(0, np.uint32)
+    for start in range(0, len(x), 64):
+        rgb = x[start : start + 64].astype(np.uint32)
+        packed = rgb[:, 0] << 16 | rgb[:, 1] << 8 | rgb[:, 2]
+        seen = np.union1d(seen, packed)
+        if len(seen) >= k:
+            return
+    images = f"{len(x):,} {split} image{'s' if len(x) != 1 else ''}"
+    verb, colours = "holds" if len(x) == 1 else "hold", len(seen)
+    raise DataError(
+        f"the {images} of class {label} {verb} {colours} distinct colour"
+        f"{'s' if colours != 1 else ''}, fewer than the palette's {k}; "
+        f"such images cannot train or test colourisation (blank or "
+        f"flat images?): use another data source, label or more images."
+    )
 
 
 def _scale(x: np.ndarray) -> torch.Tensor:

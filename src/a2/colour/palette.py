@@ -3,14 +3,17 @@
 The handout frames colourisation as classification over colours chosen by
 k-means in RGB. The course ships its palette as a file; here the palette is
 computed the same way (k-means, Euclidean RGB) from the training pixels,
-seeded and deterministic, and cached next to the data. The course's file is
-accepted too (``load_palette_file``).
+seeded and deterministic, and cached next to the data. A palette file is
+accepted too (``load_palette_file``): a plain numeric ``.npy``, read
+without pickles. The course's file is a pickled object array, which could
+run code when loaded; README: Data shows the one line that converts it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,14 +22,11 @@ import numpy as np
 from a2.config import environment
 from a2.config.params import RunConfig
 from a2.fileio import (
-    NPY_MAGIC,
     FileRefused,
-    RefusedPickle,
     atomic_write,
+    npy_header,
     read_bounded,
     reason,
-    restricted_loads,
-    restricted_npy,
 )
 
 if TYPE_CHECKING:  # torch is imported where used: the build reads
@@ -38,8 +38,14 @@ SAMPLE = 200_000  # pixels used by k-means (of 5.1 million for one class)
 ITERS = 50  # ~1.5 s; centres then move by < 5/255 more till converged
 TOL = 1e-5  # RGB in [0, 1]: far below one 8-bit level
 VERSION = 1  # bump when the k-means below changes: old caches go stale
-# The course's palette file is under 1 KB; a cached one is (K, 3) float32.
+# A palette of 24 colours is under 1 KB as an .npy.
 MAX_FILE_BYTES = 1 << 20
+# A pickled palette (the course's file) is converted once, by its user.
+CONVERT = (
+    "convert a copy you trust, in its folder, with np.save('palette.npy', "
+    "np.asarray(np.load({name!r}, allow_pickle=True)[0], float)) "
+    "(README: Data)"
+)
 
 
 class PaletteError(ValueError):
@@ -124,8 +130,7 @@ def cached_kmeans(
     path = environment.cache_dir() / "data" / f"palette-{key}.npy"
     if path.is_file():
         try:
-            blob = read_bounded(path, MAX_FILE_BYTES)
-            colours = restricted_npy(blob)
+            colours = read_npy(read_bounded(path, MAX_FILE_BYTES))
             if colours.shape == (k, 3) and np.isfinite(colours).all():
                 return colours.astype(np.float32)
         except Exception:  # unreadable or foreign: recompute below
@@ -142,59 +147,79 @@ def cached_kmeans(
     return colours
 
 
-def load_palette_file(path: str | Path) -> np.ndarray:
-    """The course's palette file: element 0 is the ``(K, 3)`` RGB palette
-    in [0, 1] (the course's has K = 24). Returns float32 ``(K, 3)``.
+def read_npy(blob: bytes) -> np.ndarray:
+    """The array of the ``.npy`` file ``blob``, never unpickled: a
+    pickle, or an object array (a pickle after the header), is a
+    ValueError, and so is a header declaring more data than the file
+    holds, before anything is allocated."""
+    fh = io.BytesIO(blob)
+    if not blob.startswith(np.lib.format.MAGIC_PREFIX):
+        kind = "an .npz archive" if blob[:2] == b"PK" else "a pickle or text"
+        raise ValueError(f"it is not an .npy file ({kind}?)")
+    shape, dtype = npy_header(fh)
+    if dtype.hasobject:
+        raise ValueError("it holds Python objects (a pickle)")
+    declared = math.prod(shape) * dtype.itemsize
+    if declared > len(blob):
+        raise ValueError(
+            f"its header declares {declared:,} bytes of data; the file "
+            f"holds {len(blob):,}"
+        )
+    return np.load(io.BytesIO(blob), allow_pickle=False)
 
-    The file may be an ``.npy`` (the course saves an object array) or a
-    pickle; either is read without running code (``a2.fileio``), so a
-    file naming anything but arrays, lists and numbers is refused.
+
+def load_palette_file(path: str | Path) -> np.ndarray:
+    """A palette file: an ``.npy`` of ``K >= 2`` distinct RGB colours in
+    [0, 1], shaped ``(K, 3)`` (a plain ``np.save`` of the palette) or
+    ``(1, K, 3)`` (element 0 is the palette, as in the course's file).
+    Returns float32 ``(K, 3)``. A pickled file, such as the course's
+    object array, is refused with the line that converts it.
     """
     path = environment.normalise_path(str(path))
+    shown = f"palette file {path}"
     try:
         blob = read_bounded(path, MAX_FILE_BYTES)
     except FileNotFoundError:
-        raise PaletteError(f"palette file {path} not found") from None
+        raise PaletteError(f"{shown} not found") from None
     except FileRefused as err:
-        raise PaletteError(
-            f"palette file {path} was refused: it {err}"
-        ) from None
+        raise PaletteError(f"{shown} was refused: it {err}") from None
     except (OSError, ValueError) as err:  # no permission, a NUL in the name
         raise PaletteError(
-            f"palette file {path} cannot be read "
+            f"{shown} cannot be read "
             f"({getattr(err, 'strerror', None) or reason(err)})"
         ) from None
     try:
-        if blob.startswith(NPY_MAGIC):
-            obj = restricted_npy(blob)
-        else:
-            obj = restricted_loads(blob)
-    except RefusedPickle as err:
+        colours = read_npy(blob)
+    except Exception as err:  # a pickle, garbage, a truncated file
+        why = str(err) if isinstance(err, ValueError) else reason(err)
+        npz = blob[:2] == b"PK"  # a zip: the recipe below does not apply
         raise PaletteError(
-            f"palette file {path} was refused: {err}; a "
-            f"palette file holds only arrays and numbers"
+            f"{shown} was refused: {why[:120]}; a palette file is a "
+            f"numeric .npy, never unpickled"
+            + ("" if npz else f"; {CONVERT.format(name=path.name)}")
         ) from None
-    except Exception as err:  # truncated, garbage, an unknown npy version
+    if colours.ndim == 3 and len(colours) == 1:
+        colours = colours[0]  # the course's layout: element 0
+    if colours.dtype.kind not in "fiu":
         raise PaletteError(
-            f"palette file {path} is neither a numpy file "
-            f"nor a pickle ({reason(err)})"
-        ) from None
-    try:
-        colours = np.asarray(obj[0], dtype=np.float32)
-    except (TypeError, ValueError, IndexError, KeyError) as err:
-        raise PaletteError(
-            f"palette file {path}: element 0 is not an array ({reason(err)})"
-        ) from None
+            f"{shown} holds {colours.dtype} values; expected real numbers"
+        )
     if colours.ndim != 2 or colours.shape[1] != 3 or len(colours) < 2:
         raise PaletteError(
-            f"palette file {path}: element 0 has shape "
-            f"{colours.shape}; expected (K, 3) RGB colours, "
-            f"K >= 2 (the course's is (24, 3))"
+            f"{shown}: the palette has shape {colours.shape}; expected "
+            f"(K, 3) RGB colours, K >= 2 (the course's is (24, 3))"
         )
-    if not np.all((colours >= 0) & (colours <= 1)):
+    colours = colours.astype(np.float32)
+    if not np.all((colours >= 0) & (colours <= 1)):  # NaN fails too
         raise PaletteError(
-            f"palette file {path}: colours must lie in "
-            f"[0, 1] (RGB scaled by 1/255)"
+            f"{shown}: colours must be numbers in [0, 1] (RGB scaled "
+            f"by 1/255); it holds NaN, infinity or values outside"
+        )
+    distinct = len(np.unique(colours, axis=0))
+    if distinct < len(colours):
+        raise PaletteError(
+            f"{shown} repeats colours: {len(colours)} rows, {distinct} "
+            f"distinct; each pixel's class would be ambiguous"
         )
     return colours
 

@@ -273,9 +273,17 @@ def _train(values: dict[str, dict[str, Any]]) -> None:
     chosen = {k: v for k, v in values.items() if params.SCHEMAS[k].trains}
     if not chosen:  # a2.colour.schedule imports torch: only to train
         return
+    from a2.colour.data import DataError
     from a2.colour.schedule import train_sections
+    from a2.config import environment
 
-    failed = [o for o in train_sections(chosen) if o.status == "failed"]
+    try:  # the images a section asks for (n_train, n_valid) may lack
+        outcomes = train_sections(chosen)
+    except DataError as err:
+        raise BuildError(
+            f"A2_DATA={environment.data_source()}: {err}"
+        ) from None
+    failed = [o for o in outcomes if o.status == "failed"]
     if failed:
         raise BuildError(
             f"{len(failed)} run(s) failed to train, first "
