@@ -376,16 +376,20 @@ def test_kill_during_a_real_render_leaves_no_pandoc_or_typst(
 
 
 def test_a_success_removes_the_sections_stale_failure_notebook(
-    book: Path,
+    book: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (book / "report/1-optimization.qmd").write_text(
-        alpha("raise ValueError('boom')")
-    )
-    failed = book / "build/full/failed/1-optimization.ipynb"
-    one_error_line(run(make_cmd("DATA=download", "pdf"), book))
-    assert failed.is_file()
-    (book / "report/1-optimization.qmd").write_text(alpha("steps = 3"))
-    proc = run(make_cmd("DATA=download", "pdf"), book)
-    assert proc.returncode == 0, proc.stderr
-    assert not failed.exists()
+    """The failure notebook an earlier run left goes when the section
+    executes again and succeeds; another section's stays."""
+    from a2.pipeline import sections
+    from a2.pipeline.execute import execute
+
+    failed = book / "build/full/failed"
+    failed.mkdir(parents=True, exist_ok=True)
+    for stem in ("1-optimization", "6-reproducibility"):
+        (failed / f"{stem}.ipynb").write_text("{}")
+    monkeypatch.setenv("A2_DATA", "download")
+    (section,) = [s for s in sections.chapters(book) if s.stem[0] == "1"]
+    execute(section, book / "build/full", {"steps": 2}, [], {})
+    assert not (failed / "1-optimization.ipynb").exists()
+    assert (failed / "6-reproducibility.ipynb").is_file()
     nothing_left(book)

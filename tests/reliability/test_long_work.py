@@ -486,24 +486,30 @@ def test_a_section_past_its_time_limit_is_one_line_with_progress_before(
     assert not (book / "build/full/exec/1-optimization.ipynb").exists()
 
 
-def test_a_chatty_chunk_shown_on_the_terminal_gets_no_progress_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("verbose", [False, True])
+def test_a_quiet_chunk_gets_progress_lines_a_chunk_shown_as_it_runs_none(
+    monkeypatch: pytest.MonkeyPatch, verbose: bool
 ) -> None:
-    """V=1 shows a chunk's output as it comes: that is not silence."""
-    from conftest import build_cli
-    from test_build import make_scratch
-
+    """Quiet is what the terminal shows: with V=1 a chunk's output goes
+    there as it comes, which is no silence; without, it goes to the log
+    only, and the terminal hears from the build each QUIET_S."""
     from a2.pipeline import client
 
-    book = make_scratch(tmp_path / "book")
-    (book / "report/1-optimization.qmd").write_text(
-        alpha(
-            "import time\nfor i in range(12):\n"
-            "    print(i, flush=True)\n    time.sleep(0.25)\nsteps = 1"
+    monkeypatch.setattr(client, "QUIET_S", 0.5)
+    lines: list[str] = []
+    watch = client.Watch("1-x", "report/1-x.qmd", None, "log", lines.append)
+    watch.verbose = verbose
+    cell = NotebookNode(metadata={"a2_chunk": 4, "a2_line": 30}, outputs=[])
+    with watch:
+        watch.start(cell)
+        for _ in range(25):  # prints every 0.1 s for 2.5 s
+            cell.outputs.append(_stream("tick\n"))
+            watch.bound(cell.outputs)
+            time.sleep(0.1)
+    if verbose:
+        assert lines == []
+    else:
+        assert len(lines) >= 2, lines
+        assert lines[0].startswith(
+            "1-x: still executing chunk 4 of report/1-x.qmd (line 30), "
         )
-    )
-    monkeypatch.setattr(client, "QUIET_S", 1)
-    monkeypatch.setenv("A2_DATA", "download")
-    proc = build_cli(book, "pdf", env={"V": "1"})
-    assert proc.returncode == 0, proc.stderr
-    assert "still executing chunk 3" not in proc.stderr
