@@ -1,10 +1,12 @@
 # a2: `make pdf` builds the report, `make test` runs the test suite.
 #
 #   make pdf [PROFILE=smoke] [DATA=path|download] [QUARTO=path] [V=1]
+#            [TIMEOUT=1h]
 #       dist/a2-writeup.pdf, dist/a2-code.ipynb, dist/site/ (PROFILE=smoke:
 #       build/smoke/dist/). Executes only the sections whose code,
 #       parameters, data, library code or runs changed, then renders with
-#       Quarto (installed into .venv when none is found).
+#       Quarto (installed into .venv when none is found). TIMEOUT: each
+#       section's time limit (seconds, or 30m, 2h; 0 for none; 1h).
 #   make section S=<stem-or-number> [PARAMS=file.yaml]
 #       re-runs one section (with other parameters if given), re-renders.
 #   make params [S=<stem-or-number>]
@@ -33,7 +35,7 @@ SETUP ?= venv
 
 # What users pass reaches the build byte for byte, through the
 # environment: make never expands it ($, quotes, backticks, newlines).
-USER_VARS := S PARAMS DATA PROFILE QUARTO V
+USER_VARS := S PARAMS DATA PROFILE QUARTO V TIMEOUT
 $(foreach v,$(USER_VARS),$(eval override $(v) := $$(value $(v))))
 export $(USER_VARS)
 

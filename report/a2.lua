@@ -13,6 +13,13 @@
 -- vmatrix as mat(delim: "||"), which Typst rejects; here each becomes
 -- norm(x)_2, abs(x) and delim: "|".
 --
+-- Text shown as written (a plain string's value, which the build escapes)
+-- keeps every character in print: Typst reads `...` in text as an
+-- ellipsis and `-?` as a soft hyphen, shorthands pandoc's Typst writer
+-- leaves unescaped (it escapes the others); such a word is written with
+-- each mark escaped. Prose "..." is an ellipsis already (pandoc's smart
+-- typography), so only text meant literally reaches this.
+--
 -- Source lines ([Source: ...]{.a2-source}, written into every figure and
 -- table caption by the build) start on a line of their own in small grey
 -- type. In print, their links into the site (notebooks/, params/) keep
@@ -82,6 +89,13 @@ local function typst_math(m)
   return pandoc.RawInline("typst", fixed)
 end
 
+local function typst_literal(str)
+  if not (str.text:find("...", 1, true) or str.text:find("-?", 1, true)) then
+    return nil
+  end
+  return pandoc.RawInline("typst", (str.text:gsub("%p", "\\%0")))
+end
+
 -- A labelled equation ($$...$$ {#eq-x}, a Span#eq-x around the Math
 -- under Quarto) stays Math: Quarto numbers it and resolves references.
 local math_fixes = {
@@ -108,6 +122,7 @@ end
 local filters = {{Callout = unfold_callout}, {Span = source_span}}
 if FORMAT:match("typst") then
   table.insert(filters, 1, math_fixes)
+  table.insert(filters, {Str = typst_literal})
   table.insert(filters, quarto.utils.combineFilters{
     quarto.utils.file_metadata_filter(), {Header = appendix_divider}})
 end

@@ -129,7 +129,7 @@ def make_smoke(*args: str) -> subprocess.CompletedProcess:
     """`make pdf PROFILE=smoke` on the real report, into
     build/test-smoke (its outputs in build/test-smoke/dist)."""
     env = {**os.environ}
-    for name in ("MAKEFLAGS", "PROFILE", "S", "PARAMS", "V"):
+    for name in ("MAKEFLAGS", "PROFILE", "S", "PARAMS", "V", "TIMEOUT"):
         env.pop(name, None)
     if quarto():
         env["QUARTO"] = quarto()

@@ -110,7 +110,15 @@ def make(
 ) -> subprocess.CompletedProcess:
     """The real Makefile on the scratch book, rendered by the stand-in."""
     environ = {**os.environ, "QUARTO": str(FAKE_QUARTO), **env}
-    for name in ("MAKEFLAGS", "PROFILE", "S", "PARAMS", "DATA", "V"):
+    for name in (
+        "MAKEFLAGS",
+        "PROFILE",
+        "S",
+        "PARAMS",
+        "DATA",
+        "V",
+        "TIMEOUT",
+    ):
         environ.pop(name, None)
     proc = subprocess.run(
         [
@@ -217,7 +225,12 @@ def test_qmd_chunks_become_cells_with_tags_and_options(tmp_path: Path) -> None:
         "markdown",
     ]
     assert "```{python}" in cells[1]["source"]  # inside a Markdown fence
-    assert cells[2]["metadata"] == {"a2_line": 10, "tags": ["parameters"]}
+    assert cells[2]["metadata"] == {
+        "a2_line": 10,
+        "a2_chunk": 1,
+        "a2_options": {"tags": ["parameters"]},
+        "tags": ["parameters"],
+    }
     assert cells[2]["source"].startswith("#| tags: [parameters]")
     assert len({c["id"] for c in cells}) == 4
 
@@ -287,9 +300,11 @@ def test_each_prose_cell_with_values_is_followed_by_an_evaluating_cell() -> (
 @pytest.mark.parametrize(
     ("data", "shown"),
     [
-        ({"text/plain": "'40.1%'"}, "40\\.1%"),  # quotes off, escaped
+        ({"text/plain": "'40.1%'"}, "40\\.1\\%"),  # quotes off, escaped
         ({"text/plain": "5000"}, "5000"),
         ({"text/plain": "'a_b*c'"}, "a\\_b\\*c"),  # never markup
+        ({"text/plain": '"it\'s"'}, "it\\'s"),  # Python's other quotes
+        ({"text/plain": "'a\\\\b\\'c'"}, "a\\\\b\\'c"),  # the string a\b'c
         ({"text/markdown": "$10^{-3}$", "text/plain": "x"}, "$10^{-3}$"),
     ],
 )
@@ -431,10 +446,10 @@ def test_a_section_reexecutes_when_a_run_it_loaded_changed(
 ) -> None:
     """The record keeps each run's checkpoint hash: a run retrained (or
     lost) in the cache re-executes the sections that loaded it."""
-    path = book / "build/full/exec/1-optimization.ipynb"
-    nb = json.loads(path.read_text())
-    nb["metadata"]["a2"]["runs"] = {"0123456789abcdef": "an-old-hash"}
-    path.write_text(json.dumps(nb))
+    path = book / "build/full/provenance/1-optimization.json"
+    done = json.loads(path.read_text())
+    done["checkpoints"] = {"0123456789abcdef": "an-old-hash"}
+    path.write_text(json.dumps(done))
     proc = make(book, "pdf")
     assert executed(proc) == ["1-optimization", "6-reproducibility"]
     assert "executing (runs changed)" in proc.stderr
@@ -608,6 +623,97 @@ def test_no_quarto_and_no_network_is_one_line_naming_the_ways(
     for way in ("quarto.org", "environment.yml", "QUARTO=", "make quarto"):
         assert way in errors[0]
     assert "pip install quarto-cli==" in errors[0]
+
+
+# --- one pass: one parse, one record, one PDF ------------------------------
+
+
+def test_a_build_parses_each_qmd_once(
+    book: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading, deciding, executing, staging and the code notebook all
+    take the sections from the build's one parse."""
+    from a2.pipeline.__main__ import main
+
+    parsed: list[str] = []
+    real = qmd.cells
+
+    def counted(text: str, where: str = "qmd") -> list:
+        parsed.append(where)
+        return real(text, where)
+
+    monkeypatch.setattr(qmd, "cells", counted)
+    monkeypatch.chdir(book)
+    monkeypatch.setenv("QUARTO", str(FAKE_QUARTO))
+    monkeypatch.setenv("A2_DATA", "download")
+    (book / "report/1-optimization.qmd").write_text(alpha("steps = 4"))
+    assert main(["--root", str(book), "pdf"]) == 0
+    assert sorted(parsed) == [
+        "report/1-optimization.qmd",
+        "report/6-reproducibility.qmd",
+    ]
+    assert "Alpha ran 4 steps." in site(book)
+
+
+def test_each_execution_leaves_one_record_naming_its_notebook(
+    built: Path,
+) -> None:
+    """The record (provenance/<stem>.json) holds all the build knows of
+    an execution; the executed notebook holds only what executed."""
+    import hashlib
+
+    for stem in ("1-optimization", "6-reproducibility"):
+        executed = built / f"build/full/exec/{stem}.ipynb"
+        nb = json.loads(executed.read_text())
+        assert "a2" not in nb["metadata"]
+        assert not any(
+            k.startswith("a2_") for c in nb["cells"] for k in c["metadata"]
+        )
+        record = json.loads(
+            (built / f"build/full/provenance/{stem}.json").read_text()
+        )
+        assert (
+            record["outputs"]
+            == hashlib.sha256(executed.read_bytes()).hexdigest()
+        )
+        for key in ("inputs", "values", "inline", "runs", "checks", "commit"):
+            assert key in record, key
+    assert sorted(p.name for p in (built / "build/full").iterdir()) == [
+        "book",
+        "exec",
+        "logs",
+        "provenance",
+    ]
+
+
+def test_the_pdf_is_written_once(built: Path) -> None:
+    """The site offers the PDF for download: a second name of the one
+    file, not a copy."""
+    pdf, offered = built / "dist/a2-writeup.pdf", built / "dist/site"
+    assert (offered / "a2-writeup.pdf").samefile(pdf)
+
+
+def test_a_record_holds_the_runs_and_checks_its_kernel_noted(
+    tmp_path: Path,
+) -> None:
+    from a2.pipeline import record
+    from a2.report import provenance
+
+    root = REPO
+    pending = tmp_path / ".5-transposed.pending.json"
+    pending.write_text(json.dumps({"runs": ["k1"], "checks": [{"n": 1}]}))
+    s = sections.Section(
+        "5-transposed", root / "report/5-transposed.qmd", False, root
+    )
+    files = [root / "params/5-transposed.yaml", root / "params/missing.yaml"]
+    done = record.write(tmp_path, s, pending, files, {"inline": {}})
+    assert done["notebook"] == "report/5-transposed.qmd"
+    assert done["params"] == ["params/5-transposed.yaml"]
+    assert done["commit"] == provenance.commit(root)
+    assert done["runs"] == ["k1"] and done["checks"] == [{"n": 1}]
+    assert done["checkpoints"] == {"k1": None}  # not in this cache
+    assert record.read(tmp_path, "5-transposed") == done
+    assert not pending.exists()
 
 
 # --- the code notebook -----------------------------------------------------

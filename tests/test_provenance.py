@@ -39,27 +39,6 @@ def test_used_runs_joins_finished_sections_and_this_process(
     assert provenance.used_runs() == ["c", "a", "d"]
 
 
-def test_finish_records_notebook_params_commit_and_runs(
-    record_dir: Path,
-) -> None:
-    root = Path(__file__).resolve().parents[1]
-    provenance.note_run("k1")
-    out = record_dir / "5-x.json"
-    rec = provenance.finish(
-        record_dir / ".5-x.pending.json",
-        out,
-        root,
-        root / "report/5-transposed.qmd",
-        [root / "params/5-transposed.yaml", root / "params/missing.yaml"],
-    )
-    assert rec["notebook"] == "report/5-transposed.qmd"
-    assert rec["params"] == ["params/5-transposed.yaml"]
-    assert re.fullmatch(r"[0-9a-f]{7,}(-dirty)?", rec["commit"])
-    assert rec["runs"] == ["k1"]
-    assert json.loads(out.read_text()) == rec
-    assert not (record_dir / ".5-x.pending.json").exists()
-
-
 def test_commit_outside_a_checkout_is_unknown(tmp_path: Path) -> None:
     assert provenance.commit(tmp_path) == "unknown"
 

@@ -52,8 +52,8 @@ def stated(runs: ex.Runs, data, images: int) -> dict[str, dict]:
 def test_section_5_states_the_same_verdicts_again(section5, smoke_built):
     """Each value the build's prose showed (its inline values) against
     the same value computed now; seconds and rounds aside."""
-    nb = json.loads((smoke_built / "exec/5-transposed.ipynb").read_text())
-    shown = nb["metadata"]["a2"]["inline"]
+    record = smoke_built / "provenance/5-transposed.json"
+    shown = json.loads(record.read_text())["inline"]
     again, compared = stated(*section5), 0
     for var, facts in again.items():
         for name, value in facts.items():

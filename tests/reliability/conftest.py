@@ -7,6 +7,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -68,11 +69,12 @@ def fake_outputs(root: Path) -> None:
 
 
 def snapshot(*folders: Path) -> dict[str, str]:
-    """sha256 of every file under the folders (missing folders: empty)."""
+    """sha256 of every file under the folders (missing folders: empty),
+    less the log where the build writes an error line in full."""
     out = {}
     for folder in folders:
         for path in sorted(folder.rglob("*")) if folder.exists() else []:
-            if path.is_file():
+            if path.is_file() and path.name != "build.log":
                 out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
 
@@ -84,7 +86,15 @@ def run(
     timeout: float = 120,
 ) -> subprocess.CompletedProcess:
     full = {**os.environ, "QUARTO": str(FAKE_QUARTO), **(env or {})}
-    for name in ("MAKEFLAGS", "PROFILE", "S", "PARAMS", "DATA", "V"):
+    for name in (
+        "MAKEFLAGS",
+        "PROFILE",
+        "S",
+        "PARAMS",
+        "DATA",
+        "V",
+        "TIMEOUT",
+    ):
         full.pop(name, None)
     full.update(env or {})
     return subprocess.run(
@@ -134,11 +144,40 @@ def build_cli(
     from a2.pipeline.__main__ import cli
 
     # The build sets these; each call starts from the test's own values.
-    kept = ("A2_DATA", "A2_CACHE", "A2_PROVENANCE")
+    kept = ("A2_DATA", "A2_CACHE", "A2_PROVENANCE", "A2_TIMEOUT")
     full: dict[str, str | None] = {n: os.environ.get(n, "") for n in kept}
-    full.update(QUARTO=str(FAKE_QUARTO), DATA=None, **(env or {}))
+    full.update(QUARTO=str(FAKE_QUARTO), DATA=None, TIMEOUT=None)
+    full.update(env or {})
     argv = ["--root", str(root), "--build", str(root / "build/full")]
     return in_process(cli, [*argv, *args], root, full)
+
+
+def survivors(token: str) -> list[str]:
+    """Processes other than this one whose environment holds ``token``
+    (every process a build started, and theirs, inherit it), each as
+    'pid: command'."""
+    found = []
+    for env in Path("/proc").glob("[0-9]*/environ"):
+        if env.parent.name == str(os.getpid()):
+            continue
+        try:
+            if token.encode() not in env.read_bytes():
+                continue
+            cmd = (env.parent / "cmdline").read_bytes()
+        except OSError:  # gone meanwhile, or not ours
+            continue
+        shown = cmd.replace(b"\0", b" ").decode(errors="replace")
+        found.append(f"{env.parent.name}: {shown}")
+    return found
+
+
+def none_survive(token: str, grace: float = 3.0) -> None:
+    """No process holding ``token`` is left (killed ones may take a
+    moment to go)."""
+    deadline = time.monotonic() + grace
+    while survivors(token) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert survivors(token) == []
 
 
 def make_cmd(*args: str) -> list[str]:

@@ -1,7 +1,9 @@
 """A failed or interrupted section or render keeps the previous PDF, code
 notebook and site byte for byte (the three change together or not at
 all), names what failed in one line, leaves nothing behind, and exits
-non-zero; a build stopped by the pid another build names stops whole."""
+non-zero. A signal (INT, TERM, HUP; to the build or to its process
+group; while a chunk executes or Quarto renders) stops the build whole:
+no process it started outlives it."""
 
 from __future__ import annotations
 
@@ -14,8 +16,19 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import FAKE_QUARTO, make_cmd, one_error_line, run, snapshot
+from conftest import (
+    FAKE_QUARTO,
+    PY,
+    make_cmd,
+    none_survive,
+    one_error_line,
+    run,
+    snapshot,
+    survivors,
+)
 from test_build import alpha, make_scratch
+
+from a2.pipeline import stops
 
 OUTPUTS = ("a2-writeup.pdf", "a2-code.ipynb", "site/index.html")
 
@@ -48,6 +61,8 @@ def nothing_left(root: Path) -> None:
     assert not list(root.glob(".dist*")), list(root.glob(".dist*"))
     assert not list((root / "build/full/exec").glob(".*"))
     assert not list((root / "build/full/provenance").glob(".*"))
+    for partial in ("book-pdf", "views"):  # a render's scratch copies
+        assert not (root / "build/full" / partial).exists(), partial
 
 
 def test_a_section_that_raises_keeps_every_output_and_names_the_chunk(
@@ -123,11 +138,14 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def test_ctrl_c_while_quarto_renders_keeps_the_three_outputs(
-    book: Path, tmp_path: Path
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGHUP])
+def test_a_terminals_signal_while_quarto_renders_keeps_the_three_outputs(
+    book: Path, tmp_path: Path, signum: int
 ) -> None:
-    """Ctrl-C reaches make, the build and Quarto (one process group):
-    one line, the previous three outputs, and make deletes nothing."""
+    """Ctrl-C, or a closed terminal, reaches make and the build (one
+    process group; each render has a session of its own): one line from
+    the build naming it, the previous three outputs, no render left, and
+    make deletes nothing."""
     before = outputs(book)
     pids = tmp_path / "quarto.pids"
     proc = _start(
@@ -135,11 +153,12 @@ def test_ctrl_c_while_quarto_renders_keeps_the_three_outputs(
     )
     _wait_for(pids, proc)
     time.sleep(0.5)  # both renders started
-    os.killpg(proc.pid, signal.SIGINT)
+    os.killpg(proc.pid, signum)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode != 0
     errors = [ln for ln in err.splitlines() if ln.startswith("error:")]
-    assert errors == ["error: interrupted; the previous outputs are kept"]
+    shown = stops.SIGNALS[signum]
+    assert errors == [f"error: {shown}; the previous outputs are kept"]
     assert "Traceback" not in err and "Deleting" not in err
     assert outputs(book) == before
     nothing_left(book)
@@ -169,7 +188,7 @@ def test_killing_the_build_another_build_names_stops_it_whole(
     os.kill(pid, signal.SIGTERM)
     _, err = first.communicate(timeout=60)
     assert first.returncode != 0
-    assert "error: interrupted; the previous outputs are kept" in err
+    assert "error: stopped by SIGTERM; the previous outputs are kept" in err
     for quarto in map(int, pids.read_text().split()):
         assert not _alive(quarto)
     out, err = second.communicate(timeout=120)
@@ -187,16 +206,16 @@ STEPS = [
 ]
 
 
-@pytest.mark.parametrize("fault", ["full disk", "Ctrl-C"])
+@pytest.mark.parametrize("fault", ["full disk", "Ctrl-C", "SIGHUP"])
 @pytest.mark.parametrize("step", [s for s, _ in STEPS])
 def test_a_fault_at_any_step_of_the_render_keeps_the_three_outputs(
-    book: Path, monkeypatch: pytest.MonkeyPatch, step: str, fault: str
+    book: Path, monkeypatch: pytest.MonkeyPatch, capsys, step: str, fault: str
 ) -> None:
-    """ENOSPC or Ctrl-C at each step of the render and of the switch:
-    one short line, the previous outputs kept, nothing half-written left
-    beside them."""
-    from a2.pipeline import BuildError, sections
-    from a2.pipeline.__main__ import main
+    """ENOSPC, Ctrl-C or a hangup at each step of the render and of the
+    switch: one short line, the previous outputs kept, nothing
+    half-written left beside them, no render folder left in build/."""
+    from a2.pipeline.__main__ import cli
+    from a2.pipeline.stops import Stopped
 
     target = dict(STEPS)[step]
     module, _, name = target.rpartition(".")
@@ -208,22 +227,169 @@ def test_a_fault_at_any_step_of_the_render_keeps_the_three_outputs(
             real(*args, **kwargs)  # the step's writes happen, then it fails
         if fault == "Ctrl-C":
             raise KeyboardInterrupt
+        if fault == "SIGHUP":
+            raise Stopped(signal.SIGHUP)
         raise OSError(errno.ENOSPC, "No space left on device", "somewhere")
 
     monkeypatch.setattr(owner, name, failing)
     monkeypatch.setenv("QUARTO", str(FAKE_QUARTO))
     monkeypatch.setenv("A2_DATA", "download")
     monkeypatch.chdir(book)
-    sections.section_modules.cache_clear()
-    sections.executed_code.cache_clear()
     before = outputs(book)
-    with pytest.raises(BuildError) as err:
-        main(["--root", str(book), "pdf"])
-    line = str(err.value)
-    assert "\n" not in line and len(line) < 200, line
-    expected = (
-        "interrupted" if fault == "Ctrl-C" else "No space left on device"
-    )
-    assert expected in line and "previous outputs are kept" in line
+    assert cli(["--root", str(book), "pdf"]) != 0
+    (line,) = capsys.readouterr().err.splitlines()[-1:]
+    assert len(line) < 200, line
+    expected = {
+        "Ctrl-C": "error: interrupted",
+        "SIGHUP": "error: stopped by SIGHUP (the terminal closed)",
+        "full disk": "error: somewhere: No space left on device",
+    }[fault]
+    assert line == expected + "; the previous outputs are kept"
     assert outputs(book) == before
+    nothing_left(book)
+    for partial in ("book", "book-pdf", "views"):
+        assert not (book / "build/full" / partial).exists(), partial
+
+
+# --- whole stops: no process outlives the build -----------------------------
+
+SIGNALS = {"INT": signal.SIGINT, "TERM": signal.SIGTERM, "HUP": signal.SIGHUP}
+
+
+def _build(book: Path, token: str, env: dict[str, str]) -> subprocess.Popen:
+    """`python -m a2.pipeline pdf` alone in a session: its process group
+    is the build, as a terminal's would be (make aside)."""
+    full = {**os.environ, "QUARTO": str(FAKE_QUARTO), "A2_DATA": "download"}
+    full.pop("MAKEFLAGS", None)
+    full.update({"A2_TEST_TOKEN": token, **env})
+    return subprocess.Popen(
+        [PY, "-m", "a2.pipeline", "--root", str(book), "pdf"],
+        cwd=book,
+        env=full,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def _stop_and_check(
+    book: Path, proc: subprocess.Popen, token: str, name: str, to: str
+) -> None:
+    """Send the signal; the build ends with one line naming it, the
+    previous outputs stay, nothing half-made is left, no process lives."""
+    signum = SIGNALS[name]
+    if to == "the build":
+        os.kill(proc.pid, signum)
+    else:
+        os.killpg(proc.pid, signum)
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 128 + signum, err
+    errors = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    shown = stops.SIGNALS[signum]
+    assert errors == [f"error: {shown}; the previous outputs are kept"], err
+    assert "Traceback" not in err
+    none_survive(token)
+    nothing_left(book)
+
+
+@pytest.mark.parametrize("to", ["the build", "its group"])
+@pytest.mark.parametrize("name", SIGNALS)
+def test_a_signal_while_quarto_renders_ends_quarto_and_its_children(
+    book: Path, tmp_path: Path, name: str, to: str
+) -> None:
+    """Each of the three renders has a child of its own (as deno has
+    pandoc); the signal reaches the build only (or its group, which
+    holds no render): the build ends every render's whole group."""
+    pids, token = tmp_path / "pids", f"stop-{name}-{to}-{os.getpid()}"
+    before = outputs(book)
+    proc = _build(
+        book,
+        token,
+        {
+            "FAKE_QUARTO_SLEEP": "60",
+            "FAKE_QUARTO_CHILD": "1",
+            "FAKE_QUARTO_PIDS": str(pids),
+        },
+    )
+    deadline = time.monotonic() + 60
+    while len(pids.read_text().split()) < 6 if pids.exists() else True:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert len(survivors(token)) >= 7  # the build, 3 renders, 3 children
+    _stop_and_check(book, proc, token, name, to)
+    assert outputs(book) == before
+    assert not (book / "build/full/book").exists()  # the stage, half-made
+
+
+@pytest.mark.parametrize(
+    ("name", "to"),
+    [("INT", "its group"), ("TERM", "the build"), ("HUP", "its group")],
+)
+def test_a_signal_while_a_chunk_executes_ends_the_kernel_and_its_children(
+    book: Path, tmp_path: Path, name: str, to: str
+) -> None:
+    """The kernel runs in a session of its own (jupyter_client starts it
+    so), out of reach of the terminal's signals; a chunk that never ends
+    has started a process of its own."""
+    started, token = tmp_path / "started", f"kernel-{name}-{os.getpid()}"
+    (book / "report/1-optimization.qmd").write_text(
+        alpha(
+            "import subprocess, sys, time\n"
+            "subprocess.Popen([sys.executable, '-c', "
+            "'import time; time.sleep(600)'])\n"
+            f"open({str(started)!r}, 'w').close()\n"
+            "while True:\n    time.sleep(1)"
+        )
+    )
+    before = snapshot(book / "dist", book / "build/full/exec")
+    proc = _build(book, token, {})
+    _wait_for(started, proc)
+    _stop_and_check(book, proc, token, name, to)
+    assert snapshot(book / "dist", book / "build/full/exec") == before
+
+
+def test_kill_during_a_real_render_leaves_no_pandoc_or_typst(
+    book: Path, quarto_path: str
+) -> None:
+    """The issue's case with the real Quarto: `kill PID` (the pid that
+    a waiting build names) while pandoc or typst runs."""
+    token = f"quarto-{os.getpid()}"
+    before = outputs(book)
+    proc = _build(book, token, {"QUARTO": quarto_path})
+    deadline = time.monotonic() + 240
+    while not any(
+        tool in line
+        for line in survivors(token)
+        for tool in ("pandoc", "typst")
+    ):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no pandoc or typst in 240 s"
+        time.sleep(0.05)
+    _stop_and_check(book, proc, token, "TERM", "the build")
+    assert outputs(book) == before
+    assert not (book / "build/full/book").exists()
+
+
+# --- leftovers -------------------------------------------------------------
+
+
+def test_a_success_removes_the_sections_stale_failure_notebook(
+    book: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The failure notebook an earlier run left goes when the section
+    executes again and succeeds; another section's stays."""
+    from a2.pipeline import sections
+    from a2.pipeline.execute import execute
+
+    failed = book / "build/full/failed"
+    failed.mkdir(parents=True, exist_ok=True)
+    for stem in ("1-optimization", "6-reproducibility"):
+        (failed / f"{stem}.ipynb").write_text("{}")
+    monkeypatch.setenv("A2_DATA", "download")
+    (section,) = [s for s in sections.chapters(book) if s.stem[0] == "1"]
+    execute(section, book / "build/full", {"steps": 2}, [], {})
+    assert not (failed / "1-optimization.ipynb").exists()
+    assert (failed / "6-reproducibility.ipynb").is_file()
     nothing_left(book)

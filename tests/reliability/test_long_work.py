@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import PY
+from nbformat import NotebookNode
+from test_build import alpha
 
 from a2.__main__ import main
 from a2.colour import cache
@@ -196,3 +198,318 @@ def test_two_builds_on_one_cache_train_once_and_agree(
     folder = entry(a2_cache)
     assert cache._read(folder, folder.name, log=None) is not None
     assert not list(folder.glob("*.tmp"))
+
+
+# --- a build's bounded work (issue 27, class 1) -----------------------------
+#
+# Each case is an instance of one class: work a chunk or a value asks for
+# without bound. Outputs are capped as they arrive (a2.pipeline.client),
+# inline values are refused in the kernel past a length, each section
+# has a time limit, and a quiet chunk gets a progress line.
+
+
+def _out(**fields) -> NotebookNode:
+    return NotebookNode(**fields)
+
+
+def _stream(text: str, name: str = "stdout") -> NotebookNode:
+    return _out(output_type="stream", name=name, text=text)
+
+
+def _display(mime: str, size: int) -> NotebookNode:
+    return _out(
+        output_type="display_data", metadata={}, data={mime: "x" * size}
+    )
+
+
+MB = 1_000_000
+OUTPUT_CASES = {
+    "one 50 MB line": [_stream("y" * 50 * MB)],
+    "200,000 lines in 2,000 messages": [
+        _stream("a line\n" * 100) for _ in range(2_000)
+    ],
+    "stderr as well as stdout": [
+        _stream("o\n" * 800),
+        _stream("e\n" * 50_000, "stderr"),
+    ],
+    "a 5 MB Markdown display": [_display("text/markdown", 5 * MB)],
+    "a 5 MB HTML table": [_display("text/html", 5 * MB)],
+    "a 30 MB image": [_display("image/png", 30 * MB)],
+    "500 small images": [_display("image/png", 1000) for _ in range(500)],
+    "a 5 MB JSON display": [
+        _out(
+            output_type="execute_result",
+            metadata={},
+            execution_count=1,
+            data={"application/json": {"k": "v" * 5 * MB}},
+        )
+    ],
+}
+
+
+@pytest.mark.parametrize("case", OUTPUT_CASES)
+def test_outputs_are_capped_as_they_arrive_with_a_note(case: str) -> None:
+    """What a chunk keeps is bounded whatever it prints or displays, and
+    its last output says what was cut and where all of it is."""
+    from a2.pipeline import client
+
+    watch = client.Watch("1-x", "report/1-x.qmd", None, "logs/1-x.log", print)
+    cell = _out(metadata={"a2_chunk": 3, "a2_line": 40}, outputs=[])
+    watch.start(cell)
+    for out in OUTPUT_CASES[case]:
+        cell.outputs.append(out)
+        watch.bound(cell.outputs)
+    watch.executed(cell)
+    kept = json.dumps(cell.outputs)
+    assert len(kept) < client.STREAM_CHARS * 2 + client.OUTPUTS * 2000
+    text = "".join(
+        o["text"] for o in cell.outputs if o["output_type"] == "stream"
+    )
+    assert text.count("\n") <= client.STREAM_LINES + 1
+    note = cell.outputs[-1]
+    assert note["output_type"] == "stream"
+    assert note["text"].startswith("[output cut here")
+    assert "all of it is in logs/1-x.log" in note["text"]
+    streams = [
+        o["name"] for o in cell.outputs[:-1] if o["output_type"] == "stream"
+    ]
+    assert len(streams) == len(set(streams))  # one per name, as Jupyter
+
+
+def test_outputs_within_the_caps_are_kept_whole() -> None:
+    from a2.pipeline import client
+    from a2.pipeline.qmd import INLINE_MIME
+
+    watch = client.Watch("1-x", "report/1-x.qmd", None, "log", print)
+    cell = _out(metadata={}, outputs=[])
+    watch.start(cell)
+    given = [
+        _stream("a\n" * 10),
+        _display("image/png", 300_000),  # a figure
+        _stream("b\n"),
+        _display("text/markdown", 5_000),  # a table
+        _out(output_type="display_data", metadata={}, data={INLINE_MIME: {}}),
+    ]
+    for out in given:
+        cell.outputs.append(out)
+        watch.bound(cell.outputs)
+    watch.executed(cell)
+    assert [o["output_type"] for o in cell.outputs] == [
+        "stream",
+        "display_data",
+        "stream",
+        "display_data",
+        "display_data",
+    ]
+    assert "output cut" not in json.dumps(cell.outputs)
+
+
+def test_a_build_keeps_huge_outputs_out_of_the_book(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's case (a chunk printing 50 MB, here 20 MB) and its
+    kin, end to end: the executed notebook and what Quarto is given stay
+    small, the log holds everything."""
+    from conftest import build_cli
+    from test_build import make_scratch
+
+    book = make_scratch(tmp_path / "book")
+    (book / "report/1-optimization.qmd").write_text(
+        alpha(
+            "print('z' * 20_000_000)\n"
+            "for i in range(100_000):\n"
+            "    print(i)\n"
+            "import a2.report.prose\n"
+            "a2.report.prose.md('| a |\\n|---|\\n' + '| b |\\n' * 400_000)\n"
+            "steps = p.steps"
+        )
+    )
+    monkeypatch.setenv("A2_DATA", "download")
+    proc = build_cli(book, "pdf")
+    assert proc.returncode == 0, proc.stderr
+    executed = book / "build/full/exec/1-optimization.ipynb"
+    assert executed.stat().st_size < 1_000_000
+    assert (book / "dist/site/index.html").stat().st_size < 1_000_000
+    notes = re.findall(r"\[output cut here[^\]]*\]", executed.read_text())
+    assert len(notes) == 1, notes
+    assert "displays" in notes[0] and "more lines printed" in notes[0]
+    log = book / "build/full/logs/1-optimization.log"
+    assert log.stat().st_size > 20_000_000  # everything, in the log
+    assert "Alpha ran 2 steps." in (book / "dist/site/index.html").read_text()
+
+
+# What an inline value may hold, evaluated by the build's own cell in a
+# real kernel: (expression, status).
+INLINE_CASES = {
+    "the issue's 1,000,000-character string": ("'x' * 1_000_000", "too long"),
+    "a long list": ("list(range(100_000))", "too long"),
+    "long Markdown (a2.report.Md)": ("Md('*' * 5000)", "too long"),
+    "one character over": ("'x' * 999", "too long"),  # 1001 with quotes
+    "at the limit": ("'x' * 998", "ok"),
+    "a number": ("40.1", "ok"),
+    "a phrase": ("Md('$10^{-3}$')", "ok"),
+}
+
+
+def test_inline_values_over_the_limit_are_refused_in_the_kernel(
+    tmp_path: Path,
+) -> None:
+    """The evaluating cell refuses each too long value before it is sent
+    (its status says so, its data are not there); others pass."""
+    import nbformat
+    import papermill
+
+    from a2.pipeline import qmd
+
+    prose = " ".join(f"`{{python}} {e}`" for e, _ in INLINE_CASES.values())
+    cells = qmd.with_inline_cells(
+        qmd.cells(
+            "```{python}\nfrom a2.report import Md\n```\n\n" + prose + "\n"
+        )
+    )
+    nb = nbformat.v4.new_notebook(cells=[nbformat.from_dict(c) for c in cells])
+    path = tmp_path / "inline.ipynb"
+    nbformat.write(nb, path)
+    papermill.execute_notebook(
+        str(path), str(path), kernel_name="a2", progress_bar=False
+    )
+    (out,) = nbformat.read(path, 4).cells[-1].outputs
+    results = out["data"][qmd.INLINE_MIME]
+    for case, (expr, status) in INLINE_CASES.items():
+        assert results[expr]["status"] == status, case
+        if status == "too long":
+            assert "data" not in results[expr], case
+            assert results[expr]["size"] > qmd.INLINE_LIMIT
+
+
+def test_an_inline_value_too_long_is_one_line_naming_file_and_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import build_cli, one_error_line
+    from test_build import make_scratch
+
+    book = make_scratch(tmp_path / "book")
+    (book / "report/1-optimization.qmd").write_text(
+        alpha("steps = 'x' * 1_000_000")
+    )
+    monkeypatch.setenv("A2_DATA", "download")
+    line = one_error_line(build_cli(book, "pdf"))
+    assert line.startswith(
+        "error: report/1-optimization.qmd:22: `{python} steps` is "
+        "1,000,002 characters long; an inline value is at most 1,000"
+    )
+    assert len(line) < 300, line
+    assert not (book / "dist").exists()
+
+
+@pytest.mark.parametrize("unit", ["", "s", "m", "min", "h"])
+def test_the_time_limit_takes_seconds_minutes_or_hours(unit: str) -> None:
+    from a2.pipeline import build
+
+    factor = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600}[unit]
+    assert build.time_limit(f"1.5{unit}") == 1.5 * factor
+    assert build.time_limit(f" 90 {unit.upper()} ") == 90 * factor
+    assert build.time_limit(f"0{unit}") is None  # no limit
+
+
+@pytest.mark.parametrize("text", ["abc", "-5", "5d", "1e3", "1:30", "5 5"])
+def test_a_time_limit_that_is_no_duration_is_one_line(text: str) -> None:
+    from a2.pipeline import BuildError, build
+
+    with pytest.raises(BuildError, match="a section's time limit is"):
+        build.time_limit(text)
+
+
+TIMEOUT_CASES = {
+    "a chunk that never returns": (
+        alpha("import time\nwhile True:\n    time.sleep(1)"),
+        "16 (chunk 3)",
+        "chunk 3 of report/1-optimization.qmd (line 16)",
+        3,
+    ),
+    "chunks that add up past it": (
+        alpha("import time\ntime.sleep(5)")
+        + "\n```{python}\nimport time\ntime.sleep(5)\n```\n",
+        "31 (chunk 5)",
+        "chunk 5 of report/1-optimization.qmd (line 31)",
+        8,
+    ),
+    "an inline value that never returns": (
+        alpha(
+            "import time\ndef forever():\n    while True:\n"
+            "        time.sleep(1)",
+            prose="It ran `{python} forever()` times.",
+        ),
+        "23 (inline values)",
+        "the inline values of report/1-optimization.qmd (line 23)",
+        3,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", TIMEOUT_CASES)
+def test_a_section_past_its_time_limit_is_one_line_with_progress_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    """The section's cells share TIMEOUT seconds; past them, one line
+    names the cell executing, the kernel is gone, nothing of the run is
+    kept but its failure notebook. A quiet cell meanwhile gets progress
+    lines (each second here: QUIET_S patched)."""
+    from conftest import build_cli, none_survive, one_error_line
+    from test_build import make_scratch
+
+    from a2.pipeline import client
+
+    text, place, name, limit = TIMEOUT_CASES[case]
+    book = make_scratch(tmp_path / "book")
+    (book / "report/1-optimization.qmd").write_text(text)
+    monkeypatch.setattr(client, "QUIET_S", 1)
+    monkeypatch.setenv("A2_DATA", "download")
+    token = f"timeout-{os.getpid()}-{time.monotonic()}"
+    env = {"TIMEOUT": str(limit), "A2_TEST_TOKEN": token}
+    proc = build_cli(book, "pdf", env=env)
+    line = one_error_line(proc)
+    assert line.startswith(
+        f"error: report/1-optimization.qmd:{place}: still executing when "
+        f"the section's time limit of {limit} s ran out (TIMEOUT sets it"
+    ), line
+    assert len(line) < 300
+    progress = [
+        ln
+        for ln in proc.stderr.splitlines()
+        if ln.startswith("1-optimization: still executing")
+    ]
+    assert progress, proc.stderr
+    assert progress[-1].startswith(f"1-optimization: still executing {name}")
+    none_survive(token)
+    assert (book / "build/full/failed/1-optimization.ipynb").is_file()
+    assert not (book / "build/full/exec/1-optimization.ipynb").exists()
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_a_quiet_chunk_gets_progress_lines_a_chunk_shown_as_it_runs_none(
+    monkeypatch: pytest.MonkeyPatch, verbose: bool
+) -> None:
+    """Quiet is what the terminal shows: with V=1 a chunk's output goes
+    there as it comes, which is no silence; without, it goes to the log
+    only, and the terminal hears from the build each QUIET_S."""
+    from a2.pipeline import client
+
+    monkeypatch.setattr(client, "QUIET_S", 0.5)
+    lines: list[str] = []
+    watch = client.Watch("1-x", "report/1-x.qmd", None, "log", lines.append)
+    watch.verbose = verbose
+    cell = NotebookNode(metadata={"a2_chunk": 4, "a2_line": 30}, outputs=[])
+    with watch:
+        watch.start(cell)
+        for _ in range(25):  # prints every 0.1 s for 2.5 s
+            cell.outputs.append(_stream("tick\n"))
+            watch.bound(cell.outputs)
+            time.sleep(0.1)
+    if verbose:
+        assert lines == []
+    else:
+        assert len(lines) >= 2, lines
+        assert lines[0].startswith(
+            "1-x: still executing chunk 4 of report/1-x.qmd (line 30), "
+        )

@@ -13,6 +13,7 @@ reader sees the input as written.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
@@ -326,3 +327,105 @@ def test_code_shows_any_text_verbatim_and_plain_escapes_every_mark():
         for md in (code(text), code(text, plain=True)):
             assert "\n" not in md and "\x1b" not in md
             assert "{{<" not in md and ">}}" not in md
+
+
+# --- a plain string shown inline is text (issue 27, class 4) -----------------
+
+PLAIN = {
+    **HOSTILE,
+    "the issue's case": "<img src=x onerror=alert(6)>",
+    "typst shorthands": "a-?b x---y z...w -- ~ 1/2 a- b",
+    "smart typography": "\"quoted\" it's -- --- ... 'single'",
+    "backslash escapes": "\\(x\\) \\[y\\] \\\\ \\` \\$ \\@",
+    "python quoting": 'it\'s "both" \\n kinds',
+    "unicode": "Ünïcödé ✓ – — …",
+}
+
+
+def plain_values() -> dict[str, tuple[str, str]]:
+    """{case: (Markdown the build writes for the value as a plain string,
+    what a reader must see)}, through the build's own route: IPython's
+    text/plain (the repr), then a2.pipeline.qmd.substitute."""
+    from IPython.core.formatters import DisplayFormatter
+
+    from a2.pipeline import qmd
+
+    out = {}
+    for case, text in PLAIN.items():
+        data = DisplayFormatter().format(text)[0]
+        assert "text/markdown" not in data  # a plain string
+        md = qmd.substitute("`{python} v`", {"v": data}, "page.qmd")
+        out[slug(case)] = (md, seen(text))
+    return out
+
+
+def test_a_plain_string_value_is_text_in_html(quarto_path):
+    """Quarto's pandoc makes no element of it, and shows every
+    character as written."""
+    values = plain_values()
+    body = "\n\n".join(
+        f"::: {{#v-{key}}}\n{md}\n:::" for key, (md, _) in values.items()
+    )
+    html = subprocess.run(
+        [quarto_path, "pandoc", "-f", "markdown", "-t", "html"],
+        input=body,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    page = Page()
+    page.feed(html.replace('id="v-', 'id="r-'))
+    for key, (_, want) in values.items():
+        assert {t for t, _ in page.tags.get(key, [])} <= {"div", "p"}, key
+        text = " ".join("".join(page.text.get(key, [])).split())
+        assert text.replace("\u2060", "") == want, key
+
+
+def test_a_plain_string_value_is_text_in_the_pdf(quarto_path, tmp_path):
+    """Rendered to PDF by Quarto with the book's filter (report/a2.lua),
+    every character reads back from the PDF as written: no markup is
+    read, none of Typst's shorthands (ellipsis, dashes, soft hyphen,
+    smart quotes) changes a character, nothing disappears."""
+    values = plain_values()
+    repo = Path(__file__).resolve().parents[2]
+    shutil.copy(repo / "report/a2.lua", tmp_path / "a2.lua")
+    front = (
+        "---\ntitle: values\nformat:\n  typst:\n    include-in-header:\n"
+        "      text: '#set text(hyphenate: false)'\nfilters: [a2.lua]\n---\n"
+    )
+    body = "\n\n".join(
+        f"BEGIN{n} {md} END{n}" for n, (md, _) in enumerate(values.values())
+    )
+    (tmp_path / "_quarto.yml").write_text("project:\n  type: default\n")
+    (tmp_path / "page.qmd").write_text(front + "\n" + body + "\n")
+    proc = subprocess.run(
+        [quarto_path, "render", "page.qmd", "--to", "typst"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = subprocess.run(
+        ["pdftotext", str(tmp_path / "page.pdf"), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    flat = "".join(text.split()).replace("\u2060", "")
+    for n, (case, (_, want)) in enumerate(values.items()):
+        shown = flat.split(f"BEGIN{n}", 1)[1].split(f"END{n}", 1)[0]
+        assert shown == "".join(want.split()), case
+
+
+def test_markdown_marked_values_stay_markdown():
+    """Only a value the library marks as Markdown (a2.report.Md) is
+    Markdown: emphasis, math and code stay markup."""
+    from IPython.core.formatters import DisplayFormatter
+
+    from a2.pipeline import qmd
+    from a2.report import Md
+
+    for value in ("*a*", "$x^2$", "`c`", "[t](u)"):
+        data = DisplayFormatter().format(Md(value))[0]
+        assert qmd.substitute("`{python} v`", {"v": data}, "p.qmd") == value

@@ -4,12 +4,16 @@ it writes what the build expects of Quarto (the site's index.html, the
 PDF) from the staged notebooks' Markdown, in a second instead of Quarto's
 ten. The real Quarto renders the smoke book (tests/conftest.py).
 
-FAKE_QUARTO_FAIL=1 makes a render fail; FAKE_QUARTO_SLEEP=S waits first;
-FAKE_QUARTO_PIDS=F appends each render's pid to F.
+FAKE_QUARTO_FAIL=1 makes a render fail (any other text: the render fails
+and its log is that text, as Quarto's would be); FAKE_QUARTO_SLEEP=S
+waits first; FAKE_QUARTO_CHILD=1 first starts a child that waits too (as
+deno starts pandoc); FAKE_QUARTO_PIDS=F appends each render's pid (and
+its child's) to F.
 """
 
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,12 +22,18 @@ if sys.argv[1:] == ["--version"]:
     print("0.0.0-fake")
     sys.exit(0)
 book, fmt = Path(sys.argv[2]), sys.argv[sys.argv.index("--to") + 1]
+pids = [os.getpid()]
+if os.environ.get("FAKE_QUARTO_CHILD"):
+    wait = "import time; time.sleep(600)"
+    pids.append(subprocess.Popen([sys.executable, "-c", wait]).pid)
 if os.environ.get("FAKE_QUARTO_PIDS"):
     with open(os.environ["FAKE_QUARTO_PIDS"], "a") as fh:
-        fh.write(f"{os.getpid()}\n")
+        fh.write("".join(f"{pid}\n" for pid in pids))
 time.sleep(float(os.environ.get("FAKE_QUARTO_SLEEP", "0")))
-if os.environ.get("FAKE_QUARTO_FAIL"):
-    print("ERROR: the render failed as asked", file=sys.stderr)
+failure = os.environ.get("FAKE_QUARTO_FAIL", "")
+if failure:
+    text = "ERROR: the render failed as asked" if failure == "1" else failure
+    print(text, file=sys.stderr)
     sys.exit(1)
 text = [p.read_text() for p in sorted(book.glob("*.md"))]
 for nb in sorted(book.glob("[0-9]*.ipynb")):  # the chapters

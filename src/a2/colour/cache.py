@@ -264,6 +264,23 @@ def stored_epochs(key: str) -> int:
         return 0
 
 
+def checkpoint_sha256(key: str) -> str | None:
+    """The hash of run ``key``'s stored checkpoint (None when there is
+    none): what a section that loaded the run depends on (a run trained
+    again is new)."""
+    try:
+        info = _manifest(runs_dir() / key / MANIFEST)
+        return str(info["checkpoint_sha256"])
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        environment.SettingError,
+    ):
+        return None
+
+
 def _manifest(path: Path) -> Any:
     """A manifest's JSON: a regular file of at most MAX_MANIFEST_BYTES."""
     return json.loads(read_bounded(path, MAX_MANIFEST_BYTES))

@@ -7,8 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from a2.fileio import atomic_write
-from a2.pipeline import sections
-from a2.pipeline.sections import manifest, module_path, notebooks
+from a2.pipeline.sections import Section, manifest, module_path
 
 # `%%a2module a2.x [package]`: the cell is module a2.x's source, run into a
 # module in sys.modules; __file__ is in the working folder
@@ -58,13 +57,13 @@ matplotlib, pyyaml). Set `A2_DATA` to choose the CIFAR-10 source.
 """
 
 
-def library_cells(root: Path) -> list:
+def library_cells(root: Path, sections: list[Section]) -> list:
     """One cell per a2 module the sections import (transitively)."""
     import nbformat
 
     names: list[str] = []
-    for s in notebooks(root):
-        for name in sections.section_modules(root, s):
+    for s in sections:
+        for name in s.modules if s.is_notebook else []:
             if name not in names:
                 names.append(name)
     cells = [
@@ -84,8 +83,13 @@ def library_cells(root: Path) -> list:
     return cells
 
 
-def assemble(root: Path, sections: dict[str, dict], out: Path) -> None:
-    """The library, then each section as staged (``a2.pipeline.stage``:
+def assemble(
+    root: Path,
+    sections: list[Section],
+    notebooks: dict[str, dict],
+    out: Path,
+) -> None:
+    """The library, then each section as merged (``a2.pipeline.stage``:
     executed outputs, inline values written into the prose)."""
     import nbformat
 
@@ -98,8 +102,8 @@ def assemble(root: Path, sections: dict[str, dict], out: Path) -> None:
     }
     nb.metadata["language_info"] = {"name": "python"}
     nb.cells = [nbformat.v4.new_markdown_cell(INTRO.format(title=title))]
-    nb.cells += library_cells(root)
-    for staged in sections.values():
+    nb.cells += library_cells(root, sections)
+    for staged in notebooks.values():
         for cell in nbformat.from_dict(staged).cells:
             cell.metadata = {
                 k: v for k, v in cell.metadata.items() if k == "tags"

@@ -1,9 +1,32 @@
-"""`make pdf` and `make section`, in one process holding the tree's lock:
-parameters validated, a section executed only when what its code sees
-changed (:func:`inputs`; prose is not among it), the runs of those
-sections trained side by side first, then the book rendered
-(``a2.pipeline.render``). A section run with ``PARAMS=f`` keeps ``f``
-until what it depends on changes or ``make section`` runs it without.
+"""`make pdf` and `make section`: what executes, in what order.
+
+One process, holding the tree's lock (:func:`locked`), runs these steps;
+a step a later version adds (training only, checkpoint packs) goes into
+:func:`run` before the sections execute.
+
+1. **Read.** The chapters of ``_quarto.yml``, each ``.qmd`` parsed once
+   (``Section.notebook``): a malformed chunk or cell option stops the
+   build here, before anything runs.
+2. **Check.** Every section's parameters (params file, profile, a
+   ``PARAMS=`` file) validated (:func:`check`): a bad file is one line
+   before any work. The data source is checked once, before the first
+   section that reads it.
+3. **Decide.** For each section, why it executes (:func:`decide`):
+   when what its code sees changed since its record (:func:`inputs`:
+   code and tags, parameters, the library modules it imports, the data
+   setting if it reads data, the trained runs it loaded, and for the
+   appendix the other sections' records), or when asked; never for
+   prose, which is staged around the last outputs. A section run with
+   ``PARAMS=f`` keeps ``f`` until what it sees changes or ``make
+   section`` runs it without.
+4. **Train.** The runs of the sections that execute
+   (``a2.colour.experiments.plan``) trained side by side first
+   (``a2.colour.schedule``), so that the sections only load them.
+5. **Execute.** The chapters in book order, then the appendix (it
+   reports on the chapters' records), a line each when it starts and
+   ends (``a2.pipeline.execute``), each within the time limit
+   ``TIMEOUT``.
+6. **Render** (``a2.pipeline.render``).
 """
 
 from __future__ import annotations
@@ -13,28 +36,22 @@ import fcntl
 import hashlib
 import json
 import os
-import sys
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from a2.pipeline import BuildError
-from a2.pipeline.sections import (
-    Section,
-    executed_code,
-    module_path,
-    notebooks,
-    section_modules,
-    unlisted,
-)
+from a2.pipeline import BuildError, record, say
+from a2.pipeline.sections import Section, module_path, unlisted
 
-META = "a2"  # the executed notebook's metadata key for the build's record
 DATA_MODULES = (
     "a2.colour.data",
     "a2.config.environment",
 )  # code that reads A2_DATA
+LIMIT_S = 3600  # a section's time limit unless TIMEOUT says otherwise
+UNITS = {"": 1, "s": 1, "m": 60, "min": 60, "h": 3600}
 
 
 @dataclass
@@ -47,6 +64,7 @@ class Options:
     force: str = ""  # the stem `make section` runs
     params: Path | None = None  # and the PARAMS= file it gives
     lock: int | None = None  # the lock's descriptor, passed to Quarto
+    limit: float | None = LIMIT_S  # seconds a section may execute
 
 
 @dataclass
@@ -71,9 +89,9 @@ def inputs(o: Options, s: Section, values: dict, defaults: dict) -> dict:
     runs it loaded are compared apart, by their checkpoints' hashes)."""
     from a2.config import environment
 
-    mods = section_modules(o.root, s)
+    mods = s.modules
     out = {
-        "code": _sha(executed_code(s)),
+        "code": _sha(s.code),
         # The values run with, and those its params file gives (when they
         # differ, a change to the params file ends a PARAMS= run).
         "parameters": _sha([values, defaults]),
@@ -84,7 +102,7 @@ def inputs(o: Options, s: Section, values: dict, defaults: dict) -> dict:
     if any(m in DATA_MODULES for m in mods):
         out["data"] = _sha(environment.data_identity())
     if s.appendix:  # it reports on the chapters' records
-        records = sorted((o.build / "provenance").glob("[!.]*.json"))
+        records = sorted((o.build / record.FOLDER).glob("[!.]*.json"))
         out["sections"] = _sha(
             {p.stem: p.read_text() for p in records if p.stem != s.stem}
         )
@@ -92,12 +110,17 @@ def inputs(o: Options, s: Section, values: dict, defaults: dict) -> dict:
 
 
 def previous(build: Path, s: Section) -> dict[str, Any] | None:
-    """The record of the section's executed notebook (None: none yet)."""
+    """The record of the section's last execution (``a2.pipeline.record``),
+    if the executed notebook beside it is the one it names (None: the
+    section has not executed, or its notebook is gone or torn)."""
+    done = record.read(build, s.stem)
     try:
-        nb = json.loads((build / "exec" / f"{s.stem}.ipynb").read_text())
-        return nb["metadata"][META]
-    except (OSError, ValueError, KeyError, TypeError):
+        blob = (build / "exec" / f"{s.stem}.ipynb").read_bytes()
+    except OSError:
         return None
+    if done is None or done.get("outputs") != hashlib.sha256(blob).hexdigest():
+        return None
+    return done
 
 
 def _job(o: Options, s: Section, params: Path | None) -> Job:
@@ -110,18 +133,12 @@ def _job(o: Options, s: Section, params: Path | None) -> Job:
     return Job(s, overrides, values, files, given=str(params or ""))
 
 
-def _changed(o: Options, s: Section, prev: dict, now: dict) -> str:
-    """'' when nothing ``s`` depends on changed since ``prev``, else what
-    did."""
+def _changed(prev: dict, now: dict) -> str:
+    """'' when nothing the section depends on changed since ``prev``, its
+    record, else what did."""
     what = [k for k in now if now[k] != prev.get("inputs", {}).get(k)]
-    from a2.config import environment
-    from a2.report import provenance
-
-    runs = prev.get("runs", {})
-    if (
-        provenance.run_digests(list(runs), environment.cache_dir() / "runs")
-        != runs
-    ):
+    runs = prev.get("checkpoints", {})
+    if record.checkpoints(list(runs)) != runs:
         what.append("runs")
     return f"{', '.join(what)} changed" if what else ""
 
@@ -135,7 +152,7 @@ def decide(o: Options, s: Section, default: Job) -> Job:
     elif prev and prev.get("given") and prev["values"] != default.values:
         kept = Job(s, prev["overrides"], prev["values"], [], prev["given"])
         kept.inputs = inputs(o, s, kept.values, default.values)
-        why = _changed(o, s, prev, kept.inputs)
+        why = _changed(prev, kept.inputs)
         if not why:
             kept.note = (
                 f"kept with {prev['given']} (`make section S={s.stem}` "
@@ -146,7 +163,7 @@ def decide(o: Options, s: Section, default: Job) -> Job:
     job.inputs = inputs(o, s, job.values, default.values)
     if prev is None:
         job.why = job.why or "not executed yet"
-    job.why = job.why or _changed(o, s, prev, job.inputs)
+    job.why = job.why or _changed(prev, job.inputs)
     return job
 
 
@@ -175,14 +192,36 @@ def locked(root: Path) -> Iterator[int]:
         yield fh.fileno()
 
 
-def say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+def time_limit(text: str) -> float | None:
+    """A section's time limit as TIMEOUT gives it: seconds, or a number
+    with ``s``, ``m`` or ``h``; ``0`` for none; empty for the default."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([a-z]*)\s*", text.lower())
+    if not text.strip():
+        return LIMIT_S
+    if found is None or found.group(2) not in UNITS:
+        raise BuildError(
+            f"TIMEOUT={text.strip()[:40]!r}: a section's time limit is a "
+            f"number of seconds, or of minutes or hours (90, 30m, 2h); 0 "
+            f"for none"
+        )
+    seconds = float(found.group(1)) * UNITS[found.group(2)]
+    return seconds or None
 
 
-def check(o: Options, data: bool = True) -> dict[str, Job]:
-    """Every section's parameters (and, with ``data``, the data source
-    if a section reads it): what `make pdf` checks before any work."""
-    secs = notebooks(o.root)
+def read(book: list[Section]) -> list[Section]:
+    """The sections to execute, each .qmd parsed now (the build's one
+    parse): a malformed chunk or cell option stops here."""
+    secs = [s for s in book if s.is_notebook]
+    for s in secs:
+        s.notebook  # noqa: B018 (parsed, and kept on the section)
+    return secs
+
+
+def check(o: Options, book: list[Section], data: bool = True) -> dict:
+    """Every section read and its parameters checked (and, with
+    ``data``, the data source if a section reads it): what `make pdf`
+    checks before any work. Returns each section's default job."""
+    secs = read(book)
     jobs = {s.stem: _job(o, s, None) for s in secs}
     if o.force and o.params:
         _job(o, next(s for s in secs if s.stem == o.force), o.params)
@@ -191,14 +230,14 @@ def check(o: Options, data: bool = True) -> dict[str, Job]:
     return jobs
 
 
-def run(o: Options) -> None:
+def run(o: Options, book: list[Section]) -> None:
     """The whole build (see the module docstring)."""
     from a2.pipeline import render
 
     for path in unlisted(o.root):
         say(f"warning: {path.name} is not a chapter in _quarto.yml; not built")
-    secs = notebooks(o.root)
-    base = check(o, data=False)  # the data: once a section reading it runs
+    base = check(o, book, data=False)  # the data: once a section reads it
+    secs = [s for s in book if s.is_notebook]
     for appendix in (False, True):
         part = [s for s in secs if s.appendix == appendix]
         jobs = [decide(o, s, base[s.stem]) for s in part]
@@ -206,16 +245,13 @@ def run(o: Options) -> None:
             if j.note and not j.why:
                 say(f"{j.section.stem}: {j.note}")
         _execute(o, [j for j in jobs if j.why])
-    render.render(o)
+    render.render(o, book)
 
 
 def _execute(o: Options, jobs: list[Job]) -> None:
     """Train the jobs' runs side by side, then execute each job, with a
     line when it starts and when it ends."""
-    from a2.config.environment import cache_dir
-    from a2.fileio import atomic_write
     from a2.pipeline.execute import execute
-    from a2.report import provenance
 
     _check_data(o, [j.section for j in jobs])
     _train({j.section.stem: j.values for j in jobs})
@@ -226,21 +262,22 @@ def _execute(o: Options, jobs: list[Job]) -> None:
         shown = j.given or files or "its defaults"
         say(f"{stem}: executing ({j.why}{note}) with {shown}")
         t0 = time.perf_counter()
-        nb, values, prov = execute(
-            o.root, j.section, o.build, j.overrides, j.files, o.verbose
-        )
-        runs = provenance.run_digests(prov["runs"], cache_dir() / "runs")
-        nb["metadata"][META] = {
+        decided = {
             "inputs": j.inputs,
             "values": j.values,
             "overrides": j.overrides,
             "given": j.given,
-            "inline": values,
-            "runs": runs,
         }
-        path = o.build / "exec" / f"{stem}.ipynb"
-        atomic_write(path, json.dumps(nb).encode())
-        for key in runs:
+        done = execute(
+            j.section,
+            o.build,
+            j.overrides,
+            j.files,
+            decided,
+            o.limit,
+            o.verbose,
+        )
+        for key in done["runs"]:
             say(f"{stem}: loaded run {key} from the cache")
         say(f"{stem}: done in {time.perf_counter() - t0:.1f} s")
 
@@ -251,9 +288,7 @@ def _check_data(o: Options, secs: list[Section]) -> None:
     from a2.colour import data
     from a2.config import environment
 
-    names = [
-        s.stem for s in secs if "a2.colour.data" in section_modules(o.root, s)
-    ]
+    names = [s.stem for s in secs if "a2.colour.data" in s.modules]
     try:
         if names:
             data.check_source(environment.data_source())

@@ -1,13 +1,36 @@
-"""A section's .qmd as a notebook for papermill: chunks keep their source
-(Quarto reads the ``#|`` options there), ``#| tags`` go into the cell's
-metadata, ``a2_line`` is a cell's line in the .qmd. Papermill runs no
-Markdown, so a Markdown cell with inline `` `{python} expr` `` values is
-followed by a cell that evaluates them (IPython's ``user_expressions``,
-as Quarto does there); :func:`substitute` writes them in as Quarto would.
+"""A section's .qmd as a notebook for papermill, read once per build.
+
+Quarto reads a .qmd's ```` ```{python} ```` chunks as code cells and the
+text between them as Markdown; this module does the same, so that
+papermill can execute a section and Quarto can render the executed
+notebook without executing it again.
+
+- **Cell options.** A chunk's leading ``#|`` lines are its options, one
+  YAML mapping as Quarto reads them. They are parsed and checked here,
+  when the build reads the sections and before anything executes: a
+  malformed option is one line naming the file and line, where Quarto
+  would fail at the end of the build with an error naming neither.
+  ``tags`` go into the cell's metadata (papermill finds ``parameters``
+  there); the options are kept in ``a2_options`` for the stage.
+- **Where.** Each cell keeps its line in the .qmd (``a2_line``) and a code
+  cell its chunk number (``a2_chunk``), so that every message about a
+  cell names the place a person edits.
+- **Inline values.** Papermill runs no Markdown: a Markdown cell with
+  inline `` `{python} expr` `` values is followed by a cell that
+  evaluates them as Quarto does (IPython's ``user_expressions``). A value
+  over ``INLINE_LIMIT`` characters is refused in the kernel, before it is
+  sent: an inline value is a number or a phrase in a sentence, and a
+  huge one would stall pandoc for minutes.
+- **Values as text.** :func:`substitute` writes the values into the
+  prose: a value the library marks as Markdown (``text/markdown``:
+  ``a2.report.Md``, ``fmt``, ``sci``) as it is, anything else as text
+  whose every character shows as written (no markup of it is live).
 """
 
 from __future__ import annotations
 
+import ast
+import itertools
 import json
 import re
 from pathlib import Path
@@ -16,33 +39,152 @@ from typing import Any
 import yaml
 
 from a2.pipeline import BuildError
+from a2.text import code
 
 CHUNK = re.compile(r"^```\{python\}\s*$")
 FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
-TAGS = re.compile(r"^#\|\s*tags:\s*(.*?)\s*$")
 # Quarto's pattern for an inline expression (execute-inline.ts), on one line.
 INLINE = re.compile(r"(^|[^`])`\{python\}[ \t]([^`\n]+)`", re.MULTILINE)
 INLINE_TAG = "a2-inline"
 INLINE_MIME = "application/vnd.a2.inline+json"
+INLINE_LIMIT = 1000  # characters of an inline value (the longest is ~400)
+KERNEL = {"display_name": "Python (a2)", "language": "python", "name": "a2"}
+
+# The cell that evaluates a Markdown cell's inline expressions. It runs
+# in the section's kernel, so its names are private and deleted after.
+EVALUATE = """\
+_a2_values = get_ipython().user_expressions({asked})
+for _a2_value in _a2_values.values():
+    _a2_size = max(map(len, map(str, _a2_value.get("data", {{}}).values())),
+                   default=0)
+    if _a2_size > {limit}:  # refused here: never sent whole
+        _a2_value.clear()
+        _a2_value.update(status="too long", size=_a2_size)
+__import__("IPython").display.display({{{mime!r}: _a2_values}}, raw=True)
+del _a2_values, _a2_value, _a2_size
+"""
 
 
-def _tags(source: str, where: str) -> list[str]:
-    for line in source.splitlines():
-        if not line.startswith("#|"):
-            break
-        if m := TAGS.match(line):
-            try:
-                tags = yaml.safe_load(m.group(1))
-            except yaml.YAMLError:
-                tags = None
-            if isinstance(tags, list) and all(
-                isinstance(t, str) for t in tags
-            ):
-                return tags
+# --- cell options --------------------------------------------------------
+
+
+class _Options(yaml.SafeLoader):
+    """YAML as Quarto reads cell options (js-yaml): a key given twice is
+    an error, not the last one silently."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen = set()
+        for key, _ in node.value:
+            name = self.construct_object(key, deep=True)
+            if name in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"'{name}' is given twice", key.start_mark
+                )
+            seen.add(name)
+        return super().construct_mapping(node, deep)
+
+
+def _text(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def _flag(*words: str) -> Any:
+    return lambda v: isinstance(v, bool) or v in words
+
+
+def _names(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(t, str) for t in v)
+
+
+def _size(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+
+
+# The options Quarto knows that this book's chunks use or may use, and
+# what each takes. Other keys pass to Quarto unchecked.
+OPTION_TYPES: dict[str, tuple[Any, str]] = {
+    "label": (
+        lambda v: isinstance(v, str) and re.fullmatch(r"[A-Za-z][\w.:-]*", v),
+        "a name such as fig-curves (letters, digits, - _ . :)",
+    ),
+    "tags": (_names, "a list of names, e.g. [parameters]"),
+    "fig-cap": (_text, "text (the figure's caption)"),
+    "tbl-cap": (_text, "text (the table's caption)"),
+    "fig-alt": (_text, "text"),
+    "fig-width": (_size, "a number of inches above 0"),
+    "fig-height": (_size, "a number of inches above 0"),
+    "echo": (_flag("fenced"), "true, false or fenced"),
+    "output": (_flag("asis"), "true, false or asis"),
+    "code-fold": (_flag("show"), "true, false or show"),
+    "eval": (_flag(), "true or false"),
+    "include": (_flag(), "true or false"),
+    "warning": (_flag(), "true or false"),
+    "error": (_flag(), "true or false"),
+}
+
+
+def options(source: str, where: str, line: int) -> dict[str, Any]:
+    """The cell options of a chunk whose code starts at ``line`` of the
+    file ``where``: its leading ``#|`` lines as one YAML mapping, each
+    known option of the type Quarto takes. A figure or table label
+    needs its caption, which the build appends the source line to."""
+    lines = list(
+        itertools.takewhile(
+            lambda ln: ln.startswith("#|"), source.splitlines()
+        )
+    )
+    if not lines:
+        return {}
+    text = "\n".join(ln[2:].removeprefix(" ") for ln in lines)
+    try:
+        found = yaml.load(text, Loader=_Options)  # noqa: S506 (safe)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        at = min(mark.line, len(lines) - 1) if mark else 0
+        why = " ".join(str(getattr(err, "problem", "") or err).split())
+        raise BuildError(
+            f"{where}:{line + at}: bad cell option {lines[at]!r}: {why}"
+        ) from None
+    if not isinstance(found, dict):
+        raise BuildError(
+            f"{where}:{line}: bad cell option {lines[0]!r}: options are "
+            f"'#| key: value' lines"
+        )
+
+    def at(key: str) -> int:
+        pattern = re.compile(rf"^#\|\s*{re.escape(str(key))}\s*:")
+        return line + next(
+            (n for n, ln in enumerate(lines) if pattern.match(ln)), 0
+        )
+
+    for key, value in found.items():
+        check, valid = OPTION_TYPES.get(key, (lambda v: True, ""))
+        if not check(value):
+            shown = " ".join(json.dumps(value, default=str).split())[:60]
             raise BuildError(
-                f"{where}: '#| tags:' needs a list of names, e.g. [parameters]"
+                f"{where}:{at(key)}: bad cell option: {key} is {shown}; "
+                f"it takes {valid}"
             )
-    return []
+    kind = re.match(r"(fig|tbl)-", str(found.get("label", "")))
+    if kind and f"{kind[1]}-cap" not in found:
+        raise BuildError(
+            f"{where}:{at('label')}: a cell labelled {found['label']} "
+            f"needs '#| {kind[1]}-cap: ...' (its caption)"
+        )
+    return found
+
+
+def option_lines(source: str) -> int:
+    """How many of ``source``'s first lines are cell options."""
+    return sum(
+        1
+        for _ in itertools.takewhile(
+            lambda ln: ln.startswith("#|"), source.splitlines()
+        )
+    )
+
+
+# --- cells ---------------------------------------------------------------
 
 
 def _cell(kind: str, source: str, line: int, **meta: Any) -> dict[str, Any]:
@@ -65,9 +207,10 @@ def cells(text: str, where: str = "qmd") -> list[dict[str, Any]]:
         i = ends[0] + 1
     prose: list[tuple[int, str]] = []  # (line, text) of pending Markdown
     fence = None  # an open Markdown code fence
+    chunks = 0
 
     def flush() -> None:
-        body = [(n, t) for n, t in prose]
+        body = list(prose)
         while body and not body[0][1].strip():
             body.pop(0)
         text = "\n".join(t for _, t in body).rstrip()
@@ -94,12 +237,12 @@ def cells(text: str, where: str = "qmd") -> list[dict[str, Any]]:
                     f"not closed by ```"
                 )
             source = "\n".join(lines[start:end])
-            tags = _tags(source, f"{where}:{start}")
-            out.append(
-                _cell(
-                    "code", source, start, **({"tags": tags} if tags else {})
-                )
-            )
+            found = options(source, where, start + 1)
+            chunks += 1
+            meta = {"a2_chunk": chunks, "a2_options": found}
+            if found.get("tags"):
+                meta["tags"] = found["tags"]
+            out.append(_cell("code", source, start, **meta))
             i = end + 1
             continue
         if m := FENCE.match(line):
@@ -139,22 +282,63 @@ def with_inline_cells(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
             e: first + next(n for n, t in enumerate(text) if e in t)
             for e in expressions(cell["source"])
         }
-        asked = json.dumps({e: e for e in lines})
-        call = (
-            f"__import__('IPython').display.display({{{INLINE_MIME!r}: "
-            f"get_ipython().user_expressions({asked})}}, raw=True)"
+        call = EVALUATE.format(
+            asked=json.dumps({e: e for e in lines}),
+            limit=INLINE_LIMIT,
+            mime=INLINE_MIME,
         )
         extra = _cell("code", call, first, tags=[INLINE_TAG], a2_lines=lines)
         out.append({**extra, "id": f"{cell['id']}-inline"})
     return out
 
 
+def notebook(
+    path: Path, inline: bool = False, where: str = ""
+) -> dict[str, Any]:
+    """The .qmd at ``path`` as an nbformat-4 notebook (a dict); with
+    ``inline``, the cells that evaluate inline expressions too. Messages
+    name the file as ``where`` (default: ``path``)."""
+    where = where or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise BuildError(f"{where}: cannot read ({err})") from None
+    found = cells(text, where)
+    return {
+        "cells": with_inline_cells(found) if inline else found,
+        "metadata": {
+            "kernelspec": KERNEL,
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
+# --- values into the prose -----------------------------------------------
+
+
+def shown(data: dict[str, Any]) -> str:
+    """An inline value's MIME bundle as Markdown: ``text/markdown`` as it
+    is; otherwise its text, every character escaped, so that a string
+    holding HTML, math, shortcodes or references reads as written in the
+    site and the PDF. A string's ``text/plain`` is its repr: the string
+    itself is read back from it (quotes and escapes as Python wrote
+    them)."""
+    if "text/markdown" in data:
+        return _joined(data["text/markdown"])
+    text = _joined(data.get("text/plain", ""))
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        value = None
+    return code(value if isinstance(value, str) else text, plain=True)
+
+
 def substitute(
     markdown: str, values: dict[str, dict[str, Any]], where: str
 ) -> str:
-    """Inline expressions replaced by their values, as Quarto does
-    (jupyter-inline.ts): ``text/markdown`` as it is, ``text/plain`` with
-    a string's quotes dropped and its Markdown characters escaped."""
+    """Inline expressions replaced by their values (:func:`shown`)."""
 
     def value(m: re.Match) -> str:
         expr = m.group(2).strip()
@@ -163,41 +347,10 @@ def substitute(
                 f"{where}: `{{python}} {expr}` has no value: the section was "
                 f"executed without it; run `make section S={Path(where).stem}`"
             )
-        data = values[expr]
-        text = _joined(data.get("text/markdown", ""))
-        if "text/markdown" not in data:
-            text = _joined(data.get("text/plain", ""))
-            if len(text) > 1 and text[0] == text[-1] and text[0] in "'\"":
-                text = text[1:-1].replace("\\", "\\\\")
-                text = re.sub(r"([\\`*_{}\[\]()>#+\-.!])", r"\\\1", text)
-        return m.group(1) + text
+        return m.group(1) + shown(values[expr])
 
     return INLINE.sub(value, markdown)
 
 
 def _joined(text: Any) -> str:
     return "".join(text) if isinstance(text, list) else str(text)
-
-
-def notebook(path: Path, inline: bool = False) -> dict[str, Any]:
-    """The .qmd at ``path`` as an nbformat-4 notebook (a dict); with
-    ``inline``, the cells that evaluate inline expressions too."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise BuildError(f"{path}: cannot read ({err})") from None
-    found = cells(text, str(path))
-    kernel = {
-        "display_name": "Python (a2)",
-        "language": "python",
-        "name": "a2",
-    }
-    return {
-        "cells": with_inline_cells(found) if inline else found,
-        "metadata": {
-            "kernelspec": kernel,
-            "language_info": {"name": "python"},
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }

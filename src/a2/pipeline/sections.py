@@ -1,5 +1,13 @@
-"""The book's sections: the manifest's chapters, and the library modules
-a section's code imports (part of what its execution depends on)."""
+"""The book's sections: the manifest's chapters in book order, each
+.qmd read once per build, and the library modules a section's code
+imports (part of what its execution depends on).
+
+A :class:`Section` is made once per build (:func:`chapters`) and passed
+to every step; its notebook, code and modules are computed the first
+time a step asks and kept on it. So the .qmd is parsed once, however
+many steps read it, and a new build (or a test's second build in one
+process) reads the files again.
+"""
 
 from __future__ import annotations
 
@@ -21,15 +29,51 @@ class Section:
     stem: str
     source: Path  # report/<stem>.qmd (executed by the build) or a .md
     appendix: bool = False
+    root: Path = Path()  # the repository (its src/ is the library)
 
     @property
     def is_notebook(self) -> bool:
         """Code to execute: a .qmd source."""
         return self.source.suffix == ".qmd"
 
+    @property
+    def where(self) -> str:
+        """The source as messages name it: relative to the repository."""
+        try:
+            return self.source.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(self.source)
+
     def params_file(self, root: Path) -> Path:
         """The section's own params file: params/<stem>.yaml."""
         return root / "params" / f"{self.stem}.yaml"
+
+    @functools.cached_property
+    def notebook(self) -> dict[str, Any]:
+        """The .qmd as a notebook, with the cells that evaluate inline
+        values (``a2.pipeline.qmd``): the one parse of this build."""
+        return qmd.notebook(self.source, inline=True, where=self.where)
+
+    @functools.cached_property
+    def code(self) -> str:
+        """What executes: chunk code, tags and inline expressions
+        (Python text); not the cell options only Quarto reads (labels,
+        captions), so a caption edit executes nothing."""
+        return "\n".join(
+            f"# tags: {c['metadata'].get('tags', [])}\n"
+            + "\n".join(
+                ln
+                for ln in c["source"].splitlines()
+                if not ln.startswith("#|")
+            )
+            for c in self.notebook["cells"]
+            if c["cell_type"] == "code"
+        )
+
+    @functools.cached_property
+    def modules(self) -> list[str]:
+        """The library modules the section imports, transitively."""
+        return library_modules(self.root, self.code)
 
 
 def manifest(root: Path) -> dict[str, Any]:
@@ -63,7 +107,7 @@ def chapters(root: Path, existing: bool = True) -> list[Section]:
             path = root / rel
             if existing and not path.is_file():
                 continue
-            out.append(Section(path.stem, path, appendix))
+            out.append(Section(path.stem, path, appendix, root))
     return out
 
 
@@ -172,23 +216,3 @@ def module_path(root: Path, name: str) -> Path:
     path = _module_file(root / "src", name)
     assert path is not None, name
     return path
-
-
-@functools.cache
-def executed_code(s: Section) -> str:
-    """What executes: chunk code, tags and inline expressions (Python
-    text); not the cell options only Quarto reads (labels, captions)."""
-    return "\n".join(
-        f"# tags: {c['metadata'].get('tags', [])}\n"
-        + "\n".join(
-            ln for ln in c["source"].splitlines() if not ln.startswith("#|")
-        )
-        for c in qmd.notebook(s.source, inline=True)["cells"]
-        if c["cell_type"] == "code"
-    )
-
-
-@functools.cache
-def section_modules(root: Path, s: Section) -> list[str]:
-    """The library modules section ``s`` imports (once per build)."""
-    return library_modules(root, executed_code(s))

@@ -1,13 +1,21 @@
-"""The book Quarto renders (build/<profile>/book): each chapter is its
-current .qmd around the outputs and inline values of its last execution
-(keyed on code, so prose edits need no execution), every figure and
-table caption with its source line (notebook, params files, trained
-models named by ``a2.report.source``, commit).
+"""The book Quarto renders: ``build/<profile>/book``, a Quarto project.
+
+Each chapter is staged as a notebook: its *current* .qmd (the build's
+one parse of it) around the outputs of its last execution, so a prose
+edit renders without executing anything; the execution's record gives
+the values of its inline expressions, written into the prose as text
+(``a2.pipeline.qmd.substitute``), and the source line that every figure
+and table caption ends with: the executed notebook (as a page of the
+site and as .ipynb), its params files, the trained models the cell named
+with ``a2.report.source``, and the commit. The executed notebooks and
+params files that those lines link to are copied beside the chapters,
+and ``build/<profile>/views`` holds each executed notebook as a page of
+its own (code and outputs under the chapter's headings).
 """
 
 from __future__ import annotations
 
-import itertools
+import copy
 import json
 import re
 import shutil
@@ -17,16 +25,15 @@ from typing import Any
 import yaml
 
 from a2.pipeline import BuildError, qmd
-from a2.pipeline.sections import MANIFEST, Section, chapters
+from a2.pipeline.sections import MANIFEST, Section
 from a2.report.prose import SOURCE_MIME
 from a2.text import code, link
 
 STAGE = "book"
-META = "a2"  # as a2.pipeline.build writes it
-CAPTION = re.compile(r"^#\|\s*(fig|tbl)-cap:\s*(.*?)\s*$")
-LABEL = re.compile(r"^#\|\s*label:\s*((?:fig|tbl)-[\w-]+)\s*$")
+VIEWS = "views"
 # A table written in the prose, captioned the pandoc way.
 PROSE_TABLE = re.compile(r"^(:[ \t].*?)([ \t]*\{#tbl-[\w-]+\})[ \t]*$", re.M)
+APPENDIX_PAGE = "6-reproducibility.ipynb"
 APPENDIX_RUNS = "trained-models"  # id of the appendix's runs table
 
 
@@ -39,11 +46,6 @@ def _set_source(cell: dict[str, Any], text: str) -> None:
     """nbformat's list of lines, as Quarto expects of a notebook (a
     Markdown cell given as one string loses its line breaks there)."""
     cell["source"] = text.splitlines(keepends=True)
-
-
-def _options(cell: dict[str, Any]) -> list[str]:
-    lines = _source(cell).splitlines()
-    return list(itertools.takewhile(lambda ln: ln.startswith("#|"), lines))
 
 
 def source_line(
@@ -69,9 +71,6 @@ def source_line(
     return "[Source: " + " · ".join(parts) + "]{.a2-source}"
 
 
-APPENDIX_PAGE = "6-reproducibility.ipynb"
-
-
 def _alt(caption: str) -> str:
     """A caption as plain text, for the alt text of a figure's image."""
     text = re.sub(r"\$([^$]*)\$", r"\1", caption)  # math as its source
@@ -79,23 +78,23 @@ def _alt(caption: str) -> str:
     return " ".join(text.split())
 
 
-def _set_caption(cell: dict[str, Any], extra: str, where: str) -> None:
-    """``extra`` appended to the cell's fig-cap or tbl-cap (and the
-    caption, as plain text, for a figure's alt text unless it has one)."""
+def _captioned(cell: dict[str, Any], line: str) -> None:
+    """The cell's options written again (as JSON, which YAML reads) with
+    ``line`` appended to its caption, and the caption as plain text for
+    a figure's alt text unless it has one."""
+    options = dict(cell["metadata"]["a2_options"])
+    kind = options["label"].partition("-")[0]
+    caption = options[f"{kind}-cap"]
+    options[f"{kind}-cap"] = f"{caption} {line}"
+    if kind == "fig":
+        options.setdefault("fig-alt", _alt(caption))
     lines = _source(cell).splitlines()
-    at = next((i for i, ln in enumerate(lines) if CAPTION.match(ln)), None)
-    if at is None or at >= len(_options(cell)):
-        raise BuildError(f"{where}: a figure or table cell needs a caption")
-    kind, raw = CAPTION.match(lines[at]).groups()
-    try:
-        text = str(yaml.safe_load(raw))
-    except yaml.YAMLError as err:
-        raise BuildError(f"{where}: unreadable {kind}-cap ({err})") from None
-    new = [f"#| {kind}-cap: " + json.dumps(f"{text} {extra}")]
-    if kind == "fig" and not any(ln.startswith("#| fig-alt:") for ln in lines):
-        new.append("#| fig-alt: " + json.dumps(_alt(text)))
-    lines[at : at + 1] = new
-    _set_source(cell, "\n".join(lines))
+    body = lines[qmd.option_lines(_source(cell)) :]
+    head = [
+        f"#| {key}: {json.dumps(value, ensure_ascii=False)}"
+        for key, value in options.items()
+    ]
+    _set_source(cell, "\n".join(head + body))
 
 
 def _with_source_lines(
@@ -125,16 +124,16 @@ def _with_source_lines(
             else:
                 kept.append(out)
         cell["outputs"] = kept
-        label = next(
-            (m[1] for ln in _options(cell) if (m := LABEL.match(ln))), ""
-        )
-        if runs and not label:
-            raise BuildError(
-                f"{where}: a2.report.source() in a cell "
-                f"without '#| label: fig-...' or 'tbl-...'"
-            )
-        if label:
-            _set_caption(cell, source_line(stem, record, runs, label), where)
+        label = cell["metadata"].get("a2_options", {}).get("label", "")
+        if not re.match(r"(fig|tbl)-", label):
+            if runs:
+                raise BuildError(
+                    f"{where}:{cell['metadata'].get('a2_line', '?')}: "
+                    f"a2.report.source() in a cell without '#| label: "
+                    f"fig-...' or 'tbl-...'"
+                )
+            continue
+        _captioned(cell, source_line(stem, record, runs, label))
 
 
 def _tagged(cell: dict[str, Any], tag: str) -> bool:
@@ -147,34 +146,38 @@ def _code_only(cell: dict[str, Any]) -> str:
     )
 
 
-def merged(root: Path, build: Path, s: Section) -> dict[str, Any]:
-    """Section ``s`` as it reads now, with the outputs and inline values
-    of its last execution (see the module docstring)."""
-    where = _rel(root, s.source)
+def merged(
+    s: Section, build: Path, done: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Section ``s`` as it reads now, with the outputs of its last
+    execution (``build/<profile>/exec/<stem>.ipynb``) and the inline
+    values of its record ``done`` (see the module docstring)."""
     executed = build / "exec" / f"{s.stem}.ipynb"
     try:
-        old = json.loads(executed.read_text())
-        record = old["metadata"][META]
-        cells = old["cells"]
+        if done is None:
+            raise KeyError("record")
+        cells = json.loads(executed.read_text())["cells"]
         injected = [c for c in cells if _tagged(c, "injected-parameters")]
         ran = [
             c for c in cells if c["cell_type"] == "code" and c not in injected
         ]
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise BuildError(
-            f"executed notebook {executed} is unreadable or missing "
-            f"({type(err).__name__}); run `make section S={s.stem}`"
+            f"executed notebook {executed} or its record is unreadable or "
+            f"missing ({type(err).__name__}); run `make section "
+            f"S={s.stem}`"
         ) from None
-    nb = qmd.notebook(s.source)
+    nb = copy.deepcopy(s.notebook)
+    nb["cells"] = [c for c in nb["cells"] if not _tagged(c, qmd.INLINE_TAG)]
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
     if [_code_only(c) for c in code] != [_code_only(c) for c in ran]:
         raise BuildError(
-            f"{where}: its code changed since it was executed; run "
+            f"{s.where}: its code changed since it was executed; run "
             f"`make pdf` (or `make section S={s.stem}`)"
         )
-    for cell, done in zip(code, ran):
-        cell["outputs"] = done.get("outputs", [])
-        cell["execution_count"] = done.get("execution_count")
+    for cell, ran_cell in zip(code, ran):
+        cell["outputs"] = ran_cell.get("outputs", [])
+        cell["execution_count"] = ran_cell.get("execution_count")
     # The parameters it ran with follow its parameters cell, as papermill
     # left them (the code notebook runs with them; the book hides code).
     at = next(
@@ -184,61 +187,59 @@ def merged(root: Path, build: Path, s: Section) -> dict[str, Any]:
     if at is not None:
         nb["cells"][at + 1 : at + 1] = injected
     for cell in nb["cells"]:
-        cell["metadata"].pop("a2_line", None)
         if cell["cell_type"] == "markdown":
             _set_source(
-                cell, qmd.substitute(cell["source"], record["inline"], where)
+                cell, qmd.substitute(cell["source"], done["inline"], s.where)
             )
-    nb["metadata"][META] = {"given": record.get("given", "")}
     return nb
 
 
-def _record(build: Path, s: Section) -> dict[str, Any]:
-    """Its provenance record (``a2.report.provenance``), written as it ran."""
-    from a2.report import provenance
-
-    return provenance.read(build / "provenance" / f"{s.stem}.json")
-
-
-def _rel(root: Path, p: Path) -> str:
-    return p.relative_to(root).as_posix()
+def _without_build_metadata(nb: dict[str, Any]) -> None:
+    for cell in nb["cells"]:
+        for key in [k for k in cell.get("metadata", {}) if k[:3] == "a2_"]:
+            del cell["metadata"][key]
 
 
 def stage(
     root: Path,
     build: Path,
+    sections: list[Section],
     notebooks: dict[str, dict[str, Any]],
+    records: dict[str, dict[str, Any]],
     subtitle: str = "",
     extras: list[Path] | None = None,
 ) -> Path:
-    """Write build/<profile>/book (replacing it) from the merged
-    ``notebooks`` and return its path; ``extras`` (the code notebook)
-    are copied into it for the site."""
-    out = build / STAGE
-    for folder in (out, out.with_name("views")):
+    """Write build/<profile>/book and build/<profile>/views (replacing
+    them) from the book's ``sections``, the merged ``notebooks`` and the
+    sections' ``records``; return the book's path. ``extras`` (the code
+    notebook) are copied into it for the site."""
+    out, views = build / STAGE, build / VIEWS
+    for folder in (out, views):
         shutil.rmtree(folder, ignore_errors=True)
     for folder in ("notebooks", "params"):
         (out / folder).mkdir(parents=True)
-    out.with_name("views").mkdir()
+    views.mkdir()
+    (views / "_quarto.yml").write_text(VIEWS_MANIFEST)
     names: dict[str, str] = {}  # source path in the manifest -> staged
-    for s in chapters(root):
+    for s in sections:
         if s.stem not in notebooks:
-            names[_rel(root, s.source)] = s.source.name
+            names[s.where] = s.source.name
             shutil.copy(s.source, out / s.source.name)
             continue
-        names[_rel(root, s.source)] = f"{s.stem}.ipynb"
-        nb = json.loads(json.dumps(notebooks[s.stem]))  # a copy
-        _with_source_lines(nb, s.stem, _record(build, s), _rel(root, s.source))
+        names[s.where] = f"{s.stem}.ipynb"
+        nb = copy.deepcopy(notebooks[s.stem])
+        _with_source_lines(nb, s.stem, records[s.stem], s.where)
+        _without_build_metadata(nb)
         (out / f"{s.stem}.ipynb").write_text(json.dumps(nb))
-        _write_view(out.with_name("views"), s.stem, notebooks[s.stem])
-        _copy_sources(build, s, _record(build, s), out)
+        _write_view(views, s.stem, notebooks[s.stem])
+        _copy_sources(build, s, records[s.stem], out)
     for extra in extras or []:
         shutil.copy(extra, out / extra.name)
     _write_manifest(root, names, out, subtitle, [e.name for e in extras or []])
     return out
 
 
-VIEWS = """project: {type: default, output-dir: _site}
+VIEWS_MANIFEST = """project: {type: default, output-dir: _site}
 format: {html: {toc: true, html-math-method: mathml, code-overflow: wrap}}
 """
 
@@ -261,7 +262,12 @@ def _write_view(out: Path, stem: str, nb: dict[str, Any]) -> None:
                 for o in cell["outputs"]
                 if SOURCE_MIME not in o.get("data", {})
             ]
-            cells.append({**cell, "source": text, "outputs": outs})
+            meta = {
+                k: v for k, v in cell["metadata"].items() if k[:3] != "a2_"
+            }
+            cells.append(
+                {**cell, "source": text, "outputs": outs, "metadata": meta}
+            )
             continue
         lines = ["", *_source(cell).splitlines()]  # a callout's title: no
         heads = [
@@ -276,13 +282,12 @@ def _write_view(out: Path, stem: str, nb: dict[str, Any]) -> None:
         c["id"] = f"v{i}"
     view = {**nb, "cells": cells}
     (out / f"{stem}.ipynb").write_text(json.dumps(view))
-    (out / "_quarto.yml").write_text(VIEWS)
 
 
-def _copy_sources(root: Path, s: Section, record: dict, out: Path) -> None:
+def _copy_sources(build: Path, s: Section, record: dict, out: Path) -> None:
     """The executed notebook and params files that source lines link to
     (site/notebooks/<stem>.ipynb, site/params/<name>)."""
-    shutil.copy(root / "exec" / f"{s.stem}.ipynb", out / "notebooks")
+    shutil.copy(build / "exec" / f"{s.stem}.ipynb", out / "notebooks")
     for name in record.get("param_files", []):
         if Path(name).is_file():
             shutil.copy(name, out / "params" / Path(name).name)

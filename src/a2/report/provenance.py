@@ -3,9 +3,10 @@
 The build executes each section with ``A2_PROVENANCE`` naming a JSON file
 in the build folder; ``a2.colour.cache`` calls :func:`note_run` for every run a
 section trains or loads, so that file lists the trained models the section
-used. After a section succeeds the build adds its notebook, params files
-and commit (:func:`finish`); the renderer prints these under every figure
-and table, and the appendix lists the runs of all sections
+used. After a section succeeds the build folds that file into the
+section's record, ``<stem>.json`` beside it (notebook, params files,
+commit, runs, checks); the renderer prints these under every figure and
+table, and the appendix lists the runs of all sections
 (:func:`used_runs`). Outside the build (the code notebook) the runs are
 kept in memory, where the appendix finds them in the same kernel.
 """
@@ -16,7 +17,6 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,56 +96,6 @@ def commit(root: Path) -> str:
 
 def now() -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-
-
-def finish(
-    pending: Path,
-    out: Path,
-    root: Path,
-    notebook: Path,
-    params: Sequence[Path],
-) -> dict[str, Any]:
-    """The section's record: the runs and checks its kernel noted in
-    ``pending``, plus where it came from; written to ``out``. Files are
-    named relative to the repository; one outside it by its name only
-    (the report prints no local path), with its location kept under
-    ``param_files`` for the site's copy."""
-
-    def rel(p: Path) -> str:
-        p = p.resolve()
-        return (
-            p.relative_to(root).as_posix()
-            if p.is_relative_to(root)
-            else p.name
-        )
-
-    given = [p for p in params if p.is_file()]
-    record = {
-        "notebook": rel(notebook),
-        "params": [rel(p) for p in given],
-        "param_files": [str(p.resolve()) for p in given],
-        "commit": commit(root),
-        "executed": now(),
-        "runs": read(pending).get("runs", []),
-        "checks": read(pending).get("checks", []),
-    }
-    _write(out, record)
-    pending.unlink(missing_ok=True)
-    return record
-
-
-def run_digests(keys: list[str], runs: Path) -> dict[str, str | None]:
-    """Each run's checkpoint hash in the cache folder ``runs`` (None when
-    missing): what a section that loaded them depends on (a run trained
-    again is new)."""
-    out: dict[str, str | None] = {}
-    for key in keys:
-        path = runs / key / "manifest.json"
-        try:
-            out[key] = json.loads(path.read_text())["checkpoint_sha256"]
-        except (OSError, ValueError, KeyError, TypeError):
-            out[key] = None
-    return out
 
 
 def folder() -> Path | None:
