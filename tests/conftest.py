@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,43 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 HORSE_NPZ = REPO.parent / "shared" / "data" / "cifar10-horse.npz"
+
+# How the suite was started must not change what a test sees.
+STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+DROPPED = "A2_TEST_DROPPED_SIGNALS"  # for pytest-xdist's workers
+MAKE_VARS = ("S", "PARAMS", "PROFILE", "V", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+
+
+def _drop(signum: int, frame: object) -> None:
+    """Stands for SIG_IGN in the suite's own processes (see below)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The processes tests start get the default action of every stop
+    signal, as from a terminal, however the suite was started. A
+    background job (`make test &`) inherits SIGINT ignored, `nohup`
+    SIGHUP ignored, and exec keeps an ignored signal ignored: a child
+    would never see the Ctrl-C a test sends it. Here an ignored (or
+    blocked) one is caught and dropped instead, which exec resets to the
+    default in children; the suite itself still drops it, and tells its
+    workers to. make's own variables (`make test V=1`) are not the
+    tests' settings; `DATA=` is read as A2_DATA, as `make pdf` reads it."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    dropped = set(os.environ.get(DROPPED, "").split())
+    for s in STOPS:
+        if (
+            signal.getsignal(s) == signal.SIG_IGN
+            or s in blocked
+            or str(int(s)) in dropped
+        ):
+            signal.signal(s, _drop)
+            dropped.add(str(int(s)))
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPS)
+    os.environ[DROPPED] = " ".join(sorted(dropped))
+    if os.environ.get("DATA", "").strip():
+        os.environ["A2_DATA"] = os.environ["DATA"]
+    for name in (*MAKE_VARS, "DATA"):
+        os.environ.pop(name, None)
 
 
 @pytest.fixture(scope="session")
@@ -129,8 +167,6 @@ def make_smoke(*args: str) -> subprocess.CompletedProcess:
     """`make pdf PROFILE=smoke` on the real report, into
     build/test-smoke (its outputs in build/test-smoke/dist)."""
     env = {**os.environ}
-    for name in ("MAKEFLAGS", "PROFILE", "S", "PARAMS", "V"):
-        env.pop(name, None)
     if quarto():
         env["QUARTO"] = quarto()
     return subprocess.run(
