@@ -9,6 +9,7 @@ import re
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import quote
 
 import nbformat
 import pytest
@@ -49,6 +50,22 @@ def test_pdf_has_every_section_heading(dist: Path) -> None:
     ).stdout
     for heading in headings():
         assert squash(heading) in squash(text), heading
+
+
+def test_the_book_builds_from_a_path_with_a_space_a_quote_and_an_accent(
+    smoke_built: Path, dist: Path
+) -> None:
+    """The smoke book (conftest.py) is built by `make pdf PROFILE=smoke`
+    in a copy of the sources at such a path; no page of the site shows
+    that path, whole or as the shell or a URL would quote it."""
+    clone = smoke_built.parents[1]
+    name = clone.name
+    assert " " in name and "'" in name and not name.isascii(), clone
+    assert (dist / "a2-writeup.pdf").read_bytes().startswith(b"%PDF")
+    shown = {str(clone), quote(str(clone)), str(clone).replace("'", "&#39;")}
+    for page in (dist / "site").rglob("*.html"):
+        html = page.read_text()
+        assert not [s for s in shown if s in html], page
 
 
 def test_code_notebook_is_valid(dist: Path) -> None:
