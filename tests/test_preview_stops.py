@@ -41,6 +41,9 @@ Path(os.environ["STAND_IN_RECORD"]).write_text(json.dumps({
     "pids": [os.getpid(), child.pid],
 }))
 print("Browse at http://localhost:1/", flush=True)
+if os.environ.get("STAND_IN_EXIT"):  # an error Quarto has shown
+    child.kill()
+    sys.exit(int(os.environ["STAND_IN_EXIT"]))
 time.sleep(600)
 """
 
@@ -64,13 +67,16 @@ def book(tmp_path: Path) -> Path:
     return root
 
 
-def start(book: Path, *args: str) -> tuple[subprocess.Popen, Path]:
+def start(
+    book: Path, *args: str, **more: str
+) -> tuple[subprocess.Popen, Path]:
     """`make preview` in a session of its own, as from a terminal."""
     record = book.parent / "record.json"
     env = {
         **os.environ,
         "QUARTO": str(book.parent / "quarto"),
         "STAND_IN_RECORD": str(record),
+        **more,
     }
     proc = subprocess.Popen(
         [
@@ -128,6 +134,19 @@ def test_a_stop_ends_quarto_whole_and_takes_its_scratch_files(
     left = {p.name for p in (book / "report").iterdir()}
     assert left == {p.name for p in (REPO / "report").iterdir()} | {kept.name}
     assert kept.read_text() == "there before the preview"
+
+
+def test_quarto_ending_by_itself_is_one_line_and_leaves_nothing(
+    book: Path,
+) -> None:
+    proc, _ = start(book, "4", STAND_IN_EXIT="3")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert err.splitlines()[-1] == (
+        "error: quarto preview ended (exit 3); see above"
+    )
+    left = {p.name for p in (book / "report").iterdir()}
+    assert left == {p.name for p in (REPO / "report").iterdir()}
 
 
 def test_quarto_gets_the_chapter_alone_its_parameters_and_the_venv(

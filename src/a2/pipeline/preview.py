@@ -24,10 +24,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from a2.pipeline import render, sections
+from a2.pipeline import BuildError, render, sections
 from a2.pipeline.sections import Section
 
 PROFILE = "chapter"  # _quarto-chapter.yml
+STOPS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 UNNUMBERED = re.compile(r"^# .*\{[^}]*(\.unnumbered|(?<![\w-])-)[^}]*\}")
 
 
@@ -64,8 +65,7 @@ def _stops_as_interrupts() -> Iterator[None]:
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    stops = (signal.SIGTERM, signal.SIGHUP)
-    held = {s: signal.signal(s, interrupt) for s in stops}
+    held = {s: signal.signal(s, interrupt) for s in STOPS - {signal.SIGINT}}
     try:
         yield
     finally:
@@ -92,8 +92,9 @@ def preview(
     profile: Path | None,
     quarto_args: list[str],
 ) -> int:
-    """Run the preview until it stops; its exit status (0 when stopped
-    by a signal: that is how a preview ends)."""
+    """Run the preview until it stops: 0 when stopped by a signal, as a
+    preview ends; Quarto ending by itself (an error it has shown) is a
+    BuildError."""
     from a2.config import params as schema
 
     s = sections.resolve(root, name)
@@ -128,11 +129,12 @@ def preview(
                 stdin=subprocess.DEVNULL,
                 process_group=0,
             )
-            return proc.wait()
+            code = proc.wait()
     except KeyboardInterrupt:
         print("preview stopped", file=sys.stderr)
         return 0
-    finally:
+    finally:  # a second Ctrl-C waits for this
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)
         if proc is not None:
             _stop(proc)
         for path in scratch(s) - before:
@@ -140,3 +142,5 @@ def preview(
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    raise BuildError(f"quarto preview ended (exit {code}); see above")
