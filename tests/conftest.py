@@ -20,6 +20,7 @@ HORSE_NPZ = REPO.parent / "shared" / "data" / "cifar10-horse.npz"
 STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 DROPPED = "A2_TEST_DROPPED_SIGNALS"  # for pytest-xdist's workers
 MAKE_VARS = ("S", "PARAMS", "PROFILE", "V", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+BUILD_VARS = ("A2_PROVENANCE",)  # set by a build for its kernels only
 
 
 def _drop(signum: int, frame: object) -> None:
@@ -35,7 +36,8 @@ def pytest_configure(config: pytest.Config) -> None:
     blocked) one is caught and dropped instead, which exec resets to the
     default in children; the suite itself still drops it, and tells its
     workers to. make's own variables (`make test V=1`) are not the
-    tests' settings; `DATA=` is read as A2_DATA, as `make pdf` reads it."""
+    tests' settings, nor is a build's record file (A2_PROVENANCE);
+    `DATA=` is read as A2_DATA, as `make pdf` reads it."""
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
     dropped = set(os.environ.get(DROPPED, "").split())
     for s in STOPS:
@@ -50,7 +52,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ[DROPPED] = " ".join(sorted(dropped))
     if os.environ.get("DATA", "").strip():
         os.environ["A2_DATA"] = os.environ["DATA"]
-    for name in (*MAKE_VARS, "DATA"):
+    for name in (*MAKE_VARS, *BUILD_VARS, "DATA"):
         os.environ.pop(name, None)
 
 
