@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     pre = sub.add_parser("preview")
     pre.add_argument("name")
     pre.add_argument("--params", default="")
-    # `--quarto-arg=--port=4200`: one argument for `quarto preview`
+    # One argument for `quarto preview` each: --quarto-arg=--no-browser
     pre.add_argument("--quarto-arg", action="append", default=[])
     return p
 
