@@ -9,6 +9,9 @@
 #       section's time limit (seconds, or 30m, 2h; 0 for none; 1h).
 #   make section S=<stem-or-number> [PARAMS=file.yaml]
 #       re-runs one section (with other parameters if given), re-renders.
+#   make preview S=<stem-or-number> [PARAMS=file.yaml] [PROFILE=smoke]
+#       Quarto's live preview of one chapter, executed by Quarto with the
+#       project's Python; it re-renders on every save (Ctrl-C stops it).
 #   make params [S=<stem-or-number>]
 #       every parameter of a section: default, meaning, valid values.
 #   make check-visual [PROFILE=full]
@@ -41,8 +44,8 @@ export $(USER_VARS)
 
 BUILD := $(PY) -m a2.pipeline --profile "$$PROFILE"
 
-.PHONY: all pdf section params check-visual test lint format venv lock \
-        quarto clean
+.PHONY: all pdf section preview params check-visual test lint format \
+        venv lock quarto clean
 all: pdf
 
 venv: $(VENV)/.a2-installed
@@ -83,6 +86,9 @@ pdf: $(SETUP)
 section: $(SETUP)
 	@$(BUILD) section "$$S" --params "$$PARAMS"
 
+preview: $(SETUP)
+	@$(BUILD) preview "$$S" --params "$$PARAMS"
+
 params: $(SETUP)
 	@$(BUILD) params "$$S"
 
@@ -102,13 +108,13 @@ test: $(SETUP)
 	$(PY) -m pytest
 
 lint: $(SETUP)
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench report
+	$(VENV)/bin/ruff format --check src tests bench report
 	$(PY) tests/tools/chunk_lint.py
 
 format: $(SETUP)
-	$(VENV)/bin/ruff format src tests bench
-	$(VENV)/bin/ruff check --fix src tests bench
+	$(VENV)/bin/ruff format src tests bench report
+	$(VENV)/bin/ruff check --fix src tests bench report
 	$(PY) tests/tools/chunk_lint.py --fix
 
 clean:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,48 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 HORSE_NPZ = REPO.parent / "shared" / "data" / "cifar10-horse.npz"
+
+# How the suite was started must not change what a test sees.
+STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+DROPPED = "A2_TEST_DROPPED_SIGNALS"  # for pytest-xdist's workers
+MAKE_VARS = (
+    *("S", "PARAMS", "PROFILE", "V", "TIMEOUT"),
+    *("MAKEFLAGS", "MFLAGS", "MAKELEVEL"),
+)
+BUILD_VARS = ("A2_PROVENANCE", "A2_TIMEOUT")  # set by a build for its kernels only
+
+
+def _drop(signum: int, frame: object) -> None:
+    """Stands for SIG_IGN in the suite's own processes (see below)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The processes tests start get the default action of every stop
+    signal, as from a terminal, however the suite was started. A
+    background job (`make test &`) inherits SIGINT ignored, `nohup`
+    SIGHUP ignored, and exec keeps an ignored signal ignored: a child
+    would never see the Ctrl-C a test sends it. Here an ignored (or
+    blocked) one is caught and dropped instead, which exec resets to the
+    default in children; the suite itself still drops it, and tells its
+    workers to. make's own variables (`make test V=1`) are not the
+    tests' settings, nor is a build's record file (A2_PROVENANCE);
+    `DATA=` is read as A2_DATA, as `make pdf` reads it."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    dropped = set(os.environ.get(DROPPED, "").split())
+    for s in STOPS:
+        if (
+            signal.getsignal(s) == signal.SIG_IGN
+            or s in blocked
+            or str(int(s)) in dropped
+        ):
+            signal.signal(s, _drop)
+            dropped.add(str(int(s)))
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPS)
+    os.environ[DROPPED] = " ".join(sorted(dropped))
+    if os.environ.get("DATA", "").strip():
+        os.environ["A2_DATA"] = os.environ["DATA"]
+    for name in (*MAKE_VARS, *BUILD_VARS, "DATA"):
+        os.environ.pop(name, None)
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +89,20 @@ def tiny_data(horse_npz: Path, tmp_path_factory: pytest.TempPathFactory):
         return data.load(source=horse_npz, n_train=128, n_valid=64)
 
 
-SMOKE_BUILD = "build/test-smoke"  # apart from build/smoke, which users keep
+# The smoke book is built in a copy of the sources whose path holds a
+# space, a quote and a non-ASCII letter, as a clone's may (apart from
+# build/smoke, which users keep); `make pdf PROFILE=smoke` there puts it
+# in its build/smoke.
+SMOKE_CLONE = REPO / "build" / "test-smoke it's café"
+SOURCES = (
+    "Makefile",
+    "_quarto.yml",
+    "_quarto-chapter.yml",
+    "index.md",
+    "report",
+    "params",
+    "src",
+)
 # The files whose tests read the smoke build: one worker runs them all.
 SMOKE_FILES = {
     "test_check_citations.py",
@@ -126,48 +182,49 @@ def quarto_path() -> str:
 
 
 def make_smoke(*args: str) -> subprocess.CompletedProcess:
-    """`make pdf PROFILE=smoke` on the real report, into
-    build/test-smoke (its outputs in build/test-smoke/dist)."""
-    env = {**os.environ}
-    for name in ("MAKEFLAGS", "PROFILE", "S", "PARAMS", "V", "TIMEOUT"):
-        env.pop(name, None)
+    """`make ARGS PROFILE=smoke` in the smoke clone, with this venv."""
+    env = {**os.environ, "A2_DATA": data_setting()}
     if quarto():
         env["QUARTO"] = quarto()
     return subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "a2.pipeline",
-            "--profile",
-            "smoke",
-            "--build",
-            SMOKE_BUILD,
-            *args,
+            *("make", "--no-print-directory", "PROFILE=smoke"),
+            *(f"VENV={Path(sys.executable).parents[1]}", "SETUP=", *args),
         ],
-        cwd=REPO,
+        cwd=SMOKE_CLONE,
         capture_output=True,
         text=True,
-        env={**env, "A2_DATA": data_setting()},
+        env=env,
     )
 
 
 @pytest.fixture(scope="session")
 def smoke_built(testrun_uid: str) -> Path:
-    """The smoke build folder, from cold: executed, and rendered by
-    Quarto once for the whole test run (pytest-xdist's workers share it:
-    the first builds, under a lock, and marks it with the run's id)."""
-    done = REPO / SMOKE_BUILD / ".test-run"
-    done.parent.parent.mkdir(parents=True, exist_ok=True)
+    """The smoke build folder, from cold: a fresh copy of the sources,
+    executed, and rendered by Quarto once for the whole test run
+    (pytest-xdist's workers share it: the first builds, under a lock,
+    and marks it with the run's id)."""
+    built = SMOKE_CLONE / "build" / "smoke"
+    done = built / ".test-run"
+    SMOKE_CLONE.parent.mkdir(parents=True, exist_ok=True)
     with open(REPO / "build/.test-smoke.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (done.is_file() and done.read_text() == testrun_uid):
-            shutil.rmtree(REPO / SMOKE_BUILD, ignore_errors=True)
+            shutil.rmtree(SMOKE_CLONE, ignore_errors=True)
+            SMOKE_CLONE.mkdir()
+            skip = shutil.ignore_patterns("__pycache__", "*.egg-info")
+            for name in SOURCES:
+                src, dest = REPO / name, SMOKE_CLONE / name
+                if src.is_dir():
+                    shutil.copytree(src, dest, ignore=skip)
+                else:
+                    shutil.copy(src, dest)
             proc = make_smoke("pdf")
             out = proc.stdout[-4000:] + proc.stderr[-4000:]
             assert proc.returncode == 0, out
             assert "rendering with Quarto" in proc.stdout, out
             done.write_text(testrun_uid)
-    return REPO / SMOKE_BUILD
+    return built
 
 
 @pytest.fixture(scope="session")

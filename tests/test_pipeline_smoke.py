@@ -4,10 +4,12 @@ that a reader would make of each output."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import quote
 
 import nbformat
 import pytest
@@ -48,6 +50,22 @@ def test_pdf_has_every_section_heading(dist: Path) -> None:
     ).stdout
     for heading in headings():
         assert squash(heading) in squash(text), heading
+
+
+def test_the_book_builds_from_a_path_with_a_space_a_quote_and_an_accent(
+    smoke_built: Path, dist: Path
+) -> None:
+    """The smoke book (conftest.py) is built by `make pdf PROFILE=smoke`
+    in a copy of the sources at such a path; no page of the site shows
+    that path, whole or as the shell or a URL would quote it."""
+    clone = smoke_built.parents[1]
+    name = clone.name
+    assert " " in name and "'" in name and not name.isascii(), clone
+    assert (dist / "a2-writeup.pdf").read_bytes().startswith(b"%PDF")
+    shown = {str(clone), quote(str(clone)), str(clone).replace("'", "&#39;")}
+    for page in (dist / "site").rglob("*.html"):
+        html = page.read_text()
+        assert not [s for s in shown if s in html], page
 
 
 def test_code_notebook_is_valid(dist: Path) -> None:
@@ -127,14 +145,45 @@ assert all(Path(m.__file__).is_relative_to(Path.cwd())
 """
 
 
+def table_rows(cell: dict) -> list[list[str]]:
+    """The cells of the pipe table a notebook cell shows, as text."""
+    (text,) = [
+        "".join(o["data"]["text/markdown"])
+        for o in cell["outputs"]
+        if "text/markdown" in o.get("data", {})
+    ]
+    rows = [ln.strip().strip("|") for ln in text.splitlines()[2:]]
+    unescape = re.compile(r"\\(.)")
+    return [
+        [
+            unescape.sub(r"\1", c).replace("`", "").strip()
+            for c in r.split(" | ")
+        ]
+        for r in rows
+    ]
+
+
+def appendix_tables(nb: dict) -> dict[str, list[list[str]]]:
+    """{label: rows} of the appendix's tables in an executed notebook."""
+    out = {}
+    for cell in nb["cells"]:
+        label = re.search(r"^#\| label: (tbl-\S+)", "".join(cell["source"]))
+        if cell["cell_type"] == "code" and label:
+            out[label[1]] = cell
+    return {k: table_rows(c) for k, c in out.items() if c.get("outputs")}
+
+
 def test_code_notebook_runs_top_to_bottom_without_the_repository(
     dist: Path,
+    smoke_built: Path,
     smoke_data: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """In an empty folder, with src/a2 hidden from sys.path: the library
-    comes from the notebook's own cells."""
+    comes from the notebook's own cells, and the appendix lists what the
+    sections did in that kernel: the build's checks and runs, section by
+    section, and no commit (no git checkout there)."""
     import papermill
 
     nb = nbformat.read(dist / "a2-code.ipynb", 4)
@@ -157,6 +206,26 @@ def test_code_notebook_runs_top_to_bottom_without_the_repository(
         progress_bar=False,
     )
     assert not (tmp_path / "src").exists()
+    tables = appendix_tables(json.loads(path.read_text()))
+    built = {
+        p.stem: json.loads(p.read_text())
+        for p in sorted((smoke_built / "provenance").glob("[!.]*.json"))
+        if p.stem != "6-reproducibility"  # the appendix: listed by none
+    }
+    rows = tables["tbl-sections"]
+    assert [r[0] for r in rows] == list(built), rows
+    for row, record in zip(rows, built.values()):
+        n = len(record["checks"])
+        assert row[2] == "not a git checkout"
+        assert row[4:] == [str(len(record["runs"])), f"{n} of {n}"], row
+    for number, record in enumerate(built.values(), start=1):
+        names = [r[0] for r in tables[f"tbl-checks-{number}"]]
+        assert names == [c["name"] for c in record["checks"]], number
+    assert dict(tables["tbl-environment"])["commit"] == "not a git checkout"
+    keys = [r[0].split()[-1] for r in tables["tbl-runs"]]
+    assert keys == list(
+        dict.fromkeys(k for r in built.values() for k in r["runs"])
+    )
 
 
 def test_every_source_link_opens_the_cell_that_made_it(dist: Path) -> None:

@@ -39,8 +39,62 @@ def test_used_runs_joins_finished_sections_and_this_process(
     assert provenance.used_runs() == ["c", "a", "d"]
 
 
-def test_commit_outside_a_checkout_is_unknown(tmp_path: Path) -> None:
-    assert provenance.commit(tmp_path) == "unknown"
+def test_commit_outside_a_checkout_says_so(tmp_path: Path) -> None:
+    assert provenance.commit(tmp_path) == "not a git checkout"
+
+
+@pytest.fixture
+def kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process outside the build (the code notebook's kernel)."""
+    for name in ("_used", "_checks"):
+        monkeypatch.setattr(provenance, name, [])
+    monkeypatch.setattr(provenance, "_sections", {})
+    monkeypatch.delenv(provenance.ENV, raising=False)
+
+
+def test_sections_run_in_one_kernel_are_the_appendix_records(
+    kernel: None, tmp_path: Path
+) -> None:
+    """Outside the build, each section's runs and checks are what it
+    noted after loading its parameters; the running one (the appendix)
+    is left out, and a section run again starts over."""
+    from a2.config import params
+    from a2.report import check, check_true
+
+    params.load("1-optimization")
+    check_true("one", True)
+    params.load("4-pooling")
+    provenance.note_run("k1")
+    check("two", 1.0, 1.0, rtol=1e-9)
+    params.load("1-optimization")  # again: its first record is gone
+    check_true("three", True)
+    check_true("four", True)
+    params.load("6-reproducibility")
+    got = provenance.records(tmp_path)
+    assert list(got) == ["4-pooling", "1-optimization"]
+    assert [c["name"] for c in got["1-optimization"]["checks"]] == [
+        "three",
+        "four",
+    ]
+    assert got["4-pooling"]["runs"] == ["k1"]
+    assert [c["name"] for c in got["4-pooling"]["checks"]] == ["two"]
+    assert {r["commit"] for r in got.values()} == {"not a git checkout"}
+    assert provenance.used_runs() == ["k1"]
+
+
+def test_in_the_build_the_records_are_the_finished_sections_files(
+    record_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from a2.config import params
+
+    monkeypatch.setattr(provenance, "_sections", {})
+    for stem in ("2-b", "6-reproducibility", "1-a"):
+        (record_dir / f"{stem}.json").write_text(json.dumps({"s": stem}))
+    params.load("6-reproducibility")  # the appendix, running
+    assert provenance.records(record_dir) == {
+        "1-a": {"s": "1-a"},
+        "2-b": {"s": "2-b"},
+    }
 
 
 class Captions(HTMLParser):

@@ -1,6 +1,7 @@
 """The HTML site in a real browser: Debian's chromium, headless, driven by
 Playwright, loads every page of the smoke build served on 127.0.0.1.
-Screenshots go to build/test-smoke/visual/html for a person to look at.
+Screenshots go to build/test-smoke*/build/smoke/visual/html (conftest.py)
+for a person to look at.
 
 Chromium missing is a failure, never a skip (CI installs it: .ci/run)."""
 

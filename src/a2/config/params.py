@@ -684,9 +684,15 @@ def load(
     stem: str, overrides: Any = None, where: str = "parameters"
 ) -> Params:
     """The section's values: its defaults overlaid by ``overrides``
-    (checked; a bad value raises ParamsError)."""
+    (checked; a bad value raises ParamsError). A section starts by
+    loading them: the runs and checks that follow are its own (for the
+    appendix, ``a2.report.provenance``)."""
+    from a2.report import provenance
+
     cls = schema(stem)
-    return cls(**cls.validate(overrides, where))
+    values = cls(**cls.validate(overrides, where))
+    provenance.begin(stem)
+    return values
 
 
 def describe(stem: str) -> str:

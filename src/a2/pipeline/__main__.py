@@ -3,6 +3,8 @@
   pdf                        execute what changed, render the book
   check                      validate the sections, parameters and data
   section NAME [--params F]  execute one section, then render
+  preview NAME [--params F] [--quarto-arg=A ...]
+                             Quarto's live preview of one chapter
   params [NAME]              every parameter: default, meaning, values
 
 Settings come from the environment, as make passes them: DATA (or
@@ -46,6 +48,11 @@ def _parser() -> argparse.ArgumentParser:
     sec.add_argument("name")
     sec.add_argument("--params", default="")
     sub.add_parser("params").add_argument("name", nargs="?", default="")
+    pre = sub.add_parser("preview")
+    pre.add_argument("name")
+    pre.add_argument("--params", default="")
+    # One argument for `quarto preview` each: --quarto-arg=--no-browser
+    pre.add_argument("--quarto-arg", action="append", default=[])
     return p
 
 
@@ -75,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     dist = args.dist or (Path("dist") if profile is None else b / "dist")
     verbose = args.verbose or os.environ.get("V", "") not in ("", "0")
     o = build.Options(root, b, dist.resolve(), profile, verbose)
+    if args.cmd == "preview":
+        from a2.pipeline.preview import preview
+
+        given = Path(args.params).expanduser() if args.params else None
+        return preview(root, b, args.name, given, profile, args.quarto_arg)
     o.limit = build.time_limit(os.environ.get("A2_TIMEOUT", ""))
     book = sections.chapters(root)  # each .qmd is parsed once, from here
     if args.cmd == "check":

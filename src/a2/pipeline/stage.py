@@ -312,6 +312,7 @@ def _write_manifest(
     book = yaml.safe_load(text)
     book.setdefault("book", {})["subtitle"] = subtitle
     project = book.setdefault("project", {"type": "book"})
+    project.pop("pre-render", None)  # for plain Quarto's renders only
     project["render"] = list(names.values())
     project["resources"] = ["notebooks/", "params/", *extras]
     shutil.copytree(

@@ -5,10 +5,12 @@ in the build folder; ``a2.colour.cache`` calls :func:`note_run` for every run a
 section trains or loads, so that file lists the trained models the section
 used. After a section succeeds the build folds that file into the
 section's record, ``<stem>.json`` beside it (notebook, params files,
-commit, runs, checks); the renderer prints these under every figure and
-table, and the appendix lists the runs of all sections
-(:func:`used_runs`). Outside the build (the code notebook) the runs are
-kept in memory, where the appendix finds them in the same kernel.
+commit, runs, checks: ``a2.pipeline.record``); the renderer prints these
+under every figure and table, and the appendix lists the runs of all
+sections (:func:`used_runs`). Outside the build (the code notebook, a chapter
+that Quarto executes) each section's runs and checks are kept in
+memory from its start (:func:`begin`), where the appendix finds them in
+the same kernel (:func:`records`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from a2.fileio import atomic_write
 ENV = "A2_PROVENANCE"
 _used: list[str] = []  # keys this process used, in order
 _checks: list[dict[str, Any]] = []  # checks this process made
+# Outside the build: the sections this process ran, in order, each with
+# its runs and checks (the last one is running).
+_sections: dict[str, dict[str, Any]] = {}
 
 
 def _flush() -> None:
@@ -33,8 +38,22 @@ def _flush() -> None:
         _write(Path(path), {"runs": _used, "checks": _checks})
 
 
+def begin(stem: str) -> None:
+    """Section ``stem`` starts in this process (its parameters are
+    loaded): the runs and checks that follow are its own."""
+    _sections.pop(stem, None)  # run again: its record starts over
+    _sections[stem] = {"executed": now(), "runs": [], "checks": []}
+
+
+def _current() -> dict[str, Any] | None:
+    return next(reversed(_sections.values()), None)
+
+
 def note_run(key: str) -> None:
     """Record that this process trained or loaded run ``key``."""
+    section = _current()
+    if section is not None and key not in section["runs"]:
+        section["runs"].append(key)
     if key not in _used:
         _used.append(key)
         _flush()
@@ -42,8 +61,28 @@ def note_run(key: str) -> None:
 
 def note_check(check: dict[str, Any]) -> None:
     """Record a check (``a2.report.check``) for the appendix."""
+    section = _current()
+    if section is not None:
+        section["checks"].append(check)
     _checks.append(check)
     _flush()
+
+
+def records(root: Path) -> dict[str, dict[str, Any]]:
+    """``{stem: record}`` of the sections the appendix reports on, in
+    book order, without the one running (the appendix itself). In the
+    build: every finished section's record file. Elsewhere: the sections
+    this process ran before, from checkout ``root`` (:func:`commit`)."""
+    path = os.environ.get(ENV)
+    if path:
+        found = sorted(Path(path).parent.glob("[!.]*.json"))
+        out = {p.stem: read(p) for p in found}
+    else:
+        built = commit(root)
+        out = {s: {**r, "commit": built} for s, r in _sections.items()}
+    if _sections:
+        out.pop(next(reversed(_sections)), None)
+    return out
 
 
 def used_runs() -> list[str]:
@@ -72,7 +111,8 @@ def _write(path: Path, record: dict[str, Any]) -> None:
 
 def commit(root: Path) -> str:
     """Short hash of HEAD, with ``-dirty`` when tracked files changed;
-    ``unknown`` outside a git checkout."""
+    ``not a git checkout`` when ``root`` is in none (``unknown`` without
+    git)."""
 
     def git(*args: str) -> str | None:
         try:
@@ -85,20 +125,14 @@ def commit(root: Path) -> str:
             )
         except (OSError, subprocess.SubprocessError):
             return None
-        return out.stdout.strip() if out.returncode == 0 else None
+        return out.stdout.strip() if out.returncode == 0 else ""
 
     head = git("rev-parse", "--short", "HEAD")
-    if head is None:
-        return "unknown"
+    if not head:
+        return "unknown" if head is None else "not a git checkout"
     dirty = git("status", "--porcelain", "--untracked-files=no")
     return head + ("-dirty" if dirty else "")
 
 
 def now() -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-
-
-def folder() -> Path | None:
-    """The build's provenance folder (None outside the build)."""
-    path = os.environ.get(ENV)
-    return Path(path).parent if path else None
