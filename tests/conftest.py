@@ -23,7 +23,8 @@ MAKE_VARS = (
     *("S", "PARAMS", "PROFILE", "V", "TIMEOUT"),
     *("MAKEFLAGS", "MFLAGS", "MAKELEVEL"),
 )
-BUILD_VARS = ("A2_PROVENANCE", "A2_TIMEOUT")  # set by a build for its kernels only
+# A build's record file (set for its kernels) and a user's time limit.
+BUILD_VARS = ("A2_PROVENANCE", "A2_TIMEOUT")
 
 
 def _drop(signum: int, frame: object) -> None:
