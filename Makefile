@@ -1,10 +1,18 @@
 # a2: `make pdf` builds the report, `make test` runs the test suite.
 #
 #   make pdf [PROFILE=smoke] [DATA=path|download] [QUARTO=path] [V=1]
+#            [CHECKPOINTS=a2-checkpoints.tar]
 #       dist/a2-writeup.pdf, dist/a2-code.ipynb, dist/site/ (PROFILE=smoke:
 #       build/smoke/dist/). Executes only the sections whose code,
 #       parameters, data, library code or runs changed, then renders with
-#       Quarto (installed into .venv when none is found).
+#       Quarto (installed into .venv when none is found). CHECKPOINTS:
+#       first import the runs of a pack that fit (make checkpoints).
+#   make train [PROFILE=smoke] [DATA=...] [CHECKPOINTS=...]
+#       trains every run the sections' plans declare into the cache (on
+#       CUDA when present), as make pdf would; no Quarto needed.
+#   make checkpoints [PROFILE=smoke] [DATA=...]
+#       make train, then packs the runs the report loads into
+#       dist/a2-checkpoints.tar (PROFILE=smoke: build/smoke/dist/).
 #   make section S=<stem-or-number> [PARAMS=file.yaml]
 #       re-runs one section (with other parameters if given), re-renders.
 #   make params [S=<stem-or-number>]
@@ -30,14 +38,14 @@ SETUP ?= venv
 
 # What users pass reaches the build byte for byte, through the
 # environment: make never expands it ($, quotes, backticks, newlines).
-USER_VARS := S PARAMS DATA PROFILE QUARTO V
+USER_VARS := S PARAMS DATA PROFILE QUARTO V CHECKPOINTS
 $(foreach v,$(USER_VARS),$(eval override $(v) := $$(value $(v))))
 export $(USER_VARS)
 
 BUILD := $(PY) -m a2.pipeline --profile "$$PROFILE"
 
-.PHONY: all pdf section params check-visual test lint format venv quarto \
-        clean
+.PHONY: all pdf section params train checkpoints check-visual test lint \
+        format venv quarto clean
 all: pdf
 
 venv: $(VENV)/.a2-installed
@@ -57,6 +65,12 @@ section: $(SETUP)
 
 params: $(SETUP)
 	@$(BUILD) params "$$S"
+
+train: $(SETUP)
+	@$(BUILD) train
+
+checkpoints: $(SETUP)
+	@$(BUILD) checkpoints
 
 check-visual: $(SETUP)
 	@PROFILE="$${PROFILE:-smoke}" && $(BUILD) pdf && \

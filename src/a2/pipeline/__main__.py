@@ -4,8 +4,12 @@
   check                      validate the parameters and the data source
   section NAME [--params F]  execute one section, then render
   params [NAME]              every parameter: default, meaning, values
+  train                      train every run the sections' plans declare
+  checkpoints                train, then pack them: <dist>/a2-checkpoints.tar
 
-Errors print one line (no traceback) and exit non-zero.
+CHECKPOINTS=pack (environment) brings a pack's runs into the cache
+first (pdf, section, train; ``a2.pipeline.checkpoints``). Errors print
+one line (no traceback) and exit non-zero.
 """
 
 from __future__ import annotations
@@ -15,8 +19,12 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from a2.pipeline import BuildError
+
+if TYPE_CHECKING:
+    from a2.pipeline.build import Options
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     sec.add_argument("name")
     sec.add_argument("--params", default="")
     sub.add_parser("params").add_argument("name", nargs="?", default="")
+    sub.add_parser("train")
+    sub.add_parser("checkpoints")
     return p
 
 
@@ -62,14 +72,41 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "check":
         build.check(o)
         return 0
+    pack = os.environ.get("CHECKPOINTS", "")
+    if args.cmd in ("train", "checkpoints"):
+        from a2.pipeline import checkpoints
+
+        with build.locked(root):
+            if args.cmd == "train":
+                checkpoints.train(_planned(o), pack)
+            else:
+                checkpoints.pack(_planned(o), o.dist, pack)
+        return 0
     if args.cmd == "section":
         o.force = sections.resolve(root, args.name).stem
         o.params = Path(args.params).expanduser() if args.params else None
     build.check(o, data=False)  # a bad file: one line, before any lock
     with build.locked(root) as fd:
         o.lock = fd
+        if pack:
+            from a2.pipeline import checkpoints
+
+            checkpoints.bring_in(_planned(o), pack)
         build.run(o)
     return 0
+
+
+def _planned(o: Options) -> dict[str, dict]:
+    """Every section's parameters as the build would run it (its params
+    file, the profile, a PARAMS= file kept), parameters and data checked:
+    the plan `make train` trains and CHECKPOINTS= imports."""
+    from a2.pipeline import build
+
+    base = build.check(o)
+    return {
+        s.stem: build.decide(o, s, base[s.stem]).values
+        for s in build.notebooks(o.root)
+    }
 
 
 def _settings(root: Path) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from a2.fileio import atomic_write
-from a2.pipeline import sections
+from a2.pipeline import checkpoints, sections
 from a2.pipeline.sections import manifest, module_path, notebooks
 
 # `%%a2module a2.x [package]`: the cell is module a2.x's source, run into a
@@ -55,11 +55,18 @@ self-contained: the first cells define the library `a2` from its source
 (`src/a2` in the repository), so it runs top to bottom in a fresh Jupyter
 kernel with the assignment's packages (torch, torchvision, numpy,
 matplotlib, pyyaml). Set `A2_DATA` to choose the CIFAR-10 source.
+
+The cell after the library trains every network the sections load, one
+after another (on a GPU when there is one), into the cache; each section
+then loads its runs. In a cloud notebook, set `PACK = True` there to
+write them to `a2-checkpoints.tar` too: `make pdf
+CHECKPOINTS=a2-checkpoints.tar` builds the report from it elsewhere.
 """
 
 
-def library_cells(root: Path) -> list:
-    """One cell per a2 module the sections import (transitively)."""
+def library_cells(root: Path, code: str = "") -> list:
+    """One cell per a2 module the sections, and ``code``, import
+    (transitively)."""
     import nbformat
 
     names: list[str] = []
@@ -67,6 +74,9 @@ def library_cells(root: Path) -> list:
         for name in sections.section_modules(root, s):
             if name not in names:
                 names.append(name)
+    for name in sections.library_modules(root, code):
+        if name not in names:
+            names.append(name)
     cells = [
         nbformat.v4.new_markdown_cell(
             "## Library `a2`\n\nGenerated from `src/a2`; each cell "
@@ -98,7 +108,10 @@ def assemble(root: Path, sections: dict[str, dict], out: Path) -> None:
     }
     nb.metadata["language_info"] = {"name": "python"}
     nb.cells = [nbformat.v4.new_markdown_cell(INTRO.format(title=title))]
-    nb.cells += library_cells(root)
+    training = checkpoints.training_cell(sections)
+    nb.cells += library_cells(root, training)
+    if training:
+        nb.cells.append(nbformat.v4.new_code_cell(training))
     for staged in sections.values():
         for cell in nbformat.from_dict(staged).cells:
             cell.metadata = {

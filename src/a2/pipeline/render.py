@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from a2.pipeline import BuildError
+from a2.pipeline import BuildError, checkpoints
 from a2.pipeline.assemble import assemble
 from a2.pipeline.sections import chapters
 from a2.pipeline.stage import merged, stage
@@ -116,10 +116,12 @@ def render(o) -> None:  # noqa: ANN001 (build.Options: no import cycle)
         subtitle = (
             f"Built {provenance.now()} from commit "
             f"{provenance.commit(environment.REPO)} with Quarto {version}"
+            + checkpoints.title_note(o.build)
         )
         book = stage(o.root, o.build, nbs, subtitle, [new / "a2-code.ipynb"])
         print(f"rendering with Quarto {version}", flush=True)
         _collect(_quarto(quarto, book, o), new, stamp)
+        checkpoints.keep_pack(o.dist, new)
         switch(new, o.dist)
     except KeyboardInterrupt:
         raise BuildError(
