@@ -327,6 +327,19 @@ def test_what_is_not_a_pack_is_refused(packed, tiny_data, a2_cache, tmp_path):
         assert says in str(err.value)
 
 
+def test_a_huge_extended_header_is_refused_before_it_is_read(
+    packed, tiny_data, a2_cache, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(packs, "MAX_READ", 1 << 16)
+    bad = tmp_path / "pax.tar"
+    with tarfile.open(bad, "w", format=tarfile.PAX_FORMAT) as tar:
+        member = tarfile.TarInfo(f"{packs.ROOT}/pack.json")
+        member.pax_headers = {"comment": "x" * (1 << 17)}
+        tar.addfile(member, io.BytesIO(b""))
+    with pytest.raises(packs.PackError, match="a header over 65,536 bytes"):
+        bring_in(bad, tiny_data)
+
+
 def test_sizes_are_bounded_before_reading(
     packed, tiny_data, a2_cache, monkeypatch
 ):
@@ -447,3 +460,21 @@ def test_the_code_notebook_trains_the_plan_in_one_cell(smoke_dist):
         assert values == params.overrides(
             stem, profile=REPO / "params/smoke.yaml"
         )
+
+
+def test_a_pack_beside_the_outputs_outlives_the_next_build(tmp_path):
+    """make checkpoints writes dist/a2-checkpoints.tar; the next make pdf
+    swaps dist/ for its new outputs, and the pack goes along."""
+    from a2.pipeline import checkpoints, render
+
+    dist, new = tmp_path / "dist", tmp_path / ".dist.new"
+    dist.mkdir()
+    new.mkdir()
+    (dist / packs.NAME).write_bytes(b"the pack")
+    (dist / "a2-writeup.pdf").write_bytes(b"old")
+    (new / "a2-writeup.pdf").write_bytes(b"new")
+    checkpoints.keep_pack(dist, new)
+    render.switch(new, dist)
+    shutil.rmtree(new)  # as the build removes the old outputs
+    assert (dist / packs.NAME).read_bytes() == b"the pack"
+    assert (dist / "a2-writeup.pdf").read_bytes() == b"new"

@@ -129,7 +129,8 @@ def test_a_worker_that_dies_is_one_line_and_no_process_is_left(
     assert named and set(named) <= {schedule.run_label(c) for c in configs}
     assert all(o.status in ("failed", "trained") for o in outcomes)
     assert any(o.error == "a worker died" for o in outcomes)
-    assert all(cache.stored_epochs(o.key) >= 2 for o in outcomes)
+    # Row 2 is logged just before epoch 2 is saved: 1 or 2 epochs kept.
+    assert all(cache.stored_epochs(o.key) >= 1 for o in outcomes)
     assert workers() == []
 
 

@@ -65,11 +65,11 @@ FORMAT = {"format": "a2-checkpoints", "version": 1}
 MAX_PACK_BYTES = 8 << 30
 MAX_MEMBERS = 3001  # pack.json and 1,000 runs
 MAX_INDEX_BYTES = 16 << 20
+MAX_READ = 16 << 20  # one read: tarfile reads an extended header whole
 _MEMBER = re.compile(
     rf"{ROOT}/(?:pack\.json|runs/([0-9a-f]{{16}})/"
     rf"(manifest\.json|ckpt-[0-9a-f]{{16}}\.pt))"
 )
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class PackError(ValueError):
@@ -195,7 +195,7 @@ def bring_in(
     }
     try:
         with open_regular(path, MAX_PACK_BYTES) as fh:
-            index, manifests, blobs = _read(fh, wanted)
+            manifests, blobs = _read(_Reads(fh), wanted)
             checked = {
                 key: _checked(key, manifests[key], blobs[key], *wanted[key])
                 for key in blobs
@@ -218,19 +218,36 @@ def bring_in(
             why = _unused(manifest["meta"]["request"], asked)
             label = _label(manifest)
             out.not_used.setdefault(why, []).append(label)
-    out.missing = [
+    out.missing = [  # trained here
         schedule.run_label(c)
         for k, (c, _, _) in wanted.items()
-        if k not in blobs
+        if k not in blobs and cache.stored_epochs(k) < c.epochs
     ]
     return out
 
 
+class _Reads:
+    """The pack's file as tarfile reads it, no one read over MAX_READ
+    bytes: tarfile reads an extended (pax) header into memory whole, at
+    the size its header claims; a pack's headers are small."""
+
+    def __init__(self, fh: Any):
+        self.fh = fh
+
+    def read(self, n: int = -1) -> bytes:
+        if not 0 <= n <= MAX_READ:
+            raise PackError(f"it holds a header over {MAX_READ:,} bytes")
+        return self.fh.read(n)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.fh, name)
+
+
 def _read(
     fh: Any, wanted: dict[str, Any]
-) -> tuple[dict, dict[str, dict], dict[str, bytes]]:
-    """pack.json, every manifest, and the checkpoints of the ``wanted``
-    runs, after the checks of members, names, sizes and checksums."""
+) -> tuple[dict[str, dict], dict[str, bytes]]:
+    """Every manifest, and the checkpoints of the ``wanted`` runs, after
+    the checks of members, names, sizes and checksums."""
     sums: dict[str, tuple[int, str]] = {}
     kept: dict[str, bytes] = {}
     with tarfile.open(fileobj=fh, mode="r:") as tar:
@@ -276,7 +293,7 @@ def _read(
             blobs[key] = kept.get(folder + manifests[key]["checkpoint"])
             if blobs[key] is None:
                 raise PackError(f"run {key} lacks the checkpoint it names")
-    return index, manifests, blobs
+    return manifests, blobs
 
 
 def _content(tar: tarfile.TarFile, member: Any, keep: bool) -> tuple:

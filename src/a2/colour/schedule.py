@@ -259,8 +259,9 @@ def _one_by_one(
     try:
         for c in jobs:
             try:
-                log = lambda line, c=c: say(f"{labels[c]} | {line}")  # noqa: E731
-                cache.train_or_load(c, data, log=log)
+                cache.train_or_load(
+                    c, data, log=lambda ln, c=c: say(f"{labels[c]} | {ln}")
+                )
                 done[c] = Outcome(c, keys[c], "trained")
             except KeyboardInterrupt:
                 _say_stopped([c], keys, say)
@@ -429,8 +430,11 @@ def _train_one(i: int, config: RunConfig) -> None:
     events.put(("start", pid, i, ""))
     _worker["busy"] = True
     try:
-        log = lambda line: events.put(("log", pid, i, line))  # noqa: E731
-        cache.train_or_load(config, _worker["data"], log=log)
+        cache.train_or_load(
+            config,
+            _worker["data"],
+            log=lambda line: events.put(("log", pid, i, line)),
+        )
         events.put(("trained", pid, i, ""))
     except KeyboardInterrupt:
         events.put(("stopped", pid, i, ""))
