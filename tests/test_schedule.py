@@ -134,6 +134,27 @@ def test_a_worker_that_dies_is_one_line_and_no_process_is_left(
     assert workers() == []
 
 
+def test_one_worker_trains_in_this_process(tiny_data, a2_cache, monkeypatch):
+    """One worker (a GPU; the code notebook, whose library lives in its
+    cells and cannot be imported by a spawned process): no pool, the
+    same lines and outcomes, a failing run reported and the next one
+    trained."""
+    monkeypatch.setattr(schedule, "_pool", lambda *a: pytest.fail("pool"))
+    bad = RunConfig(num_colours=10, **TINY)
+    configs = [bad, RunConfig(model="unet", **TINY)]
+    lines: list[str] = []
+    outcomes = schedule.train_many(
+        configs, tiny_data, workers=1, log=lines.append
+    )
+    assert [o.status for o in outcomes] == ["failed", "trained"]
+    assert lines[0] == (
+        "training 2 run(s) in 1 worker(s) x 1 thread(s); 0 already cached"
+    )
+    label = schedule.run_label(configs[1])
+    assert any(ln.startswith(label) and "|     1 " in ln for ln in lines)
+    assert cache.stored_epochs(outcomes[1].key) == 1
+
+
 def test_runs_already_cached_start_no_worker(tiny_data, a2_cache, monkeypatch):
     config = RunConfig(model="conv_transpose", **TINY)
     cache.train_or_load(config, tiny_data, log=None)
