@@ -1,12 +1,20 @@
 # a2: `make pdf` builds the report, `make test` runs the test suite.
 #
 #   make pdf [PROFILE=smoke] [DATA=path|download] [QUARTO=path] [V=1]
-#            [TIMEOUT=1h]
+#            [TIMEOUT=1h] [CHECKPOINTS=a2-checkpoints.tar]
 #       dist/a2-writeup.pdf, dist/a2-code.ipynb, dist/site/ (PROFILE=smoke:
 #       build/smoke/dist/). Executes only the sections whose code,
 #       parameters, data, library code or runs changed, then renders with
 #       Quarto (installed into .venv when none is found). TIMEOUT: each
 #       section's time limit (seconds, or 30m, 2h; 0 for none; 1h).
+#       CHECKPOINTS: first import the runs of a pack that fit (make
+#       checkpoints).
+#   make train [PROFILE=smoke] [DATA=...] [CHECKPOINTS=...]
+#       trains every run the sections' plans declare into the cache (on
+#       CUDA when present), as make pdf would; no Quarto needed.
+#   make checkpoints [PROFILE=smoke] [DATA=...]
+#       make train, then packs the runs the report loads into
+#       dist/a2-checkpoints.tar (PROFILE=smoke: build/smoke/dist/).
 #   make section S=<stem-or-number> [PARAMS=file.yaml]
 #       re-runs one section (with other parameters if given), re-renders.
 #   make preview S=<stem-or-number> [PARAMS=file.yaml] [PROFILE=smoke]
@@ -38,14 +46,14 @@ SETUP ?= venv
 
 # What users pass reaches the build byte for byte, through the
 # environment: make never expands it ($, quotes, backticks, newlines).
-USER_VARS := S PARAMS DATA PROFILE QUARTO V TIMEOUT
+USER_VARS := S PARAMS DATA PROFILE QUARTO V TIMEOUT CHECKPOINTS
 $(foreach v,$(USER_VARS),$(eval override $(v) := $$(value $(v))))
 export $(USER_VARS)
 
 BUILD := $(PY) -m a2.pipeline --profile "$$PROFILE"
 
-.PHONY: all pdf section preview params check-visual test lint format \
-        venv lock quarto clean
+.PHONY: all pdf section preview params train checkpoints check-visual \
+        test lint format venv lock quarto clean
 all: pdf
 
 venv: $(VENV)/.a2-installed
@@ -91,6 +99,12 @@ preview: $(SETUP)
 
 params: $(SETUP)
 	@$(BUILD) params "$$S"
+
+train: $(SETUP)
+	@$(BUILD) train
+
+checkpoints: $(SETUP)
+	@$(BUILD) checkpoints
 
 check-visual: $(SETUP)
 	@PROFILE="$${PROFILE:-smoke}" && $(BUILD) pdf && \

@@ -1,6 +1,7 @@
 """The numbers of two commits' smoke books, compared.
 
     python bench/compare_books.py OLD NEW [--profile smoke]
+    python bench/compare_books.py --pdfs A.pdf B.pdf
 
 Builds the book of each commit (a git worktree each, this venv, the
 Quarto that QUARTO names, the cache A2_CACHE points at, so trained runs
@@ -49,7 +50,10 @@ def build(rev: str, where: Path, profile: str) -> str:
     )
     if proc.returncode != 0:
         sys.exit(f"{rev}: the build failed\n{proc.stderr[-3000:]}")
-    pdf = next((where / "build" / profile).rglob("a2-writeup.pdf"))
+    return pdf_text(next((where / "build" / profile).rglob("a2-writeup.pdf")))
+
+
+def pdf_text(pdf: str | Path) -> str:
     return subprocess.run(
         ["pdftotext", str(pdf), "-"], capture_output=True, text=True
     ).stdout
@@ -65,7 +69,14 @@ def main() -> None:
     ap.add_argument("old")
     ap.add_argument("new")
     ap.add_argument("--profile", default="smoke")
+    ap.add_argument(
+        "--pdfs", action="store_true", help="OLD and NEW are built PDFs"
+    )
     args = ap.parse_args()
+    if args.pdfs:  # e.g. a CPU build's and a GPU pack's (gpu_check.sh)
+        books = {r: pdf_text(r) for r in (args.old, args.new)}
+        compare(books, args.old, args.new)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         books = {}
         try:
@@ -84,8 +95,14 @@ def main() -> None:
                     cwd=REPO,
                     capture_output=True,
                 )
-    old, new = numbers(books[args.old]), numbers(books[args.new])
-    for rev, only in ((args.old, old - new), (args.new, new - old)):
+    compare(books, args.old, args.new)
+
+
+def compare(books: dict[str, str], a: str, b: str) -> None:
+    """The numbers only one of the two books prints, each with where it
+    stands, and how many both print alike."""
+    old, new = numbers(books[a]), numbers(books[b])
+    for rev, only in ((a, old - new), (b, new - old)):
         print(f"only {rev}: {sorted(only.elements())}")
         for n in sorted(only):  # where each stands: a time, a page, ...
             print(f"  {n}: {context(books[rev], n)}")

@@ -24,6 +24,11 @@ What it does:
 
 Without CUDA (``--tiny``, for checking the script itself) everything
 runs on the CPU at a tiny size.
+
+``--compare PACK --cpu-cache DIR`` (issue 26, after the pack came back):
+per run of the pack, its training time and final validation loss and
+accuracy against the same run's in a CPU cache (the keys leave the
+device out, so they match), and the differences.
 """
 
 from __future__ import annotations
@@ -110,7 +115,12 @@ def main() -> None:
         default=420,
         help="seconds; later parts are skipped past it",
     )
+    parser.add_argument("--compare", metavar="PACK", help="a checkpoint pack")
+    parser.add_argument("--cpu-cache", default=".cache")
     args = parser.parse_args()
+    if args.compare:
+        compare(args.compare, args.cpu_cache)
+        return
     t0 = time.perf_counter()
     cuda = torch.cuda.is_available()
     device = "cuda" if cuda else "cpu"
@@ -223,6 +233,40 @@ def main() -> None:
         f" s)"
     )
     sys.stdout.flush()
+
+
+def compare(pack: str, cpu_cache: str) -> None:
+    """The pack's runs against the CPU cache's, one row each."""
+    import tarfile
+    from pathlib import Path
+
+    with tarfile.open(pack) as tar:  # ours: made by gpu_check.sh
+        gpu = [
+            json.load(tar.extractfile(m))
+            for m in tar
+            if m.name.endswith("/manifest.json")
+        ]
+    print(
+        f"{'run':42} {'trained on':24} {'train s':>8} {'CPU s':>8} "
+        f"{'loss':>7} {'CPU':>7} {'diff':>8} {'acc %':>6} {'CPU':>6} "
+        f"{'diff':>6}"
+    )
+    for m in gpu:
+        path = Path(cpu_cache) / "runs" / m["key"] / "manifest.json"
+        cpu = json.loads(path.read_text()) if path.is_file() else None
+        where = ", ".join(w["device"] for w in m["meta"].get("trained_on", []))
+        label = schedule.run_label(RunConfig(**m["config"]))
+        g, c = m["final"], (cpu or {}).get("final") or {}
+        nan = float("nan")
+        print(
+            f"{label[:42]:42} {where[:24]:24} "
+            f"{m['meta']['train_seconds']:>8.1f} "
+            f"{(cpu or {}).get('meta', {}).get('train_seconds', nan):>8.1f} "
+            f"{g['valid_loss']:>7.4f} {c.get('valid_loss', nan):>7.4f} "
+            f"{g['valid_loss'] - c.get('valid_loss', nan):>+8.4f} "
+            f"{g['valid_acc']:>6.2f} {c.get('valid_acc', nan):>6.2f} "
+            f"{g['valid_acc'] - c.get('valid_acc', nan):>+6.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -192,3 +192,63 @@ def test_a_check_row_shows_its_difference_in_the_unit_of_its_tolerance(
         ("slope", "|diff| 2.0e-02 (atol 1e-01)"),
         ("count", "|diff| 0 (exact)"),
     ]
+
+
+def test_origin_rows_say_where_each_run_was_trained_and_if_from_a_pack():
+    gpu = {"device": "NVIDIA H100 80GB HBM3", "torch": "2.14.1+cu126"}
+    here = {
+        "key": "k1",
+        "config": {"model": "unet"},
+        "meta": {
+            "trained_on": [{"device": "CPU, 1 thread", "torch": "2.14.1"}]
+        },
+    }
+    packed = {
+        "key": "k2",
+        "config": {"model": "conv_transpose"},
+        "meta": {"trained_on": [gpu], "pack": "a2-checkpoints.tar"},
+    }
+    older = {  # stored before devices were recorded by name
+        "key": "k3",
+        "config": {"model": "unet"},
+        "meta": {"devices": ["cpu"], "torch": "2.13.0"},
+    }
+    rows = shown(appendix.origin_rows([here, packed, older]))
+    assert rows == [
+        ("UNet `k1`", "CPU, 1 thread", "2.14.1", "this machine's cache"),
+        (
+            "ConvTransposeNet `k2`",
+            "NVIDIA H100 80GB HBM3",
+            "2.14.1+cu126",
+            "pack `a2-checkpoints.tar`",
+        ),
+        ("UNet `k3`", "CPU", "2.13.0", "this machine's cache"),
+    ]
+    assert all(len(r) == len(appendix.ORIGINS_HEADER) for r in rows)
+    # The title page: nothing for CPU runs of this cache, else one clause.
+    assert appendix.origin_note([here, older]) == ""
+    assert shown([(appendix.origin_note([here, packed]),)]) == [
+        (
+            "; 1 of its 2 trained networks was trained on NVIDIA H100 "
+            "80GB HBM3 and came from a checkpoint pack",
+        )
+    ]
+    assert shown([(appendix.origin_note([packed, packed]),)]) == [
+        (
+            "; its 2 trained networks were trained on NVIDIA H100 80GB "
+            "HBM3 and came from a checkpoint pack",
+        )
+    ]
+    cpu_pack = {**here, "meta": {**here["meta"], "pack": "p.tar"}}
+    assert shown(
+        [(appendix.origin_note([cpu_pack, {**packed, "key": "k4"}, older]),)]
+    )[0][0] == (
+        "; 1 of its 3 trained networks was trained on NVIDIA H100 80GB "
+        "HBM3, and 2 of its 3 trained networks were imported from a "
+        "checkpoint pack"
+    )
+    assert appendix.origin_note([cpu_pack]) == (
+        "; its 1 trained network was imported from a checkpoint pack"
+    )
+    hostile = {**packed, "meta": {"trained_on": [{"device": "<b>$x$@r"}]}}
+    assert "<b>" not in appendix.origin_note([hostile])

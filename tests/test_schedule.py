@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import ast
 import json
+import os
+import re
+import signal
 from pathlib import Path
 
 import pytest
@@ -85,6 +88,71 @@ def test_a_failing_run_is_one_line_and_the_others_finish(tiny_data, a2_cache):
     assert lines[-1].endswith("; 1 failed")
     for o in (outcomes[0], outcomes[2]):
         assert cache.stored_epochs(o.key) == 1
+
+
+def workers() -> list[int]:
+    """This process's pool workers: children that lead a process group
+    of their own (``_start_worker`` calls setpgrp)."""
+    me = os.getpid()
+    kids = []
+    for task in Path(f"/proc/{me}/task").iterdir():
+        kids += (task / "children").read_text().split()
+    return [int(k) for k in kids if os.getpgid(int(k)) == int(k)]
+
+
+def test_a_worker_that_dies_is_one_line_and_no_process_is_left(
+    tiny_data, a2_cache
+):
+    """A worker killed (as by the kernel's out-of-memory killer) breaks
+    the pool: one line names the runs that were training, every run has
+    an outcome, finished epochs stay cached, no worker outlives it."""
+    configs = [
+        RunConfig(model=m, **{**TINY, "epochs": 12, "batch_size": 16})
+        for m in ("conv_transpose", "unet")
+    ]
+    lines: list[str] = []
+    killed: list[int] = []
+
+    def log(line: str) -> None:
+        lines.append(line)
+        rows = {ln.split("|")[0] for ln in lines if re.search(r"\|\s+2\s", ln)}
+        if len(rows) == 2 and not killed:  # both past epoch 2
+            killed.append(workers()[0])
+            os.kill(killed[0], signal.SIGKILL)
+
+    outcomes = schedule.train_many(configs, tiny_data, workers=2, log=log)
+    (died,) = [ln for ln in lines if ln.startswith("a worker died")]
+    head = "a worker died (killed, or out of memory) while training "
+    tail = "; finished epochs are cached; rerun to resume"
+    assert died.startswith(head) and died.endswith(tail), died
+    named = died[len(head) : -len(tail)].split(", ")
+    assert named and set(named) <= {schedule.run_label(c) for c in configs}
+    assert all(o.status in ("failed", "trained") for o in outcomes)
+    assert any(o.error == "a worker died" for o in outcomes)
+    # Row 2 is logged just before epoch 2 is saved: 1 or 2 epochs kept.
+    assert all(cache.stored_epochs(o.key) >= 1 for o in outcomes)
+    assert workers() == []
+
+
+def test_one_worker_trains_in_this_process(tiny_data, a2_cache, monkeypatch):
+    """One worker (a GPU; the code notebook, whose library lives in its
+    cells and cannot be imported by a spawned process): no pool, the
+    same lines and outcomes, a failing run reported and the next one
+    trained."""
+    monkeypatch.setattr(schedule, "_pool", lambda *a: pytest.fail("pool"))
+    bad = RunConfig(num_colours=10, **TINY)
+    configs = [bad, RunConfig(model="unet", **TINY)]
+    lines: list[str] = []
+    outcomes = schedule.train_many(
+        configs, tiny_data, workers=1, log=lines.append
+    )
+    assert [o.status for o in outcomes] == ["failed", "trained"]
+    assert lines[0] == (
+        "training 2 run(s) in 1 worker(s) x 1 thread(s); 0 already cached"
+    )
+    label = schedule.run_label(configs[1])
+    assert any(ln.startswith(label) and "|     1 " in ln for ln in lines)
+    assert cache.stored_epochs(outcomes[1].key) == 1
 
 
 def test_runs_already_cached_start_no_worker(tiny_data, a2_cache, monkeypatch):
@@ -272,9 +340,13 @@ def test_train_sections_pools_the_sections_runs_per_data_subset(
     )
     schedule.train_sections(chosen, log=None)
     assert loads == [(256, 128)]  # smoke.yaml's n_train, n_valid
-    assert calls == [
-        experiments.plan(chosen["4-pooling"]).configs()
-        + experiments.plan(chosen["5-transposed"]).configs()
+    assert calls == [  # each run once: section 5 loads section 4's too
+        list(
+            dict.fromkeys(
+                experiments.plan(chosen["4-pooling"]).configs()
+                + experiments.plan(chosen["5-transposed"]).configs()
+            )
+        )
     ]
     # The build passes the values it records, dict(params): the same runs.
     schedule.train_sections({k: dict(v) for k, v in chosen.items()})

@@ -19,12 +19,16 @@ OS error its file). Whatever a listing prints from stored files goes
 through ``a2.text.printable``: no control characters reach the terminal.
 SIGINT (Ctrl-C) or SIGTERM ends training with one line, "interrupted after
 epoch N; rerun to resume" (exit 130 or 143): finished epochs are cached,
-and the next run goes on from there to the same numbers.
+and the next run goes on from there to the same numbers. What happens to
+standard output or error never stops training (``a2.colour.cache.progress``):
+with ``| head -1``, a hung-up terminal or a full disk for the log, the
+run is trained and cached all the same, and the command ends with 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 from typing import Any
@@ -104,9 +108,12 @@ def cmd_train(args: argparse.Namespace) -> None:
     _current.update(
         key=cache.run_key(run_config, colour_data), epochs=run_config.epochs
     )
-    run = cache.train_or_load(run_config, colour_data, retrain=args.retrain)
+    say = cache.progress(print)
+    run = cache.train_or_load(
+        run_config, colour_data, retrain=args.retrain, log=say
+    )
     last = run.history.last
-    print(
+    say(
         f"run {run.key}: validation loss {last.valid_loss:.4f}, "
         f"accuracy {last.valid_acc:.2f}% after {last.epoch} epochs"
     )
@@ -174,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     p_runs.set_defaults(func=cmd_runs)
     args = parser.parse_args(argv)
     _current.clear()
+    with contextlib.suppress(ValueError):  # off the main thread
+        # A closed pipe is an error a write reports (EPIPE), not a signal
+        # that ends the process mid-epoch; Python's own default, kept.
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     received = [signal.SIGINT]
     previous = _on_sigterm(received)
     from torch import OutOfMemoryError  # the GPU's, a RuntimeError

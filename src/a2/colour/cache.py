@@ -15,8 +15,9 @@ palette; ``ColourData.content_sha256``) and the behaviour of ``models.py``,
 without their imports of a2 modules, so a comment or a docstring edit, or
 moving a module within the package, keeps the key). Left out on purpose:
 
-- ``device``: a run trained on a GPU is reused on a CPU (its device is
-  recorded in the manifest); CPU runs are bit-exact, GPU runs only close;
+- ``device``: a run trained on a GPU is reused on a CPU (its device,
+  by name, and the torch version are recorded in the manifest's
+  ``meta["trained_on"]``); CPU runs are bit-exact, GPU runs only close;
 - this file's source: how results are stored does not change them.
 
 An entry is not trusted by its key (its folder's name) alone: what the
@@ -41,6 +42,7 @@ import math
 import os
 import re
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -140,9 +142,20 @@ def request(config: RunConfig, data: ColourData) -> dict[str, Any]:
     """All that changes a run's result (not the device): the run's
     config, the data's content and the training code, as plain JSON."""
     run = {k: v for k, v in config.to_dict().items() if k != "device"}
+    payload = {
+        "run": run,
+        "data": data.content_sha256,
+        "code": code_fingerprints(),
+    }
+    return json.loads(json.dumps(payload, sort_keys=True))
+
+
+def code_fingerprints() -> dict[str, str]:
+    """The training code's part of every key: each module that changes
+    a run's numbers, by :func:`code_fingerprint`."""
     # getsource, not the file: in the code notebook the modules are cells,
     # and their source is found through linecache.
-    code = {
+    return {
         name: code_fingerprint(inspect.getsource(mod))
         for name, mod in (
             ("models", models),
@@ -150,18 +163,17 @@ def request(config: RunConfig, data: ColourData) -> dict[str, Any]:
             ("train", _train),
         )
     }
-    payload = {"run": run, "data": data.content_sha256, "code": code}
-    return json.loads(json.dumps(payload, sort_keys=True))
 
 
-def _key_of(asked: dict[str, Any]) -> str:
+def key_of(asked: dict[str, Any]) -> str:
+    """The key of a :func:`request`."""
     text = json.dumps(asked, sort_keys=True)
     return _sha256(text.encode())[:KEY_CHARS]
 
 
 def run_key(config: RunConfig, data: ColourData) -> str:
     """Short sha256 of :func:`request`: all that changes a run's result."""
-    return _key_of(request(config, data))
+    return key_of(request(config, data))
 
 
 def runs_dir() -> Path:
@@ -181,10 +193,13 @@ def train_or_load(
     again from scratch. A second process on the same key waits for the
     first (a lock on the run's folder) and then loads its result. A hit
     loads from a read-only cache; a run that cannot be saved (read-only
-    cache, full disk) or that diverges is a RunError.
+    cache, full disk) or that diverges is a RunError. Progress lines go
+    to ``log`` through :func:`progress`: if they cannot be written, the
+    run is trained and cached all the same.
     """
+    log = progress(log)
     asked = request(config, data)
-    key = _key_of(asked)
+    key = key_of(asked)
     folder = runs_dir() / key
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -192,15 +207,10 @@ def train_or_load(
         raise RunError(_unwritable(key, folder, err)) from None
     with _locked(folder, key, log):
         trainer = _train.Trainer(config, data)
-        limit = _checkpoint_limit(trainer)
+        limit = checkpoint_limit(config)
         stored = None if retrain else _read(folder, key, log, limit)
         if stored is not None:
-            try:
-                problem = _mismatch(stored, asked, data)
-                if problem is None:
-                    trainer.load_state_dict(stored["trainer"])
-            except Exception as err:  # shapes or keys of another model
-                problem = f"does not fit the model: {reason(err, 80)}"
+            problem = _fit(trainer, stored, asked, data)
             if problem is not None:
                 _damaged(log, key, problem)
                 _discard(folder)
@@ -231,6 +241,9 @@ def train_or_load(
             device = str(trainer.device)
             if device not in meta["devices"]:
                 meta["devices"].append(device)
+            where = trained_on(trainer)
+            if where not in meta.setdefault("trained_on", []):
+                meta["trained_on"].append(where)
             _say(
                 log,
                 f"{'resuming' if done else 'training'} run {key} "
@@ -247,6 +260,130 @@ def train_or_load(
     trainer.model.eval()
     provenance.note_run(key)  # the appendix lists the runs a build used
     return Run(trainer.model, trainer.history, key, config, meta)
+
+
+def _fit(
+    trainer: _train.Trainer,
+    stored: dict[str, Any],
+    asked: dict[str, Any],
+    data: ColourData,
+) -> str | None:
+    """Load ``stored`` into ``trainer``; what makes it another run or
+    another model's tensors, or None when it fits."""
+    try:
+        problem = _mismatch(stored, asked, data)
+        if problem is None:
+            trainer.load_state_dict(stored["trainer"])
+    except Exception as err:  # shapes or keys of another model
+        problem = f"does not fit the model: {reason(err, 80)}"
+    return problem
+
+
+def fits(stored: dict[str, Any], config: RunConfig, data: ColourData) -> str:
+    """'' when a checkpoint read by :func:`verify` is run ``config`` on
+    ``data`` and loads into its model and optimiser, else why not (for
+    ``a2.colour.packs``; the RNG states are left as they were)."""
+    with torch.random.fork_rng(devices=[]):
+        trainer = _train.Trainer(config, data)
+        return _fit(trainer, stored, request(config, data), data) or ""
+
+
+def trained_on(trainer: _train.Trainer) -> dict[str, str]:
+    """Where a run trains, for the appendix: the device by name ("NVIDIA
+    H100 80GB HBM3", "CPU, 1 thread") and the torch version."""
+    device = trainer.device
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    elif device.type == "cpu":
+        name = f"CPU, {trainer.threads} thread" + "s" * (trainer.threads > 1)
+    else:
+        name = str(device)
+    return {"device": name, "torch": str(torch.__version__)}
+
+
+def progress(log: Log) -> Callable[[str], None]:
+    """``log`` for progress lines, which never stop the work: what is
+    trained is cached whatever happens to standard output and error
+    (:class:`_Steady`). Lines are flushed as they come; ``None`` gives a
+    log that drops every line."""
+    if getattr(log, "progress", False):
+        return log
+    _steady_streams()
+
+    def say(line: str) -> None:
+        if log is None:
+            return
+        with contextlib.suppress(OSError, ValueError):  # a log of its own
+            log(line)
+            sys.stdout.flush()
+            sys.stderr.flush()
+
+    say.progress = True  # type: ignore[attr-defined]
+    return say
+
+
+class _Steady:
+    """Standard output or error that a failed write cannot end the work
+    through: when a write or flush fails (a closed pipe, as ``| head -1``
+    leaves; a hung-up terminal; a full disk), the stream's file
+    descriptor is pointed at /dev/null (what is buffered, and every later
+    line, goes there, so nothing fails at exit either), and one line on
+    standard error says so when it can."""
+
+    def __init__(self, name: str, stream: Any):
+        self.name, self.stream = name, stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except (OSError, ValueError) as err:  # ValueError: a closed file
+            self._lost(err)
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except (OSError, ValueError) as err:
+            self._lost(err)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+    def _lost(self, err: BaseException) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self.stream.fileno())
+            self.stream.flush()
+        except (OSError, ValueError):  # closed: a new stream instead
+            self.stream = open(os.devnull, "w")  # noqa: SIM115
+        finally:
+            os.close(devnull)
+        if self.name == "stdout":
+            why = getattr(err, "strerror", None) or reason(err, 60)
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                print(
+                    f"warning: standard output failed ({why}); its lines "
+                    f"are dropped, and training goes on into the cache",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+
+def _steady_streams() -> None:
+    """sys.stdout and sys.stderr as :class:`_Steady` streams; one that
+    was closed before the start (``>&-``: None) writes to /dev/null. A
+    stream without a file descriptor (a notebook's) is left as it is."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None:
+            setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115
+            continue
+        try:
+            stream.fileno()
+        except (OSError, ValueError, AttributeError):
+            continue
+        if not isinstance(stream, _Steady):
+            setattr(sys, name, _Steady(name, stream))
 
 
 def stored_epochs(key: str) -> int:
@@ -286,13 +423,14 @@ def _manifest(path: Path) -> Any:
     return json.loads(read_bounded(path, MAX_MANIFEST_BYTES))
 
 
-def _checkpoint_limit(trainer: _train.Trainer) -> int:
-    """The most bytes a checkpoint of this trainer's model can take: its
-    weights and Adam's two moments, plus room for RNG states and
+def checkpoint_limit(config: RunConfig) -> int:
+    """The most bytes a checkpoint of run ``config`` can take: its
+    model's weights and Adam's two moments, plus room for RNG states and
     history."""
+    with torch.device("meta"):  # shapes only: no memory, no RNG draws
+        model = models.network(config)
     weights = sum(
-        t.numel() * t.element_size()
-        for t in trainer.model.state_dict().values()
+        t.numel() * t.element_size() for t in model.state_dict().values()
     )
     return 4 * weights + (64 << 20)
 
@@ -589,37 +727,75 @@ def _read(
         return None
     try:
         info = _manifest(manifest)
-        name = info.get("checkpoint", LEGACY_CHECKPOINT)
-        if not isinstance(name, str) or not _CHECKPOINT_NAME.fullmatch(name):
-            raise ValueError("the manifest names no checkpoint")
-        if info.get("key", key) != key:
-            raise ValueError(f"its manifest holds run {_shown(info['key'])}")
-        blob = read_bounded(folder / name, limit)
-        if _sha256(blob) != info["checkpoint_sha256"]:
-            raise ValueError("checksum mismatch")
-        stored = torch.load(
-            io.BytesIO(blob), map_location="cpu", weights_only=True
-        )
-        if stored["key"] != key:
-            raise ValueError(f"holds run {_shown(stored['key'])}")
-        if stored["config"] != info.get("config", stored["config"]):
-            raise ValueError("its manifest and checkpoint disagree")
-        devices = stored["meta"]["devices"]
-        if not isinstance(devices, list):
-            raise ValueError("no devices in its metadata")
-        if not all(
-            isinstance(d, str) and _DEVICE.fullmatch(d) for d in devices
-        ):
-            # the sections cite them in their prose
-            raise ValueError("a device in its metadata is no torch device")
-        for row in stored["trainer"]["history"]:
-            if not all(
-                math.isfinite(row[k]) for k in ("train_loss", "valid_loss")
-            ):
-                raise ValueError(f"a non-finite loss at epoch {row['epoch']}")
-        stored["trainer"].pop("numpy_rng", None)  # older checkpoints
+        blob = read_bounded(folder / _checkpoint_name(info), limit)
+        stored = verify(info, blob, key)
     except Exception as err:  # unreadable, truncated, tampered, partial
         _damaged(log, key, reason(err, 80))
         _discard(folder)
         return None
     return stored
+
+
+def _checkpoint_name(info: Any) -> str:
+    name = info.get("checkpoint", LEGACY_CHECKPOINT)
+    if not isinstance(name, str) or not _CHECKPOINT_NAME.fullmatch(name):
+        raise ValueError("the manifest names no checkpoint")
+    return name
+
+
+def verify(info: Any, blob: bytes, key: str) -> dict[str, Any]:
+    """The checkpoint ``blob`` of run ``key``, loaded without running
+    code (``weights_only``), when it is the one its manifest ``info``
+    names (checksum), holds that run, and its metadata and history are
+    sound; else an exception saying why (used by :func:`_read`, and by
+    ``a2.colour.packs`` on a pack's runs)."""
+    _checkpoint_name(info)
+    if info.get("key", key) != key:
+        raise ValueError(f"its manifest holds run {_shown(info['key'])}")
+    if _sha256(blob) != info["checkpoint_sha256"]:
+        raise ValueError("checksum mismatch")
+    stored = torch.load(
+        io.BytesIO(blob), map_location="cpu", weights_only=True
+    )
+    if stored["key"] != key:
+        raise ValueError(f"holds run {_shown(stored['key'])}")
+    if stored["config"] != info.get("config", stored["config"]):
+        raise ValueError("its manifest and checkpoint disagree")
+    devices = stored["meta"]["devices"]
+    if not isinstance(devices, list):
+        raise ValueError("no devices in its metadata")
+    if not all(isinstance(d, str) and _DEVICE.fullmatch(d) for d in devices):
+        # the sections cite them in their prose
+        raise ValueError("a device in its metadata is no torch device")
+    for row in stored["trainer"]["history"]:
+        if not all(
+            math.isfinite(row[k]) for k in ("train_loss", "valid_loss")
+        ):
+            raise ValueError(f"a non-finite loss at epoch {row['epoch']}")
+    stored["trainer"].pop("numpy_rng", None)  # older checkpoints
+    return stored
+
+
+def install(
+    key: str, manifest: dict[str, Any], blob: bytes, log: Log = None
+) -> bool:
+    """Commit a run checked elsewhere (``a2.colour.packs``) into the
+    cache as :func:`_save` commits an epoch: checkpoint, then manifest,
+    each written whole under a temporary name and renamed. False, and
+    nothing written, when the cache already holds the run complete."""
+    folder = runs_dir() / key
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RunError(_unwritable(key, folder, err)) from None
+    with _locked(folder, key, log):
+        if stored_epochs(key) >= manifest["config"]["epochs"]:
+            return False
+        name = _checkpoint_name(manifest)
+        with _signals_held():
+            atomic_write(folder / name, blob)
+            atomic_write(
+                folder / MANIFEST, json.dumps(manifest, indent=1).encode()
+            )
+        _clean(folder, keep=name)
+    return True

@@ -21,10 +21,10 @@ import multiprocessing as mp
 import os
 import queue
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -51,10 +51,25 @@ def train_sections(
     log: Log = print,
 ) -> list[Outcome]:
     """Train the runs of every section of ``{stem: its parameters}`` (as
-    ``a2.config.params.load`` gives them, or their values) into the cache: the
-    runs its plan declares (``a2.colour.experiments.plan``), which the section
-    then loads. All sections' runs go into one pool per data subset
-    (n_train, n_valid); a section that trains nothing adds none."""
+    ``a2.config.params.load`` gives them, or their values) into the cache:
+    the runs its plan declares (:func:`planned`), which the section then
+    loads. All sections' runs go into one pool per data subset."""
+    out: list[Outcome] = []
+    for data, runs in planned(sections):
+        out += train_many(
+            runs, data, workers=workers, threads=threads, log=log
+        )
+    return out
+
+
+def planned(
+    sections: Mapping[str, Params | Mapping[str, Any]],
+) -> list[tuple[ColourData, list[RunConfig]]]:
+    """The runs the sections of ``{stem: its parameters}`` declare
+    (``a2.colour.experiments.plan``), with the data they train on: one
+    group per data subset (n_train, n_valid); a section that trains
+    nothing adds none. What the build trains, ``make checkpoints`` packs
+    and ``CHECKPOINTS=`` imports."""
     from a2.colour import experiments
 
     groups: dict[tuple, list[RunConfig]] = {}
@@ -63,13 +78,10 @@ def train_sections(
         if isinstance(p, Pooling):  # sections 4 and 5
             runs = experiments.plan(p).configs()
             groups.setdefault((p.n_train, p.n_valid), []).extend(runs)
-    out: list[Outcome] = []
-    for (n_train, n_valid), runs in groups.items():
-        data = experiments.load_data(n_train, n_valid)
-        out += train_many(
-            runs, data, workers=workers, threads=threads, log=log
-        )
-    return out
+    return [
+        (experiments.load_data(n_train, n_valid), list(dict.fromkeys(runs)))
+        for (n_train, n_valid), runs in groups.items()
+    ]
 
 
 # --- cost, for the order -----------------------------------------------------
@@ -154,7 +166,8 @@ def run_label(config: RunConfig) -> str:
 @dataclass(frozen=True)
 class Outcome:
     """What became of one run: 'trained' (now complete in the cache),
-    'cached' (it already was), 'failed' or 'stopped' (Ctrl-C)."""
+    'cached' (it already was), 'failed', or 'stopped' (Ctrl-C, or a
+    worker beside it died): its finished epochs are cached."""
 
     config: RunConfig
     key: str
@@ -187,20 +200,17 @@ def train_many(
     """Train ``configs`` on ``data`` into the cache, ``workers`` runs at a
     time, largest first; runs already complete are skipped.
 
-    Each worker is a spawned process training on ``threads`` threads
-    (``a2.colour.train.CPU_THREADS`` by default; another count changes a CPU
-    run's last bits, so only benchmarks pass one). Its lines come
-    prefixed by the run's label. A failing run is reported in one line and
-    the others go on. Ctrl-C (or SIGTERM) stops every worker after its
+    Each run trains on ``threads`` threads (``a2.colour.train.CPU_THREADS``
+    by default; another count changes a CPU run's last bits, so only
+    benchmarks pass one), in this process when one worker is asked for
+    (a GPU; the code notebook, whose library is not importable
+    elsewhere), else in a pool of spawned processes. Its lines come
+    prefixed by the run's label. A failing run is reported in one line
+    and the others go on. Ctrl-C (or SIGTERM) stops every run after its
     current step; finished epochs are cached, and the next call resumes.
     Returns one ``Outcome`` per distinct run, in the order given.
     """
-
-    def say(line: str) -> None:
-        if log is not None:
-            log(line)
-            sys.stdout.flush()  # lines appear as runs progress
-
+    say = cache.progress(log)  # a closed terminal never stops training
     threads = threads or train.CPU_THREADS
     keys = {c: cache.run_key(c, data) for c in configs}
     outcomes: dict[RunConfig, Outcome] = {}
@@ -215,13 +225,15 @@ def train_many(
     if pending:
         n = min(workers or default_workers(pending, threads), len(pending))
         width = max(len(run_label(c)) for c in pending)
+        labels = {c: run_label(c).ljust(width) for c in pending}
         say(
             f"training {len(pending)} run(s) in {n} worker(s) x {threads} "
             f"thread(s); {len(outcomes)} already cached"
         )
         start = time.perf_counter()
+        way = _one_by_one if n == 1 else _pool
         with _terminate_as_interrupt():
-            outcomes.update(_pool(pending, keys, data, n, threads, width, say))
+            outcomes.update(way(pending, keys, labels, data, n, threads, say))
         failed = sum(o.status == "failed" for o in outcomes.values())
         say(
             f"trained {len(pending) - failed} run(s) in "
@@ -231,117 +243,137 @@ def train_many(
     return [outcomes[c] for c in dict.fromkeys(configs)]
 
 
-def _pool(
+def _one_by_one(
     jobs: list[RunConfig],
     keys: dict[RunConfig, str],
+    labels: dict[RunConfig, str],
     data: ColourData,
     n: int,
     threads: int,
-    width: int,
     say: Callable[[str], None],
 ) -> dict[RunConfig, Outcome]:
-    ctx = mp.get_context("spawn")
-    tasks, events = ctx.Queue(), ctx.Queue()
-    for i, c in enumerate(jobs):
-        tasks.put((i, c))
-    for _ in range(n):
-        tasks.put(None)  # one stop mark per worker
+    """The runs in this process, one after another."""
     done: dict[RunConfig, Outcome] = {}
-    running: dict[int, int] = {}  # worker pid -> job index
-    labels = [run_label(c).ljust(width) for c in jobs]
-
-    def start() -> mp.Process:
-        p = ctx.Process(
-            target=_worker, args=(tasks, events, data, threads), daemon=True
-        )
-        p.start()
-        return p
-
-    procs = [start() for _ in range(n)]
-    spares = len(jobs)  # replacements for workers that die
+    kept = train.CPU_THREADS, os.environ.pop(provenance.ENV, None)
+    train.CPU_THREADS = threads
     try:
-        while len(done) < len(jobs):
+        for c in jobs:
             try:
-                kind, pid, i, text = events.get(timeout=0.5)
-            except queue.Empty:
-                spares = _check_workers(
-                    procs, running, jobs, keys, done, say, start, spares
+                cache.train_or_load(
+                    c, data, log=lambda ln, c=c: say(f"{labels[c]} | {ln}")
                 )
-                if not any(p.is_alive() for p in procs):
-                    for c in jobs:  # nobody left to train them
-                        done.setdefault(
-                            c, Outcome(c, keys[c], "failed", "no worker left")
-                        )
-                continue
-            if kind == "start":
-                running[pid] = i
-            elif kind == "log":
-                say(f"{labels[i]} | {text}")
-            else:  # 'done' or 'failed'
-                running.pop(pid, None)
-                c = jobs[i]
-                if kind == "failed":
-                    say(f"run {run_label(c)} ({keys[c]}) failed: {text}")
-                done[c] = Outcome(
-                    c,
-                    keys[c],
-                    "trained" if kind == "done" else "failed",
-                    "" if kind == "done" else text,
-                )
-        for p in procs:
-            p.join(timeout=10)
-    except KeyboardInterrupt:
-        tasks.cancel_join_thread()  # runs left unsent: exit without them
-        _stop(procs)
-        for i in running.values():
-            c = jobs[i]
-            say(
-                f"run {run_label(c)} stopped after epoch "
-                f"{cache.stored_epochs(keys[c])}; rerun to resume"
-            )
-        raise
+                done[c] = Outcome(c, keys[c], "trained")
+            except KeyboardInterrupt:
+                _say_stopped([c], keys, say)
+                raise
+            except Exception as err:  # reported; the next run goes on
+                done[c] = _outcome(c, keys[c], "failed", _line(err), say)
+    finally:
+        train.CPU_THREADS = kept[0]
+        if kept[1] is not None:  # the sections note their own runs
+            os.environ[provenance.ENV] = kept[1]
     return done
 
 
-def _check_workers(
-    procs: list[mp.Process],
-    running: dict[int, int],
+def _pool(
     jobs: list[RunConfig],
     keys: dict[RunConfig, str],
-    done: dict[RunConfig, Outcome],
+    labels: dict[RunConfig, str],
+    data: ColourData,
+    n: int,
+    threads: int,
     say: Callable[[str], None],
-    start: Callable[[], mp.Process],
-    spares: int,
-) -> int:
-    """A worker that died (killed, out of memory) fails its run; a new
-    one takes its place while runs remain. Returns the spares left."""
-    for p in [p for p in procs if p.exitcode not in (None, 0)]:
-        procs.remove(p)
-        i = running.pop(p.pid, None)
-        if i is not None:
-            c = jobs[i]
-            msg = f"worker died (exit code {p.exitcode})"
-            say(f"run {run_label(c)} ({keys[c]}) failed: {msg}")
-            done[c] = Outcome(c, keys[c], "failed", msg)
-        if spares > 0 and len(done) < len(jobs):
-            spares -= 1
-            procs.append(start())
-    return spares
+) -> dict[RunConfig, Outcome]:
+    """The runs in ``n`` spawned worker processes
+    (``concurrent.futures``), their lines passed on as they come.
+
+    Workers send each run's start, lines and end through one queue, so a
+    run's last lines come before its outcome. A worker that dies (killed,
+    out of memory) breaks the pool, which stops the other workers: one
+    line names the runs that were training, their finished epochs are
+    cached, and the next call resumes them."""
+    ctx = mp.get_context("spawn")
+    events, stop = ctx.Queue(), ctx.Event()
+    done: dict[RunConfig, Outcome] = {}
+    running: dict[int, int] = {}  # worker pid -> the job it trains
+
+    def relay(timeout: float) -> None:
+        """Pass on what the workers sent, waiting up to ``timeout``."""
+        with contextlib.suppress(queue.Empty):
+            kind, pid, i, text = events.get(timeout=timeout)
+            while True:
+                c = jobs[i]
+                if kind == "start":
+                    running[pid] = i
+                elif kind == "log":
+                    say(f"{labels[c]} | {text}")
+                else:  # its end: 'trained', 'failed' or 'stopped'
+                    running.pop(pid, None)
+                    done[c] = _outcome(c, keys[c], kind, text, say)
+                kind, pid, i, text = events.get_nowait()
+
+    pool = ProcessPoolExecutor(
+        n,
+        ctx,
+        initializer=_start_worker,
+        initargs=(events, stop, data, threads),
+    )
+    try:
+        futures = [pool.submit(_train_one, i, c) for i, c in enumerate(jobs)]
+        while len(done) < len(jobs):
+            relay(0.5)
+            if any(f.done() and f.exception() for f in futures):
+                relay(1.0)  # BrokenProcessPool: a worker died
+                dead = [jobs[i] for i in running.values()]
+                say(
+                    "a worker died (killed, or out of memory) while "
+                    f"training {', '.join(map(run_label, dead)) or 'no run'};"
+                    " finished epochs are cached; rerun to resume"
+                )
+                for c in jobs:
+                    done.setdefault(
+                        c, Outcome(c, keys[c], "failed", "a worker died")
+                    )
+    except KeyboardInterrupt:
+        stop.set()  # the workers take no other run
+        pool.shutdown(wait=False, cancel_futures=True)
+        stopped, told = [jobs[i] for i in running.values()], set()
+        deadline = time.monotonic() + STOP_S
+        while running and time.monotonic() < deadline:
+            for pid in set(running) - told:  # one started meanwhile too
+                os.kill(pid, signal.SIGINT)
+                told.add(pid)
+            relay(0.2)
+        for pid in running:  # did not stop in time
+            os.kill(pid, signal.SIGKILL)
+        _say_stopped(stopped + [jobs[i] for i in running.values()], keys, say)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return done
 
 
-def _stop(procs: list[mp.Process]) -> None:
-    """Stop every worker with one SIGINT (they sit in their own process
-    groups, so a terminal's Ctrl-C reaches only this process): a run
-    stops after its step with its finished epochs saved; a worker that
-    does not stop within ``STOP_S`` is killed."""
-    for p in procs:
-        if p.is_alive():
-            os.kill(p.pid, signal.SIGINT)
-    deadline = time.monotonic() + STOP_S
-    for p in procs:
-        p.join(timeout=max(0.0, deadline - time.monotonic()))
-        if p.is_alive():
-            p.kill()
+def _outcome(
+    c: RunConfig, key: str, status: str, error: str, say: Callable[[str], None]
+) -> Outcome:
+    if status == "failed":
+        say(f"run {run_label(c)} ({key}) failed: {error}")
+    return Outcome(c, key, status, error)
+
+
+def _say_stopped(
+    runs: list[RunConfig], keys: dict[RunConfig, str], say: Callable
+) -> None:
+    for c in dict.fromkeys(runs):
+        say(
+            f"run {run_label(c)} stopped after epoch "
+            f"{cache.stored_epochs(keys[c])}; rerun to resume"
+        )
+
+
+def _line(err: Exception) -> str:
+    first = str(err).splitlines()[0] if str(err) else ""
+    return f"{type(err).__name__}: {first}"
 
 
 @contextlib.contextmanager
@@ -362,44 +394,59 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _worker(tasks: Any, events: Any, data: ColourData, threads: int) -> None:
-    """A worker process: take runs from ``tasks`` until a stop mark."""
-    os.setpgrp()  # Ctrl-C goes to the parent, which stops us once
+# --- in a worker process -----------------------------------------------------
+
+_worker: dict[str, Any] = {}  # this worker's queue, data and stop mark
+
+
+def _start_worker(
+    events: Any, stop: Any, data: ColourData, threads: int
+) -> None:
+    """A pool worker's set-up: its own process group (Ctrl-C goes to the
+    parent, which stops the workers once), SIGTERM when the parent dies,
+    ``threads`` threads, and SIGINT stopping the run it trains."""
+    os.setpgrp()
     _die_with_parent()
     os.environ.pop(provenance.ENV, None)  # the sections note their runs
     torch.set_num_threads(threads)
     train.CPU_THREADS = threads  # this process trains nothing else
-    pid = os.getpid()
+    _worker.update(events=events, stop=stop, data=data, busy=False)
+    signal.signal(signal.SIGINT, _interrupt_run)
+
+
+def _interrupt_run(signum: int, frame: Any) -> None:
+    """KeyboardInterrupt in a run; between runs (a signal sent just as
+    one ended) the stop mark alone keeps the worker from the next."""
+    if _worker["busy"]:
+        raise KeyboardInterrupt
+
+
+def _train_one(i: int, config: RunConfig) -> None:
+    """Job ``i`` in a worker: train or load ``config`` into the cache,
+    its start, lines and end sent to the parent."""
+    events, pid = _worker["events"], os.getpid()
+    if _worker["stop"].is_set():
+        return
+    events.put(("start", pid, i, ""))
+    _worker["busy"] = True
     try:
-        while True:
-            job = tasks.get()
-            if job is None:
-                return
-            i, config = job
-            events.put(("start", pid, i, ""))
-
-            def log(line: str, i: int = i) -> None:
-                events.put(("log", pid, i, line))
-
-            try:
-                cache.train_or_load(config, data, log=log)
-            except Exception as err:  # reported; the next run goes on
-                first = str(err).splitlines()[0] if str(err) else ""
-                events.put(
-                    ("failed", pid, i, f"{type(err).__name__}: {first}")
-                )
-            else:
-                events.put(("done", pid, i, ""))
+        cache.train_or_load(
+            config,
+            _worker["data"],
+            log=lambda line: events.put(("log", pid, i, line)),
+        )
+        events.put(("trained", pid, i, ""))
     except KeyboardInterrupt:
-        sys.exit(130)
+        events.put(("stopped", pid, i, ""))
+    except Exception as err:  # reported; the next run goes on
+        events.put(("failed", pid, i, _line(err)))
     finally:
-        events.close()
-        events.join_thread()  # every line reaches the parent
+        _worker["busy"] = False
 
 
 def _die_with_parent() -> None:
     """Linux: SIGTERM this worker when the parent dies (else an orphan
-    would go on training the queue)."""
+    would go on training)."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG

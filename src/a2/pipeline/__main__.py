@@ -6,9 +6,13 @@
   preview NAME [--params F] [--quarto-arg=A ...]
                              Quarto's live preview of one chapter
   params [NAME]              every parameter: default, meaning, values
+  train                      train every run the sections' plans declare
+  checkpoints                train, then pack them: <dist>/a2-checkpoints.tar
 
 Settings come from the environment, as make passes them: DATA (or
-A2_DATA), A2_CACHE, QUARTO, TIMEOUT (a section's time limit), V.
+A2_DATA), A2_CACHE, QUARTO, TIMEOUT (a section's time limit), V;
+CHECKPOINTS=pack brings a pack's runs into the cache first (pdf, section,
+train; ``a2.pipeline.checkpoints``).
 
 Errors print one line of at most ``LINE`` characters (no traceback) and
 exit non-zero; a longer one is cut there, its full text appended to
@@ -23,6 +27,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from a2.pipeline import BuildError, stops
 
@@ -32,6 +37,10 @@ from a2.pipeline import BuildError, stops
 LINE = 500
 KEPT = "; the previous outputs are kept"
 _folder: list[Path] = []  # the build folder, once main() has checked it
+
+if TYPE_CHECKING:
+    from a2.pipeline.build import Options
+    from a2.pipeline.sections import Section
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     pre.add_argument("--params", default="")
     # One argument for `quarto preview` each: --quarto-arg=--no-browser
     pre.add_argument("--quarto-arg", action="append", default=[])
+    sub.add_parser("train")
+    sub.add_parser("checkpoints")
     return p
 
 
@@ -92,14 +103,42 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "check":
         build.check(o, book)
         return 0
+    pack = os.environ.get("CHECKPOINTS", "")
+    if args.cmd in ("train", "checkpoints"):
+        from a2.pipeline import checkpoints
+
+        with build.locked(root):
+            if args.cmd == "train":
+                checkpoints.train(_planned(o, book), pack)
+            else:
+                checkpoints.pack(_planned(o, book), o.dist, pack)
+        return 0
     if args.cmd == "section":
         o.force = sections.resolve(root, args.name).stem
         o.params = Path(args.params).expanduser() if args.params else None
     build.check(o, book, data=False)  # a bad file: one line, before any lock
     with build.locked(root) as fd:
         o.lock = fd
+        if pack:
+            from a2.pipeline import checkpoints
+
+            checkpoints.bring_in(_planned(o, book), pack)
         build.run(o, book)
     return 0
+
+
+def _planned(o: Options, book: list[Section]) -> dict[str, dict]:
+    """Every section's parameters as the build would run it (its params
+    file, the profile, a PARAMS= file kept), parameters and data checked:
+    the plan `make train` trains and CHECKPOINTS= imports."""
+    from a2.pipeline import build
+
+    base = build.check(o, book)
+    return {
+        s.stem: build.decide(o, s, base[s.stem]).values
+        for s in book
+        if s.is_notebook
+    }
 
 
 def _settings(root: Path) -> None:

@@ -7,7 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from a2.fileio import atomic_write
-from a2.pipeline.sections import Section, manifest, module_path
+from a2.pipeline import checkpoints
+from a2.pipeline.sections import (
+    Section,
+    library_modules,
+    manifest,
+    module_path,
+)
 
 # `%%a2module a2.x [package]`: the cell is module a2.x's source, run into a
 # module in sys.modules; __file__ is in the working folder
@@ -53,12 +59,20 @@ section notebooks, executed with the parameters shown in each section. It is
 self-contained: the first cells define the library `a2` from its source
 (`src/a2` in the repository), so it runs top to bottom in a fresh Jupyter
 kernel with the assignment's packages (torch, torchvision, numpy,
-matplotlib, pyyaml). Set `A2_DATA` to choose the CIFAR-10 source.
+matplotlib, pyyaml, pydantic). Set `A2_DATA` to choose the CIFAR-10
+source.
+
+The cell after the library trains every network the sections load, one
+after another (on a GPU when there is one), into the cache; each section
+then loads its runs. In a cloud notebook, set `PACK = True` there to
+write them to `a2-checkpoints.tar` too: `make pdf
+CHECKPOINTS=a2-checkpoints.tar` builds the report from it elsewhere.
 """
 
 
-def library_cells(root: Path, sections: list[Section]) -> list:
-    """One cell per a2 module the sections import (transitively)."""
+def library_cells(root: Path, sections: list[Section], code: str = "") -> list:
+    """One cell per a2 module the sections, and ``code``, import
+    (transitively)."""
     import nbformat
 
     names: list[str] = []
@@ -66,6 +80,12 @@ def library_cells(root: Path, sections: list[Section]) -> list:
         for name in s.modules if s.is_notebook else []:
             if name not in names:
                 names.append(name)
+    for name in library_modules(root, code):
+        if name not in names:
+            names.append(name)
+    for name in sections.library_modules(root, code):
+        if name not in names:
+            names.append(name)
     cells = [
         nbformat.v4.new_markdown_cell(
             "## Library `a2`\n\nGenerated from `src/a2`; each cell "
@@ -102,7 +122,10 @@ def assemble(
     }
     nb.metadata["language_info"] = {"name": "python"}
     nb.cells = [nbformat.v4.new_markdown_cell(INTRO.format(title=title))]
-    nb.cells += library_cells(root, sections)
+    training = checkpoints.training_cell(notebooks)
+    nb.cells += library_cells(root, sections, training)
+    if training:
+        nb.cells.append(nbformat.v4.new_code_cell(training))
     for staged in notebooks.values():
         for cell in nbformat.from_dict(staged).cells:
             cell.metadata = {

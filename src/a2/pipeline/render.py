@@ -39,7 +39,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from a2.pipeline import BuildError, record, stops
+from a2.pipeline import BuildError, checkpoints, record, stops
 from a2.pipeline.assemble import assemble
 from a2.pipeline.sections import Section
 from a2.pipeline.stage import STAGE, VIEWS, merged, stage
@@ -163,11 +163,13 @@ def render(o: Any, sections: list[Section]) -> None:
         subtitle = (
             f"Built {provenance.now()} from commit "
             f"{provenance.commit(environment.REPO)} with Quarto {version}"
+            + checkpoints.title_note(o.build)
         )
         book = stage(o.root, o.build, sections, nbs, done, subtitle, [code])
         print(f"rendering with Quarto {version}", flush=True)
         _quarto(quarto, book, o)
         _collect(book, new, stamp)
+        checkpoints.keep_pack(o.dist, new)
         switch(new, o.dist)
         ok = True
     except OSError as err:  # shutil.Error (a copy of many files) too

@@ -41,12 +41,12 @@ RUNS_HEADER = (
     "epochs",
     "seed",
     "train / valid images",
-    "device",
     "time (s)",
     "valid loss",
     "valid acc. (%)",
 )
-RUNS_DIGITS = (None,) * 9 + (1, 4, 2)
+RUNS_DIGITS = (None,) * 8 + (1, 4, 2)
+ORIGINS_HEADER = ("model, cache key", "trained on", "PyTorch", "came from")
 CHECKS_HEADER = ("check", "largest difference (allowed)")
 
 
@@ -148,31 +148,120 @@ def section_rows(records: dict[str, dict[str, Any]]) -> list[tuple[Any, ...]]:
     return rows
 
 
-def run_rows(manifests: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    """One row per stored run (``a2.colour.cache`` manifests): settings, data
-    subset, device, training time and final metrics."""
+def _model(manifest: dict[str, Any]) -> str:
+    """A run's network and cache key, two words: a narrow column sets
+    them on two lines."""
     from a2.colour.experiments import MODEL_NAMES
 
+    model = str(manifest.get("config", {}).get("model", "?"))
+    return f"{_text(MODEL_NAMES.get(model, model))} {code(manifest['key'])}"
+
+
+def run_rows(manifests: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """One row per stored run (``a2.colour.cache`` manifests): settings, data
+    subset, training time and final metrics."""
     rows = []
     settings = ("kernel", "num_filters", "lr", "batch_size", "epochs", "seed")
     for m in manifests:
         c, meta, last = m["config"], m.get("meta", {}), m.get("final") or {}
         data = meta.get("data", {})
-        model = str(c.get("model", "?"))
         rows.append(
             (
-                # two words: a narrow column sets them on two lines
-                f"{_text(MODEL_NAMES.get(model, model))} {code(m['key'])}",
+                _model(m),
                 *(_text(c.get(k, "?")) for k in settings),
                 f"{_text(data.get('n_train', '?'))} / "
                 f"{_text(data.get('n_valid', '?'))}",
-                ", ".join(map(_text, meta.get("devices", []))) or "?",
                 _number(meta.get("train_seconds")),
                 _number(last.get("valid_loss")),
                 _number(last.get("valid_acc")),
             )
         )
     return rows
+
+
+def trained_on(manifest: dict[str, Any]) -> list[dict[str, str]]:
+    """Where a run was trained: each device by name ("NVIDIA H100 80GB
+    HBM3", "CPU, 1 thread") with its torch version, as the cache recorded
+    it (``meta["trained_on"]``); for a run stored before it did, its
+    devices and the torch version it was started with."""
+    meta = manifest.get("meta", {})
+    where = meta.get("trained_on")
+    if isinstance(where, list) and where:
+        return [
+            {k: str(w.get(k, "?")) for k in ("device", "torch")}
+            for w in where
+            if isinstance(w, dict)
+        ]
+    return [
+        {
+            "device": "CPU" if d == "cpu" else str(d),
+            "torch": str(meta.get("torch", "?")),
+        }
+        for d in meta.get("devices", [])
+    ]
+
+
+def _on_gpu(where: dict[str, str]) -> bool:
+    return not str(where["device"]).startswith("CPU")
+
+
+def origin_rows(manifests: Sequence[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """One row per stored run: the devices it was trained on, the torch
+    versions, and whether it came from a checkpoint pack (its file
+    name) or from this machine's cache."""
+    rows = []
+    for m in manifests:
+        where = trained_on(m)
+        pack = m.get("meta", {}).get("pack")
+        rows.append(
+            (
+                _model(m),
+                ", ".join(dict.fromkeys(_text(w["device"]) for w in where))
+                or "?",
+                ", ".join(dict.fromkeys(_text(w["torch"]) for w in where))
+                or "?",
+                f"pack {code(pack)}" if pack else "this machine's cache",
+            )
+        )
+    return rows
+
+
+def origin_note(manifests: Sequence[dict[str, Any]]) -> str:
+    """For the title page, after "Built ... with Quarto X": '' when every
+    run was trained on a CPU into this machine's cache, else which were
+    trained on which GPU and which came from a checkpoint pack, e.g.
+    "; its 14 trained networks were trained on NVIDIA H100 80GB HBM3 and
+    came from a checkpoint pack"."""
+    n = len(manifests)
+    gpu = [m for m in manifests if any(map(_on_gpu, trained_on(m)))]
+    packed = [m for m in manifests if m.get("meta", {}).get("pack")]
+    if not gpu and not packed:
+        return ""
+
+    def who(runs: list) -> str:
+        k, many = len(runs), len(runs) > 1
+        nets = "networks" if n > 1 else "network"
+        head = f"its {n} trained {nets}" if k == n else f"{k} of its {n}"
+        return (
+            head
+            + (" trained networks" * (k < n))
+            + (" were" if many else " was")
+        )
+
+    names = dict.fromkeys(
+        code(w["device"], plain=True)
+        for m in gpu
+        for w in trained_on(m)
+        if _on_gpu(w)
+    )
+    if not gpu:
+        return f"; {who(packed)} imported from a checkpoint pack"
+    note = f"; {who(gpu)} trained on {', '.join(names)}"
+    if packed and [m["key"] for m in packed] == [m["key"] for m in gpu]:
+        return note + " and came from a checkpoint pack"
+    if packed:
+        note += f", and {who(packed)} imported from a checkpoint pack"
+    return note
 
 
 def check_rows(record: dict[str, Any]) -> list[tuple[str, str]]:
