@@ -70,20 +70,17 @@ CHECKPOINTS=a2-checkpoints.tar` builds the report from it elsewhere.
 """
 
 
-def library_cells(root: Path, sections: list[Section], code: str = "") -> list:
-    """One cell per a2 module the sections, and ``code``, import
-    (transitively)."""
+def library_cells(root: Path, book: list[Section], code: str = "") -> list:
+    """One cell per a2 module the sections of ``book``, and ``code``,
+    import (transitively)."""
     import nbformat
 
     names: list[str] = []
-    for s in sections:
+    for s in book:
         for name in s.modules if s.is_notebook else []:
             if name not in names:
                 names.append(name)
     for name in library_modules(root, code):
-        if name not in names:
-            names.append(name)
-    for name in sections.library_modules(root, code):
         if name not in names:
             names.append(name)
     cells = [
