@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 from typing import Any
@@ -97,6 +98,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         n_train=command.n_train,
         n_valid=command.n_valid,
         palette=command.palette,
+        num_colours=run_config.num_colours,  # k-means when no palette file
     )
     if colour_data.num_colours != run_config.num_colours:
         raise ParamsError(
@@ -204,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         environment.SettingError,
     ) as err:
         return _error(str(err))
+    except BrokenPipeError:  # `runs | head`: the reader has what it wants
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as err:  # a name too long, no permission, a full disk
         return _error(os_error_line(err))
     except (MemoryError, OutOfMemoryError):

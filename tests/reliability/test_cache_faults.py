@@ -669,3 +669,26 @@ def test_a_diverging_run_on_the_command_line_is_one_line(
         ": training diverged at epoch 1 (loss nan); lower lr (now 1000)"
     )
     assert cache.list_runs() == []  # nothing stored, nothing complete
+
+
+def test_train_computes_a_palette_of_the_colours_asked_for(
+    a2_cache, horse_npz, monkeypatch, capsys
+):
+    """`--set num_colours=K` without a palette file: k-means gives K
+    colours, and the run has K classes (not the default 24's palette)."""
+    monkeypatch.setenv("A2_DATA", str(horse_npz))
+    settings = {
+        "n_train": 64,
+        "n_valid": 32,
+        "num_filters": 4,
+        "epochs": 1,
+        "device": "cpu",
+        "num_colours": 8,
+    }
+    args = ["train"] + [
+        a for k, v in settings.items() for a in ("--set", f"{k}={v}")
+    ]
+    assert main(args) == 0, capsys.readouterr().err
+    (folder,) = (a2_cache / "runs").iterdir()
+    manifest = json.loads((folder / cache.MANIFEST).read_text())
+    assert manifest["config"]["num_colours"] == 8

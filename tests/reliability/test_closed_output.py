@@ -64,3 +64,33 @@ def test_what_is_trained_is_cached_whatever_happens_to_the_output(
     (folder,) = (a2_cache / "runs").iterdir()
     manifest = json.loads((folder / cache.MANIFEST).read_text())
     assert manifest["complete"] and len(manifest["history"]) == EPOCHS
+
+
+def test_a_listing_read_in_part_ends_quietly(monkeypatch, capsys):
+    """`python -m a2 runs | head -1`: the reader closing the pipe is not
+    an error of the listing (no "error: Broken pipe", exit 0)."""
+    import io
+
+    import a2.__main__ as cli
+
+    row = {
+        "key": "0" * 16,
+        "config": {
+            "model": "unet",
+            "kernel": 3,
+            "num_filters": 8,
+            "epochs": 2,
+        },
+        "meta": {"devices": ["cpu"], "epochs_done": 2},
+        "final": {},
+    }
+    monkeypatch.setattr(cache, "scan_runs", lambda: ([row] * 50, []))
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone, as head is after its line
+    monkeypatch.setattr(
+        "sys.stdout",
+        io.TextIOWrapper(os.fdopen(write, "wb"), line_buffering=True),
+    )
+    assert cli.main(["runs"]) == 0
+    err = capsys.readouterr().err
+    assert "error:" not in err and "Traceback" not in err, err
