@@ -65,14 +65,15 @@ _METHOD_NAMES = {
 
 
 @styled
-def adaptive_paths(
-    trajs: dict[str, np.ndarray],
-    x: np.ndarray,
-    t: float,
-    w_star: np.ndarray,
-    limit: np.ndarray,
-) -> Figure:
-    """1.2.1-1.2.2: trajectories in the plane and distance to the limit."""
+def adaptive_paths(trajs: dict[str, np.ndarray]) -> Figure:
+    """1.2.1-1.2.2: trajectories on the hint's example
+    (``minnorm.adaptive_experiment``) in the plane, and each method's
+    distance to its derived limit."""
+    from a2.questions import minnorm
+
+    x, t = minnorm.HINT_X[0], float(minnorm.HINT_T[0])
+    w_star = minnorm.min_norm_solution(minnorm.HINT_X, minnorm.HINT_T)
+    limit = minnorm.adaptive_limit(x, t)
     fig, (a, b) = figure(2, height=3.3)
     u = np.linspace(-0.1, 1.1, 2)
     a.plot(
@@ -322,15 +323,11 @@ def steps_vs_batch(curve: Any, points: dict[str, Any]) -> Figure:
 
 
 @styled
-def scaling_options(
-    curves: dict[float, dict[str, np.ndarray]],
-    opts: dict[str, Any],
-    sweep_steps: np.ndarray,
-    sweep: dict[str, np.ndarray],
-    frontier: float,
-    factor: float,
-) -> Figure:
-    """3.2: learning curves from the fits, and the three options."""
+def scaling_options(drawn: Any, opts: dict[str, Any], factor: float) -> Figure:
+    """3.2: learning curves from the fits, and the three options
+    (``drawn``: ``a2.questions.scaling.curves``)."""
+    curves, sweep_steps, sweep = drawn.learning, drawn.sweep_steps, drawn.sweep
+    frontier = drawn.frontier
     fig, (p, q, r) = figure(3, height=3.4)
     for i, (n, c) in enumerate(curves.items()):
         col = COLOURS[i % 8]
