@@ -107,35 +107,48 @@ def learning_curves(histories: Mapping[str, History]) -> Figure:
     return fig
 
 
+THUMBNAIL = 0.78  # inches drawn per image: about 18 mm once printed
+GAP = 0.04  # inches between images
+TITLE = 0.2  # inches above each row for its title
+PER_ROW = 8  # images side by side; more go on further rows
+
+
 @styled
-def image_grid(
-    rows: Sequence[tuple[str, np.ndarray]],
-    col_titles: Sequence[str] | None = None,
-    cell: float = 0.62,
-) -> Figure:
+def image_grid(rows: Sequence[tuple[str, np.ndarray]]) -> Figure:
     """One row per (title, images): greyscale (n, H, W) or RGB
-    (n, H, W, 3) images in [0, 1], no ticks, row titles on the left."""
-    n_rows, n_cols = len(rows), len(rows[0][1])
-    width = min(style.WIDTH, 1.3 + cell * n_cols)
-    fig = Figure(figsize=(width, 0.25 + cell * n_rows), layout="constrained")
-    axes = np.atleast_2d(fig.subplots(n_rows, n_cols, squeeze=False))
-    for r, (title, images) in enumerate(rows):
-        for c in range(n_cols):
-            ax = axes[r, c]
-            img = np.clip(np.asarray(images[c]), 0.0, 1.0)
+    (n, H, W, 3) images in [0, 1], each row's title above its first
+    image (a long title runs on above the next ones, so no column of
+    titles narrows the images). More than :data:`PER_ROW` images go on
+    as many further rows as they need."""
+    n = len(rows[0][1])
+    cols = min(n, PER_ROW)
+    bands = -(-n // cols)  # ceil
+    grid = [
+        (title if band == 0 else f"{title} (continued)", images[band * cols :])
+        for band in range(bands)
+        for title, images in rows
+    ]
+    step = THUMBNAIL + GAP
+    width, height = cols * step - GAP, len(grid) * (TITLE + step)
+    fig = Figure(figsize=(width, height))
+    for r, (title, images) in enumerate(grid):
+        top = height - r * (TITLE + step) - TITLE  # inches from the bottom
+        fig.text(0, top / height, title, fontsize=MIN_PT, va="bottom")
+        for c, image in enumerate(images[:cols]):
+            ax = fig.add_axes(
+                (
+                    c * step / width,
+                    (top - THUMBNAIL) / height,
+                    THUMBNAIL / width,
+                    THUMBNAIL / height,
+                )
+            )
+            ax.set_axis_off()
+            img = np.clip(np.asarray(image), 0.0, 1.0)
             if img.ndim == 2:
                 ax.imshow(img, cmap="gray", vmin=0, vmax=1)
             else:
                 ax.imshow(img)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.grid(False)
-            if c == 0:
-                ax.set_ylabel(
-                    title, rotation=0, ha="right", va="center", fontsize=MIN_PT
-                )
-            if r == 0 and col_titles is not None:
-                ax.set_title(col_titles[c], fontsize=MIN_PT)
     return fig
 
 
@@ -145,14 +158,14 @@ def colourisation_rows(
 ) -> list[tuple[str, np.ndarray]]:
     """Grid rows: greyscale input, each model's prediction, the palette-
     quantised truth and the original (from ``a2.colour.train.colourise``)."""
-    rows = [("greyscale\ninput", samples["grey"])]
+    rows = [("greyscale input", samples["grey"])]
     if predictions is None:
         rows.append(("prediction", samples["pred"]))
     else:
         rows += [(name, p) for name, p in predictions.items()]
     rows += [
-        ("truth,\npalette", samples["quantised"]),
-        ("truth", samples["truth"]),
+        ("truth quantised to the palette", samples["quantised"]),
+        ("original", samples["truth"]),
     ]
     return rows
 
@@ -220,7 +233,10 @@ def sweep_summary(sweep: Sequence[Any], timed: Any) -> Figure:
     """Against batch size (log2 axis): (a) final losses, (b) final
     validation accuracy, (c) training time per epoch, timed in turns
     (``timed``, an ``a2.analysis.timing.Timed`` keyed by batch size:
-    medians, and the range over rounds), and optimiser steps per epoch."""
+    geometric means as the table prints them, and the range over rounds),
+    and optimiser steps per epoch."""
+    from a2.analysis.summaries import typical_seconds
+
     fig, axes = style.figure(ncols=3, height=2.7)
     bs = [s.batch_size for s in sweep]
     last = [s.run.history.last for s in sweep]
@@ -232,7 +248,7 @@ def sweep_summary(sweep: Sequence[Any], timed: Any) -> Figure:
     axes[1].plot(bs, [r.valid_acc for r in last], "o-", color=style.COLOURS[2])
     axes[1].set(ylabel="final validation accuracy (%)")
     time_c, steps_c = style.COLOURS[0], style.COLOURS[1]
-    med = [timed.median(b) for b in bs]
+    med = [typical_seconds(timed, b) for b in bs]
     lo = [m - min(timed.seconds[b]) for m, b in zip(med, bs)]
     hi = [max(timed.seconds[b]) - m for m, b in zip(med, bs)]
     axes[2].errorbar(bs, med, yerr=[lo, hi], fmt="o-", color=time_c, capsize=3)
