@@ -110,7 +110,7 @@ class RunSummary:
 
 def _signed(x: float, digits: int, down: str, up: str) -> Md:
     """A signed difference in words: ``down`` or ``up`` around its size."""
-    return fmt((down if x < 0 else up).format(f"{abs(x):.{digits}f}"))
+    return Md((down if x < 0 else up).format(f"{abs(x):.{digits}f}"))
 
 
 def _recent_change(valid: Sequence[float]) -> Md:
@@ -347,7 +347,7 @@ def comparison(s: SeedStudy) -> Comparison:
     return Comparison(
         lower=fmt(rules.lower(ct, pool, s.loss_tol)),
         n_seeds=plural(len(s.loss["conv_transpose"]), "seed"),
-        gap=fmt(f"{gap:+.{LOSS_DIGITS}f}"),
+        gap=Md(f"{gap:+.{LOSS_DIGITS}f}"),
         beyond=fmt(rules.beyond(gap, s.loss_tol)),
         loss_tol=fmt(s.loss_tol, LOSS_DIGITS),
         loss_tol_from=Md(source),
