@@ -98,7 +98,10 @@ local function script_letter(letter)
 end
 
 local function script_letters(m)
-  local text, n = m.text:gsub("\\mathcal%s*{%s*(%a)%s*}", script_letter)
+  -- Braced, so that `\nabla\mathcal{L}` stays two symbols.
+  local text, n = m.text:gsub("\\mathcal%s*{%s*(%a)%s*}", function(letter)
+    return "{" .. script_letter(letter) .. "}"
+  end)
   if n == 0 then return nil end
   m.text = text
   return m

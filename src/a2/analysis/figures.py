@@ -60,7 +60,7 @@ def learning_curves(histories: Mapping[str, History]) -> Figure:
     """(a) training and validation loss per epoch, (b) validation
     accuracy per epoch; one colour per run, training solid, validation
     dashed. Markers keep one-epoch runs visible."""
-    fig, (ax_loss, ax_acc) = style.figure(ncols=2, height=2.7)
+    fig, (ax_loss, ax_acc) = style.figure(ncols=2, height=2.4)
     one = len(histories) == 1
     for i, (label, h) in enumerate(histories.items()):
         c, cols = style.COLOURS[i % len(style.COLOURS)], h.columns()
@@ -199,7 +199,7 @@ def _batch_legend(fig: Figure, axes: Any) -> None:
 def sweep_curves(sweep: Sequence[Any]) -> Figure:
     """Batch-size sweep: (a) training loss, (b) validation loss, (c)
     validation accuracy per epoch, one colour per batch size."""
-    fig, axes = style.figure(ncols=3, height=2.9)
+    fig, axes = style.figure(ncols=3, height=2.5)
     for i, s in enumerate(sweep):
         cols = s.run.history.columns()
         kw = dict(
@@ -237,7 +237,7 @@ def sweep_summary(sweep: Sequence[Any], timed: Any) -> Figure:
     and optimiser steps per epoch."""
     from a2.analysis.summaries import typical_seconds
 
-    fig, axes = style.figure(ncols=3, height=2.7)
+    fig, axes = style.figure(ncols=3, height=2.5)
     bs = [s.batch_size for s in sweep]
     last = [s.run.history.last for s in sweep]
     epochs = [len(s.run.history) for s in sweep]

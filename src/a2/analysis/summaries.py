@@ -426,9 +426,7 @@ class Timing:
     rounds: Md
     looks: Md  # the round counts after which a verdict is tried
     outcome: Md  # "decided" or "still undecided" after those rounds
-    first: Md  # the pair's times per epoch, as the table prints them
-    second: Md
-    ratio: Md  # first / second, from those
+    ratio: Md  # of the pair's times per epoch as the table prints them
     low: Md
     high: Md
 
@@ -480,8 +478,6 @@ def timing_facts(
             if rules.time_change(t.ratio) == rules.UNDECIDED
             else "decided"
         ),
-        first=fmt(a, SECONDS_DIGITS),
-        second=fmt(b, SECONDS_DIGITS),
         ratio=fmt(a / b, 2),
         low=fmt(t.ratio.low, 2),
         high=fmt(t.ratio.high, 2),

@@ -456,7 +456,6 @@ class PointsFacts:
 
     d: Md  # dimensions of the model
     target: Md  # the target loss
-    fewest_steps: Md
     fewest_examples: Md
     best: Md  # rules.best_tradeoff
     noise_ratio: Md  # rules.NOISE_DOMINATED_RATIO
@@ -474,7 +473,6 @@ def points_facts(
     return PointsFacts(
         d=fmt(p.d),
         target=fmt(p.target_loss),
-        fewest_steps=fmt(int(fewest)),
         fewest_examples=fmt(int(least)),
         best=fmt(rules.best_tradeoff(points, fewest, least)),
         noise_ratio=fmt(rules.NOISE_DOMINATED_RATIO),

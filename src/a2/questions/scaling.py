@@ -303,9 +303,6 @@ class OptionsFacts:
 
     factor: Md  # how many times the baseline's compute
     base_params: Md
-    base_steps: Md
-    base_loss: Md
-    loss: dict[str, Md]  # per option, A, B and C
     tie: Md  # rule: the best option leads by at least this (nats)
     crossover: Md  # baseline steps below which A would beat C
     crossover_share: Md  # that, over the baseline's steps as printed
@@ -318,9 +315,6 @@ def options_facts(
     return OptionsFacts(
         factor=fmt(p.compute_factor),
         base_params=sci(p.base_params, 0),
-        base_steps=fmt(base_steps),
-        base_loss=fmt(opts["baseline"].loss, 3),
-        loss={k: fmt(o.loss, 3) for k, o in opts.items() if k != "baseline"},
         tie=fmt(LOSS_TIE),
         crossover=fmt(cross),
         crossover_share=fmt(cross / base_steps, 2),
