@@ -125,6 +125,11 @@ def _recent_change(valid: Sequence[float]) -> Md:
     )
 
 
+def _device_words(device: str) -> str:
+    """A run's device as the prose names it: "cpu" is "the CPU"."""
+    return "the CPU" if device == "cpu" else device
+
+
 def summary(run: Run, data: ColourData) -> RunSummary:
     c, h = run.config, run.history
     last, best = h.last, min(h, key=lambda r: r.valid_loss)
@@ -143,7 +148,7 @@ def summary(run: Run, data: ColourData) -> RunSummary:
         lr=fmt(c.lr),
         seed=fmt(c.seed),
         key=Md(code(run.key)),
-        device=devices(run),
+        device=_device_words(devices(run)),
         steps=fmt(steps),
         train_s=fmt(train_seconds(run), 0),
         train_loss=fmt(train, 3),
@@ -456,7 +461,7 @@ def where_timed(configs: Mapping[Hashable, RunConfig]) -> tuple[Md, bool]:
     if device.type == "cuda":
         name = code(torch.cuda.get_device_name(device), plain=True)
         return Md(f"a GPU ({name})"), False
-    threads = plural(CPU_THREADS, "thread")
+    threads = "one thread" if CPU_THREADS == 1 else f"{CPU_THREADS} threads"
     name = code(cpu_name(), plain=True)
     return Md(f"{threads} of this machine's CPU ({name})"), True
 
