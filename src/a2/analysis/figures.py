@@ -109,35 +109,43 @@ def learning_curves(histories: Mapping[str, History]) -> Figure:
 
 THUMBNAIL = 0.78  # inches drawn per image: about 18 mm once printed
 GAP = 0.04  # inches between images
-TITLE = 0.2  # inches above each row for its title
-PER_ROW = 8  # images side by side; more go on further rows
+SEPARATION = 0.2  # inches between two sets side by side
+TITLE = 0.2  # inches above each set for its title
+PER_ROW = 8  # images side by side at most
 
 
 @styled
 def image_grid(rows: Sequence[tuple[str, np.ndarray]]) -> Figure:
-    """One row per (title, images): greyscale (n, H, W) or RGB
-    (n, H, W, 3) images in [0, 1], each row's title above its first
-    image (a long title runs on above the next ones, so no column of
-    titles narrows the images). More than :data:`PER_ROW` images go on
-    as many further rows as they need."""
+    """One set per (title, images): greyscale (n, H, W) or RGB
+    (n, H, W, 3) images in [0, 1], the title above its first image (a
+    long title runs on above the next ones, so no column of titles
+    narrows the images). Sets go in rows of :data:`PER_ROW` images: two
+    sets of 4 share a row, a set of more than 8 takes several."""
     n = len(rows[0][1])
     cols = min(n, PER_ROW)
-    bands = -(-n // cols)  # ceil
-    grid = [
-        (title if band == 0 else f"{title} (continued)", images[band * cols :])
-        for band in range(bands)
+    per_row = max(1, PER_ROW // cols)  # sets side by side
+    parts = -(-n // cols)  # rows each set takes
+    sets = [
+        (title if part == 0 else f"{title} (continued)", images[part * cols :])
         for title, images in rows
+        for part in range(parts)
     ]
     step = THUMBNAIL + GAP
-    width, height = cols * step - GAP, len(grid) * (TITLE + step)
+    span = cols * step - GAP + SEPARATION  # a set's width, with its gap
+    lines = -(-len(sets) // per_row)
+    width = min(per_row, len(sets)) * span - SEPARATION
+    height = lines * (TITLE + step)
     fig = Figure(figsize=(width, height))
-    for r, (title, images) in enumerate(grid):
-        top = height - r * (TITLE + step) - TITLE  # inches from the bottom
-        fig.text(0, top / height, title, fontsize=MIN_PT, va="bottom")
+    for k, (title, images) in enumerate(sets):
+        left = (k % per_row) * span
+        top = height - (k // per_row) * (TITLE + step) - TITLE
+        fig.text(
+            left / width, top / height, title, fontsize=MIN_PT, va="bottom"
+        )
         for c, image in enumerate(images[:cols]):
             ax = fig.add_axes(
                 (
-                    c * step / width,
+                    (left + c * step) / width,
                     (top - THUMBNAIL) / height,
                     THUMBNAIL / width,
                     THUMBNAIL / height,
