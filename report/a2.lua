@@ -8,6 +8,16 @@
 -- preface says once that every check passed (a failing one stops the
 -- build), and the appendix lists each.
 --
+-- Text that copies as written: Typst draws \mathcal{L} as the script
+-- letter followed by a variation selector (U+FE00), which a reader
+-- copying a formula out of the PDF gets too; here the letter is written
+-- as its Unicode script character, drawn alike without one. A callout's
+-- icon is a private-use glyph of an icon font in the text layer, so
+-- print shows callouts without icons.
+--
+-- A paragraph that leads into a displayed equation ("..., i.e.") keeps
+-- with it: a page break never falls between the two.
+--
 -- Math for Typst: pandoc writes \|x\|_2 as `parallel x parallel_2`,
 -- whose subscript Typst sets under a loose bar, |x| as `\| x \|`, and a
 -- vmatrix as mat(delim: "||"), which Typst rejects; here each becomes
@@ -76,6 +86,76 @@ local function unfold_callout(c)
   return unfolded(title, pandoc.Blocks(c.content), c.attr.classes)
 end
 
+-- Unicode's script letters: most in the Mathematical Alphanumeric
+-- Symbols block, a few (B, E, F, H, I, L, M, R, e, g, o) in Letterlike
+-- Symbols.
+local SCRIPT_HOLES = {
+  B = 0x212C, E = 0x2130, F = 0x2131, H = 0x210B, I = 0x2110,
+  L = 0x2112, M = 0x2133, R = 0x211B, e = 0x212F, g = 0x210A, o = 0x2134,
+}
+
+local function script_letter(letter)
+  local code = SCRIPT_HOLES[letter]
+  if not code then
+    local upper = letter:match("%u") ~= nil
+    local base = upper and 0x1D49C or 0x1D4B6
+    code = base + letter:byte() - (upper and 65 or 97)
+  end
+  return utf8.char(code)
+end
+
+local function script_letters(m)
+  -- Braced, so that `\nabla\mathcal{L}` stays two symbols.
+  local text, n = m.text:gsub("\\mathcal%s*{%s*(%a)%s*}", function(letter)
+    return "{" .. script_letter(letter) .. "}"
+  end)
+  if n == 0 then return nil end
+  m.text = text
+  return m
+end
+
+-- Whether a block is a displayed equation alone (labelled or not).
+local function displayed_equation(b)
+  if b.t ~= "Para" then return false end
+  local seen = false
+  for _, x in ipairs(b.content) do
+    if x.t == "Math" and x.mathtype == "DisplayMath" then
+      seen = true
+    elseif x.t == "RawInline" and x.format == "typst"
+        and x.text:match("^%$ .* %$$") then  -- display math, fixed above
+      seen = true
+    elseif x.t == "Span" and x.identifier:match("^eq%-") then
+      seen = true
+    elseif x.t == "Str" and x.text:match("^{#eq%-[%w_-]+}$") then
+      -- the label of `$$...$$ {#eq-x}`, still text when this runs
+    elseif x.t ~= "Space" and x.t ~= "SoftBreak" then
+      return false
+    end
+  end
+  return seen
+end
+
+local function keep_with_equation(blocks)
+  local out = pandoc.Blocks{}
+  for i, b in ipairs(blocks) do
+    local next_block = blocks[i + 1]
+    if b.t == "Para" and not displayed_equation(b) and next_block
+        and displayed_equation(next_block) then
+      out:insert(pandoc.RawBlock("typst", "#block(sticky: true)["))
+      out:insert(b)
+      out:insert(pandoc.RawBlock("typst", "]"))
+    else
+      out:insert(b)
+    end
+  end
+  return out
+end
+
+local function no_icon(c)
+  c.icon = false
+  return c
+end
+
 local PAR = "%f[%w.]parallel%f[^%w.]"
 
 local function typst_math(m)
@@ -122,7 +202,11 @@ end
 local filters = {{Callout = unfold_callout}, {Span = source_span}}
 if FORMAT:match("typst") then
   table.insert(filters, 1, math_fixes)
+  table.insert(filters, 1, {Math = script_letters})
   table.insert(filters, {Str = typst_literal})
+  -- After the derivations are unfolded: their paragraphs are blocks then.
+  table.insert(filters, {Blocks = keep_with_equation})
+  table.insert(filters, {Callout = no_icon})
   table.insert(filters, quarto.utils.combineFilters{
     quarto.utils.file_metadata_filter(), {Header = appendix_divider}})
 end

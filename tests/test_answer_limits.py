@@ -159,9 +159,14 @@ ABBREVIATIONS = (
 
 
 def sentences(markdown: str) -> list[str]:
-    """The sentences of a Markdown answer: math, shortcodes, links and
-    citations stand for one word; common abbreviations end none."""
-    t = re.sub(r"\$\$.*?\$\$(\s*\{#[^}]*\})?", " X ", markdown, flags=re.S)
+    """The sentences of a Markdown answer: math, shortcodes, inline
+    values, links and citations stand for one word; common abbreviations
+    end none; code chunks are no text, and a list item starts a
+    sentence."""
+    t = re.sub(r"^```\{python\}\n.*?^```$", " ", markdown, flags=re.S | re.M)
+    t = re.sub(r"`\{python\} [^`]*`", "X", t)
+    t = re.sub(r"^\s*- ", ". ", t, flags=re.M)
+    t = re.sub(r"\$\$.*?\$\$(\s*\{#[^}]*\})?", " X ", t, flags=re.S)
     t = re.sub(r"\$[^$]*\$", "X", t)
     t = re.sub(r"\{\{<.*?>\}\}", "X", t)
     t = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", t)
@@ -241,3 +246,20 @@ def test_sections_build_no_prose_in_python_strings():
     for stem in THEORY:
         text = (REPO / "report" / f"{stem}.qmd").read_text()
         assert "md(f" not in text and 'md("' not in text, stem
+
+
+LONGEST = 35  # words: a sentence a grader takes in at once
+ANSWERED = ("1-optimization", "2-hyperparameters", "3-resources")
+ANSWERED += ("4-pooling", "5-transposed")
+
+
+def test_answers_have_sentences_a_grader_reads_at_once():
+    """Every answer's sentences, those the handout limits in number
+    above all, stay under about 35 words."""
+    long = []
+    for stem in ANSWERED:
+        for q, body in questions(stem).items():
+            for s in sentences(answer(body) or ""):
+                if len(s.split()) > LONGEST:
+                    long.append(f"{q} ({len(s.split())} words): {s[:60]}")
+    assert long == []

@@ -14,7 +14,6 @@ from a2.report import Check, worst
 CITED = {
     "1-optimization": [
         ("SGD limit = min-norm solution", "random problems ends within"),
-        ("SGD limit = min-norm solution", "the largest difference between"),
         ("iterates stay in row(X)", "the largest component of any"),
     ],
     "2-hyperparameters": [

@@ -89,3 +89,142 @@ def test_prose_and_captions_name_no_library_module_or_function() -> None:
 def test_parameters_never_print_null() -> None:
     for stem in params.SCHEMAS:
         assert "null" not in params.load(stem)._repr_markdown_(), stem
+
+
+# --- words from the code, in the book as printed ----------------------------
+
+# Tools a grader need not know: the build's, and libraries by name (the
+# handout's PyTorch is the course's own word).
+TOOLS = re.compile(
+    r"\b(papermill|quarto|typst|pytest|ruff|autograd|lapack|numpy|"
+    r"matplotlib|torchvision|forward hooks?|A2_DATA|A2_CACHE|torch)\b",
+    re.I,
+)
+KEY = re.compile(r"\b[0-9a-f]{16}\b")  # a trained run's cache key
+SOURCE = re.compile(r"\[Source: .*?\]\{\.a2-source\}", re.S)
+CHAPTERS = ("1-", "2-", "3-", "4-", "5-")  # the appendix may name both
+
+
+def staged_prose(book: Path) -> dict[str, str]:
+    """Each chapter's Markdown as Quarto prints it (inline values in),
+    captions included and their source lines left out."""
+    import json
+
+    out = {}
+    for path in sorted(book.glob("[1-5]-*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        parts = [
+            "".join(c["source"])
+            if c["cell_type"] == "markdown"
+            else "\n".join(CAPTION.findall("".join(c["source"])))
+            for c in cells
+        ]
+        out[path.stem] = SOURCE.sub("", "\n".join(parts))
+    return out
+
+
+def parameter_names() -> set[str]:
+    """Parameter keys a reader would see as code: those with an
+    underscore, unless the handout uses the word itself."""
+    handout = (REPO.parent / "shared/seed/assignment-a2.txt").read_text()
+    keys = {
+        name
+        for schema in params.SCHEMAS.values()
+        for name in schema.__dataclass_fields__
+        if "_" in name
+    }
+    return {k for k in keys if k not in handout}
+
+
+def test_the_word_finders_find_each_kind() -> None:
+    text = (
+        "cache key `257a483e67212c50`, torch autograd, the `sweep_epochs` "
+        "parameter and papermill; PyTorch's `Conv2d`, `num_filters`."
+    )
+    assert KEY.findall(text) == ["257a483e67212c50"]
+    assert [m.lower() for m in TOOLS.findall(text)] == [
+        "torch",
+        "autograd",
+        "papermill",
+    ]
+    names = parameter_names()
+    assert "sweep_epochs" in names and "num_filters" not in names
+
+
+def test_chapters_print_no_cache_key_tool_or_parameter_name(smoke_built):
+    """Answers, derivations and captions speak of ideas: a cache key, a
+    tool or a parameter's code name belongs in the source lines, the
+    listings and the appendix."""
+    names = parameter_names()
+    found = []
+    for stem, text in staged_prose(smoke_built / "book").items():
+        found += [f"{stem}: key {k}" for k in KEY.findall(text)]
+        found += [f"{stem}: tool {t}" for t in TOOLS.findall(text)]
+        found += [
+            f"{stem}: parameter {w}"
+            for w in re.findall(r"\b\w+_\w+\b", text)
+            if w in names
+        ]
+    assert found == []
+
+
+def test_listings_show_or_describe_every_helper_they_call(smoke_built):
+    """A listing's code calls library functions it shows, or says what
+    each computes (``a2.analysis.shapes.source_listing``)."""
+    import json
+
+    _, functions = library_names()
+    listings = 0
+    for path in sorted((smoke_built / "book").glob("[1-5]-*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            for out in cell.get("outputs", []):
+                md = "".join(out.get("data", {}).get("text/markdown", ""))
+                if not md.startswith("```python"):
+                    continue
+                listings += 1
+                code, _, notes = md.partition("# Helpers called above:")
+                called = set(re.findall(r"\b(\w+)\(", code)) & functions
+                defined = set(re.findall(r"^(?:def|class) (\w+)", code, re.M))
+                described = set(re.findall(r"^# (\w+)\(", notes, re.M))
+                assert called - defined - described == set(), path.stem
+    assert listings == 2
+
+
+# A reference says what it points at: "Section 5.4", "eq. (5.4)".
+REFERENCE = re.compile(
+    r"(?<![\w.$])\(?[1-6]\.\d+(?:\.\d+)?\)?(?:-\(?[1-6]\.\d+\)?)?(?![\w])"
+)
+NAMED = re.compile(
+    r"(?:eqs?\.|Eq\.|Equations?|[Ss]ections?|questions?|Tables?|"
+    r"Figures?|Figs?\.)\s*$"
+)
+
+
+def bare_references(text: str) -> list[str]:
+    """Numbers like "(5.4)" or "of 4.3" with no word saying what they
+    are (math, code and inline values aside)."""
+    t = re.sub(r"\$\$.*?\$\$", " ", text, flags=re.S)
+    t = re.sub(r"\$[^$]*\$|`[^`]*`", " ", t)
+    return [
+        m[0]
+        for m in REFERENCE.finditer(t)
+        if not NAMED.search(t[max(0, m.start() - 12) : m.start()])
+    ]
+
+
+def test_the_reference_finder_finds_bare_numbers() -> None:
+    text = (
+        "formulas (5.4), so; the rule of 4.2; their eqs. (1.7)-(1.8); "
+        "Section 2.1; question 3.2; handout eq. (2); $x = 1.5$"
+    )
+    assert bare_references(text) == ["(5.4)", "4.2"]
+
+
+def test_every_reference_says_what_it_points_at() -> None:
+    found = [
+        f"{path.name}: {ref}"
+        for path in sorted((REPO / "report").glob("*.qmd"))
+        for text in prose(path)
+        for ref in bare_references(text)
+    ]
+    assert found == []

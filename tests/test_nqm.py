@@ -38,7 +38,8 @@ def test_best_learning_rate_grows_with_batch_size():
 
 def test_steps_curve_has_slope_minus_one_then_a_plateau():
     c = nqm.steps_curve(100, 0.1, 30, log2_max_batch=12)
-    small = np.log2(c.steps[2] / c.steps[0])  # one doubling of B
+    assert list(c.batch[:4]) == [1, 2, 3, 4]  # whole batch sizes
+    small = np.log2(c.steps[1] / c.steps[0])  # B = 1 to 2
     large = np.log2(c.steps[-1] / c.steps[-3])
     assert abs(small + 1) < 0.1
     assert abs(large) < 0.05
@@ -62,8 +63,9 @@ def test_operating_points_are_computed_at_their_own_batch_sizes():
     c = nqm.steps_curve(100, 0.1, 30, log2_max_batch=12)
     pts = nqm.operating_points(c, 100, 0.1, 30)
     assert list(pts) == ["A", "C", "B"]
-    assert pts["C"].batch == c.knee
-    assert pts["A"].steps == nqm.remedies(100, 0.1, 30, c.point_a)["steps"]
+    assert pts["C"].batch == round(c.knee)  # a batch size is a count
+    a = round(c.point_a)
+    assert pts["A"].steps == nqm.remedies(100, 0.1, 30, a)["steps"]
     assert pts["B"].examples == pts["B"].batch * pts["B"].steps
 
 

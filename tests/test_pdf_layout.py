@@ -264,3 +264,89 @@ def test_library_and_notebook_code_lines_fit_a_printed_page() -> None:
                 ]
     assert chunks > 30
     assert long == []
+
+
+# --- reading: text layer, figure sizes, page numbers, breaks, contents ------
+
+
+def test_text_layer_copies_as_printed(text: str) -> None:
+    """No variation selector after a script letter, no icon font's
+    private-use glyph: a formula copied out reads as printed."""
+    assert visual.uncopyable(text) == []
+
+
+def test_figures_print_text_of_7pt_and_images_of_15mm(
+    pdf: Path, smoke_built: Path
+) -> None:
+    assert visual.figure_sizes(pdf, smoke_built / "book") == []
+
+
+def test_each_page_prints_its_number_once(layout: visual.PdfLayout) -> None:
+    assert visual.page_numbers(layout) == []
+
+
+def test_no_sentence_is_split_from_what_it_leads_into(
+    layout: visual.PdfLayout,
+) -> None:
+    """No page ends with "..., i.e." or a colon, its equation or list on
+    the next page."""
+    assert visual.lead_ins(layout) == []
+
+
+def test_answer_boxes_lie_on_one_page(
+    pngs: list[Path], layout: visual.PdfLayout
+) -> None:
+    assert visual.split_boxes(pngs, visual.text_box(layout)) == []
+
+
+def test_contents_fill_the_page_after_the_title_page(
+    layout: visual.PdfLayout,
+) -> None:
+    page2 = [visual.text_of(ln) for ln in layout.pages[1]]
+    assert "Contents" in page2[0]
+    assert sum(bool(visual.LEADER.search(t)) for t in page2) > 20
+    assert visual.contents(layout, visual.text_box(layout)) == []
+
+
+@pytest.fixture(scope="session")
+def reading_defects(
+    tmp_path_factory: pytest.TempPathFactory, quarto_path: str
+) -> Path:
+    """tools/defects_reading.typ compiled by Quarto's Typst."""
+    out = tmp_path_factory.mktemp("defects") / "defects_reading.pdf"
+    source = Path(visual.__file__).with_name("defects_reading.typ")
+    subprocess.run(
+        [quarto_path, "typst", "compile", str(source), str(out)],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+def test_the_reading_checks_find_each_defect(
+    reading_defects: Path, tmp_path: Path
+) -> None:
+    pdf = visual.layout(reading_defects)
+    pngs = visual.render_pages(reading_defects, tmp_path)
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(reading_defects), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    found = (
+        visual.lead_ins(pdf)
+        + visual.split_boxes(pngs, visual.text_box(pdf))
+        + visual.page_numbers(pdf)
+        + visual.uncopyable(text)
+    )
+    defects = (
+        "page 1 ends with 'The sum of the two steps is the whole step, i.e.'",
+        "page 4: an answer box goes on from page 3",
+        "page 5 prints its number 2 times",
+        "U+FE00 after",
+    )
+    assert [d for d in defects if not any(d in f for f in found)] == []
+    assert len(found) == len(defects)  # and nothing else
+    every = "\n".join(visual.pdf_problems(reading_defects, REPO, pngs))
+    assert [d for d in defects if d not in every] == []

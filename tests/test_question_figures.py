@@ -22,7 +22,6 @@ from a2.report.figures import MIN_PRINT_PT, PRINT_WIDTH, SMALL, WIDTH
 def _figures():
     runs = minnorm.sgd_experiment(6, 15, 2, 2, 1.0, 50, seed=0)
     trajs = minnorm.adaptive_experiment(0.05, 50, 0.9, 1e-8)
-    x, t = minnorm.HINT_X[0], float(minnorm.HINT_T[0])
     trials = hyperopt.experiment(12, 5, 2, 201, seed=0)
     _, comp = weightdecay.decay_experiment(
         15, 6, 0.02, 0.01, 0.01, 50, 0.9, 1e-8, seed=0
@@ -31,26 +30,21 @@ def _figures():
     curve = nqm.steps_curve(100, 0.1, 20, log2_max_batch=10)
     pts = nqm.operating_points(curve, 100, 0.1, 20)
     opts = scaling.options(1e8, scaling.frontier_steps(1e8), 10.0)
-    sizes = [1e4, 1e6, 1e8]
-    curves = scaling.learning_curves(sizes, np.logspace(3, 5, 20))
-    steps = np.logspace(3, 5, 5)
-    sweep = scaling.options_sweep(1e8, steps, 10.0)
+    curves = scaling.curves(
+        1e8,
+        10.0,
+        sizes=(1e4, 1e6, 1e8),
+        steps=np.logspace(3, 5, 20),
+        sweep_steps=np.logspace(3, 5, 5),
+    )
     return {
         "sgd_min_norm": figures.sgd_min_norm(runs),
-        "adaptive_paths": figures.adaptive_paths(
-            trajs,
-            x,
-            t,
-            minnorm.min_norm_solution(minnorm.HINT_X, minnorm.HINT_T),
-            minnorm.adaptive_limit(x, t),
-        ),
+        "adaptive_paths": figures.adaptive_paths(trajs),
         "one_step_loss": figures.one_step_loss(trials),
         "decay_gaps": figures.decay_gaps(comp),
         "lr_vs_batch": figures.lr_vs_batch(r, curve, 1.0),
         "steps_vs_batch": figures.steps_vs_batch(curve, pts),
-        "scaling_options": figures.scaling_options(
-            curves, opts, steps, sweep, scaling.frontier_steps(1e8), 10.0
-        ),
+        "scaling_options": figures.scaling_options(curves, opts, 10.0),
     }
 
 

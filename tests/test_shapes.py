@@ -55,7 +55,8 @@ def test_shape_rows_label_each_block_with_figure_4():
     )
     table = shapes.shape_rows(rows)
     assert len(table) == len(rows)
-    assert [r[3] for r in table if r[3]] == shapes.figure_labels()
+    given = [r[3] for r in table if r[3] != "inside a block"]
+    assert given == shapes.figure_labels()  # every other cell says why
     assert all(len(r) == len(shapes.HEADER) for r in table)
     assert table[0][2] == "[BS, 8, 32, 32]"
 

@@ -9,7 +9,11 @@ inside the page's margins; no page is blank or leaves a hole of more than
 a third of itself (but the page before a chapter); no words overlap; a
 table that breaks keeps a caption line and 3 rows (2 of a short table)
 on each page; every figure and table is cited, and set after its first
-citation and before the next heading; no heading ends a page.
+citation and before the next heading; no heading ends a page, nor a line
+that leads into what follows (": ", "i.e."); an answer box lies on one
+page; each page prints its number once; the contents fill the page after
+the title page; the text layer holds no variation selectors or
+private-use characters (a formula copied out comes out as printed).
 
     python tests/tools/visual.py PROFILE     # build/PROFILE/visual/
     python tests/tools/visual.py --pdf FILE  # the PDF checks on any PDF
@@ -948,6 +952,172 @@ def local_paths(text: str) -> list[str]:
     return sorted(set(LOCAL_PATH.findall(text)))
 
 
+# --- PDF: page numbers, lead-ins, answer boxes, contents, text layer ------
+
+
+MARGIN = 0.075  # of the page's height: where running heads and feet lie
+
+
+def page_numbers(pdf: PdfLayout) -> list[str]:
+    """Pages that print their number more than once in their top and
+    bottom margins (a running head and a footer both)."""
+    out = []
+    top, bottom = MARGIN * pdf.height, (1 - MARGIN) * pdf.height
+    for i, lines in enumerate(pdf.pages):
+        count = sum(
+            w.text == str(i + 1) and (w.y1 <= top or w.y0 >= bottom)
+            for ln in lines
+            for w in ln
+        )
+        if count > 1:
+            out.append(f"page {i + 1} prints its number {count} times")
+    return out
+
+
+LEAD_IN = re.compile(r"(:|\bi\.e\.|\be\.g\.)$")
+
+
+def lead_ins(pdf: PdfLayout) -> list[str]:
+    """Pages whose last line leads into what the next page holds (an
+    equation, a list): a sentence split from its equation."""
+    out = []
+    for i, lines in enumerate(pdf.pages[:-1]):
+        body = sorted(_body(lines), key=lambda ln: ln[0].y0)
+        if body and LEAD_IN.search(text_of(body[-1]).strip()):
+            last = text_of(body[-1])[-50:]
+            out.append(
+                f"page {i + 1} ends with '{last}', split from its sequel"
+            )
+    return out
+
+
+# An answer box (a tip callout): a title band of this colour opens it, and
+# a green frame (its icon colour) surrounds it.
+ANSWER_BAND = (204, 241, 227)
+
+
+def split_boxes(
+    pngs: list[Path], box: Box, dpi: int = 50, band: tuple = ANSWER_BAND
+) -> list[str]:
+    """Pages where an answer box goes on from the page before: a stretch
+    framed in green at both edges of the text area that does not open
+    with the title band."""
+    import numpy as np
+    from PIL import Image
+
+    scale = dpi / 72
+    x0, x1 = int(box.x0 * scale), int(box.x1 * scale)
+    out = []
+    for i, png in enumerate(pngs):
+        a = np.asarray(Image.open(png).convert("RGB")).astype(int)
+        green = (a[..., 1] - a[..., 0] > 12) & (a[..., 1] >= a[..., 2])
+        inner = a[:, x0 + 4 : x1 - 4]
+        banded = (np.abs(inner - band).sum(axis=2) < 40).mean(axis=1) > 0.5
+
+        def side(x: int, green=green):  # noqa: ANN202 (ndarray)
+            return green[:, max(x - 3, 0) : x + 4].any(axis=1)
+
+        rows = np.flatnonzero(side(x0) & side(x1))
+        runs = np.split(rows, np.flatnonzero(np.diff(rows) > 2) + 1)
+        if any(r.size > 4 and not banded[r[0] : r[0] + 4].any() for r in runs):
+            out.append(f"page {i + 1}: an answer box goes on from page {i}")
+    return out
+
+
+FORBIDDEN = re.compile(
+    "[\ufe00-\ufe0f\ue000-\uf8ff\U000e0100-\U000e01ef\U000f0000-\U0010fffd]"
+)
+
+
+def uncopyable(text: str) -> list[str]:
+    """Variation selectors and private-use characters in the text layer,
+    each with the text before it."""
+    return [
+        f"U+{ord(m[0]):04X} after '{text[max(0, m.start() - 12) : m.start()]}'"
+        for m in FORBIDDEN.finditer(text)
+    ]
+
+
+LEADER = re.compile(r"(?:\.\s?){4,}\s*\d+\s*$")  # a contents line's dots
+
+
+def contents(pdf: PdfLayout, box: Box) -> list[str]:
+    """The contents: on the page after the title page, on that page only,
+    and filling it (its last line in the page's lower third). Nothing to
+    say of a PDF without contents."""
+    found = [
+        i
+        for i, lines in enumerate(pdf.pages)
+        if any(LEADER.search(text_of(ln)) for ln in lines)
+    ]
+    if not found:
+        return []
+    out = []
+    if found[0] != 1:
+        out.append(f"the contents start on page {found[0] + 1}, not page 2")
+    out += [f"the contents run on to page {i + 1}" for i in found[1:]]
+    lowest = max(ln[0].y1 for ln in pdf.pages[found[0]])
+    if lowest < box.y0 + 2 / 3 * (box.y1 - box.y0):
+        out.append(f"the contents fill less of page {found[0] + 1}")
+    return out
+
+
+def figure_sizes(pdf: Path, book: Path) -> list[str]:
+    """Figures whose smallest text prints under 7 pt or whose narrowest
+    image prints under 15 mm. The staged chapters (``book``) hold each
+    figure's PNG with its smallest text and narrowest image as drawn
+    (``a2.report.figures.png``); the PDF gives the scale it prints each
+    at (its resolution there), matched to them in order."""
+    import base64
+    import io
+    import json
+
+    from PIL import Image
+
+    from a2.report import figures as style
+
+    drawn = []
+    for path in sorted(book.glob("[0-9]*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            for out in cell.get("outputs", []):
+                data = out.get("data", {}).get("image/png")
+                if data:
+                    image = Image.open(io.BytesIO(base64.b64decode(data)))
+                    drawn.append((path.stem, image.size, image.text))
+    listed = subprocess.run(
+        ["pdfimages", "-list", str(pdf)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.splitlines()[2:]
+    printed = [
+        (int(f[3]), int(f[4]), float(f[12]))  # width, height, x-ppi
+        for f in (line.split() for line in listed)
+        if f[2] == "image"
+    ]
+    if [d[1] for d in drawn] != [p[:2] for p in printed]:
+        return [f"{len(drawn)} figures staged, {len(printed)} printed"]
+    out = []
+    for n, ((stem, _, meta), (_, _, ppi)) in enumerate(zip(drawn, printed)):
+        scale = style.DPI / ppi
+        if style.FONT_KEY not in meta:
+            out.append(f"{stem}, figure {n + 1}: sizes not recorded")
+            continue
+        font = float(meta[style.FONT_KEY]) * scale  # 0: no text
+        if 0 < font < style.MIN_PRINT_PT - 0.01:
+            out.append(f"{stem}, figure {n + 1}: text prints at {font:.1f} pt")
+        if style.IMAGE_KEY in meta:
+            mm = float(meta[style.IMAGE_KEY]) * scale * 25.4
+            if mm < MIN_IMAGE_MM:
+                out.append(
+                    f"{stem}, figure {n + 1}: images print {mm:.0f} mm wide"
+                )
+    return out
+
+
+MIN_IMAGE_MM = 15.0  # the narrowest image a reader can make out
+
+
 def pdf_problems(
     pdf: Path, root: Path = REPO, pngs: list[Path] | None = None
 ) -> list[str]:
@@ -981,6 +1151,11 @@ def pdf_problems(
         + [f"heading without a title: {h}" for h in empty_headings(text)]
         + [f"math as plain text in a caption: {m}" for m in ascii_math(text)]
         + [f"local path: {p}" for p in local_paths(text)]
+        + page_numbers(found)
+        + lead_ins(found)
+        + split_boxes(pngs, box)
+        + contents(found, box)
+        + [f"not copyable: {c}" for c in uncopyable(text)]
         + [
             f"unresolved reference: {r}"
             for r in sorted(set(re.findall(r"\?@[\w-]+", text)))

@@ -60,7 +60,7 @@ def learning_curves(histories: Mapping[str, History]) -> Figure:
     """(a) training and validation loss per epoch, (b) validation
     accuracy per epoch; one colour per run, training solid, validation
     dashed. Markers keep one-epoch runs visible."""
-    fig, (ax_loss, ax_acc) = style.figure(ncols=2, height=2.7)
+    fig, (ax_loss, ax_acc) = style.figure(ncols=2, height=2.4)
     one = len(histories) == 1
     for i, (label, h) in enumerate(histories.items()):
         c, cols = style.COLOURS[i % len(style.COLOURS)], h.columns()
@@ -107,35 +107,56 @@ def learning_curves(histories: Mapping[str, History]) -> Figure:
     return fig
 
 
+THUMBNAIL = 0.78  # inches drawn per image: about 18 mm once printed
+GAP = 0.04  # inches between images
+SEPARATION = 0.2  # inches between two sets side by side
+TITLE = 0.2  # inches above each set for its title
+PER_ROW = 8  # images side by side at most
+
+
 @styled
-def image_grid(
-    rows: Sequence[tuple[str, np.ndarray]],
-    col_titles: Sequence[str] | None = None,
-    cell: float = 0.62,
-) -> Figure:
-    """One row per (title, images): greyscale (n, H, W) or RGB
-    (n, H, W, 3) images in [0, 1], no ticks, row titles on the left."""
-    n_rows, n_cols = len(rows), len(rows[0][1])
-    width = min(style.WIDTH, 1.3 + cell * n_cols)
-    fig = Figure(figsize=(width, 0.25 + cell * n_rows), layout="constrained")
-    axes = np.atleast_2d(fig.subplots(n_rows, n_cols, squeeze=False))
-    for r, (title, images) in enumerate(rows):
-        for c in range(n_cols):
-            ax = axes[r, c]
-            img = np.clip(np.asarray(images[c]), 0.0, 1.0)
+def image_grid(rows: Sequence[tuple[str, np.ndarray]]) -> Figure:
+    """One set per (title, images): greyscale (n, H, W) or RGB
+    (n, H, W, 3) images in [0, 1], the title above its first image (a
+    long title runs on above the next ones, so no column of titles
+    narrows the images). Sets go in rows of :data:`PER_ROW` images: two
+    sets of 4 share a row, a set of more than 8 takes several."""
+    n = len(rows[0][1])
+    cols = min(n, PER_ROW)
+    per_row = max(1, PER_ROW // cols)  # sets side by side
+    parts = -(-n // cols)  # rows each set takes
+    sets = [
+        (title if part == 0 else f"{title} (continued)", images[part * cols :])
+        for title, images in rows
+        for part in range(parts)
+    ]
+    step = THUMBNAIL + GAP
+    span = cols * step - GAP + SEPARATION  # a set's width, with its gap
+    lines = -(-len(sets) // per_row)
+    width = min(per_row, len(sets)) * span - SEPARATION
+    height = lines * (TITLE + step)
+    fig = Figure(figsize=(width, height))
+    for k, (title, images) in enumerate(sets):
+        left = (k % per_row) * span
+        top = height - (k // per_row) * (TITLE + step) - TITLE
+        fig.text(
+            left / width, top / height, title, fontsize=MIN_PT, va="bottom"
+        )
+        for c, image in enumerate(images[:cols]):
+            ax = fig.add_axes(
+                (
+                    (left + c * step) / width,
+                    (top - THUMBNAIL) / height,
+                    THUMBNAIL / width,
+                    THUMBNAIL / height,
+                )
+            )
+            ax.set_axis_off()
+            img = np.clip(np.asarray(image), 0.0, 1.0)
             if img.ndim == 2:
                 ax.imshow(img, cmap="gray", vmin=0, vmax=1)
             else:
                 ax.imshow(img)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            ax.grid(False)
-            if c == 0:
-                ax.set_ylabel(
-                    title, rotation=0, ha="right", va="center", fontsize=MIN_PT
-                )
-            if r == 0 and col_titles is not None:
-                ax.set_title(col_titles[c], fontsize=MIN_PT)
     return fig
 
 
@@ -145,14 +166,14 @@ def colourisation_rows(
 ) -> list[tuple[str, np.ndarray]]:
     """Grid rows: greyscale input, each model's prediction, the palette-
     quantised truth and the original (from ``a2.colour.train.colourise``)."""
-    rows = [("greyscale\ninput", samples["grey"])]
+    rows = [("greyscale input", samples["grey"])]
     if predictions is None:
         rows.append(("prediction", samples["pred"]))
     else:
         rows += [(name, p) for name, p in predictions.items()]
     rows += [
-        ("truth,\npalette", samples["quantised"]),
-        ("truth", samples["truth"]),
+        ("truth quantised to the palette", samples["quantised"]),
+        ("original", samples["truth"]),
     ]
     return rows
 
@@ -186,7 +207,7 @@ def _batch_legend(fig: Figure, axes: Any) -> None:
 def sweep_curves(sweep: Sequence[Any]) -> Figure:
     """Batch-size sweep: (a) training loss, (b) validation loss, (c)
     validation accuracy per epoch, one colour per batch size."""
-    fig, axes = style.figure(ncols=3, height=2.9)
+    fig, axes = style.figure(ncols=3, height=2.5)
     for i, s in enumerate(sweep):
         cols = s.run.history.columns()
         kw = dict(
@@ -220,8 +241,11 @@ def sweep_summary(sweep: Sequence[Any], timed: Any) -> Figure:
     """Against batch size (log2 axis): (a) final losses, (b) final
     validation accuracy, (c) training time per epoch, timed in turns
     (``timed``, an ``a2.analysis.timing.Timed`` keyed by batch size:
-    medians, and the range over rounds), and optimiser steps per epoch."""
-    fig, axes = style.figure(ncols=3, height=2.7)
+    geometric means as the table prints them, and the range over rounds),
+    and optimiser steps per epoch."""
+    from a2.analysis.summaries import typical_seconds
+
+    fig, axes = style.figure(ncols=3, height=2.5)
     bs = [s.batch_size for s in sweep]
     last = [s.run.history.last for s in sweep]
     epochs = [len(s.run.history) for s in sweep]
@@ -232,7 +256,7 @@ def sweep_summary(sweep: Sequence[Any], timed: Any) -> Figure:
     axes[1].plot(bs, [r.valid_acc for r in last], "o-", color=style.COLOURS[2])
     axes[1].set(ylabel="final validation accuracy (%)")
     time_c, steps_c = style.COLOURS[0], style.COLOURS[1]
-    med = [timed.median(b) for b in bs]
+    med = [typical_seconds(timed, b) for b in bs]
     lo = [m - min(timed.seconds[b]) for m, b in zip(med, bs)]
     hi = [max(timed.seconds[b]) - m for m, b in zip(med, bs)]
     axes[2].errorbar(bs, med, yerr=[lo, hi], fmt="o-", color=time_c, capsize=3)

@@ -186,13 +186,55 @@ def shape_rows(
     labels, out = iter(figure_labels(size)), []
     for r in rows:
         shape = "[" + ", ".join(["BS", *map(str, r.shape[1:])]) + "]"
-        fig = next(labels, "") if r.block_end else ""
+        # The handout gives a shape after each block only.
+        fig = next(labels, "") if r.block_end else "inside a block"
         out.append((f"`{r.name}`", f"`{r.layer}`", shape, fig))
     return out
 
 
+def helpers(*objs: Any) -> list[Any]:
+    """The library functions that ``objs``' code calls by name and that
+    are not among ``objs``: a listing says what each computes."""
+    import ast
+
+    shown = {o.__name__ for o in objs}
+    found: dict[str, Any] = {}
+    for o in objs:
+        names = vars(inspect.getmodule(o))
+        tree = ast.parse(textwrap.dedent(inspect.getsource(o)))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                f = names.get(node.func.id)
+                if (
+                    inspect.isfunction(f)
+                    and f.__module__.startswith("a2.")
+                    and f.__name__ not in shown
+                ):
+                    found.setdefault(f.__name__, f)
+    return list(found.values())
+
+
+def _helper_note(f: Any) -> str:
+    """A helper's call and its docstring's first sentence, as comments."""
+    summary = inspect.getdoc(f).split("\n\n")[0].replace("\n", " ")
+    params = inspect.signature(f).parameters.values()
+    call = ", ".join(
+        p.name if p.default is p.empty else f"{p.name}={p.default!r}"
+        for p in params
+    )
+    text = f"{f.__name__}({call}): {summary.replace('``', '')}"
+    return "\n".join(
+        textwrap.wrap(text, 76, initial_indent="# ", subsequent_indent="#   ")
+    )
+
+
 def source_listing(*objs: Any) -> str:
     """Library source as a Markdown ``python`` code block (the report
-    shows the code that runs, not a copy)."""
+    shows the code that runs, not a copy), followed by what each library
+    helper it calls computes."""
     parts = [textwrap.dedent(inspect.getsource(o)).rstrip() for o in objs]
+    called = helpers(*objs)
+    if called:
+        notes = [_helper_note(f) for f in called]
+        parts.append("# Helpers called above:\n" + "\n".join(notes))
     return "```python\n" + "\n\n\n".join(parts) + "\n```"

@@ -29,7 +29,7 @@ from a2.report.figures import (
 @styled
 def sgd_min_norm(runs: Sequence[Any]) -> Figure:
     """1.1.1: distance to w* and the part outside the row space."""
-    fig, (a, b) = figure(2, height=2.8)
+    fig, (a, b) = figure(2, height=2.5)
     for i, r in enumerate(runs):
         k = np.arange(len(r.dist))
         a.semilogy(
@@ -65,15 +65,16 @@ _METHOD_NAMES = {
 
 
 @styled
-def adaptive_paths(
-    trajs: dict[str, np.ndarray],
-    x: np.ndarray,
-    t: float,
-    w_star: np.ndarray,
-    limit: np.ndarray,
-) -> Figure:
-    """1.2.1-1.2.2: trajectories in the plane and distance to the limit."""
-    fig, (a, b) = figure(2, height=3.3)
+def adaptive_paths(trajs: dict[str, np.ndarray]) -> Figure:
+    """1.2.1-1.2.2: trajectories on the hint's example
+    (``minnorm.adaptive_experiment``) in the plane, and each method's
+    distance to its derived limit."""
+    from a2.questions import minnorm
+
+    x, t = minnorm.HINT_X[0], float(minnorm.HINT_T[0])
+    w_star = minnorm.min_norm_solution(minnorm.HINT_X, minnorm.HINT_T)
+    limit = minnorm.adaptive_limit(x, t)
+    fig, (a, b) = figure(2, height=2.6)
     u = np.linspace(-0.1, 1.1, 2)
     a.plot(
         u,
@@ -126,7 +127,7 @@ def adaptive_paths(
 @styled
 def one_step_loss(trials: Sequence[Any]) -> Figure:
     """2.1: L1(eta) in closed form, grid search, eta* marked."""
-    fig, (a, b) = figure(2, height=2.8)
+    fig, (a, b) = figure(2, height=2.5)
     tr = trials[0]
     from a2.questions.hyperopt import l1_closed
 
@@ -187,7 +188,7 @@ def one_step_loss(trials: Sequence[Any]) -> Figure:
 @styled
 def decay_gaps(comparisons: dict[str, Any]) -> Figure:
     """2.2.3: distance between the L2 and the decoupled trajectories."""
-    fig, (a, b) = figure(2, height=2.8)
+    fig, (a, b) = figure(2, height=2.5)
     for i, (m, c) in enumerate(comparisons.items()):
         a.semilogy(
             np.arange(len(c.gap)),
@@ -229,7 +230,7 @@ def decay_gaps(comparisons: dict[str, Any]) -> Figure:
 @styled
 def lr_vs_batch(r: Any, curve: Any, a: float) -> Figure:
     """3.1.1: best learning rate against batch size."""
-    fig, (p, q) = figure(2, height=2.8)
+    fig, (p, q) = figure(2, height=2.5)
     p.semilogx(
         r.batch_sizes,
         r.eta_closed,
@@ -283,7 +284,7 @@ def steps_vs_batch(curve: Any, points: dict[str, Any]) -> Figure:
     """3.1.2: handout Fig. 1 from the NQM, with A, B and C marked at the
     steps computed at their own batch sizes
     (a2.questions.nqm.operating_points)."""
-    fig, ax = figure(1, height=3.0)
+    fig, ax = figure(1, height=2.4)
     ax.loglog(
         curve.batch,
         curve.steps,
@@ -322,16 +323,12 @@ def steps_vs_batch(curve: Any, points: dict[str, Any]) -> Figure:
 
 
 @styled
-def scaling_options(
-    curves: dict[float, dict[str, np.ndarray]],
-    opts: dict[str, Any],
-    sweep_steps: np.ndarray,
-    sweep: dict[str, np.ndarray],
-    frontier: float,
-    factor: float,
-) -> Figure:
-    """3.2: learning curves from the fits, and the three options."""
-    fig, (p, q, r) = figure(3, height=3.4)
+def scaling_options(drawn: Any, opts: dict[str, Any], factor: float) -> Figure:
+    """3.2: learning curves from the fits, and the three options
+    (``drawn``: ``a2.questions.scaling.curves``)."""
+    curves, sweep_steps, sweep = drawn.learning, drawn.sweep_steps, drawn.sweep
+    frontier = drawn.frontier
+    fig, (p, q, r) = figure(3, height=2.8)
     for i, (n, c) in enumerate(curves.items()):
         col = COLOURS[i % 8]
         p.loglog(

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from a2.report import check, check_true
+
 
 def random_problem(
     n: int, d: int, rng: np.random.Generator
@@ -151,3 +153,103 @@ def experiment(
             )
         )
     return out
+
+
+# --- the checks and table of section 2.1 ------------------------------------
+
+
+def check_loss(trials: list[Trial]) -> None:
+    """2.1.1: the derived L1(eta) against the loss after an actual step
+    and against automatic differentiation, at random learning rates."""
+    derived = np.array([tr.derivs for tr in trials])  # (trials, probes, 3)
+    auto = np.array([tr.autograd for tr in trials])
+    actual = np.array(
+        [
+            loss(tr.X, tr.t, gd_step(tr.X, tr.t, tr.w0, tr.etas))
+            for tr in trials
+        ]
+    )
+    check(
+        "L1(eta) = loss after an actual step",
+        derived[..., 0],
+        actual,
+        rtol=1e-12,
+        atol=1e-15,
+    )
+    check(
+        "L1(eta) = autograd",
+        derived[..., 0],
+        auto[..., 0],
+        rtol=1e-9,
+        atol=1e-12,
+    )
+
+
+def check_curvature(trials: list[Trial]) -> float:
+    """2.1.2: the derived second derivative against automatic
+    differentiation, and its sign; returns the smallest found."""
+    derived = np.array([tr.derivs for tr in trials])
+    auto = np.array([tr.autograd for tr in trials])
+    check(
+        "d2L1/deta2 = autograd",
+        derived[..., 2],
+        auto[..., 2],
+        rtol=1e-9,
+        atol=1e-12,
+    )
+    smallest = float(auto[..., 2].min())
+    check_true("d2L1/deta2 > 0 on every problem (autograd)", smallest > 0)
+    return smallest
+
+
+def check_eta_star(trials: list[Trial]) -> None:
+    """2.1.3: the derived slope against automatic differentiation, eta*
+    against a grid search over actual steps, and the slope at eta*."""
+    derived = np.array([tr.derivs for tr in trials])
+    auto = np.array([tr.autograd for tr in trials])
+    check(
+        "dL1/deta = autograd",
+        derived[..., 1],
+        auto[..., 1],
+        rtol=1e-9,
+        atol=1e-12,
+    )
+    check(
+        "eta* = grid-search minimum (within one grid step)",
+        [tr.eta_star for tr in trials],
+        [tr.eta_grid for tr in trials],
+        atol=max(tr.spacing for tr in trials),
+    )
+    check(
+        "dL1/deta at eta* = 0 (autograd)",
+        np.zeros(len(trials)),
+        [l1_autograd(tr.X, tr.t, tr.w0, tr.eta_star)[1] for tr in trials],
+        atol=1e-10,
+    )
+
+
+ETA_STAR_HEADER = (
+    "problem",
+    "$\\eta^*$ derived",
+    "$\\eta$ grid minimum",
+    "grid step",
+    "$\\mathcal{L}_0$",
+    "$\\mathcal{L}_1(\\eta^*)$",
+)
+ETA_STAR_DIGITS = (0, 4, 4, 4, 4, 4)
+
+
+def eta_star_rows(trials: list[Trial]) -> list[tuple]:
+    """2.1.3's table: per problem, eta* against the grid search, and the
+    loss before and after the optimal step."""
+    return [
+        (
+            i + 1,
+            tr.eta_star,
+            tr.eta_grid,
+            tr.spacing,
+            float(l1_closed(tr.X, tr.t, tr.w0, 0.0)),
+            float(l1_closed(tr.X, tr.t, tr.w0, tr.eta_star)),
+        )
+        for i, tr in enumerate(trials)
+    ]

@@ -13,7 +13,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from a2.report import Verdict, VerdictTable
+from a2.config.params import Optimization
+from a2.report import (
+    Check,
+    Md,
+    Verdict,
+    VerdictTable,
+    check,
+    check_true,
+    fmt,
+    sci,
+    worst,
+)
 from a2.report.rules import MIN_NORM_ATOL, min_norm
 
 ADAM_BETA1 = 0.9  # Adam's usual first-moment decay (Kingma and Ba)
@@ -284,3 +295,186 @@ def limit_figures(trajs: dict[str, np.ndarray]) -> list[tuple]:
             )
         )
     return rows
+
+
+# --- what section 1 prints, and its checks ----------------------------------
+
+
+def check_sgd(runs: list[SGDRun]) -> tuple[list[Check], list[Check]]:
+    """1.1.1, per problem: the SGD limit against the minimum-norm
+    solution, and the largest component of any iterate outside the row
+    space against zero."""
+    limits = [
+        check(
+            f"SGD limit = min-norm solution (problem {i + 1})",
+            r.w_star,
+            r.w,
+            atol=1e-8,
+        )
+        for i, r in enumerate(runs)
+    ]
+    inside = [
+        check(
+            f"iterates stay in row(X) (problem {i + 1})",
+            0.0,
+            r.off_row.max(),
+            atol=1e-12,
+        )
+        for i, r in enumerate(runs)
+    ]
+    return limits, inside
+
+
+def check_closed_form(n: int, d: int, seed: int) -> None:
+    """1.1.1: the closed form X^T (X X^T)^-1 t against the minimum-norm
+    least-squares solution of an SVD, on a random problem."""
+    X, t = random_problem(n, d, np.random.default_rng(seed))
+    check(
+        "closed form = LAPACK min-norm solution",
+        min_norm_solution(X, t),
+        min_norm_lstsq(X, t),
+        atol=1e-10,
+    )
+
+
+@dataclass(frozen=True)
+class SgdFacts:
+    """1.1.1's values as the prose prints them (``a2.report.Md``)."""
+
+    instances: Md  # random problems
+    n: Md
+    d: Md
+    batch: Md
+    steps: Md
+    distance: Md  # largest |SGD limit - w*| in any coordinate (a check's)
+    off: Md  # largest component of an iterate outside the row space
+    loss: Md  # largest final training loss
+    eps: Md  # float64 machine epsilon
+
+
+def sgd_facts(
+    runs: list[SGDRun],
+    limits: list[Check],
+    inside: list[Check],
+    p: Optimization,
+) -> SgdFacts:
+    return SgdFacts(
+        instances=fmt(p.instances),
+        n=fmt(p.n),
+        d=fmt(p.d),
+        batch=fmt(p.batch_size),
+        steps=fmt(p.steps),
+        distance=worst(limits).value,
+        off=worst(inside).value,
+        loss=sci(max(r.loss[-1] for r in runs)),
+        eps=sci(np.finfo(float).eps),
+    )
+
+
+def check_adaptive(trajs: dict[str, np.ndarray], p: Optimization) -> None:
+    """1.2.1 on the hint's example: w*, gradient descent's limit, and
+    RMSProp's first step and limit against their derivations."""
+    x, t = HINT_X[0], float(HINT_T[0])
+    w_star = min_norm_solution(HINT_X, HINT_T)
+    w_gd, w_rms = trajs["gd"][-1], trajs["rmsprop"][-1]
+    check("w* = [0.8, 0.4]", [0.8, 0.4], w_star, atol=1e-12)
+    check("gradient descent reaches w*", w_star, w_gd, atol=1e-9)
+    check_true(
+        "gradient descent's limit is the min-norm solution (rule)",
+        is_min_norm(HINT_X, HINT_T, w_gd),
+    )
+    check(
+        "RMSProp's first step = derived",
+        first_step(x, t, "rmsprop", p.adaptive_lr, p.beta, p.eps),
+        trajs["rmsprop"][1],
+        rtol=1e-12,
+    )
+    check(
+        "RMSProp's limit = [2/3, 2/3]",
+        adaptive_limit(x, t),
+        w_rms,
+        atol=1e-6,
+    )
+    check("RMSProp's limit solves x^T w = t", t, float(x @ w_rms), atol=1e-9)
+    check_true(
+        "RMSProp's limit is not the min-norm solution (rule)",
+        not is_min_norm(HINT_X, HINT_T, w_rms),
+    )
+    check_true(
+        "RMSProp's limit is longer than w*",
+        np.linalg.norm(w_rms) > np.linalg.norm(w_star),
+    )
+    check(
+        "RMSProp's distance from span{x} = 2/(3 sqrt 5)",
+        2 / (3 * np.sqrt(5)),
+        float(off_row_space(HINT_X, w_rms)[0]),
+        atol=1e-6,
+    )
+
+
+def check_other_adaptive(
+    trajs: dict[str, np.ndarray], p: Optimization
+) -> None:
+    """1.2.2: Adagrad's and Adam's first steps and limits against their
+    derivations."""
+    x, t = HINT_X[0], float(HINT_T[0])
+    for m in ("adagrad", "adam"):
+        name = LABELS[m]
+        check(
+            f"{name}'s first step = derived",
+            first_step(x, t, m, p.adaptive_lr, p.beta, p.eps),
+            trajs[m][1],
+            rtol=1e-12,
+        )
+        check(
+            f"{name}'s limit = [2/3, 2/3]",
+            adaptive_limit(x, t),
+            trajs[m][-1],
+            atol=1e-6,
+        )
+        check_true(
+            f"{name}'s limit is not the min-norm solution (rule)",
+            not is_min_norm(HINT_X, HINT_T, trajs[m][-1]),
+        )
+
+
+@dataclass(frozen=True)
+class AdaptiveFacts:
+    """1.2.1's values as the prose prints them: the hint's example
+    simulated with RMSProp and gradient descent."""
+
+    lr: Md  # eta
+    beta: Md
+    eps: Md
+    steps: Md
+    rms_first: Md  # RMSProp's first step
+    rms_first_derived: Md  # eta / sqrt(1 - beta), per coordinate
+    rms_end: Md  # where RMSProp ends
+    rms_residual: Md  # x^T w - t there
+    rms_norm: Md
+    star_norm: Md  # ||w*||
+    rms_off: Md  # RMSProp's distance from span{x}
+    gd_end: Md
+    min_norm_atol: Md  # the rule's distance to w*
+
+
+def adaptive_facts(
+    trajs: dict[str, np.ndarray], p: Optimization
+) -> AdaptiveFacts:
+    x, t = HINT_X[0], float(HINT_T[0])
+    w_rms, w_gd = trajs["rmsprop"][-1], trajs["gd"][-1]
+    return AdaptiveFacts(
+        lr=fmt(p.adaptive_lr),
+        beta=fmt(p.beta),
+        eps=sci(p.eps, 0),
+        steps=fmt(p.adaptive_steps),
+        rms_first=fmt(list(trajs["rmsprop"][1]), 4),
+        rms_first_derived=fmt(p.adaptive_lr / np.sqrt(1 - p.beta), 4),
+        rms_end=fmt(list(w_rms), 4),
+        rms_residual=sci(x @ w_rms - t),
+        rms_norm=fmt(np.linalg.norm(w_rms), 4),
+        star_norm=fmt(np.linalg.norm(min_norm_solution(HINT_X, HINT_T)), 4),
+        rms_off=fmt(float(off_row_space(HINT_X, w_rms)[0]), 4),
+        gd_end=fmt(list(w_gd), 4),
+        min_norm_atol=sci(MIN_NORM_ATOL, 0),
+    )

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from a2.report import Verdict, VerdictTable, rules
+from a2.config.params import Resources
+from a2.report import Md, Verdict, VerdictTable, check, check_true, fmt, rules
 
 
 def expected_loss(
@@ -253,9 +254,12 @@ def steps_curve(
     spacing: float = 4.0,
 ) -> StepsCurve:
     """Steps to target against batch size 2^0 .. 2^log2_max_batch, with
-    A and B a factor `spacing`^2 (16) below and above the knee C."""
+    A and B a factor `spacing`^2 (16) below and above the knee C. Batch
+    sizes are counts: the grid of powers of sqrt(2) is rounded to
+    integers."""
     h, c = spectrum(d)
-    batch = 2.0 ** np.arange(0, log2_max_batch + 0.25, 0.5)
+    powers = 2.0 ** np.arange(0, log2_max_batch + 0.25, 0.5)
+    batch = np.unique(np.round(powers))
     steps, eta = tuned_steps(h, c, batch, target_loss, grid_points)
     perfect = steps[0] * batch[0] / batch
     kc = knee(batch, steps)
@@ -311,13 +315,15 @@ class Point:
 def operating_points(
     curve: StepsCurve, d: int, target_loss: float, grid_points: int
 ) -> dict[str, Point]:
-    """A, C and B of handout Fig. 1 with each remedy's steps (3.1.2)."""
+    """A, C and B of handout Fig. 1 with each remedy's steps (3.1.2), at
+    the whole batch sizes nearest to the curve's points."""
     out = {}
     for name, b in (
         ("A", curve.point_a),
         ("C", curve.knee),
         ("B", curve.point_b),
     ):
+        b = float(max(1, round(b)))
         r = remedies(d, target_loss, grid_points, b)
         out[name] = Point(name, b, r["steps"], r["double_batch"], r["precond"])
     return out
@@ -372,3 +378,222 @@ def growth_exponent(batch: np.ndarray, eta: np.ndarray, cap: float) -> float:
     if below.sum() < 2:
         raise ValueError("fewer than two learning rates below the cap")
     return float(np.polyfit(np.log(batch[below]), np.log(eta[below]), 1)[0])
+
+
+# --- what section 3.1 prints ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LrFacts:
+    """3.1.1's values as the prose prints them (``a2.report.Md``)."""
+
+    steps: Md  # T, the SGD steps of the scalar model
+    curvature: Md  # a
+    noise: Md  # sigma
+    trials: Md  # Monte-Carlo chains per batch size and learning rate
+    trend: Md  # rules.stepwise_trend of the best eta over B
+    eta_first: Md  # best eta at the smallest batch size
+    eta_last: Md
+    b_first: Md
+    b_last: Md
+    z_max: Md  # largest |Monte Carlo - recursion| in standard errors
+    growth: Md  # rules.growth of the tuned eta of the d-dimensional model
+    exponent: Md  # fitted exponent of that eta against B, below the cap
+    cap: Md  # 1 / h_max
+    cap_from: Md  # the first batch size whose tuned eta reaches the cap
+    trend_rtol: Md  # in %
+    linear_tol: Md
+
+
+def lr_facts(r: LrVsBatch, curve: StepsCurve, p: Resources) -> LrFacts:
+    h, _ = spectrum(p.d)
+    cap = 1 / h.max()
+    exponent = growth_exponent(curve.batch, curve.eta, cap)
+    return LrFacts(
+        steps=fmt(p.steps),
+        curvature=fmt(p.curvature),
+        noise=fmt(p.noise_std),
+        trials=fmt(p.trials),
+        trend=fmt(rules.stepwise_trend(r.eta_closed)),
+        eta_first=fmt(r.eta_closed[0], 4),
+        eta_last=fmt(r.eta_closed[-1], 4),
+        b_first=fmt(int(r.batch_sizes[0])),
+        b_last=fmt(int(r.batch_sizes[-1])),
+        z_max=fmt(float(np.max(np.abs(r.mc - r.closed) / r.mc_se)), 1),
+        growth=Md(rules.growth(exponent)),  # its words hold math ($B$)
+        exponent=fmt(exponent, 2),
+        cap=fmt(cap, 2),
+        cap_from=fmt(int(curve.batch[np.argmax(curve.eta >= cap)])),
+        trend_rtol=Md(f"{rules.STEP_RTOL:.0%}"),
+        linear_tol=fmt(rules.LINEAR_TOL),
+    )
+
+
+LR_HEADER = (
+    "$B$",
+    "best $\\eta$ (recursion)",
+    "best $\\eta$ (Monte Carlo)",
+    "small-$\\eta$ formula",
+)
+LR_DIGITS = (0, 4, 4, 4)
+
+
+def lr_rows(r: LrVsBatch) -> list[tuple[int, float, float, float]]:
+    """3.1.1's table: the best eta per batch size by each route."""
+    return [
+        (int(b), float(e), float(m), float(s))
+        for b, e, m, s in zip(
+            r.batch_sizes, r.eta_closed, r.eta_mc, r.eta_small
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class PointsFacts:
+    """3.1.2's values as the prose prints them: the fewest steps and
+    examples, the point with the best trade-off, and each regime and
+    remedy (A and B)."""
+
+    d: Md  # dimensions of the model
+    target: Md  # the target loss
+    fewest_examples: Md
+    best: Md  # rules.best_tradeoff
+    noise_ratio: Md  # rules.NOISE_DOMINATED_RATIO
+    regime_a: Md
+    regime_b: Md
+    remedy_a: Md
+    remedy_b: Md
+
+
+def points_facts(
+    points: dict[str, Point], curve: StepsCurve, p: Resources
+) -> PointsFacts:
+    fewest, least = fewest_steps(curve), fewest_examples(curve)
+    a, b = points["A"], points["B"]
+    return PointsFacts(
+        d=fmt(p.d),
+        target=fmt(p.target_loss),
+        fewest_examples=fmt(int(least)),
+        best=fmt(rules.best_tradeoff(points, fewest, least)),
+        noise_ratio=fmt(rules.NOISE_DOMINATED_RATIO),
+        regime_a=fmt(rules.regime(a.steps, fewest)),
+        regime_b=fmt(rules.regime(b.steps, fewest)),
+        remedy_a=fmt(rules.remedy(fewest, a.precond)),
+        remedy_b=fmt(rules.remedy(fewest, b.precond)),
+    )
+
+
+POINTS_HEADER = (
+    "point",
+    "batch size $B$",
+    "steps",
+    "× fewest steps",
+    "examples",
+    "× fewest examples",
+)
+POINTS_DIGITS = (None, 0, 0, 2, 0, 2)
+
+
+def points_rows(points: dict[str, Point], curve: StepsCurve) -> list[tuple]:
+    """3.1.2's table of A, C and B: steps (training time) and examples
+    (compute), each also as a multiple of the fewest any batch size
+    needs. Steps and examples are counts, so each multiple follows from
+    the integers printed beside it."""
+    fewest, least = int(fewest_steps(curve)), int(fewest_examples(curve))
+    return [
+        (
+            k,
+            int(v.batch),
+            int(v.steps),
+            int(v.steps) / fewest,
+            int(v.examples),
+            int(v.examples) / least,
+        )
+        for k, v in points.items()
+    ]
+
+
+# --- the checks of section 3.1 ----------------------------------------------
+
+
+def check_lr(r: LrVsBatch, curve: StepsCurve, p: Resources) -> None:
+    """3.1.1: the recursion against the Monte-Carlo simulation and the
+    small-eta formula, the trend rule, the noiseless best step 1/a, and
+    the tuned eta of the d-dimensional model reaching 1/h_max."""
+    check(
+        "Monte-Carlo loss = recursion (all B, eta)", r.closed, r.mc, rtol=0.15
+    )
+    check(
+        "Monte-Carlo best eta = recursion's best eta",
+        r.eta_closed,
+        r.eta_mc,
+        rtol=0.25,
+    )
+    check(
+        "small-eta formula = recursion's best eta",
+        r.eta_closed,
+        r.eta_small,
+        rtol=0.1,
+    )
+    check_true(
+        "the best eta rises with B (rule)",
+        rules.stepwise_trend(r.eta_closed) == "rises",
+    )
+    etas = np.linspace(0, 2 / p.curvature, 4001)
+    quiet = expected_loss(p.curvature, 0.0, 1, etas, 1)
+    check(
+        "without noise the best step is eta = 1/a",
+        1 / p.curvature,
+        etas[np.argmin(quiet)],
+        atol=etas[1],
+    )
+    h, _ = spectrum(p.d)
+    check(
+        "tuned eta reaches 1/h_max", 1 / h.max(), curve.eta.max(), rtol=1e-12
+    )
+
+
+def check_points(
+    points: dict[str, Point], curve: StepsCurve, p: Resources
+) -> None:
+    """3.1.2: slope -1 at A, the plateau's steps those of noiseless
+    gradient descent, C at the knee, B on the plateau, and C the best
+    trade-off by its rule."""
+    h, c = spectrum(p.d)
+    a, knee, b = points["A"], points["C"], points["B"]
+    fewest, least = fewest_steps(curve), fewest_examples(curve)
+    noiseless = steps_to_target(
+        h, 0 * c, np.array([1 / h.max()]), 1.0, p.target_loss
+    )[0]
+    check(
+        "slope at A = -1 (doubling B halves the steps)",
+        -1.0,
+        np.log2(a.double_batch / a.steps),
+        atol=0.1,
+    )
+    check(
+        "fewest steps on the curve = noiseless gradient descent's",
+        noiseless,
+        fewest,
+        rtol=0.01,
+    )
+    check(
+        "steps at B within 2% of noiseless gradient descent's",
+        noiseless,
+        b.steps,
+        rtol=0.02,
+    )
+    check(
+        "C's examples = 2 x the fewest (the knee)",
+        2.0,
+        knee.examples / least,
+        atol=0.05,
+    )
+    check_true(
+        "at B, doubling the batch saves under 5% of the steps",
+        b.double_batch > 0.95 * b.steps,
+    )
+    check_true(
+        "C has the best trade-off of time and compute (rule)",
+        rules.best_tradeoff(points, fewest, least) == "C",
+    )

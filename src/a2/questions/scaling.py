@@ -21,9 +21,13 @@ Used by report/3-resources.qmd.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from a2.config.params import Resources
+from a2.report import Md, check, check_true, fmt, sci
 
 NS = dict(alpha_n=0.077, alpha_s=0.76, n_c=6.5e13, s_c=2.1e3)  # Table 3
 ND = dict(alpha_n=0.076, alpha_d=0.103, n_c=6.4e13, d_c=1.8e13)  # Table 2
@@ -92,9 +96,10 @@ def options(
 ) -> dict[str, Option]:
     """Baseline at its critical batch size, then A (k x steps), B (k x
     batch), C (k x parameters), each with k times the compute."""
-    # Baseline batch = B_crit(L0), so S_min = S/2 and L0 = L(N0, S0/2).
+    # Baseline batch = B_crit(L0), so S_min = S/2 and L0 = L(N0, S0/2);
+    # a batch is a whole number of tokens.
     l0 = float(loss_ns(base_params, base_steps / 2))
-    b0 = float(b_crit(l0))
+    b0 = float(round(float(b_crit(l0))))
     k = compute_factor
     plans = {
         "baseline": (base_params, b0, base_steps),
@@ -173,6 +178,14 @@ def frontier_steps(n: float) -> float:
     return 2 * NS["s_c"] / s_term ** (1 / a_s)
 
 
+def baseline_steps(base_params: float, base_steps: int | None) -> int:
+    """3.2: the baseline's training steps, a whole number: those given,
+    or where training at the compute-efficient frontier stops."""
+    if base_steps is not None:
+        return int(base_steps)
+    return round(frontier_steps(base_params))
+
+
 def options_sweep(
     base_params: float, base_steps: np.ndarray, compute_factor: float
 ) -> dict[str, np.ndarray]:
@@ -201,6 +214,40 @@ def learning_curves(
             "tokens": b_crit(loss) * 2 * steps,
         }
     return out
+
+
+@dataclass
+class Curves:
+    """What 3.2's figure draws besides the options: learning curves per
+    model size (:func:`learning_curves`), each option's loss against the
+    baseline's length (:func:`options_sweep`) and where training at the
+    compute-efficient frontier stops."""
+
+    learning: dict[float, dict[str, np.ndarray]]
+    sweep_steps: np.ndarray
+    sweep: dict[str, np.ndarray]
+    frontier: float
+
+
+def curves(
+    base_params: float,
+    compute_factor: float,
+    sizes: tuple[float, ...] = tuple(10.0**k for k in range(3, 10)),
+    steps: np.ndarray | None = None,
+    sweep_steps: np.ndarray | None = None,
+) -> Curves:
+    """3.2's figure's curves: models of ``sizes`` parameters over
+    ``steps`` (S_min, default 10^2.5 to 10^6), and the options from
+    baselines of ``sweep_steps`` steps (default 10^3 to 10^6)."""
+    steps = np.logspace(2.5, 6, 200) if steps is None else steps
+    if sweep_steps is None:
+        sweep_steps = np.logspace(3, 6, 40)
+    return Curves(
+        learning_curves(list(sizes), steps),
+        sweep_steps,
+        options_sweep(base_params, sweep_steps, compute_factor),
+        frontier_steps(base_params),
+    )
 
 
 def crossover_steps(base_params: float, compute_factor: float) -> float:
@@ -237,3 +284,136 @@ def best_option(opts: dict[str, Option], tie: float = LOSS_TIE) -> str:
     if len(ranked) > 1 and ranked[1].loss - ranked[0].loss < tie:
         return "none"
     return ranked[0].name
+
+
+# --- what section 3.2 prints ------------------------------------------------
+
+
+def _significant(x: float, digits: int = 3) -> Md:
+    """``x`` to ``digits`` significant digits: a multiple of it prints
+    as that multiple of the digits shown."""
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(x))))
+    return fmt(x, decimals)
+
+
+@dataclass(frozen=True)
+class OptionsFacts:
+    """3.2(a)'s values as the prose prints them: the baseline and the
+    loss each option reaches with the extra compute."""
+
+    factor: Md  # how many times the baseline's compute
+    base_params: Md
+    tie: Md  # rule: the best option leads by at least this (nats)
+    crossover: Md  # baseline steps below which A would beat C
+    crossover_share: Md  # that, over the baseline's steps as printed
+
+
+def options_facts(
+    opts: dict[str, Option], base_steps: int, p: Resources
+) -> OptionsFacts:
+    cross = round(crossover_steps(p.base_params, p.compute_factor))
+    return OptionsFacts(
+        factor=fmt(p.compute_factor),
+        base_params=sci(p.base_params, 0),
+        tie=fmt(LOSS_TIE),
+        crossover=fmt(cross),
+        crossover_share=fmt(cross / base_steps, 2),
+    )
+
+
+OPTIONS_HEADER = (
+    "option",
+    "$N$",
+    "batch",
+    "$S$",
+    "$S_{\\min}$",
+    "PF-days",
+    "test loss",
+)
+
+
+def options_rows(opts: dict[str, Option]) -> list[tuple[str, ...]]:
+    """3.2's table: the baseline and each option. Compute is shown to
+    three significant digits, so that an option's is visibly the
+    baseline's times the factor."""
+    return [
+        (
+            k,
+            sci(o.n, 0),
+            sci(o.batch),
+            fmt(o.steps, 0),
+            fmt(o.s_min, 0),
+            _significant(o.pf_days),
+            fmt(o.loss, 3),
+        )
+        for k, o in opts.items()
+    ]
+
+
+@dataclass(frozen=True)
+class FrontierFacts:
+    """3.2's compute-efficient frontier: N, B_crit and S_min grow as
+    C^e; a tenfold budget multiplies each by 10^e, computed from the
+    exponent as printed."""
+
+    e_n: Md
+    e_b: Md
+    e_s: Md
+    e_n_numerical: Md  # the exponent of N by direct minimisation
+    gain_n: Md
+    gain_b: Md
+    gain_s: Md
+
+
+def frontier_facts(numerical_exponent: float) -> FrontierFacts:
+    e = allocation_exponents()
+    shown = {k: round(v, 2) for k, v in e.items()}
+    return FrontierFacts(
+        e_n=fmt(shown["N"], 2),
+        e_b=fmt(shown["B"], 2),
+        e_s=fmt(shown["S"], 2),
+        e_n_numerical=fmt(numerical_exponent, 3),
+        gain_n=fmt(10 ** shown["N"], 1),
+        gain_b=fmt(10 ** shown["B"], 1),
+        gain_s=fmt(10 ** shown["S"], 2),
+    )
+
+
+# --- the checks of section 3.2 ----------------------------------------------
+
+
+def check_frontier(budgets: np.ndarray | None = None) -> float:
+    """3.2: the derived exponent of the compute-efficient N against a
+    direct numerical minimisation over N at each budget (PF-days, by
+    default 1e-6 to 100); returns the numerical exponent."""
+    if budgets is None:
+        budgets = np.logspace(-6, 2, 9)
+    n_opt, _ = compute_optimal(budgets)
+    slope = float(np.polyfit(np.log(budgets), np.log(n_opt), 1)[0])
+    check(
+        "N_opt exponent: derived = numerical",
+        frontier_exponent(),
+        slope,
+        rtol=1e-4,
+    )
+    e = allocation_exponents()
+    check_true(
+        "model size has the largest exponent", e["N"] > max(e["B"], e["S"])
+    )
+    return slope
+
+
+def check_options(opts: dict[str, Option]) -> None:
+    """3.2(a): the options spend the same compute, B at most doubles
+    S_min, and C reaches the lowest loss by the rule."""
+    check(
+        "options A, B, C use the same compute",
+        [opts["A"].pf_days] * 2,
+        [opts["B"].pf_days, opts["C"].pf_days],
+        rtol=1e-12,
+    )
+    check_true(
+        "B at most doubles S_min",
+        opts["B"].s_min <= 2 * opts["baseline"].s_min,
+    )
+    check_true("C reaches the lowest loss (rule)", best_option(opts) == "C")

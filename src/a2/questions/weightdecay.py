@@ -19,8 +19,18 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from a2.config.params import Hyperparameters
 from a2.questions.minnorm import Stepper
-from a2.report import Verdict, VerdictTable, rules
+from a2.report import (
+    Md,
+    Verdict,
+    VerdictTable,
+    check,
+    check_true,
+    fmt,
+    rules,
+    sci,
+)
 
 METHODS = ("gd", "rmsprop", "adam")
 
@@ -200,3 +210,148 @@ def gap_figures(comp: dict[str, Comparison]) -> list[tuple[str, float, float]]:
     return [
         (LABELS[m], c.largest_gap, c.largest_norm) for m, c in comp.items()
     ]
+
+
+# --- the checks and values of section 2.2 -----------------------------------
+
+
+@dataclass
+class OneStep:
+    """2.2.1: one step of each kind on random problems, taken with
+    autograd gradients (the independent route)."""
+
+    problems: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+    lam_tilde: float  # lambda / (2 eta)
+    l2: np.ndarray  # the L2 step with lam_tilde, one row per problem
+    decay: np.ndarray  # the weight-decay step
+
+
+def check_one_step(p: Hyperparameters) -> OneStep:
+    """2.2.1: both derived steps against steps taken with automatic
+    differentiation's gradients, on random problems."""
+    rng = np.random.default_rng(p.seed)
+    problems = [random_problem(p.n, p.d, rng) for _ in range(p.trials)]
+    lam_tilde = matching_l2(p.weight_decay, p.eta)
+    l2 = np.array(
+        [step_l2_autograd(X, t, w0, p.eta, lam_tilde) for X, t, w0 in problems]
+    )
+    decay = np.array(
+        [
+            step_decay_autograd(X, t, w0, p.eta, p.weight_decay)
+            for X, t, w0 in problems
+        ]
+    )
+    check(
+        "derived L2 step = autograd",
+        [step_l2(X, t, w0, p.eta, lam_tilde) for X, t, w0 in problems],
+        l2,
+        rtol=1e-12,
+        atol=1e-15,
+    )
+    check(
+        "derived decay step = autograd",
+        [step_decay(X, t, w0, p.eta, p.weight_decay) for X, t, w0 in problems],
+        decay,
+        rtol=1e-12,
+        atol=1e-15,
+    )
+    return OneStep(problems, lam_tilde, l2, decay)
+
+
+@dataclass(frozen=True)
+class MatchingFacts:
+    """2.2.2's values as the prose prints them."""
+
+    lam: Md
+    eta: Md
+    lam_tilde: Md  # lambda / (2 eta), from the two values printed
+    wrong_gap: Md  # how far lambda / eta misses in one step
+
+
+def check_matching(step: OneStep, p: Hyperparameters) -> MatchingFacts:
+    """2.2.2: with lambda~ = lambda / (2 eta) the two steps agree; the
+    distance lambda / eta would miss by."""
+    check(
+        "L2 step with lambda~ = lambda/(2 eta) = decay step (autograd)",
+        step.l2,
+        step.decay,
+        rtol=1e-12,
+        atol=1e-15,
+    )
+    X, t, w0 = step.problems[-1]
+    wrong = step_l2_autograd(X, t, w0, p.eta, p.weight_decay / p.eta)
+    return MatchingFacts(
+        lam=fmt(p.weight_decay),
+        eta=fmt(p.eta),
+        lam_tilde=fmt(step.lam_tilde),
+        wrong_gap=sci(np.linalg.norm(wrong - step.decay[-1])),
+    )
+
+
+@dataclass(frozen=True)
+class DecayFacts:
+    """2.2.3's values as the prose prints them."""
+
+    agree: dict[str, Md]  # rules.agreement per method
+    steps: Md
+    same_rtol: Md  # the rule's threshold
+
+
+def decay_facts(comp: dict[str, Comparison], p: Hyperparameters) -> DecayFacts:
+    return DecayFacts(
+        agree={
+            m: fmt(rules.agreement(c.largest_gap, c.largest_norm))
+            for m, c in comp.items()
+        },
+        steps=fmt(p.steps),
+        same_rtol=sci(rules.SAME_RTOL, 0),
+    )
+
+
+@dataclass(frozen=True)
+class RidgeFacts:
+    """2.2.3: how far Adam's limits lie from the ridge solution."""
+
+    adam_l2: Md  # the check's figure
+    adam_decoupled: Md
+
+
+def check_decay(
+    problem: tuple[np.ndarray, np.ndarray],
+    comp: dict[str, Comparison],
+    p: Hyperparameters,
+) -> RidgeFacts:
+    """2.2.3: the rule's words for each method, and the fixed points: L2
+    reaches the ridge solution under gradient descent and Adam alike."""
+    X, t = problem
+    agree = {
+        m: rules.agreement(c.largest_gap, c.largest_norm)
+        for m, c in comp.items()
+    }
+    check_true(
+        "GD: L2 and decoupled decay give the same trajectory (rule)",
+        agree["gd"] == "coincide",
+    )
+    check_true(
+        "RMSProp and Adam: L2 and decoupled decay part ways (rule)",
+        agree["rmsprop"] == agree["adam"] == "part ways",
+    )
+    ridge_gd = ridge_solution(X, t, matching_l2(p.weight_decay, p.eta))
+    check(
+        "GD with L2 reaches the ridge solution",
+        ridge_gd,
+        comp["gd"].l2[-1],
+        atol=1e-6,
+    )
+    ridge = ridge_solution(X, t, matching_l2(p.weight_decay, p.adaptive_lr))
+    adam = comp["adam"]
+    near = check(
+        "Adam with L2 reaches the ridge solution",
+        ridge,
+        adam.l2[-1],
+        atol=1e-4,
+    )
+    return RidgeFacts(
+        adam_l2=near.value,
+        adam_decoupled=fmt(np.abs(adam.decoupled[-1] - ridge).max(), 3),
+    )

@@ -76,13 +76,44 @@ def figure(
     return fig, (axes.flat[0] if axes.size == 1 else axes.flatten())
 
 
+FONT_KEY = "a2 smallest text (pt)"  # PNG text chunks: what a figure holds
+IMAGE_KEY = "a2 narrowest image (in)"
+
+
+def sizes(fig: Figure) -> tuple[float, float | None]:
+    """The smallest text drawn in ``fig`` (points) and its narrowest
+    image (inches; None without images), at the figure's drawn size: the
+    PDF's scale of the figure gives their printed sizes
+    (``tests/test_pdf_layout.py``)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.image import AxesImage
+    from matplotlib.text import Text
+
+    FigureCanvasAgg(fig).draw()  # creates the tick labels
+    fonts = [
+        t.get_fontsize()
+        for t in fig.findobj(Text)
+        if t.get_visible() and t.get_text().strip()
+    ]
+    width = fig.get_figwidth()
+    images = [
+        im.axes.get_position().width * width for im in fig.findobj(AxesImage)
+    ]
+    return min(fonts, default=0.0), min(images, default=None)
+
+
 def png(fig: Figure) -> bytes:
-    """The figure as PNG bytes."""
+    """The figure as PNG bytes, with its smallest text and narrowest image
+    (:func:`sizes`) in text chunks."""
     import matplotlib
 
+    font, image = sizes(fig)
+    meta = {FONT_KEY: f"{font:.3f}"}
+    if image is not None:
+        meta[IMAGE_KEY] = f"{image:.4f}"
     buf = io.BytesIO()
     with matplotlib.rc_context(_RC):
-        fig.savefig(buf, format="png", dpi=DPI)
+        fig.savefig(buf, format="png", dpi=DPI, metadata=meta)
     return buf.getvalue()
 
 

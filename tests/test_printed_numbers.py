@@ -1,0 +1,320 @@
+"""Numbers a grader checks with a pencil: the smoke book read as printed
+(its staged chapters, inline values in, tables as shown).
+
+- Every ratio, difference, multiple or share printed next to the values
+  it is computed from follows from those values as printed, rounded to
+  the digits shown (issue 25 found "1.00 s ... 1.18 s ..., a ratio of
+  0.84" and a difference of two table means off in its last digit).
+  Each relation below must be found, so rewording a sentence without
+  keeping its arithmetic fails here.
+- Every cell of every table is filled, and a column of counts holds
+  whole numbers (Table 3.2 once listed batch sizes 4.9 and 78.3).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+
+# --- reading the book as printed --------------------------------------------
+
+SCI = r"\$-?\d+(?:\.\d+)? \\times 10\^\{-?\d+\}\$"
+PLAIN = r"[-+]?\d[\d,]*(?:\.\d+)?"
+NUM = rf"({SCI}|{PLAIN})"
+TABLE = r"(?:@tbl-[\w-]+|Table [A-Z\d]+\.\d+)"  # a reference to a table
+
+
+def unescape(text: str) -> str:
+    """Markdown as a reader sees it: backslash escapes dropped."""
+    return re.sub(r"\\([^\w\s])", r"\1", text)
+
+
+def value(shown: str) -> float:
+    """A number as printed: thousands separators, powers of ten."""
+    m = re.fullmatch(r"\$(-?[\d.]+) \\times 10\^\{(-?\d+)\}\$", shown.strip())
+    if m:
+        return float(m[1]) * 10 ** int(m[2])
+    return float(shown.strip().replace(",", "").replace("−", "-"))
+
+
+def decimals(shown: str) -> int:
+    """Digits after the point of the number as printed (of its
+    mantissa, for a power of ten)."""
+    mantissa = re.sub(r"\\times.*", "", shown)
+    point = re.search(r"\.(\d+)", mantissa)
+    return len(point[1]) if point else 0
+
+
+def follows(shown: str, exact: float) -> bool:
+    """Whether ``shown`` is ``exact`` rounded as ``shown`` is printed."""
+    m = re.fullmatch(r"\$(-?[\d.]+) \\times 10\^\{(-?\d+)\}\$", shown.strip())
+    if m:
+        mantissa = exact / 10 ** int(m[2])
+        return f"{mantissa:.{decimals(shown)}f}" == m[1]
+    return math.isclose(
+        round(exact, decimals(shown)), value(shown), abs_tol=1e-12
+    )
+
+
+def flat(text: str) -> str:
+    return " ".join(unescape(text).split())
+
+
+class Chapter:
+    """A staged chapter: its prose (markdown and cell outputs, in order,
+    on one line) and its computed tables by label."""
+
+    def __init__(self, path: Path) -> None:
+        nb = json.loads(path.read_text())
+        parts, self.tables = [], {}
+        for cell in nb["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "markdown":
+                parts.append(source)
+                continue
+            for out in cell.get("outputs", []):
+                md = "".join(out.get("data", {}).get("text/markdown", ""))
+                label = re.search(r"^#\| label: (tbl-[\w-]+)", source, re.M)
+                if label and md.lstrip().startswith("|"):
+                    self.tables[label[1]] = pipe_table(md)
+                parts.append(md)
+        self.markdown = "\n\n".join(parts)
+        self.text = flat(self.markdown)
+
+    def find(self, pattern: str) -> re.Match:
+        m = re.search(pattern, self.text)
+        assert m, f"no text matches {pattern!r}: reworded? keep its check"
+        return m
+
+    def column(self, label: str, header: str) -> dict[str, str]:
+        """``{first cell: cell of the column}`` of a table."""
+        head, rows = self.tables[label]
+        j = next(i for i, h in enumerate(head) if h.startswith(header))
+        return {r[0]: r[j] for r in rows}
+
+
+def pipe_table(md: str) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a pipe table (escaped pipes kept in cells)."""
+    lines = [ln.strip() for ln in md.strip().splitlines() if ln.strip()]
+    split = [
+        [unescape(c).strip() for c in re.split(r"(?<!\\)\|", ln)[1:-1]]
+        for ln in lines
+        if ln.startswith("|")
+    ]
+    return split[0], split[2:]
+
+
+@pytest.fixture(scope="session")
+def chapters(smoke_built: Path) -> dict[str, Chapter]:
+    return {
+        p.stem.split("-")[0]: Chapter(p)
+        for p in sorted((smoke_built / "book").glob("[1-6]-*.ipynb"))
+    }
+
+
+def test_numbers_are_read_as_printed() -> None:
+    assert value("1,252") == 1252
+    assert value("$9.3 \\times 10^{5}$") == pytest.approx(9.3e5)
+    assert follows("0.85", 1.00 / 1.18) and not follows("0.84", 1.00 / 1.18)
+    assert follows("$9.3 \\times 10^{6}$", 10 * 9.3e5)
+    assert not follows("0.4664", 3.1734 - 2.7071)
+    assert unescape("\\-0\\.0041") == "-0.0041"
+
+
+# --- 1: relations recomputed from the printed values ------------------------
+
+
+def test_2_2_2_lambda_tilde_is_lambda_over_two_eta(chapters) -> None:
+    m = chapters["2"].find(
+        rf"\$\\lambda =\$ {NUM} and \$\\eta =\$ {NUM}, "
+        rf"\$\\tilde\{{\\lambda\}} = \\lambda/\(2\\eta\) =\$ {NUM}"
+    )
+    assert follows(m[3], value(m[1]) / (2 * value(m[2]))), m[0]
+
+
+def test_3_1_2_table_multiples_follow_from_its_counts(chapters) -> None:
+    c = chapters["3"]
+    fewest = c.column("tbl-remedies", "fewest steps")
+    steps = value(fewest["A"])
+    assert fewest["B"] == fewest["A"]  # one figure, at any batch size
+    examples = value(c.find(rf"the fewest examples, {NUM},")[1])
+    head, rows = c.tables["tbl-steps-points"]
+    assert len(rows) == 3
+    for point, batch, s, s_x, e, e_x in rows:
+        assert value(e) == value(batch) * value(s), point
+        assert follows(s_x, value(s) / steps), (point, s_x)
+        assert follows(e_x, value(e) / examples), (point, e_x)
+
+
+def test_3_2_options_spend_the_stated_multiple(chapters) -> None:
+    c = chapters["3"]
+    k = value(c.find(rf"each option gets {NUM} times its compute")[1])
+    table = "tbl-scaling-options"
+    compute = c.column(table, "PF-days")
+    for option in "ABC":
+        assert follows(compute[option], k * value(compute["baseline"]))
+    multiplied = {"A": "$S$", "B": "batch", "C": "$N$"}
+    for option, header in multiplied.items():
+        col = c.column(table, header)
+        assert follows(col[option], k * value(col["baseline"])), option
+
+
+def test_3_2_frontier_gains_are_ten_to_the_printed_exponents(chapters):
+    c = chapters["3"]
+    e = {k: value(c.find(rf"\$e_{k} =\$ {NUM}")[1]) for k in ("N", "B", "S")}
+    m = c.find(
+        rf"multiplies the model size by \$10\^\{{e_N\}} =\$ {NUM}, the "
+        rf"batch by {NUM} and the steps by {NUM}"
+    )
+    for shown, k in zip(m.groups(), "NBS"):
+        assert follows(shown, 10 ** e[k]), (k, shown)
+
+
+def test_3_2_crossover_share_is_of_the_baseline_as_printed(chapters):
+    c = chapters["3"]
+    base = value(c.column("tbl-scaling-options", "$S$")["baseline"])
+    m = c.find(rf"stopped before {NUM} steps, {NUM} of the baseline's")
+    assert follows(m[2], value(m[1]) / base), m[0]
+
+
+def test_4_2_ratios_and_shares_follow_from_the_printed_values(chapters):
+    c = chapters["4"]
+    truth, pred = c.find(
+        rf"misses the original image by {NUM} per RGB channel.*?"
+        rf"the prediction by {NUM}"
+    ).groups()
+    ratio = c.find(rf"mean RGB error is {NUM} times that of the truth")[1]
+    assert follows(ratio, value(pred) / value(truth))
+    colours = value(c.find(rf"palette of \$\\mathrm\{{NC\}} =\$ {NUM}")[1])
+    m = c.find(
+        rf"final training loss is {NUM} and the validation loss {NUM} nats "
+        rf"per pixel \(.*?\), {NUM}% below a uniform guess over the palette "
+        rf"\(\$\\ln \\mathrm\{{NC\}} =\$ {NUM}\)"
+    )
+    train, valid, below, uniform = (m[i] for i in range(1, 5))
+    assert follows(uniform, math.log(colours))
+    assert follows(below, 100 * (1 - value(valid) / value(uniform)))
+    gap = c.find(rf"validation loss ends {NUM} nats (below|above) the")
+    signed = value(gap[1]) * (-1 if gap[2] == "below" else 1)
+    assert follows(gap[1], abs(value(valid) - value(train)))
+    assert math.copysign(1, signed) == math.copysign(
+        1, value(valid) - value(train) or 1
+    )
+
+
+def test_4_3_ratios_follow_from_the_counts(chapters) -> None:
+    for label in ("tbl-counts", "tbl-counts-alt"):
+        _, rows = chapters["4"].tables[label]
+        assert len(rows) == 3, label
+        for name, at32, at64, ratio in rows:
+            assert follows(ratio, value(at64) / value(at32)), (label, name)
+
+
+def _mean_sd(cell: str) -> tuple[float, float | None]:
+    m = re.fullmatch(rf"{PLAIN} ± {PLAIN}", cell)
+    mean, _, sd = cell.partition(" ± ")
+    return value(mean.split(" (")[0]), value(sd) if m else None
+
+
+def test_5_3_gap_and_margins_follow_from_the_table_over_seeds(chapters):
+    c = chapters["5"]
+    pair = ("PoolUpsampleNet", "ConvTransposeNet")
+    loss = c.column("tbl-seeds", "validation loss")
+    sat = c.column("tbl-seeds", "mean saturation")
+    gap = c.find(
+        rf"PoolUpsampleNet's validation loss minus "
+        rf"ConvTransposeNet's is {NUM} nats"
+    )[1]
+    means = [_mean_sd(loss[m])[0] for m in pair]
+    assert follows(gap, means[0] - means[1]), gap
+    floor, factor = (
+        value(x)
+        for x in c.find(
+            rf"the larger of {NUM} nats and {NUM} times the larger"
+        ).groups()
+    )
+    sds = [_mean_sd(loss[m])[1] for m in pair]
+    margin = c.find(rf"the noise margin of {NUM} nats")[1]
+    spread = factor * max(sds) if None not in sds else 0.0
+    assert follows(margin, max(floor, spread)), margin
+    m = c.find(
+        rf"the larger of {NUM} and {NUM} times their larger standard "
+        rf"deviation, here {NUM}"
+    )
+    sat_sds = [_mean_sd(sat[k])[1] for k in pair]
+    spread = value(m[2]) * max(sat_sds) if None not in sat_sds else 0.0
+    assert follows(m[3], max(value(m[1]), spread)), m[0]
+
+
+def test_5_3_cost_follows_from_the_table_of_the_networks(chapters):
+    c = chapters["5"]
+    macs = c.column("tbl-compare", "multiply-adds")
+    fewer = c.find(rf"ConvTransposeNet needs {NUM}% fewer multiply-adds")[1]
+    ct, pool = value(macs["ConvTransposeNet"]), value(macs["PoolUpsampleNet"])
+    assert follows(fewer, 100 * (1 - ct / pool))
+    times = c.column("tbl-compare", "s per epoch")
+    ratio = c.find(rf"That ratio, of the times in {TABLE}, is {NUM}")[1]
+    ct, pool = times["ConvTransposeNet"], times["PoolUpsampleNet"]
+    assert follows(ratio, value(ct) / value(pool)), (ratio, ct, pool)
+
+
+def test_5_5_sweep_follows_from_its_table(chapters) -> None:
+    c = chapters["5"]
+    head, rows = c.tables["tbl-batch-sweep"]
+    times = {r[0]: r[-1] for r in rows}
+    n = value(c.find(rf"\$N =\$ {NUM} training images")[1])
+    epochs = value(c.find(rf"the number of epochs \({NUM} epochs?\)")[1])
+    for batch, steps, *_ in rows:
+        assert value(steps) == math.ceil(n / value(batch)) * epochs, batch
+    ratio = c.find(rf"the ratio of the two times in {TABLE} is {NUM}")[1]
+    largest, smallest = times[rows[-1][0]], times[rows[0][0]]
+    assert follows(ratio, value(largest) / value(smallest)), ratio
+
+
+# --- 2: counts are whole numbers, cells are filled --------------------------
+
+COUNTS = re.compile(
+    r"^(batch size|\$B\$|steps|optimiser steps|examples|weights|"
+    r"multiply-adds|outputs|connections|epochs|images|runs|kernel|k|"
+    r"\$N\$|\$S\$|problem|checks passed|train / valid images|32 × 32 input|"
+    r"64 × 64 input)",
+    re.I,
+)
+
+
+def all_tables(chapter: Chapter) -> list[tuple[list[str], list[list[str]]]]:
+    """The computed tables, and those written in the chapter's Markdown."""
+    written = re.findall(r"(?:^\|.*\|\n)+", chapter.markdown, re.M)
+    return list(chapter.tables.values()) + [pipe_table(t) for t in written]
+
+
+def test_every_table_cell_is_filled(chapters) -> None:
+    empty = [
+        f"{stem}: {head[j]!r} of row {row[0]!r}"
+        for stem, chapter in chapters.items()
+        for head, rows in all_tables(chapter)
+        for row in rows
+        for j, cell in enumerate(row)
+        if not cell.strip()
+    ]
+    assert empty == []
+
+
+def test_counts_are_printed_as_whole_numbers(chapters) -> None:
+    checked, fractions = 0, []
+    for stem, chapter in chapters.items():
+        for head, rows in all_tables(chapter):
+            for j, name in enumerate(head):
+                if not COUNTS.match(name.strip()):
+                    continue
+                for row in rows:
+                    for shown in re.findall(rf"{SCI}|{PLAIN}", row[j]):
+                        checked += 1
+                        if value(shown) != int(value(shown)):
+                            fractions.append(f"{stem}: {name} = {shown}")
+    assert checked > 30
+    assert fractions == []
