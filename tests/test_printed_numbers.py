@@ -78,7 +78,7 @@ class Chapter:
                 continue
             for out in cell.get("outputs", []):
                 md = "".join(out.get("data", {}).get("text/markdown", ""))
-                label = re.search(r"^#\| label: (tbl-[\w-]+)", source, re.M)
+                label = re.search(r'^#\| label: "?(tbl-[\w-]+)', source, re.M)
                 if label and md.lstrip().startswith("|"):
                     self.tables[label[1]] = pipe_table(md)
                 parts.append(md)
