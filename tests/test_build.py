@@ -110,16 +110,6 @@ def make(
 ) -> subprocess.CompletedProcess:
     """The real Makefile on the scratch book, rendered by the stand-in."""
     environ = {**os.environ, "QUARTO": str(FAKE_QUARTO), **env}
-    for name in (
-        "MAKEFLAGS",
-        "PROFILE",
-        "S",
-        "PARAMS",
-        "DATA",
-        "V",
-        "TIMEOUT",
-    ):
-        environ.pop(name, None)
     proc = subprocess.run(
         [
             "make",

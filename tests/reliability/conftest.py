@@ -86,17 +86,6 @@ def run(
     timeout: float = 120,
 ) -> subprocess.CompletedProcess:
     full = {**os.environ, "QUARTO": str(FAKE_QUARTO), **(env or {})}
-    for name in (
-        "MAKEFLAGS",
-        "PROFILE",
-        "S",
-        "PARAMS",
-        "DATA",
-        "V",
-        "TIMEOUT",
-    ):
-        full.pop(name, None)
-    full.update(env or {})
     return subprocess.run(
         args,
         cwd=cwd,
