@@ -34,7 +34,8 @@
 -- table caption by the build) start on a line of their own in small grey
 -- type. In print, their links into the site (notebooks/, params/) keep
 -- their text only, and a link to another chapter's anchor becomes a link
--- inside the book.
+-- inside the book. A section's parameter line ([...]{.a2-params}) is set
+-- in the same type, as the code's settings it names are a source's too.
 
 local html = FORMAT:match("html") ~= nil
 
@@ -50,12 +51,15 @@ local function in_print(link)
 end
 
 local function source_span(span)
-  if not span.classes:includes("a2-source") then return nil end
+  local params = span.classes:includes("a2-params")
+  if not (params or span.classes:includes("a2-source")) then return nil end
   if not html then
     span = span:walk{Link = in_print}
     span.attributes["typst:text:size"] = "7.5pt"
     span.attributes["typst:text:fill"] = "luma(80)"
   end
+  -- A section's parameter line is a paragraph of its own already.
+  if params then return span end
   return {pandoc.LineBreak(), span}
 end
 

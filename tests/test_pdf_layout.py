@@ -271,7 +271,8 @@ def test_library_and_notebook_code_lines_fit_a_printed_page() -> None:
 
 def test_text_layer_copies_as_printed(text: str) -> None:
     """No variation selector after a script letter, no icon font's
-    private-use glyph: a formula copied out reads as printed."""
+    private-use glyph, no soft hyphen: a formula or a sentence copied out
+    reads as printed."""
     assert visual.uncopyable(text) == []
 
 
@@ -291,6 +292,12 @@ def test_no_sentence_is_split_from_what_it_leads_into(
     """No page ends with "..., i.e." or a colon, its equation or list on
     the next page."""
     assert visual.lead_ins(layout) == []
+
+
+def test_running_heads_name_the_section_at_the_top_of_their_page(
+    layout: visual.PdfLayout,
+) -> None:
+    assert visual.running_heads(layout) == []
 
 
 def test_answer_boxes_lie_on_one_page(
@@ -339,12 +346,15 @@ def test_the_reading_checks_find_each_defect(
         + visual.split_boxes(pngs, visual.text_box(pdf))
         + visual.page_numbers(pdf)
         + visual.uncopyable(text)
+        + visual.running_heads(pdf)
     )
     defects = (
         "page 1 ends with 'The sum of the two steps is the whole step, i.e.'",
         "page 4: an answer box goes on from page 3",
         "page 5 prints its number 2 times",
         "U+FE00 after",
+        "U+00AD after",
+        "running head names section 1.1, its top is in section 1.2",
     )
     assert [d for d in defects if not any(d in f for f in found)] == []
     assert len(found) == len(defects)  # and nothing else

@@ -26,6 +26,7 @@ import functools
 import http.server
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -974,6 +975,41 @@ def page_numbers(pdf: PdfLayout) -> list[str]:
     return out
 
 
+SECTION = re.compile(r"(?:\d+|[A-Z])\.\d+")  # "4.3", "A.4": a section
+
+
+def running_heads(pdf: PdfLayout) -> list[str]:
+    """Pages whose running head names a section other than the one a
+    reader finds at the page's top: the first section that starts on the
+    page, else the last one started before it. A section starts where
+    its number begins a line in large type."""
+    out, current = [], None
+    top = MARGIN * pdf.height
+    for i, lines in enumerate(pdf.pages):
+        body = sorted(
+            (ln for ln in lines if ln[0].y0 > top), key=lambda ln: ln[0].y0
+        )
+        if not body:
+            continue
+        size = statistics.median(ln[0].y1 - ln[0].y0 for ln in body)
+        starts = [
+            m[0]
+            for ln in body
+            if (m := re.match(rf"({SECTION.pattern})(?: |$)", text_of(ln)))
+            and ln[0].y1 - ln[0].y0 > 1.35 * size
+        ]
+        heads = [text_of(ln) for ln in lines if ln[0].y1 <= top]
+        named = next((m[0] for h in heads if (m := SECTION.match(h))), None)
+        expected = starts[0] if starts else current
+        if named and expected and named != expected:
+            out.append(
+                f"page {i + 1}'s running head names section {named}, "
+                f"its top is in section {expected}"
+            )
+        current = starts[-1] if starts else current
+    return out
+
+
 LEAD_IN = re.compile(r"(:|\bi\.e\.|\be\.g\.)$")
 
 
@@ -1024,14 +1060,17 @@ def split_boxes(
     return out
 
 
+# Variation selectors, private-use glyphs, and the soft hyphen that a word
+# broken at a line's end leaves in a copied sentence.
 FORBIDDEN = re.compile(
-    "[\ufe00-\ufe0f\ue000-\uf8ff\U000e0100-\U000e01ef\U000f0000-\U0010fffd]"
+    "[\u00ad\ufe00-\ufe0f\ue000-\uf8ff\U000e0100-\U000e01ef"
+    "\U000f0000-\U0010fffd]"
 )
 
 
 def uncopyable(text: str) -> list[str]:
-    """Variation selectors and private-use characters in the text layer,
-    each with the text before it."""
+    """Variation selectors, private-use characters and soft hyphens in
+    the text layer, each with the text before it."""
     return [
         f"U+{ord(m[0]):04X} after '{text[max(0, m.start() - 12) : m.start()]}'"
         for m in FORBIDDEN.finditer(text)
@@ -1153,6 +1192,7 @@ def pdf_problems(
         + [f"local path: {p}" for p in local_paths(text)]
         + page_numbers(found)
         + lead_ins(found)
+        + running_heads(found)
         + split_boxes(pngs, box)
         + contents(found, box)
         + [f"not copyable: {c}" for c in uncopyable(text)]

@@ -184,3 +184,25 @@ def pm(values: Sequence[float], digits: int = 3) -> str:
     if sd is None:
         return f"{m:.{digits}f} (one seed)"
     return f"{m:.{digits}f} ± {sd:.{digits}f}"
+
+
+def retrains_the_same(data: ColourData, model: str = "conv_transpose") -> bool:
+    """Whether one short run, trained twice from scratch on the CPU,
+    gives every weight and every loss bit for bit the same: the evidence
+    for the appendix's claim that a CPU run repeats exactly (a GPU may
+    add in another order, so this is asked of the CPU only)."""
+    import torch
+
+    from a2.colour import train
+
+    config = RunConfig(
+        model=model, num_filters=8, batch_size=16, epochs=2, device="cpu"
+    )
+    (first, h1), (second, h2) = (
+        train.train(config, data, log=None) for _ in range(2)
+    )
+    weights = zip(first.state_dict().values(), second.state_dict().values())
+    losses = [(r.train_loss, r.valid_loss, r.valid_acc) for r in h1]
+    return all(torch.equal(a, b) for a, b in weights) and losses == [
+        (r.train_loss, r.valid_loss, r.valid_acc) for r in h2
+    ]

@@ -334,7 +334,10 @@ class Params:
         if not items:
             return ""
         note = " (\\* set by the params file)" if changed else ""
-        return f"*Parameters{note}:* " + ", ".join(items) + "."
+        # Styled as a source line: names of the code's settings, shown so
+        # that a reader sees the values this section ran with.
+        line = f"*Parameters{note}:* " + ", ".join(items) + "."
+        return f"[{line}]{{.a2-params}}"
 
 
 def _check_kernel(

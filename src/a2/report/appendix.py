@@ -47,7 +47,7 @@ RUNS_HEADER = (
 )
 RUNS_DIGITS = (None,) * 8 + (1, 4, 2)
 ORIGINS_HEADER = ("model, cache key", "trained on", "PyTorch", "came from")
-CHECKS_HEADER = ("check", "largest difference (allowed)")
+CHECKS_HEADER = ("check", "largest difference of any entry (allowed)")
 
 
 def shown_path(path: str, root: Path) -> str:
