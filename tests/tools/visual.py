@@ -993,7 +993,7 @@ def running_heads(pdf: PdfLayout) -> list[str]:
             continue
         size = statistics.median(ln[0].y1 - ln[0].y0 for ln in body)
         starts = [
-            m[0]
+            m[1]
             for ln in body
             if (m := re.match(rf"({SECTION.pattern})(?: |$)", text_of(ln)))
             and ln[0].y1 - ln[0].y0 > 1.35 * size
