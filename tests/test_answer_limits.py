@@ -171,7 +171,7 @@ def sentences(markdown: str) -> list[str]:
     t = re.sub(r"\{\{<.*?>\}\}", "X", t)
     t = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", t)
     t = re.sub(r"\[?@[\w:-]+\]?", "Ref", t)
-    t = t.replace("*", "")
+    t = " ".join(t.replace("*", "").split())  # "et\nal." is "et al."
     for a in ABBREVIATIONS:
         t = t.replace(a, a.replace(".", ""))
     pieces = re.split(r"(?<=[.!?])\s+", " ".join(t.split()))
@@ -191,6 +191,10 @@ def test_sentence_counter_skips_math_numbers_and_abbreviations():
         "(a) C.",
         "The loss is X (handout Fig 1, eg at X), see Ref.",
         "X As Kaplan et al found Ref.",
+    ]
+    assert sentences("By Kaplan et\nal. [@k20]. Yes.") == [
+        "By Kaplan et al Ref.",
+        "Yes.",
     ]
 
 

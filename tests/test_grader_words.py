@@ -195,7 +195,7 @@ REFERENCE = re.compile(
     r"(?<![\w.$])\(?[1-6]\.\d+(?:\.\d+)?\)?(?:-\(?[1-6]\.\d+\)?)?(?![\w])"
 )
 NAMED = re.compile(
-    r"(?:eqs?\.|Eq\.|Equations?|[Ss]ections?|questions?|Tables?|"
+    r"(?:[Ee]qs?\.|Equations?|[Ss]ections?|questions?|Tables?|"
     r"Figures?|Figs?\.)\s*$"
 )
 
@@ -215,7 +215,8 @@ def bare_references(text: str) -> list[str]:
 def test_the_reference_finder_finds_bare_numbers() -> None:
     text = (
         "formulas (5.4), so; the rule of 4.2; their eqs. (1.7)-(1.8); "
-        "Section 2.1; question 3.2; handout eq. (2); $x = 1.5$"
+        "Section 2.1; question 3.2; handout eq. (2); $x = 1.5$; "
+        "their Eqs. (1.1)-(1.2)"
     )
     assert bare_references(text) == ["(5.4)", "4.2"]
 

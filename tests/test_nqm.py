@@ -43,7 +43,6 @@ def test_steps_curve_has_slope_minus_one_then_a_plateau():
     large = np.log2(c.steps[-1] / c.steps[-3])
     assert abs(small + 1) < 0.1
     assert abs(large) < 0.05
-    assert c.point_a < c.knee < c.point_b
 
 
 def test_knee_is_where_steps_reach_twice_perfect_scaling():
@@ -54,7 +53,7 @@ def test_knee_is_where_steps_reach_twice_perfect_scaling():
 
 def test_preconditioning_helps_most_on_the_plateau():
     c = nqm.steps_curve(100, 0.1, 30, log2_max_batch=12)
-    fix = nqm.remedies(100, 0.1, 30, c.point_b)
+    fix = nqm.remedies(100, 0.1, 30, nqm.point_batches(c.knee)["B"])
     assert fix["double_batch"] / fix["steps"] > 0.95
     assert fix["precond"] / fix["steps"] < 0.5
 
@@ -64,7 +63,7 @@ def test_operating_points_are_computed_at_their_own_batch_sizes():
     pts = nqm.operating_points(c, 100, 0.1, 30)
     assert list(pts) == ["A", "C", "B"]
     assert pts["C"].batch == round(c.knee)  # a batch size is a count
-    a = round(c.point_a)
+    a = round(round(c.knee) / 16)
     assert pts["A"].steps == nqm.remedies(100, 0.1, 30, a)["steps"]
     assert pts["B"].examples == pts["B"].batch * pts["B"].steps
 
@@ -73,3 +72,11 @@ def test_growth_exponent_ignores_learning_rates_at_the_cap():
     b = 2.0 ** np.arange(8)
     eta = np.minimum(0.01 * b, 0.5)
     assert nqm.growth_exponent(b, eta, cap=0.5) == pytest.approx(1.0)
+
+
+def test_points_a_and_b_follow_from_c_as_printed():
+    """B is 16 times C's whole batch size and A the whole number nearest
+    a sixteenth of it: a reader multiplies the printed batch sizes."""
+    assert nqm.point_batches(78.34) == {"A": 5, "C": 78, "B": 1248}
+    assert nqm.point_batches(20.4) == {"A": 1, "C": 20, "B": 320}
+    assert nqm.point_batches(3.0)["A"] == 1  # never a batch of 0

@@ -101,7 +101,10 @@ def pipe_table(md: str) -> tuple[list[str], list[list[str]]]:
     """Header and rows of a pipe table (escaped pipes kept in cells)."""
     lines = [ln.strip() for ln in md.strip().splitlines() if ln.strip()]
     split = [
-        [unescape(c).strip() for c in re.split(r"(?<!\\)\|", ln)[1:-1]]
+        [
+            unescape(c).replace("\xa0", " ").strip()  # no-break spaces
+            for c in re.split(r"(?<!\\)\|", ln)[1:-1]
+        ]
         for ln in lines
         if ln.startswith("|")
     ]
@@ -139,8 +142,8 @@ def test_2_2_2_lambda_tilde_is_lambda_over_two_eta(chapters) -> None:
 def test_3_1_2_table_multiples_follow_from_its_counts(chapters) -> None:
     c = chapters["3"]
     fewest = c.column("tbl-remedies", "fewest steps")
-    steps = value(fewest["A"])
-    assert fewest["B"] == fewest["A"]  # one figure, at any batch size
+    steps = value(fewest["point A"])
+    assert fewest["point B"] == fewest["point A"]  # one figure, any batch
     examples = value(c.find(rf"the fewest examples, {NUM},")[1])
     head, rows = c.tables["tbl-steps-points"]
     assert len(rows) == 3
@@ -156,11 +159,63 @@ def test_3_2_options_spend_the_stated_multiple(chapters) -> None:
     table = "tbl-scaling-options"
     compute = c.column(table, "PF-days")
     for option in "ABC":
-        assert follows(compute[option], k * value(compute["baseline"]))
+        shown = compute[f"option {option}"]
+        assert follows(shown, k * value(compute["baseline"]))
     multiplied = {"A": "$S$", "B": "batch", "C": "$N$"}
     for option, header in multiplied.items():
         col = c.column(table, header)
-        assert follows(col[option], k * value(col["baseline"])), option
+        shown = col[f"option {option}"]
+        assert follows(shown, k * value(col["baseline"])), option
+
+
+def test_3_1_2_points_a_and_b_follow_from_c_as_printed(chapters) -> None:
+    c = chapters["3"]
+    m = c.find(
+        rf"point B at {NUM} times C's batch size, and point A at C's "
+        rf"batch size divided by {NUM}, rounded to a whole number"
+    )
+    assert m[1] == m[2], m[0]
+    k = value(m[1])
+    batch = c.column("tbl-steps-points", "batch size")
+    a, b, knee = (value(batch[f"point {x}"]) for x in "ABC")
+    assert b == k * knee and a == max(1, round(knee / k)), batch
+
+
+def _power(mantissa: str, exponent: str) -> float:
+    return float(mantissa) * 10 ** int(exponent)
+
+
+POWER = rf"({PLAIN})\\times10\^\{{(\d+)\}}"  # 6.5\times10^{13}, in a formula
+
+
+def test_3_2_table_rows_follow_from_the_printed_fits(chapters) -> None:
+    """Each row's compute is 6 N B S FLOPs in PF-days, and its test loss
+    Eq. (1.6) of Kaplan et al. at its N and S_min, all as printed; the
+    baseline, at its critical batch size, has S_min = S / 2."""
+    c = chapters["3"]
+    pf_day = _power(
+        *c.find(rf"1 PF-day \(petaflop/s-day\) \$= {POWER}\$").groups()
+    )
+    fit = c.find(
+        rf"\$\\alpha_N = ({PLAIN})\$, \$N_c = {POWER}\$, "
+        rf"\$\\alpha_S = ({PLAIN})\$, \$S_c = {POWER}\$"
+    )
+    a_n, a_s = float(fit[1]), float(fit[4])
+    n_c, s_c = _power(fit[2], fit[3]), _power(fit[5], fit[6])
+    head, rows = c.tables["tbl-scaling-options"]
+    cell = {h: i for i, h in enumerate(head)}
+    for row in rows:
+        n, batch, steps, s_min = (
+            value(row[cell[h]]) for h in ("$N$", "batch", "$S$", "$S_{\\min}$")
+        )
+        days = 6 * n * batch * steps / pf_day
+        assert follows(row[cell["PF-days"]], days), (row, days)
+        fitted = (n_c / n) ** a_n + (s_c / s_min) ** a_s
+        assert follows(row[cell["test loss"]], fitted), (row, fitted)
+    base = rows[0]
+    assert base[0] == "baseline"
+    half = value(base[cell["$S$"]]) / 2
+    assert follows(base[cell["$S_{\\min}$"]], half), base
 
 
 def test_3_2_frontier_gains_are_ten_to_the_printed_exponents(chapters):

@@ -1,5 +1,8 @@
 """Figures of sections 1-3: every piece of text prints at 7 pt or more
-once the PDF scales the figure to its text width (about 14 cm)."""
+once the PDF scales the figure to its text width (about 14 cm); in
+section 3's, drawn from the report's parameters, no label or legend
+covers a curve, a marker or another label (Figure 3.3(a) once stacked
+"base", "A", "B" and "C" on one another and on the curves)."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.text import Text
 
+from a2.config import params
 from a2.questions import (
     figures,
     hyperopt,
@@ -26,25 +30,31 @@ def _figures():
     _, comp = weightdecay.decay_experiment(
         15, 6, 0.02, 0.01, 0.01, 50, 0.9, 1e-8, seed=0
     )
-    r = nqm.lr_vs_batch(1.0, 1.0, [1, 4, 16], 20, 50, 8, seed=0)
-    curve = nqm.steps_curve(100, 0.1, 20, log2_max_batch=10)
-    pts = nqm.operating_points(curve, 100, 0.1, 20)
-    opts = scaling.options(1e8, scaling.frontier_steps(1e8), 10.0)
-    curves = scaling.curves(
-        1e8,
-        10.0,
-        sizes=(1e4, 1e6, 1e8),
-        steps=np.logspace(3, 5, 20),
-        sweep_steps=np.logspace(3, 5, 5),
+    p = params.load("3-resources")  # the report's, for the layout
+    r = nqm.lr_vs_batch(
+        p.curvature,
+        p.noise_std,
+        p.batch_sizes,
+        p.steps,
+        p.trials,
+        p.grid_points,
+        p.seed,
     )
+    curve = nqm.steps_curve(p.d, p.target_loss, p.grid_points)
+    pts = nqm.operating_points(curve, p.d, p.target_loss, p.grid_points)
+    base = scaling.baseline_steps(p.base_params, p.base_steps)
+    opts = scaling.options(p.base_params, base, p.compute_factor)
+    curves = scaling.curves(p.base_params, p.compute_factor)
     return {
         "sgd_min_norm": figures.sgd_min_norm(runs),
         "adaptive_paths": figures.adaptive_paths(trajs),
         "one_step_loss": figures.one_step_loss(trials),
         "decay_gaps": figures.decay_gaps(comp),
-        "lr_vs_batch": figures.lr_vs_batch(r, curve, 1.0),
+        "lr_vs_batch": figures.lr_vs_batch(r, curve, p.curvature),
         "steps_vs_batch": figures.steps_vs_batch(curve, pts),
-        "scaling_options": figures.scaling_options(curves, opts, 10.0),
+        "scaling_options": figures.scaling_options(
+            curves, opts, p.compute_factor
+        ),
     }
 
 
@@ -70,3 +80,70 @@ def test_every_label_and_legend_prints_at_seven_points_or_more(name):
         }
     )
     assert small == []
+
+
+# --- section 3: no label or legend covers a curve, a marker or another -----
+
+SECTION_3 = ("lr_vs_batch", "steps_vs_batch", "scaling_options")
+
+
+def _boxes(fig, renderer):
+    """(name, display box) of every annotation and legend of ``fig``,
+    with the axes it lies in (None for a figure legend)."""
+    out = []
+    for ax in fig.axes:
+        for t in ax.texts:
+            out.append((f"label {t.get_text()!r}", t, ax))
+        if ax.get_legend() is not None:
+            out.append(("legend", ax.get_legend(), ax))
+    out += [("figure legend", leg, None) for leg in fig.legends]
+    return [(n, a.get_window_extent(renderer), ax) for n, a, ax in out]
+
+
+def _drawn_points(line, renderer) -> np.ndarray:
+    """Display points along a line (its segments sampled finely) and its
+    markers, inside its axes."""
+    xy = line.get_transform().transform(line.get_xydata())
+    xy = xy[np.all(np.isfinite(xy), axis=1)]
+    if line.get_linestyle() not in ("None", "", " ") and len(xy) > 1:
+        t = np.linspace(0, 1, 50)[:, None, None]
+        xy = (xy[:-1] + t * (xy[1:] - xy[:-1])).reshape(-1, 2)
+    inside = line.axes.get_window_extent(renderer)
+    return xy[[inside.contains(x, y) for x, y in xy]]
+
+
+def overlaps(fig) -> list[str]:
+    """Annotations and legends that cover a curve or a marker of their
+    axes, or one another."""
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    boxes = _boxes(fig, renderer)
+    found = []
+    for name, box, ax in boxes:
+        for line in [] if ax is None else ax.get_lines():
+            pad = line.get_markersize() * fig.dpi / 72 / 2
+            if line.get_marker() in (None, "None", "", " "):
+                pad = line.get_linewidth() * fig.dpi / 72 / 2
+            grown = box.expanded(1, 1).padded(pad)
+            pts = _drawn_points(line, renderer)
+            if any(grown.contains(x, y) for x, y in pts):
+                found.append(f"{name} covers {line.get_label()!r}")
+    for i, (n1, b1, _) in enumerate(boxes):
+        for n2, b2, _ in boxes[i + 1 :]:
+            if b1.overlaps(b2):
+                found.append(f"{n1} overlaps {n2}")
+    return found
+
+
+def test_the_overlap_finder_sees_a_label_on_a_curve():
+    from a2.report.figures import figure
+
+    fig, ax = figure(1)
+    ax.plot([0, 1], [0, 1], label="diagonal")
+    ax.annotate("on it", (0.5, 0.5))
+    assert overlaps(fig) == ["label 'on it' covers 'diagonal'"]
+
+
+@pytest.mark.parametrize("name", SECTION_3)
+def test_section_3_labels_cover_no_curve_and_no_other_label(name):
+    assert overlaps(FIGURES[name]) == []

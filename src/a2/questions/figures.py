@@ -16,7 +16,6 @@ from matplotlib.figure import Figure
 
 from a2.report.figures import (
     COLOURS,
-    SMALL,
     figure,
     floor,
     panel_label,
@@ -274,15 +273,15 @@ def lr_vs_batch(r: Any, curve: Any, a: float) -> Figure:
         ylim=(curve.eta.min() / 2, curve.eta.max() * 2),
     )
     q.legend(loc="lower right")
-    panel_label(p, f"(a) scalar NQM, $a = {a:g}$, fixed steps")
-    panel_label(q, "(b) $d$-dim. NQM, steps to a target")
+    panel_label(p, f"(a) scalar model, $a = {a:g}$, fixed steps")
+    panel_label(q, "(b) $d$ dimensions, steps to a target")
     return fig
 
 
 @styled
 def steps_vs_batch(curve: Any, points: dict[str, Any]) -> Figure:
-    """3.1.2: handout Fig. 1 from the NQM, with A, B and C marked at the
-    steps computed at their own batch sizes
+    """3.1.2: handout Fig. 1 from the noisy quadratic model, with points
+    A, B and C marked at the steps computed at their own batch sizes
     (a2.questions.nqm.operating_points)."""
     fig, ax = figure(1, height=2.4)
     ax.loglog(
@@ -290,7 +289,7 @@ def steps_vs_batch(curve: Any, points: dict[str, Any]) -> Figure:
         curve.steps,
         "-",
         color=COLOURS[0],
-        label="NQM, learning rate tuned per batch size",
+        label="noisy quadratic model, learning rate tuned per batch size",
     )
     ax.loglog(
         curve.batch,
@@ -305,7 +304,7 @@ def steps_vs_batch(curve: Any, points: dict[str, Any]) -> Figure:
     for name, pt in points.items():
         ax.plot(pt.batch, pt.steps, "o", color=cols[name], ms=6)
         ax.annotate(
-            name,
+            f"point {name}",
             (pt.batch, pt.steps),
             textcoords="offset points",
             xytext=(6, 6),
@@ -325,9 +324,10 @@ def steps_vs_batch(curve: Any, points: dict[str, Any]) -> Figure:
 @styled
 def scaling_options(drawn: Any, opts: dict[str, Any], factor: float) -> Figure:
     """3.2: learning curves from the fits, and the three options
-    (``drawn``: ``a2.questions.scaling.curves``)."""
+    (``drawn``: ``a2.questions.scaling.curves``). The options are marked
+    in (c) only, on their curves at the baseline's length: in (a) they
+    would share one point of compute and cover one another."""
     curves, sweep_steps, sweep = drawn.learning, drawn.sweep_steps, drawn.sweep
-    frontier = drawn.frontier
     fig, (p, q, r) = figure(3, height=2.8)
     for i, (n, c) in enumerate(curves.items()):
         col = COLOURS[i % 8]
@@ -345,37 +345,20 @@ def scaling_options(drawn: Any, opts: dict[str, Any], factor: float) -> Figure:
         ylim=(2, 7),
     )
     q.set(xlabel=r"steps $S_{\min}$", ylim=(2, 7))
-    marks = {
-        "baseline": "k",
-        "A": COLOURS[1],
-        "B": COLOURS[3],
-        "C": COLOURS[2],
-    }
-    for name, o in opts.items():
-        p.plot(o.pf_days, o.loss, "o", color=marks[name], ms=4)
-        off = {"baseline": (-26, -3), "A": (5, -2), "B": (5, 3), "C": (5, -9)}[
-            name
-        ]
-        p.annotate(
-            name if name != "baseline" else "base",
-            (o.pf_days, o.loss),
-            textcoords="offset points",
-            xytext=off,
-            fontsize=SMALL,
-            color=marks[name],
-        )
-    for name in ("A", "B", "C"):
-        r.semilogx(
-            sweep_steps, sweep[name], color=marks[name], label=f"option {name}"
-        )
+    marks = {"A": COLOURS[1], "B": COLOURS[3], "C": COLOURS[2]}
+    base = opts["baseline"].steps
+    for name, col in marks.items():
+        r.semilogx(sweep_steps, sweep[name], color=col, label=f"option {name}")
+        r.plot(base, opts[name].loss, "o", color=col, ms=3.5)
     r.semilogx(
         sweep_steps, sweep["baseline"], color="k", ls="--", label="baseline"
     )
-    r.axvline(frontier, color="grey", ls=":", lw=1)
+    r.plot(base, opts["baseline"].loss, "o", color="k", ms=3.5)
+    r.axvline(drawn.frontier, color="grey", ls=":", lw=1)
     r.set(
         xlabel="baseline steps $S$",
         ylabel="test loss after the option",
-        ylim=(2, 6),
+        ylim=(2, 5),  # room to tell the options apart at the dots
     )
     r.legend()
     panel_label(p, "(a) as handout Fig. 2")

@@ -205,9 +205,7 @@ class StepsCurve:
     steps: np.ndarray  # fewest steps over the eta grid
     eta: np.ndarray  # the eta that achieves it
     perfect: np.ndarray  # perfect scaling from the smallest batch
-    knee: float  # point C: steps = 2 x perfect scaling
-    point_a: float  # on the slope-(-1) part
-    point_b: float  # on the plateau
+    knee: float  # steps = 2 x perfect scaling (point C, once whole)
 
 
 def tuned_steps(
@@ -251,21 +249,16 @@ def steps_curve(
     target_loss: float,
     grid_points: int,
     log2_max_batch: int = 16,
-    spacing: float = 4.0,
 ) -> StepsCurve:
-    """Steps to target against batch size 2^0 .. 2^log2_max_batch, with
-    A and B a factor `spacing`^2 (16) below and above the knee C. Batch
-    sizes are counts: the grid of powers of sqrt(2) is rounded to
-    integers."""
+    """Steps to target against batch size 2^0 .. 2^log2_max_batch, and
+    its knee. Batch sizes are counts: the grid of powers of sqrt(2) is
+    rounded to integers."""
     h, c = spectrum(d)
     powers = 2.0 ** np.arange(0, log2_max_batch + 0.25, 0.5)
     batch = np.unique(np.round(powers))
     steps, eta = tuned_steps(h, c, batch, target_loss, grid_points)
     perfect = steps[0] * batch[0] / batch
-    kc = knee(batch, steps)
-    return StepsCurve(
-        batch, steps, eta, perfect, kc, kc / spacing**2, kc * spacing**2
-    )
+    return StepsCurve(batch, steps, eta, perfect, knee(batch, steps))
 
 
 def interp_steps(curve: StepsCurve, b: float) -> float:
@@ -312,18 +305,27 @@ class Point:
         return self.batch * self.steps
 
 
+SPACING = 16
+"""Points A and B lie this factor below and above point C's batch size:
+far enough from the knee to sit on the slope and on the plateau."""
+
+
+def point_batches(knee_batch: float) -> dict[str, int]:
+    """Batch sizes of A, C and B, whole numbers: C nearest the knee, B
+    :data:`SPACING` times C's and A the whole number nearest C's over
+    :data:`SPACING` (so each follows from C's as printed)."""
+    c = max(1, round(knee_batch))
+    return {"A": max(1, round(c / SPACING)), "C": c, "B": c * SPACING}
+
+
 def operating_points(
     curve: StepsCurve, d: int, target_loss: float, grid_points: int
 ) -> dict[str, Point]:
     """A, C and B of handout Fig. 1 with each remedy's steps (3.1.2), at
-    the whole batch sizes nearest to the curve's points."""
+    the batch sizes of :func:`point_batches`."""
     out = {}
-    for name, b in (
-        ("A", curve.point_a),
-        ("C", curve.knee),
-        ("B", curve.point_b),
-    ):
-        b = float(max(1, round(b)))
+    for name, whole in point_batches(curve.knee).items():
+        b = float(whole)
         r = remedies(d, target_loss, grid_points, b)
         out[name] = Point(name, b, r["steps"], r["double_batch"], r["precond"])
     return out
@@ -331,7 +333,7 @@ def operating_points(
 
 REMEDIES = VerdictTable(
     (
-        "point",
+        "",
         "steps",
         "fewest steps at any $B$ (parallel compute)",
         "steps with $H^{-1/2}$ (higher order)",
@@ -354,7 +356,7 @@ def remedy_figures(
     (as large a batch as helps: more parallel compute) and the steps
     with the preconditioner H^-1/2 (a higher-order optimiser)."""
     return [
-        (p.name, p.steps, fewest, p.precond)
+        (f"point\u00a0{p.name}", p.steps, fewest, p.precond)
         for p in points.values()
         if p.name != "C"
     ]
@@ -397,6 +399,7 @@ class LrFacts:
     b_first: Md
     b_last: Md
     z_max: Md  # largest |Monte Carlo - recursion| in standard errors
+    d: Md  # dimensions of the model of 3.1.2
     growth: Md  # rules.growth of the tuned eta of the d-dimensional model
     exponent: Md  # fitted exponent of that eta against B, below the cap
     cap: Md  # 1 / h_max
@@ -420,6 +423,7 @@ def lr_facts(r: LrVsBatch, curve: StepsCurve, p: Resources) -> LrFacts:
         b_first=fmt(int(r.batch_sizes[0])),
         b_last=fmt(int(r.batch_sizes[-1])),
         z_max=fmt(float(np.max(np.abs(r.mc - r.closed) / r.mc_se)), 1),
+        d=fmt(p.d),
         growth=Md(rules.growth(exponent)),  # its words hold math ($B$)
         exponent=fmt(exponent, 2),
         cap=fmt(cap, 2),
@@ -459,6 +463,7 @@ class PointsFacts:
     fewest_examples: Md
     best: Md  # rules.best_tradeoff
     noise_ratio: Md  # rules.NOISE_DOMINATED_RATIO
+    spacing: Md  # A and B this factor below and above C's batch size
     regime_a: Md
     regime_b: Md
     remedy_a: Md
@@ -476,6 +481,7 @@ def points_facts(
         fewest_examples=fmt(int(least)),
         best=fmt(rules.best_tradeoff(points, fewest, least)),
         noise_ratio=fmt(rules.NOISE_DOMINATED_RATIO),
+        spacing=fmt(SPACING),
         regime_a=fmt(rules.regime(a.steps, fewest)),
         regime_b=fmt(rules.regime(b.steps, fewest)),
         remedy_a=fmt(rules.remedy(fewest, a.precond)),
@@ -484,7 +490,7 @@ def points_facts(
 
 
 POINTS_HEADER = (
-    "point",
+    "",
     "batch size $B$",
     "steps",
     "× fewest steps",
@@ -502,7 +508,7 @@ def points_rows(points: dict[str, Point], curve: StepsCurve) -> list[tuple]:
     fewest, least = int(fewest_steps(curve)), int(fewest_examples(curve))
     return [
         (
-            k,
+            f"point\u00a0{k}",  # a no-break space: one line in a column
             int(v.batch),
             int(v.steps),
             int(v.steps) / fewest,
@@ -521,35 +527,41 @@ def check_lr(r: LrVsBatch, curve: StepsCurve, p: Resources) -> None:
     small-eta formula, the trend rule, the noiseless best step 1/a, and
     the tuned eta of the d-dimensional model reaching 1/h_max."""
     check(
-        "Monte-Carlo loss = recursion (all B, eta)", r.closed, r.mc, rtol=0.15
+        "Monte-Carlo loss = recursion (every batch size and learning rate)",
+        r.closed,
+        r.mc,
+        rtol=0.15,
     )
     check(
-        "Monte-Carlo best eta = recursion's best eta",
+        "Monte-Carlo best learning rate = recursion's",
         r.eta_closed,
         r.eta_mc,
         rtol=0.25,
     )
     check(
-        "small-eta formula = recursion's best eta",
+        "small-learning-rate formula = recursion's best learning rate",
         r.eta_closed,
         r.eta_small,
         rtol=0.1,
     )
     check_true(
-        "the best eta rises with B (rule)",
+        "the best learning rate rises with the batch size (rule)",
         rules.stepwise_trend(r.eta_closed) == "rises",
     )
     etas = np.linspace(0, 2 / p.curvature, 4001)
     quiet = expected_loss(p.curvature, 0.0, 1, etas, 1)
     check(
-        "without noise the best step is eta = 1/a",
+        "without noise the best learning rate is 1/a",
         1 / p.curvature,
         etas[np.argmin(quiet)],
         atol=etas[1],
     )
     h, _ = spectrum(p.d)
     check(
-        "tuned eta reaches 1/h_max", 1 / h.max(), curve.eta.max(), rtol=1e-12
+        "tuned learning rate reaches 1 / the largest curvature",
+        1 / h.max(),
+        curve.eta.max(),
+        rtol=1e-12,
     )
 
 
@@ -566,7 +578,7 @@ def check_points(
         h, 0 * c, np.array([1 / h.max()]), 1.0, p.target_loss
     )[0]
     check(
-        "slope at A = -1 (doubling B halves the steps)",
+        "slope at point A = -1 (doubling the batch halves the steps)",
         -1.0,
         np.log2(a.double_batch / a.steps),
         atol=0.1,
@@ -578,22 +590,22 @@ def check_points(
         rtol=0.01,
     )
     check(
-        "steps at B within 2% of noiseless gradient descent's",
+        "steps at point B within 2% of noiseless gradient descent's",
         noiseless,
         b.steps,
         rtol=0.02,
     )
     check(
-        "C's examples = 2 x the fewest (the knee)",
+        "point C's examples = 2 x the fewest (the knee)",
         2.0,
         knee.examples / least,
         atol=0.05,
     )
     check_true(
-        "at B, doubling the batch saves under 5% of the steps",
+        "at point B, doubling the batch saves under 5% of the steps",
         b.double_batch > 0.95 * b.steps,
     )
     check_true(
-        "C has the best trade-off of time and compute (rule)",
+        "point C has the best trade-off of time and compute (rule)",
         rules.best_tradeoff(points, fewest, least) == "C",
     )

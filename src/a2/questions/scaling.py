@@ -322,7 +322,7 @@ def options_facts(
 
 
 OPTIONS_HEADER = (
-    "option",
+    "",
     "$N$",
     "batch",
     "$S$",
@@ -333,15 +333,17 @@ OPTIONS_HEADER = (
 
 
 def options_rows(opts: dict[str, Option]) -> list[tuple[str, ...]]:
-    """3.2's table: the baseline and each option. Compute is shown to
-    three significant digits, so that an option's is visibly the
-    baseline's times the factor."""
+    """3.2's table: the baseline and each option. The batch is a whole
+    number of tokens, shown in full, so that the compute 6 N B S follows
+    from the row as printed; compute is shown to three significant
+    digits, so that an option's is visibly the baseline's times the
+    factor."""
     return [
         (
-            k,
+            k if k == "baseline" else f"option {k}",
             sci(o.n, 0),
-            sci(o.batch),
-            fmt(o.steps, 0),
+            fmt(round(o.batch)),  # a whole number of tokens, in full
+            fmt(round(o.steps)),
             fmt(o.s_min, 0),
             _significant(o.pf_days),
             fmt(o.loss, 3),
@@ -391,7 +393,7 @@ def check_frontier(budgets: np.ndarray | None = None) -> float:
     n_opt, _ = compute_optimal(budgets)
     slope = float(np.polyfit(np.log(budgets), np.log(n_opt), 1)[0])
     check(
-        "N_opt exponent: derived = numerical",
+        "exponent of the compute-efficient model size: derived = numerical",
         frontier_exponent(),
         slope,
         rtol=1e-4,
@@ -407,13 +409,15 @@ def check_options(opts: dict[str, Option]) -> None:
     """3.2(a): the options spend the same compute, B at most doubles
     S_min, and C reaches the lowest loss by the rule."""
     check(
-        "options A, B, C use the same compute",
+        "options A, B and C use the same compute",
         [opts["A"].pf_days] * 2,
         [opts["B"].pf_days, opts["C"].pf_days],
         rtol=1e-12,
     )
     check_true(
-        "B at most doubles S_min",
+        "option B: fewest steps to its loss at most 2 x the baseline's",
         opts["B"].s_min <= 2 * opts["baseline"].s_min,
     )
-    check_true("C reaches the lowest loss (rule)", best_option(opts) == "C")
+    check_true(
+        "option C reaches the lowest loss (rule)", best_option(opts) == "C"
+    )
