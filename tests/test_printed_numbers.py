@@ -165,6 +165,18 @@ def test_table_1_1_norms_and_distances_follow_from_the_printed_limits(
             assert follows(dist, math.hypot(w1 - 0.8, w2 - 0.4)), row
 
 
+def test_1_2_1_answer_norms_have_table_1_1s_digits(chapters) -> None:
+    """The derived norms the answer gives are the table's, as printed
+    (0.943 once stood beside the table's 0.9428)."""
+    c = chapters["1"]
+    norm = c.column("tbl-adaptive-limits", "norm")
+    limit = c.find(rf"\$2\\sqrt\{{2\}}/3 \\approx {NUM}\$")[1]
+    star = c.find(rf"\$2/\\sqrt\{{5\}} \\approx {NUM}\$")[1]
+    assert limit == norm["RMSProp"] and star == norm["gradient descent"]
+    assert follows(limit, 2 * math.sqrt(2) / 3)
+    assert follows(star, 2 / math.sqrt(5))
+
+
 def test_table_2_1_eta_star_is_within_one_printed_grid_step(chapters):
     _, rows = chapters["2"].tables["tbl-eta-star"]
     assert rows

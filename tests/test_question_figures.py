@@ -102,3 +102,10 @@ def test_figure_1_2_keeps_both_solutions_clear_of_its_legend():
     for point in points:
         x, y = ax.transData.transform(point)
         assert not box.contains(x, y), point
+
+
+def test_figure_2_1_marks_eta_star_with_table_2_1s_digits():
+    trials = hyperopt.experiment(12, 5, 2, 201, seed=0)
+    shown = f"{trials[0].eta_star:.{hyperopt.ETA_STAR_DIGITS[1]}f}"
+    fig = figures.one_step_loss(trials)
+    assert any(shown in t.get_text() for t in fig.findobj(Text)), shown

@@ -144,7 +144,7 @@ def one_step_loss(trials: Sequence[Any]) -> Figure:
     """2.1: L1(eta) in closed form, grid search, eta* marked."""
     fig, (a, b) = figure(2, height=2.5)
     tr = trials[0]
-    from a2.questions.hyperopt import l1_closed
+    from a2.questions.hyperopt import ETA_STAR_DIGITS, l1_closed
 
     near = tr.grid <= 2.5 * tr.eta_star
     g = tr.grid[near]
@@ -168,7 +168,7 @@ def one_step_loss(trials: Sequence[Any]) -> Figure:
         color="k",
         ls="--",
         lw=1,
-        label=f"$\\eta^* = {tr.eta_star:.3f}$",
+        label=f"$\\eta^* = {tr.eta_star:.{ETA_STAR_DIGITS[1]}f}$",
     )
     a.set(xlabel=r"learning rate $\eta$", ylabel=r"$\mathcal{L}_1(\eta)$")
     a.legend()
