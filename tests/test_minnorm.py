@@ -87,3 +87,21 @@ def test_is_min_norm_accepts_w_star_and_a_solution_within_tolerance():
 def test_is_min_norm_rejects_the_adaptive_limit_of_the_hint():
     limit = minnorm.adaptive_limit([2.0, 1.0], 2.0)
     assert not minnorm.is_min_norm(minnorm.HINT_X, minnorm.HINT_T, limit)
+
+
+def test_adam_overshoots_the_hint_limit_and_rmsprop_does_not():
+    """Figure 1.2's caption and 1.2.2 say Adam passes [2/3, 2/3]."""
+    trajs = minnorm.adaptive_experiment(0.05, 300, 0.9, 1e-8)
+    x, t = minnorm.HINT_X[0], float(minnorm.HINT_T[0])
+    assert minnorm.overshoot(trajs["adam"], x, t) > 0.1
+    assert minnorm.overshoot(trajs["rmsprop"], x, t) < 1e-6
+
+
+def test_table_1_1_prints_rounding_level_distances_as_powers_of_ten():
+    assert minnorm.shown_distance(1.24e-16) == 1.24e-16
+    assert minnorm.shown_distance(0.29814239) == 0.2981
+
+
+def test_sgd_run_records_its_final_residual():
+    (r,) = minnorm.sgd_experiment(6, 15, 1, 2, 1.0, 1500, seed=1)
+    assert 0 <= r.residual < 1e-12

@@ -139,6 +139,101 @@ def test_2_2_2_lambda_tilde_is_lambda_over_two_eta(chapters) -> None:
     assert follows(m[3], value(m[1]) / (2 * value(m[2]))), m[0]
 
 
+def test_1_2_1_first_step_follows_from_eta_and_beta(chapters) -> None:
+    m = chapters["1"].find(
+        rf"With \$\\eta =\$ {NUM}, \$\\beta =\$ {NUM} and .*?"
+        rf"\$\\eta/\\sqrt\{{1-\\beta\}} =\$ {NUM} per coordinate"
+    )
+    assert follows(m[3], value(m[1]) / math.sqrt(1 - value(m[2]))), m[0]
+
+
+def test_table_1_1_norms_and_distances_follow_from_the_printed_limits(
+    chapters,
+) -> None:
+    """Each norm, and each distance to w* = [0.8, 0.4], from the final
+    weights as printed; a distance at rounding level (a power of ten)
+    belongs to weights printed as w* itself. Distances are printed once
+    (Table 1.1 once also showed the same distance from span{x})."""
+    head, rows = chapters["1"].tables["tbl-adaptive-limits"]
+    assert not [h for h in head if "span" in h], head
+    col = {h.split(" $")[0]: j for j, h in enumerate(head)}
+    assert len(rows) == 4
+    for row in rows:
+        w1, w2 = (value(row[j]) for j in (1, 2))
+        norm, dist = row[col["norm"]], row[col["distance to"]]
+        assert follows(norm, math.hypot(w1, w2)), row
+        if value(dist) < 1e-3:
+            assert (w1, w2) == (0.8, 0.4), row
+        else:
+            assert follows(dist, math.hypot(w1 - 0.8, w2 - 0.4)), row
+
+
+def test_1_2_1_answer_norms_have_table_1_1s_digits(chapters) -> None:
+    """The derived norms the answer gives are the table's, as printed
+    (0.943 once stood beside the table's 0.9428)."""
+    c = chapters["1"]
+    norm = c.column("tbl-adaptive-limits", "norm")
+    limit = c.find(rf"\$2\\sqrt\{{2\}}/3 \\approx {NUM}\$")[1]
+    star = c.find(rf"\$2/\\sqrt\{{5\}} \\approx {NUM}\$")[1]
+    assert limit == norm["RMSProp"] and star == norm["gradient descent"]
+    assert follows(limit, 2 * math.sqrt(2) / 3)
+    assert follows(star, 2 / math.sqrt(5))
+
+
+def test_table_2_1_eta_star_is_within_one_printed_grid_step(chapters):
+    _, rows = chapters["2"].tables["tbl-eta-star"]
+    assert rows
+    for _, derived, grid, step, *_ in rows:
+        gap = abs(value(derived) - value(grid))
+        assert gap <= value(step), (derived, grid, step)
+
+
+def test_2_2_3_lambda_tilde_for_each_learning_rate(chapters) -> None:
+    """Gradient descent and the adaptive methods run with their own
+    learning rate; each L2 coefficient follows from the one printed
+    (a reader once met one eta for two values)."""
+    m = chapters["2"].find(
+        rf"gradient descent \(\$\\eta =\$ {NUM}\) and with RMSProp and "
+        rf"Adam \(\$\\eta =\$ {NUM}\)\. Each runs once with decoupled "
+        rf"decay \$\\lambda =\$ {NUM} and once with L2, with "
+        rf"\$\\tilde\{{\\lambda\}} = \\lambda/\(2\\eta\) =\$ {NUM} "
+        rf"for gradient descent and {NUM} for the"
+    )
+    eta_gd, eta_adaptive, lam, tilde_gd, tilde_adaptive = m.groups()
+    assert follows(tilde_gd, value(lam) / (2 * value(eta_gd))), m[0]
+    assert follows(tilde_adaptive, value(lam) / (2 * value(eta_adaptive)))
+
+
+def test_2_2_3_answer_words_are_table_2_2s_verdicts(chapters) -> None:
+    c = chapters["2"]
+    shown = c.column("tbl-decay-gaps", "trajectories")
+    m = c.find(
+        r"the L2 and decoupled trajectories (coincide|part ways) under "
+        r"gradient descent, (coincide|part ways) under RMSProp and "
+        r"(coincide|part ways) under Adam"
+    )
+    names = ("gradient descent", "RMSProp", "Adam")
+    assert m.groups() == tuple(shown[n] for n in names), m[0]
+
+
+SHARED = re.compile(r"\$(-?[\d.]+) \\times 10\^\{(-?\d+)\}\$")
+
+
+def test_no_sentence_pairs_two_sizes_that_share_a_mantissa(chapters):
+    """Two different powers of ten with the same digits in one sentence
+    read as a copying slip ("loss 9.2e-32 ... component 9.2e-15")."""
+    found = []
+    for stem, chapter in chapters.items():
+        lines = chapter.markdown.splitlines()
+        prose = flat("\n".join(ln for ln in lines if "|" not in ln))
+        for sentence in re.split(r"(?<=[.;:])\s+(?=[A-Z])", prose):
+            seen: dict[str, str] = {}
+            for mant, exp in SHARED.findall(sentence):
+                if seen.setdefault(mant, exp) != exp:
+                    found.append(f"{stem}: {mant} in {sentence[:80]}")
+    assert found == []
+
+
 def test_3_1_2_table_multiples_follow_from_its_counts(chapters) -> None:
     c = chapters["3"]
     fewest = c.column("tbl-remedies", "fewest steps")

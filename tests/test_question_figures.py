@@ -6,6 +6,8 @@ covers a curve, a marker or another label (Figure 3.3(a) once stacked
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -147,3 +149,40 @@ def test_the_overlap_finder_sees_a_label_on_a_curve():
 @pytest.mark.parametrize("name", SECTION_3)
 def test_section_3_labels_cover_no_curve_and_no_other_label(name):
     assert overlaps(FIGURES[name]) == []
+
+
+# Words a reader of sections 1-2 would need the code for: an undefined
+# projector, a number type, an abbreviation the chapters never spell out.
+CODE_WORDS = re.compile(r"P_|float64|\bGD\b")
+
+
+@pytest.mark.parametrize(
+    "name", ("sgd_min_norm", "adaptive_paths", "one_step_loss", "decay_gaps")
+)
+def test_section_1_2_figures_use_only_the_chapters_words(name):
+    texts = [t.get_text() for t in FIGURES[name].findobj(Text)]
+    found = [t for t in texts if CODE_WORDS.search(t)]
+    assert found == []
+
+
+def test_figure_1_2_keeps_both_solutions_clear_of_its_legend():
+    """The limits of Figure 1.2(a) are drawn where a reader sees them:
+    not under the legend (the adaptive limit once hid behind it)."""
+    fig = FIGURES["adaptive_paths"]
+    FigureCanvasAgg(fig).draw()
+    ax = fig.axes[0]
+    box = ax.get_legend().get_window_extent()
+    points = (
+        minnorm.min_norm_solution(minnorm.HINT_X, minnorm.HINT_T),
+        minnorm.adaptive_limit(minnorm.HINT_X[0], float(minnorm.HINT_T[0])),
+    )
+    for point in points:
+        x, y = ax.transData.transform(point)
+        assert not box.contains(x, y), point
+
+
+def test_figure_2_1_marks_eta_star_with_table_2_1s_digits():
+    trials = hyperopt.experiment(12, 5, 2, 201, seed=0)
+    shown = f"{trials[0].eta_star:.{hyperopt.ETA_STAR_DIGITS[1]}f}"
+    fig = figures.one_step_loss(trials)
+    assert any(shown in t.get_text() for t in fig.findobj(Text)), shown

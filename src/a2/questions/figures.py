@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from a2.report.figures import (
     COLOURS,
+    SMALL,
     figure,
     floor,
     panel_label,
@@ -38,7 +39,7 @@ def sgd_min_norm(runs: Sequence[Any]) -> Figure:
     a.set(xlabel="SGD step $k$", ylabel=r"$\|w_k - w^*\|_2$")
     b.set(
         xlabel="SGD step $k$",
-        ylabel=r"$\|(I - P_{\mathrm{row}(X)})\, w_k\|_2$",
+        ylabel="distance of $w_k$ from the row space",
         ylim=(1e-18, 1),
     )
     b.axhline(
@@ -46,10 +47,10 @@ def sgd_min_norm(runs: Sequence[Any]) -> Figure:
         color="grey",
         ls=":",
         lw=1,
-        label="float64 machine epsilon",
+        label="machine epsilon (double precision)",
     )
     panel_label(a, "(a) distance to $w^*$")
-    panel_label(b, "(b) component outside the row space")
+    panel_label(b, "(b) part outside the row space of $X$")
     a.legend(ncol=1)
     b.legend(loc="upper left")
     return fig
@@ -99,10 +100,24 @@ def adaptive_paths(trajs: dict[str, np.ndarray]) -> Figure:
             color=COLOURS[i],
             label=_METHOD_NAMES[m],
         )
-    a.plot(*w_star, "k*", ms=8, label=r"$w^* = [0.8, 0.4]$")
-    a.plot(
-        *limit, "kD", ms=5, mfc="none", label=r"adaptive limit $[2/3, 2/3]$"
+    # The two ends are drawn over the paths, which reach and cover them,
+    # and named beside them, where a legend would hide one of them.
+    a.plot(*w_star, "k*", ms=9, zorder=5)
+    a.plot(*limit, "kD", ms=6, mfc="white", mew=1.2, zorder=5)
+    named = (
+        (w_star, "$w^*$", (7, -4), "left"),
+        (limit, "adaptive limit", (-7, 3), "right"),
     )
+    for point, name, offset, side in named:
+        a.annotate(
+            name,
+            point,
+            xytext=offset,
+            textcoords="offset points",
+            ha=side,
+            va="top" if side == "left" else "bottom",
+            fontsize=SMALL,
+        )
     a.set(
         xlabel="$w_1$",
         ylabel="$w_2$",
@@ -112,7 +127,8 @@ def adaptive_paths(trajs: dict[str, np.ndarray]) -> Figure:
     )
     a.legend(loc="upper left", handlelength=1.5)
     b.set(
-        xlabel="step $k$", ylabel=r"distance to derived limit ($w^*$ for GD)"
+        xlabel="step $k$",
+        ylabel="distance to the derived limit",
     )
     b.legend(title="colours in both panels")
     panel_label(a, "(a) trajectories from $w_0 = 0$")
@@ -128,7 +144,7 @@ def one_step_loss(trials: Sequence[Any]) -> Figure:
     """2.1: L1(eta) in closed form, grid search, eta* marked."""
     fig, (a, b) = figure(2, height=2.5)
     tr = trials[0]
-    from a2.questions.hyperopt import l1_closed
+    from a2.questions.hyperopt import ETA_STAR_DIGITS, l1_closed
 
     near = tr.grid <= 2.5 * tr.eta_star
     g = tr.grid[near]
@@ -145,14 +161,14 @@ def one_step_loss(trials: Sequence[Any]) -> Figure:
         "o",
         ms=2.5,
         color=COLOURS[1],
-        label="after an actual GD step",
+        label="after an actual step",
     )
     a.axvline(
         tr.eta_star,
         color="k",
         ls="--",
         lw=1,
-        label=f"$\\eta^* = {tr.eta_star:.3f}$",
+        label=f"$\\eta^* = {tr.eta_star:.{ETA_STAR_DIGITS[1]}f}$",
     )
     a.set(xlabel=r"learning rate $\eta$", ylabel=r"$\mathcal{L}_1(\eta)$")
     a.legend()
@@ -217,7 +233,7 @@ def decay_gaps(comparisons: dict[str, Any]) -> Figure:
     b.set(
         xlabel="final $w_j$ with L2", ylabel="final $w_j$ with decoupled decay"
     )
-    b.legend()
+    b.legend(loc="lower right")
     panel_label(a, "(a) L2 against decoupled decay")
     panel_label(b, "(b) final weights, one dot per $j$")
     return fig

@@ -295,6 +295,11 @@ class DecayFacts:
     agree: dict[str, Md]  # rules.agreement per method
     steps: Md
     same_rtol: Md  # the rule's threshold
+    lam: Md  # lambda, the decay per step
+    eta_gd: Md  # gradient descent's learning rate
+    eta_adaptive: Md  # RMSProp's and Adam's
+    lam_tilde_gd: Md  # lambda / (2 eta) for each
+    lam_tilde_adaptive: Md
 
 
 def decay_facts(comp: dict[str, Comparison], p: Hyperparameters) -> DecayFacts:
@@ -305,6 +310,11 @@ def decay_facts(comp: dict[str, Comparison], p: Hyperparameters) -> DecayFacts:
         },
         steps=fmt(p.steps),
         same_rtol=sci(rules.SAME_RTOL, 0),
+        lam=fmt(p.weight_decay),
+        eta_gd=fmt(p.eta),
+        eta_adaptive=fmt(p.adaptive_lr),
+        lam_tilde_gd=fmt(matching_l2(p.weight_decay, p.eta)),
+        lam_tilde_adaptive=fmt(matching_l2(p.weight_decay, p.adaptive_lr)),
     )
 
 
@@ -335,6 +345,13 @@ def check_decay(
     check_true(
         "RMSProp and Adam: L2 and decoupled decay part ways (rule)",
         agree["rmsprop"] == agree["adam"] == "part ways",
+    )
+    check_true(  # why Table 2.2 shows one norm for every method
+        "every trajectory's largest weight norm is that of its start",
+        all(
+            c.largest_norm == float(np.linalg.norm(c.l2[0]))
+            for c in comp.values()
+        ),
     )
     ridge_gd = ridge_solution(X, t, matching_l2(p.weight_decay, p.eta))
     check(
