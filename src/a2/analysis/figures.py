@@ -266,13 +266,14 @@ def sweep_summary(sweep: Sequence[Any], timed: Any) -> Figure:
     hi = [(r.high if r.rounds > 1 else r.value) - r.value for r in ratios]
     axes[2].errorbar(bs, mid, yerr=[lo, hi], fmt="o-", color=time_c, capsize=3)
     axes[2].axhline(1, color=time_c, lw=0.6, ls=":")
-    axes[2].set_ylabel(f"time / time at B = {bs[0]} (circles)", color=time_c)
+    # Labels shorter than the panel is tall; the caption says the rest.
+    axes[2].set_ylabel(f"time over B = {bs[0]}'s (circles)", color=time_c)
     axes[2].tick_params(axis="y", colors=time_c)
     steps = axes[2].twinx()
     steps.plot(
         bs, [s.steps / e for s, e in zip(sweep, epochs)], "^:", color=steps_c
     )
-    steps.set_ylabel("optimiser steps per epoch (triangles)", color=steps_c)
+    steps.set_ylabel("steps per epoch (triangles)", color=steps_c)
     steps.tick_params(axis="y", colors=steps_c)
     steps.set_yscale("log", base=2)
     steps.grid(False)
