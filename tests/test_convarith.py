@@ -71,9 +71,10 @@ def test_final_padding_keeps_the_size_and_is_what_the_models_build(
     assert layer(torch.zeros(1, 1, 32, 32)).shape[-2:] == (32, 32)
 
 
-def test_table_states_the_final_padding_in_words():
+def test_table_gives_the_final_zeros_before_and_after():
     rows = convarith.rows([convarith.closed_form(k) for k in (3, 4, 5)])
-    assert [r[-1] for r in rows] == ["1", "1 before, 2 after", "2"]
+    assert [r[-2:] for r in rows] == [(1, 1), (1, 2), (2, 2)]
+    assert len(convarith.HEADER) == len(rows[0])
     named = convarith.named([convarith.closed_form(4)])
     assert (named["4_before"], named["4_after"], named["4_total"]) == (
         "1",

@@ -154,3 +154,12 @@ def test_strided_network_needs_fewer_macs_than_pooling_one():
 def test_conv_weights_ignore_biases_and_batchnorm():
     net = build_model("conv_transpose", 3, 8, 24)
     assert counting.conv_weights(net) == formula_counts(1, 8, 24).weights
+
+
+def test_long_polynomials_are_shown_one_display_equation_each():
+    t = counting.count_table(3, 1, 32, 24, resampling=True)
+    shown = t.display("c32", "c64")
+    lines = shown.split("\n\n")
+    assert len(lines) == 2 and all(ln.startswith("$$") for ln in lines)
+    assert lines[0].endswith(",$$") and lines[1].endswith(".$$")
+    assert t.latex()["c64"].strip("$") in lines[1]

@@ -182,10 +182,11 @@ def test_listings_show_or_describe_every_helper_they_call(smoke_built):
                 if not md.startswith("```python"):
                     continue
                 listings += 1
-                code, _, notes = md.partition("# Helpers called above:")
+                code, _, notes = md[3:].partition("```")
                 called = set(re.findall(r"\b(\w+)\(", code)) & functions
                 defined = set(re.findall(r"^(?:def|class) (\w+)", code, re.M))
-                described = set(re.findall(r"^# (\w+)\(", notes, re.M))
+                # In words below the code: "`name(args)` gives ...".
+                described = set(re.findall(r"`(\w+)\([^`]*\)` gives", notes))
                 assert called - defined - described == set(), path.stem
     assert listings == 2
 
@@ -229,3 +230,18 @@ def test_every_reference_says_what_it_points_at() -> None:
         for ref in bare_references(text)
     ]
     assert found == []
+
+
+def test_sections_4_and_5_quote_no_recorded_training_time() -> None:
+    """The times recorded with each trained run carry the machine's load
+    at the time: sections 4 and 5 quote none of them (their speed words
+    rest on epochs timed in turns), and say so once, pointing at the
+    appendix's table of trained models."""
+    texts = {
+        stem: (REPO / "report" / f"{stem}.qmd").read_text()
+        for stem in ("4-pooling", "5-transposed")
+    }
+    for stem, text in texts.items():
+        assert not re.search(r"\{python\} [\w.]*train_s", text), stem
+    said = "".join(texts.values()).count("@tbl-runs records")
+    assert said == 1

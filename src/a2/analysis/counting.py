@@ -258,6 +258,20 @@ class CountTable:
             for s in SIZES
         }
 
+    def display(self, *keys: str) -> Md:
+        """Polynomials too long for a line of text (``'c64'``: the
+        connections at 64 x 64), one display equation each, labelled by
+        the input size; a comma after each but the last, a full stop after
+        it."""
+        names = {n[0]: n for n in COUNTS}
+        lines = []
+        for i, key in enumerate(keys):
+            size = int(key[1:])
+            poly = polynomial_latex(self.polys[size][names[key[0]]])
+            end = "." if i == len(keys) - 1 else ","
+            lines.append(f"$${size} \\times {size}{{:}}\\quad {poly}{end}$$")
+        return Md("\n\n".join(lines))
+
     def texts(self) -> dict[str, Md]:
         """The counts for the prose: ``{'w32': '49,248', ...}``."""
         return {k: fmt(self.counts[n, s]) for k, (n, s) in _KEYS.items()}

@@ -239,11 +239,14 @@ def sweep_curves(sweep: Sequence[Any]) -> Figure:
 @styled
 def sweep_summary(sweep: Sequence[Any], timed: Any) -> Figure:
     """Against batch size (log2 axis): (a) final losses, (b) final
-    validation accuracy, (c) training time per epoch, timed in turns
-    (``timed``, an ``a2.analysis.timing.Timed`` keyed by batch size:
-    geometric means as the table prints them, and the range over rounds),
-    and optimiser steps per epoch."""
-    from a2.analysis.summaries import typical_seconds
+    validation accuracy, (c) training time per epoch relative to the
+    smallest batch's, from epochs timed in turns (``timed``, an
+    ``a2.analysis.timing.Timed`` keyed by batch size): each round's time
+    over the same round's time at the smallest batch, their geometric
+    mean and the interval a time verdict reads (``rules.time_ratio``),
+    so that the panel shows what the verdict rests on; and optimiser
+    steps per epoch."""
+    from a2.report import rules
 
     fig, axes = style.figure(ncols=3, height=2.5)
     bs = [s.batch_size for s in sweep]
@@ -256,19 +259,21 @@ def sweep_summary(sweep: Sequence[Any], timed: Any) -> Figure:
     axes[1].plot(bs, [r.valid_acc for r in last], "o-", color=style.COLOURS[2])
     axes[1].set(ylabel="final validation accuracy (%)")
     time_c, steps_c = style.COLOURS[0], style.COLOURS[1]
-    med = [typical_seconds(timed, b) for b in bs]
-    lo = [m - min(timed.seconds[b]) for m, b in zip(med, bs)]
-    hi = [max(timed.seconds[b]) - m for m, b in zip(med, bs)]
-    axes[2].errorbar(bs, med, yerr=[lo, hi], fmt="o-", color=time_c, capsize=3)
-    axes[2].set_ylabel(
-        f"s per epoch of {timed.images:,} images (circles)", color=time_c
-    )
+    first = timed.seconds[bs[0]]
+    ratios = [rules.time_ratio(timed.seconds[b], first) for b in bs]
+    mid = [r.value for r in ratios]
+    lo = [r.value - (r.low if r.rounds > 1 else r.value) for r in ratios]
+    hi = [(r.high if r.rounds > 1 else r.value) - r.value for r in ratios]
+    axes[2].errorbar(bs, mid, yerr=[lo, hi], fmt="o-", color=time_c, capsize=3)
+    axes[2].axhline(1, color=time_c, lw=0.6, ls=":")
+    # Labels shorter than the panel is tall; the caption says the rest.
+    axes[2].set_ylabel(f"time over B = {bs[0]}'s (circles)", color=time_c)
     axes[2].tick_params(axis="y", colors=time_c)
     steps = axes[2].twinx()
     steps.plot(
         bs, [s.steps / e for s, e in zip(sweep, epochs)], "^:", color=steps_c
     )
-    steps.set_ylabel("optimiser steps per epoch (triangles)", color=steps_c)
+    steps.set_ylabel("steps per epoch (triangles)", color=steps_c)
     steps.tick_params(axis="y", colors=steps_c)
     steps.set_yscale("log", base=2)
     steps.grid(False)

@@ -214,27 +214,61 @@ def helpers(*objs: Any) -> list[Any]:
     return list(found.values())
 
 
+# What each padding helper of the networks computes, in the reader's
+# terms ($k$ the kernel, $s$ the stride, $d$ the dilation): a listing
+# says so below its code (Section 5.4 derives the formulas).
+HELPER_WORDS = {
+    "conv_padding": (
+        "the padding $p$ with which a convolution divides the height and "
+        "width by its stride $s$: the smallest $p$ with "
+        "$d(k-1) + 1 - s \\le 2p \\le d(k-1)$, which is $(k-1)/2$ at "
+        "stride 1 (an even $k$ is refused) and "
+        "$\\lfloor (k-1)/2 \\rfloor$ at stride 2"
+    ),
+    "transpose_padding": (
+        "the padding $p$ and output padding $\\mathit{op}$ with which a "
+        "transposed convolution multiplies the height and width by its "
+        "stride $s$: $2p - \\mathit{op} = d(k-1) + 1 - s$ with the "
+        "smallest $p \\ge 0$ and $0 \\le \\mathit{op} < \\max(s, d)$"
+    ),
+    "same_padding": (
+        "the zeros before and after that keep the size in a stride-1 "
+        "convolution: $\\lfloor (k-1)/2 \\rfloor$ before and "
+        "$\\lfloor k/2 \\rfloor$ after, $k - 1$ in all"
+    ),
+}
+
+
 def _helper_note(f: Any) -> str:
-    """A helper's call and its docstring's first sentence, as comments."""
-    summary = inspect.getdoc(f).split("\n\n")[0].replace("\n", " ")
+    """A helper's call and what it computes, for the sentence under a
+    listing (its docstring's first sentence where no words are given)."""
     params = inspect.signature(f).parameters.values()
-    call = ", ".join(
-        p.name if p.default is p.empty else f"{p.name}={p.default!r}"
-        for p in params
-    )
-    text = f"{f.__name__}({call}): {summary.replace('``', '')}"
-    return "\n".join(
-        textwrap.wrap(text, 76, initial_indent="# ", subsequent_indent="#   ")
-    )
+    call = ", ".join(p.name for p in params)
+    words = HELPER_WORDS.get(f.__name__)
+    if words is None:
+        words = inspect.getdoc(f).split("\n\n")[0].replace("\n", " ")
+        words = words.replace("``", "`")
+    return f"`{f.__name__}({call})` gives {words}"
 
 
 def source_listing(*objs: Any) -> str:
     """Library source as a Markdown ``python`` code block (the report
-    shows the code that runs, not a copy), followed by what each library
-    helper it calls computes."""
+    shows the code that runs, not a copy), followed by a sentence that
+    says what each library helper it calls computes."""
     parts = [textwrap.dedent(inspect.getsource(o)).rstrip() for o in objs]
+    listing = "```python\n" + "\n\n\n".join(parts) + "\n```"
     called = helpers(*objs)
-    if called:
-        notes = [_helper_note(f) for f in called]
-        parts.append("# Helpers called above:\n" + "\n".join(notes))
-    return "```python\n" + "\n\n\n".join(parts) + "\n```"
+    if not called:
+        return listing
+    notes = [_helper_note(f) for f in called]
+    terms = "(kernel size $k$, stride $s$, dilation $d$)"
+    if len(notes) == 1:
+        return (
+            f"{listing}\n\nThe listing calls one helper that it does not "
+            f"show {terms}: {notes[0]}."
+        )
+    items = "\n".join(f"- {n}." for n in notes)
+    return (
+        f"{listing}\n\nThe listing calls {len(notes)} helpers that it "
+        f"does not show {terms}:\n\n{items}"
+    )

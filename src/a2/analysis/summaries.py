@@ -30,7 +30,6 @@ from a2.colour.experiments import (
     devices,
     optimiser_steps,
     pm,
-    train_seconds,
 )
 from a2.config.params import RunConfig, Training
 from a2.report import Md, code, fmt, plural, rules
@@ -96,7 +95,6 @@ class RunSummary:
     key: Md
     device: str  # from the run's manifest
     steps: Md
-    train_s: Md
     train_loss: Md
     valid_loss: Md
     lowest: Md  # "also its lowest" or "lowest 1.580, after epoch 12"
@@ -150,7 +148,6 @@ def summary(run: Run, data: ColourData) -> RunSummary:
         key=Md(code(run.key)),
         device=_device_words(devices(run)),
         steps=fmt(steps),
-        train_s=fmt(train_seconds(run), 0),
         train_loss=fmt(train, 3),
         valid_loss=fmt(final, 3),
         lowest=Md(lowest),
@@ -228,8 +225,10 @@ class Thresholds:
     sat_margin: Md
     lean_ratio: Md
     plateau: Md
+    tail: Md  # the last epochs that "still improving" reads
     loss_margin: Md
     noise_factor: Md
+    close: Md  # below this many times its margin: "only just beyond"
     time_se: Md  # standard errors either side of a time ratio
     time_margin: Md  # in %
 
@@ -240,8 +239,10 @@ def thresholds() -> Thresholds:
         sat_margin=fmt(rules.SATURATION_MARGIN),
         lean_ratio=fmt(rules.LEAN_RATIO),
         plateau=fmt(rules.PLATEAU_RATE),
+        tail=plural(rules.TAIL_EPOCHS, "epoch"),
         loss_margin=fmt(rules.LOSS_MARGIN),
         noise_factor=fmt(rules.NOISE_FACTOR),
+        close=fmt(rules.CLOSE_FACTOR),
         time_se=fmt(rules.TIME_SE_FACTOR),
         time_margin=fmt(100 * rules.TIME_MARGIN, 0),
     )
@@ -256,9 +257,13 @@ LOSS_DIGITS, ACC_DIGITS, SAT_DIGITS = 4, 2, 3  # over seeds, as printed
 class SeedStudy:
     """5.3's runs over seeds: final validation loss, accuracy and mean
     saturation of each network's colours, and the noise margins that the
-    pair's spreads give (``rules.margin``). Spreads and means are kept as
-    the table prints them, so that a margin or a difference the prose
-    computes from them follows from the table's digits."""
+    pair's spreads give (``rules.margin``). Each seed's value is kept as
+    printed (:data:`LOSS_DIGITS`, :data:`ACC_DIGITS`, :data:`SAT_DIGITS`
+    decimals; the appendix prints the runs' losses and accuracies with
+    the same digits), and means and standard deviations are computed from
+    those, then rounded to the same digits: a mean or spread follows from
+    the seeds as printed, and a margin or a difference the prose computes
+    follows from the table's digits."""
 
     loss: dict[str, list[float]]
     acc: dict[str, list[float]]
@@ -296,8 +301,8 @@ SEEDS_HEADER = (
 
 
 def seed_study(seeds: Mapping[str, list[Run]], data: ColourData) -> SeedStudy:
-    def stat(runs: list[Run], f: str) -> list[float]:
-        return [getattr(r.history.last, f) for r in runs]
+    def stat(runs: list[Run], f: str, digits: int) -> list[float]:
+        return [printed(getattr(r.history.last, f), digits) for r in runs]
 
     def spread(values: dict[str, list[float]], digits: int) -> float | None:
         sd = rules.largest_spread([values[m] for m in PAIR])
@@ -305,15 +310,23 @@ def seed_study(seeds: Mapping[str, list[Run]], data: ColourData) -> SeedStudy:
 
     sat = {
         m: [
-            colourstats.colour_stats(r.model, data).pred_saturation for r in rs
+            printed(
+                colourstats.colour_stats(r.model, data).pred_saturation,
+                SAT_DIGITS,
+            )
+            for r in rs
         ]
         for m, rs in seeds.items()
     }
-    loss = {m: stat(runs, "valid_loss") for m, runs in seeds.items()}
+    loss = {
+        m: stat(runs, "valid_loss", LOSS_DIGITS) for m, runs in seeds.items()
+    }
     loss_sd, sat_sd = spread(loss, LOSS_DIGITS), spread(sat, SAT_DIGITS)
     return SeedStudy(
         loss=loss,
-        acc={m: stat(runs, "valid_acc") for m, runs in seeds.items()},
+        acc={
+            m: stat(runs, "valid_acc", ACC_DIGITS) for m, runs in seeds.items()
+        },
         saturation=sat,
         loss_sd=loss_sd,
         sat_sd=sat_sd,
@@ -334,6 +347,8 @@ class Comparison:
     loss_tol: Md
     loss_tol_from: Md  # where the margin comes from, in words
     vivid: Md  # ConvTransposeNet's colours against PoolUpsampleNet's
+    sat_gap: Md  # of the mean saturations over seeds, unsigned
+    sat_beyond: Md  # how it stands against its margin
     sat_tol: Md
 
 
@@ -345,6 +360,7 @@ def comparison(s: SeedStudy) -> Comparison:
     gap = printed(pool - ct, LOSS_DIGITS)
     sat_pool = s.mean("saturation", "pool_upsample")
     sat_ct = s.mean("saturation", "conv_transpose")
+    sat_gap = printed(abs(sat_ct - sat_pool), SAT_DIGITS)
     if s.loss_tol == rules.LOSS_MARGIN:
         source = "the rule's floor: the seeds spread less"
     else:
@@ -357,6 +373,8 @@ def comparison(s: SeedStudy) -> Comparison:
         loss_tol=fmt(s.loss_tol, LOSS_DIGITS),
         loss_tol_from=Md(source),
         vivid=fmt(rules.vividness(sat_ct, sat_pool, s.sat_tol)),
+        sat_gap=fmt(sat_gap, SAT_DIGITS),
+        sat_beyond=fmt(rules.beyond(sat_gap, s.sat_tol)),
         sat_tol=fmt(s.sat_tol, SAT_DIGITS),
     )
 
@@ -580,6 +598,8 @@ def sweep(
     last = [r.run.history.last for r in runs]
     lt = [printed(r.train_loss, SWEEP_DIGITS[2]) for r in last]
     lv = [printed(r.valid_loss, SWEEP_DIGITS[3]) for r in last]
+    batches = [f"$B = {r.batch_size}$" for r in runs]
+    batches[1:] = [str(r.batch_size) for r in runs[1:]]
     sat = [
         printed(
             colourstats.colour_stats(r.run.model, data).pred_saturation,
@@ -594,8 +614,8 @@ def sweep(
         b_large=fmt(large.batch_size),
         steps_small=fmt(small.steps),
         steps_large=fmt(large.steps),
-        train_trend=fmt(rules.overall_trend(lt, s.loss_tol)),
-        valid_trend=fmt(rules.overall_trend(lv, s.loss_tol)),
+        train_trend=Md(rules.trend_by_steps(lt, batches, s.loss_tol)),
+        valid_trend=Md(rules.trend_by_steps(lv, batches, s.loss_tol)),
         sat_small=fmt(sat[0], SAT_DIGITS),
         sat_large=fmt(sat[1], SAT_DIGITS),
         vivid=fmt(rules.vividness(sat[1], sat[0], s.sat_tol)),

@@ -1,7 +1,7 @@
 """The rules behind the report's verdict words.
 
 Every comparison the report states in words ("coincide", "rises", "Yes",
-"duller", "rises steadily", "slower") is decided here by a named
+"duller", "no measurable change", "slower") is decided here by a named
 function, with its threshold a module constant, so that a reader can
 find the rule behind a word and a test covers each side of it. Each rule
 returns one word or short phrase from a fixed set, listed in its
@@ -75,7 +75,7 @@ every change is smaller; otherwise it "changes direction"."""
 def stepwise_trend(values: Sequence[float], rtol: float = STEP_RTOL) -> str:
     """3.1.1: how a sequence (the best eta per batch size) changes from
     each entry to the next (at least two): "rises", "falls", "stays
-    flat" or "changes direction". Unlike :func:`overall_trend`, every
+    flat" or "changes direction". Unlike :func:`trend_by_steps`, every
     step counts, relative to its value."""
     v = np.asarray(values, dtype=float)
     if v.size < 2:
@@ -235,10 +235,18 @@ def lower(a: float, b: float, tol: float = LOSS_MARGIN) -> str:
     return "Not clearly"
 
 
+CLOSE_FACTOR = 1.25
+"""A difference beyond its noise margin by less than this factor is
+"only just beyond" it: a verdict resting on a few thousandths says so."""
+
+
 def beyond(gap: float, tol: float) -> str:
-    """Whether a difference clears its noise margin: "beyond" or
-    "within" (as in "the gap is beyond the seed spread")."""
-    return "beyond" if abs(gap) > tol else "within"
+    """Whether a difference clears its noise margin: "beyond", "only just
+    beyond" (by less than :data:`CLOSE_FACTOR` times the margin) or
+    "within" (as in "the gap is beyond the noise margin")."""
+    if abs(gap) <= tol:
+        return "within"
+    return "only just beyond" if abs(gap) < CLOSE_FACTOR * tol else "beyond"
 
 
 def vividness(sat: float, ref: float, tol: float = SATURATION_MARGIN) -> str:
@@ -291,24 +299,48 @@ def recent_rate(values: Sequence[float]) -> float:
     return 0.0 if len(tail) < 2 else (tail[-1] - tail[0]) / (len(tail) - 1)
 
 
-def overall_trend(values: Sequence[float], tol: float) -> str:
-    """5.5: how ``values`` (ordered by a setting, e.g. batch size) move,
-    judged by the ends against a noise margin ``tol``:
-
-    - "shows no clear trend": first and last differ by at most ``tol``;
-    - "rises steadily" / "falls steadily": beyond ``tol``, and every step
-      goes the same way, over at least 3 points (2 points cannot rise
-      *steadily*);
-    - "rises overall" / "falls overall": otherwise.
-    """
+def step_changes(values: Sequence[float], tol: float) -> list[int]:
+    """Each step between neighbouring ``values`` against a noise margin
+    ``tol``: +1 a rise beyond it, -1 a fall beyond it, 0 no measurable
+    change."""
     v = [float(x) for x in values]
-    if len(v) < 2 or abs(v[-1] - v[0]) <= tol:
-        return "shows no clear trend"
-    up = v[-1] > v[0]
-    steps = [b - a for a, b in zip(v, v[1:])]
-    steady = len(v) >= 3 and all((s > 0) if up else (s < 0) for s in steps)
-    return ("rises" if up else "falls") + (
-        " steadily" if steady else " overall"
+    return [(b - a > tol) - (a - b > tol) for a, b in zip(v, v[1:])]
+
+
+def trend_by_steps(
+    values: Sequence[float], labels: Sequence[str], tol: float
+) -> str:
+    """5.5: how ``values``, ordered by a setting whose values are
+    ``labels``, move from each setting to the next, each step judged
+    against the noise margin ``tol`` (:func:`step_changes`). Runs of
+    steps that go the same way are named by their ends:
+
+    - one run: "rises from each batch size to the next", "falls from
+      ...", "shows no measurable change from ..." (then, if the ends
+      differ beyond ``tol``, "but rises (falls) from 32 to 512 overall");
+    - several: "shows no measurable change from 32 to 64, then rises
+      from 64 to 512".
+    """
+    if len(values) != len(labels) or len(values) < 2:
+        raise ValueError("a trend needs a label for each of 2+ values")
+    verb = {1: "rises", -1: "falls", 0: "shows no measurable change"}
+    steps = step_changes(values, tol)
+    runs: list[tuple[int, int, int]] = []  # (direction, first, last index)
+    for i, d in enumerate(steps):
+        if runs and runs[-1][0] == d:
+            runs[-1] = (d, runs[-1][1], i + 1)
+        else:
+            runs.append((d, i, i + 1))
+    if len(runs) == 1:
+        words = f"{verb[steps[0]]} from each batch size to the next"
+        ends = step_changes([values[0], values[-1]], tol)[0]
+        if steps[0] == 0 and ends:
+            words += (
+                f", but {verb[ends]} from {labels[0]} to {labels[-1]} overall"
+            )
+        return words
+    return ", then ".join(
+        f"{verb[d]} from {labels[a]} to {labels[b]}" for d, a, b in runs
     )
 
 
