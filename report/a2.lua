@@ -139,12 +139,22 @@ local function displayed_equation(b)
   return seen
 end
 
+-- Whether a paragraph leads into the block after it: a displayed
+-- equation, or a list its last words (ending in a colon) introduce.
+local function leads_into(b, next_block)
+  if b.t ~= "Para" or not next_block or displayed_equation(b) then
+    return false
+  end
+  if displayed_equation(next_block) then return true end
+  local last = b.content[#b.content]
+  return (next_block.t == "BulletList" or next_block.t == "OrderedList")
+    and last ~= nil and last.t == "Str" and last.text:match(":$") ~= nil
+end
+
 local function keep_with_equation(blocks)
   local out = pandoc.Blocks{}
   for i, b in ipairs(blocks) do
-    local next_block = blocks[i + 1]
-    if b.t == "Para" and not displayed_equation(b) and next_block
-        and displayed_equation(next_block) then
+    if leads_into(b, blocks[i + 1]) then
       out:insert(pandoc.RawBlock("typst", "#block(sticky: true)["))
       out:insert(b)
       out:insert(pandoc.RawBlock("typst", "]"))

@@ -724,27 +724,31 @@ def misplaced_floats(
     found: list[Row], heads: list[tuple[int, float]]
 ) -> list[str]:
     """Figures and tables that come before the first text that refers to
-    them, or that lie past the next heading after it (in another
-    question). A figure's image lies above its caption and holds no text,
-    so "before" compares with the caption."""
+    them, or that lie past the next heading after the last text before
+    them that does (in another question). A question may point ahead to
+    another chapter's table (Section 5 to the appendix's): the table
+    keeps its place when its own question refers to it. A figure's image
+    lies above its caption and holds no text, so "before" compares with
+    the caption."""
     refs = references(found)
     out = []
     for label, cap in captions(found).items():
         if label not in refs:
             continue
-        first = refs[label][0]
         where = f"{label} (page {cap.page})"
-        past = [h for h in heads if first.at < h < cap.at]
-        if first.at >= cap.at:
+        before = [r for r in refs[label] if r.at < cap.at]
+        if not before:
             out.append(
                 f"{where} comes before the first text that refers to it "
-                f"(page {first.page})"
+                f"(page {refs[label][0].page})"
             )
-        elif past:
+            continue
+        past = [h for h in heads if before[-1].at < h < cap.at]
+        if past:
             out.append(
                 f"{where} lies past the heading on page {past[0][0]}, in "
-                f"another question than its first reference (page "
-                f"{first.page})"
+                f"another question than the text that refers to it (page "
+                f"{before[-1].page})"
             )
     return out
 
@@ -1011,6 +1015,11 @@ def running_heads(pdf: PdfLayout) -> list[str]:
 
 
 LEAD_IN = re.compile(r"(:|\bi\.e\.|\be\.g\.)$")
+# A listing's line that opens a block ("class Net(nn.Module):") is code, not
+# a sentence: a listing may break across pages after it.
+CODE_OPENER = re.compile(
+    r"^\s*(class|def|for|if|elif|else|with|while|try|except|finally)\b.*:$"
+)
 
 
 def lead_ins(pdf: PdfLayout) -> list[str]:
@@ -1019,7 +1028,8 @@ def lead_ins(pdf: PdfLayout) -> list[str]:
     out = []
     for i, lines in enumerate(pdf.pages[:-1]):
         body = sorted(_body(lines), key=lambda ln: ln[0].y0)
-        if body and LEAD_IN.search(text_of(body[-1]).strip()):
+        last_line = text_of(body[-1]).strip() if body else ""
+        if LEAD_IN.search(last_line) and not CODE_OPENER.match(last_line):
             last = text_of(body[-1])[-50:]
             out.append(
                 f"page {i + 1} ends with '{last}', split from its sequel"
