@@ -55,7 +55,9 @@ local function source_span(span)
   if not (params or span.classes:includes("a2-source")) then return nil end
   if not html then
     span = span:walk{Link = in_print}
-    span.attributes["typst:text:size"] = "7.5pt"
+    -- A parameter line is read (the values a section ran with), a source
+    -- line only looked up.
+    span.attributes["typst:text:size"] = params and "8.5pt" or "7.5pt"
     span.attributes["typst:text:fill"] = "luma(80)"
   end
   -- A section's parameter line is a paragraph of its own already.

@@ -86,6 +86,21 @@ def test_prose_and_captions_name_no_library_module_or_function() -> None:
     assert found == []
 
 
+def test_each_chapter_opens_with_its_parameter_line() -> None:
+    """The parameter line, set as a source line, stands right under the
+    chapter's title: between two paragraphs a reader takes it for text."""
+    for path in sorted((REPO / "report").glob("[1-5]-*.qmd")):
+        # each chunk as one word, so that its code is not read as prose
+        text = re.sub(
+            r"^```\{python\}\n(.*?)^```$",
+            lambda m: "PARAMS" if "params.load(" in m[1] else "CHUNK",
+            path.read_text().split("\n", 1)[1],
+            flags=re.S | re.M,
+        )
+        before = text[: text.index("PARAMS")]
+        assert re.sub(r"CHUNK|\s", "", before) == "", path.name
+
+
 def test_parameters_never_print_null() -> None:
     for stem in params.SCHEMAS:
         assert "null" not in params.load(stem)._repr_markdown_(), stem
