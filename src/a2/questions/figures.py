@@ -298,7 +298,8 @@ def lr_vs_batch(r: Any, curve: Any, a: float) -> Figure:
 def steps_vs_batch(curve: Any, points: dict[str, Any]) -> Figure:
     """3.1.2: handout Fig. 1 from the noisy quadratic model, with points
     A, B and C marked at the steps computed at their own batch sizes
-    (a2.questions.nqm.operating_points)."""
+    (a2.questions.nqm.operating_points) and the two regimes on either
+    side of the critical batch size, point C's."""
     fig, ax = figure(1, height=2.4)
     ax.loglog(
         curve.batch,
@@ -327,6 +328,23 @@ def steps_vs_batch(curve: Any, points: dict[str, Any]) -> Figure:
             fontsize=11,
             weight="bold",
             color=cols[name],
+        )
+    # The regimes of 3.1.2(b), split at the critical batch size (point C).
+    critical, low = points["C"].batch, curve.steps.min() / 1.6
+    ax.axvline(critical, ls="--", lw=0.8, color="grey")
+    for text, side, shift in (
+        ("noise dominated", "right", -6),
+        ("curvature dominated", "left", 6),
+    ):
+        ax.annotate(
+            text,
+            (critical, low),
+            textcoords="offset points",
+            xytext=(shift, 0),
+            ha=side,
+            va="center",
+            fontsize=10,
+            color="grey",
         )
     ax.set(
         xlabel="batch size $B$ (examples)",
