@@ -306,7 +306,7 @@ def test_3_2_steps_cut_follows_from_eq_5_4_as_printed(chapters) -> None:
     c = chapters["3"]
     m = c.find(
         rf"\$2S_{{\\min}}\$ at \$B_{{\\mathrm{{crit}}}}\$ and {NUM}"
-        rf"\$\\,S_{{\\min}}\$ at {NUM} times it\. So {NUM} times the "
+        rf" \$S_{{\\min}}\$ at {NUM} times it\. So {NUM} times the "
         rf"batch, and the compute, cuts the steps by {NUM}%"
     )
     k = value(m[2])

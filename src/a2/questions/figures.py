@@ -329,27 +329,30 @@ def steps_vs_batch(curve: Any, points: dict[str, Any]) -> Figure:
             weight="bold",
             color=cols[name],
         )
-    # The regimes of 3.1.2(b), split at the critical batch size (point C).
-    critical, low = points["C"].batch, curve.steps.min() / 1.6
-    ax.axvline(critical, ls="--", lw=0.8, color="grey")
-    for text, side, shift in (
-        ("noise dominated", "right", -6),
-        ("curvature dominated", "left", 6),
+    # The regimes of 3.1.2(b), split at the critical batch size (point C),
+    # named at the plot's two ends, below the curve and clear of the
+    # perfect-scaling line.
+    bottom, low = curve.steps.min() / 2, curve.steps.min() / 1.6
+    c = points["C"]
+    ax.plot([c.batch] * 2, [bottom, c.steps], "--", lw=0.8, color="grey")
+    for text, at, side, shift in (
+        ("noise dominated", curve.batch.min(), "left", 4),
+        ("curvature dominated", curve.batch.max(), "right", -4),
     ):
         ax.annotate(
             text,
-            (critical, low),
+            (at, low),
             textcoords="offset points",
             xytext=(shift, 0),
             ha=side,
             va="center",
             fontsize=10,
-            color="grey",
+            color="dimgrey",
         )
     ax.set(
         xlabel="batch size $B$ (examples)",
         ylabel="steps to the target loss",
-        ylim=(curve.steps.min() / 2, curve.steps.max() * 1.5),
+        ylim=(bottom, curve.steps.max() * 1.5),
     )
     ax.legend()
     return fig
