@@ -302,18 +302,20 @@ def test_3_1_2_regime_boundary_is_point_c_as_printed(chapters) -> None:
 
 def test_3_2_steps_cut_follows_from_eq_5_4_as_printed(chapters) -> None:
     """S = S_min (1 + B_crit / B): 2 S_min at B_crit and 1 + 1/k S_min
-    at k times it, a cut of 1 - (1 + 1/k) / 2 as printed, under half."""
+    at k times it, a cut of 1 - (1 + 1/k) / 2 as printed, under half,
+    for k (1 + 1/k) / 2 times the compute, B S."""
     c = chapters["3"]
     m = c.find(
         rf"\$2S_{{\\min}}\$ at \$B_{{\\mathrm{{crit}}}}\$ and {NUM}"
         rf" \$S_{{\\min}}\$ at {NUM} times it\. So {NUM} times the "
-        rf"batch, and the compute, cuts the steps by {NUM}%"
+        rf"batch cuts the steps by {NUM}%, for {NUM} times the compute"
     )
     k = value(m[2])
     assert m[3] == m[2], m[0]
     assert follows(m[1], 1 + 1 / k), m[0]
     assert follows(m[4], 100 * (1 - value(m[1]) / 2)), m[0]
     assert value(m[4]) < 50, m[0]
+    assert follows(m[5], k * value(m[1]) / 2), m[0]
 
 
 def _power(mantissa: str, exponent: str) -> float:

@@ -308,6 +308,7 @@ class OptionsFacts:
     crossover_share: Md  # that, over the baseline's steps as printed
     steps_at: Md  # S / S_min at `factor` times the critical batch
     cut: Md  # the steps saved there against the critical batch, in %
+    compute_at: Md  # the compute spent there, over the critical batch's
 
 
 def options_facts(
@@ -319,6 +320,7 @@ def options_facts(
     places = 1 - math.floor(math.log10(1 / p.compute_factor))
     steps_at = round(1 + 1 / p.compute_factor, places)
     cut = 100 * (1 - steps_at / 2)
+    compute_at = f"{p.compute_factor * steps_at / 2:.{places - 1}f}"
     return OptionsFacts(
         factor=fmt(p.compute_factor),
         base_params=sci(p.base_params, 0),
@@ -327,6 +329,7 @@ def options_facts(
         crossover_share=fmt(cross / base_steps, 2),
         steps_at=Md(f"{steps_at:.{places}f}".rstrip("0").rstrip(".")),
         cut=Md(f"{cut:.{max(0, places - 2)}f}%"),
+        compute_at=Md(compute_at.rstrip("0").rstrip(".")),
     )
 
 
