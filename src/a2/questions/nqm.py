@@ -644,28 +644,25 @@ def check_regime_rule(points: dict[str, Point], curve: StepsCurve) -> None:
     model = np.logspace(-2, 2, 401)
     noise_costs_more = 1 / model > 1
     check_true(
-        "in the model, noise costs more steps than the curvature exactly "
-        "where the examples are under 2 × the fewest",
+        "model: noise outweighs curvature exactly when examples < 2 × fewest",
         np.array_equal(noise_costs_more, 1 + model < ratio),
     )
     check_true(
-        "in the model, the rule calls a batch size noise dominated "
-        "exactly where noise costs more steps",
+        "model: rule says noise dominated exactly when noise outweighs "
+        "curvature",
         [rules.regime(b, 1.0) == "noise dominated" for b in model]
         == list(noise_costs_more),
     )
     examples = curve.batch * curve.steps / fewest_examples(curve)
     below = curve.batch < curve.knee
     check_true(
-        "computed curve: examples under 2 × the fewest exactly "
-        "below the knee (one boundary)",
+        "computed curve: examples < 2 × fewest exactly below the knee",
         np.array_equal(examples < ratio, below),
     )
     critical = points["C"].batch
     whole = np.abs(curve.batch - curve.knee) >= 0.5  # C's rounding aside
     check_true(
-        "computed curve: with point C's batch size as the critical one, "
-        "the rule's noise-dominated batch sizes are those below the knee",
+        "computed curve: the rule says noise dominated below point C only",
         [
             rules.regime(b, critical) == "noise dominated"
             for b in curve.batch[whole]
@@ -673,7 +670,6 @@ def check_regime_rule(points: dict[str, Point], curve: StepsCurve) -> None:
         == list(below[whole]),
     )
     check_true(
-        "computed curve: steps fall to 2 × the fewest below point C "
-        "(a rule on the steps would misplace the boundary)",
+        "computed curve: steps fall to 2 × fewest below point C's batch",
         steps_boundary(curve) < critical,
     )
