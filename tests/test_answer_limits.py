@@ -335,3 +335,26 @@ def test_printed_answers_have_sentences_a_grader_reads_at_once(smoke_built):
                     long.append(f"{stem} ({len(s.split())} words): {s}")
     assert answers >= 15
     assert long == [], "\n".join(long)
+
+
+def prose_sentences(stem: str) -> list[str]:
+    """Every sentence of a chapter's prose, derivations and captions as
+    well as answers, each formula counted by its terms; a displayed
+    equation that ends in a full stop ends its sentence."""
+    text = (REPO / "report" / f"{stem}.qmd").read_text()
+    captions = re.findall(r'^#\| (?:tbl|fig)-cap: "(.*)"$', text, re.M)
+    text = re.sub(r"^```\{python\}\n.*?^```$", " ", text, flags=re.S | re.M)
+    text = re.sub(r"^(?::::.*|#+ .*)$", "\n", text, flags=re.M)
+    text = re.sub(r"\$\$[^$]*?\.\s*\$\$(\s*\{#[^}]*\})?", " X. ", text)
+    blocks = [text] + [c.replace("\\\\", "\\") for c in captions]
+    return [s for b in blocks for s in sentences(math_as_read(b))]
+
+
+def test_section_3_derivations_and_captions_read_at_once():
+    """Not only the answers: section 3's derivations and captions keep
+    every sentence under about 35 words (the second grader's read found
+    sentences of 37 to 58 words outside the answer boxes)."""
+    found = prose_sentences("3-resources")
+    assert len(found) > 80
+    long = [s for s in found if len(s.split()) > LONGEST]
+    assert long == [], "\n".join(long)

@@ -260,3 +260,54 @@ def test_sections_4_and_5_quote_no_recorded_training_time() -> None:
         assert not re.search(r"\{python\} [\w.]*train_s", text), stem
     said = "".join(texts.values()).count("@tbl-runs records")
     assert said == 1
+
+
+def test_section_3_cites_kaplan_et_al_equations_by_locator() -> None:
+    """Section 3's "Eq." references are all Kaplan et al.'s, written as
+    citation locators ("[5, Eq. 5.4]"): a bare "Eq. (5.4)" or "their
+    Eq. (5.4)" reads as the report's own Equation (5.4) of section 5."""
+    cited = re.compile(r"\[@kaplan2020scaling, [^\]]*\]")
+    eq = re.compile(r"\bEqs?\.\s*\(?\d")
+    found = [
+        m[0]
+        for text in prose(REPO / "report" / "3-resources.qmd")
+        for m in eq.finditer(cited.sub(" ", text))
+    ]
+    assert found == []
+    assert any(
+        cited.search(t) for t in prose(REPO / "report" / "3-resources.qmd")
+    )
+
+
+CODE_ISH = re.compile(
+    r"(?<=\d) x (?=\d|the\b)"  # "2 x the fewest": ×
+    r"|(?<![\w−])-\d"  # an ASCII minus: −
+    r"|\^|~|_|\bd2|\w=\w"  # "x^T", "lambda~", "h_max", "d2L", "NIC=1"
+)
+
+
+def check_names(path: Path) -> list[str]:
+    """The names (first arguments) of a module's check() and
+    check_true() calls: the appendix prints them."""
+    return [
+        node.args[0].value
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", None) in ("check", "check_true")
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    ]
+
+
+def test_section_3_check_names_are_words_a_grader_reads() -> None:
+    """The appendix's check tables print these names: symbols in Unicode
+    (×, −), no code-ish ASCII."""
+    names = [
+        n
+        for m in ("nqm", "scaling")
+        for n in check_names(LIB / "questions" / f"{m}.py")
+    ]
+    assert len(names) >= 15
+    assert [n for n in names if CODE_ISH.search(n)] == []
+    assert CODE_ISH.search("point C's examples = 2 x the fewest")
+    assert CODE_ISH.search("slope = -1") and CODE_ISH.search("x^T w = t")

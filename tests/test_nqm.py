@@ -80,3 +80,25 @@ def test_points_a_and_b_follow_from_c_as_printed():
     assert nqm.point_batches(78.34) == {"A": 5, "C": 78, "B": 1248}
     assert nqm.point_batches(20.4) == {"A": 1, "C": 20, "B": 320}
     assert nqm.point_batches(3.0)["A"] == 1  # never a batch of 0
+
+
+def test_regime_boundary_on_the_computed_curve_is_the_knee():
+    """Below the knee the examples stay under twice the fewest, above it
+    they exceed it; the steps fall to twice the fewest at a smaller batch
+    size (the curve bends more sharply than S_min (1 + B_crit / B))."""
+    c = nqm.steps_curve(100, 0.1, 30, log2_max_batch=12)
+    examples = c.batch * c.steps / nqm.fewest_examples(c)
+    assert np.array_equal(examples < 2, c.batch < c.knee)
+    boundary = nqm.steps_boundary(c)
+    assert nqm.interp_steps(c, boundary) == pytest.approx(
+        2 * nqm.fewest_steps(c), rel=0.05
+    )
+    assert boundary < c.knee
+
+
+def test_table_3_3_regime_reads_the_critical_batch_size_of_point_c():
+    c = nqm.steps_curve(100, 0.1, 30, log2_max_batch=12)
+    pts = nqm.operating_points(c, 100, 0.1, 30)
+    rows = nqm.REMEDIES.rows(nqm.remedy_figures(pts, nqm.fewest_steps(c)))
+    assert [r[2] for r in rows] == [pts["C"].batch] * 2
+    assert [r[5] for r in rows] == ["noise dominated", "curvature dominated"]

@@ -266,7 +266,7 @@ def test_3_2_options_spend_the_stated_multiple(chapters) -> None:
 def test_3_1_2_points_a_and_b_follow_from_c_as_printed(chapters) -> None:
     c = chapters["3"]
     m = c.find(
-        rf"point B at {NUM} times C's batch size, and point A at C's "
+        rf"Point B is at {NUM} times C's batch size, point A at C's "
         rf"batch size divided by {NUM}, rounded to a whole number"
     )
     assert m[1] == m[2], m[0]
@@ -274,6 +274,48 @@ def test_3_1_2_points_a_and_b_follow_from_c_as_printed(chapters) -> None:
     batch = c.column("tbl-steps-points", "batch size")
     a, b, knee = (value(batch[f"point {x}"]) for x in "ABC")
     assert b == k * knee and a == max(1, round(knee / k)), batch
+
+
+def test_3_1_2_regime_boundary_is_point_c_as_printed(chapters) -> None:
+    """Table 3.3's critical batch size is point C's batch size in Table
+    3.2; the points below it process under the critical ratio times the
+    fewest examples, those above more; a rule on the steps would draw
+    its boundary below point C, as the text says; and the answer's
+    regimes are the table's."""
+    c = chapters["3"]
+    batch = c.column("tbl-steps-points", "batch size")
+    ratio = c.column("tbl-steps-points", "× fewest examples")
+    critical = c.column("tbl-remedies", "critical batch size")
+    regime = c.column("tbl-remedies", "regime")
+    at = value(c.find(rf"reaches {NUM} times its least value")[1])
+    for point in ("point A", "point B"):
+        assert critical[point] == batch["point C"], critical
+        below = value(batch[point]) < value(batch["point C"])
+        assert (value(ratio[point]) < at) == below, (point, ratio)
+        word = "noise dominated" if below else "curvature dominated"
+        assert regime[point] == word, regime
+        answer = c.find(rf"{point.title()}: Regime: \*\*([a-z ]+)\*\*")
+        assert answer[1] == word, answer[0]
+    steps = value(c.find(rf"twice the fewest already at \$B =\$ {NUM}")[1])
+    assert steps < value(batch["point C"])
+
+
+def test_3_2_steps_cut_follows_from_eq_5_4_as_printed(chapters) -> None:
+    """S = S_min (1 + B_crit / B): 2 S_min at B_crit and 1 + 1/k S_min
+    at k times it, a cut of 1 - (1 + 1/k) / 2 as printed, under half,
+    for k (1 + 1/k) / 2 times the compute, B S."""
+    c = chapters["3"]
+    m = c.find(
+        rf"\$2S_{{\\min}}\$ at \$B_{{\\mathrm{{crit}}}}\$ and {NUM}"
+        rf" \$S_{{\\min}}\$ at {NUM} times it\. So {NUM} times the "
+        rf"batch cuts the steps by {NUM}%, for {NUM} times the compute"
+    )
+    k = value(m[2])
+    assert m[3] == m[2], m[0]
+    assert follows(m[1], 1 + 1 / k), m[0]
+    assert follows(m[4], 100 * (1 - value(m[1]) / 2)), m[0]
+    assert value(m[4]) < 50, m[0]
+    assert follows(m[5], k * value(m[1]) / 2), m[0]
 
 
 def _power(mantissa: str, exponent: str) -> float:

@@ -83,14 +83,23 @@ def test_best_tradeoff_weighs_time_and_compute_overheads_equally():
     assert rules.best_tradeoff(pts, 100.0, 1000.0) in ("A", "B")
 
 
-def test_regime_is_noise_dominated_above_twice_the_fewest_steps():
-    fewest = 500.0
-    assert rules.regime(
-        rules.NOISE_DOMINATED_RATIO * fewest * 1.01, fewest
-    ) == ("noise dominated")
-    assert rules.regime(
-        rules.NOISE_DOMINATED_RATIO * fewest * 0.99, fewest
-    ) == ("curvature dominated")
+def test_regime_is_noise_dominated_below_the_critical_batch_size():
+    assert rules.regime(77.0, 78.0) == "noise dominated"
+    assert rules.regime(78.0, 78.0) == "curvature dominated"
+    assert rules.regime(1248.0, 78.0) == "curvature dominated"
+
+
+def test_regime_boundary_is_where_the_model_doubles_the_examples():
+    """In S = S_min (1 + B_crit / B), noise's steps S_min B_crit / B
+    exceed the curvature's S_min exactly where the examples B S are under
+    the critical ratio times their least value, S_min B_crit."""
+    s_min, critical = 500.0, 64.0
+    for b in (8.0, 63.0, 65.0, 512.0):
+        steps = s_min * (1 + critical / b)
+        noise_more = steps - s_min > s_min
+        examples = b * steps / (s_min * critical)
+        assert (examples < rules.CRITICAL_EXAMPLES_RATIO) == noise_more
+        assert (rules.regime(b, critical) == "noise dominated") == noise_more
 
 
 def test_remedy_is_the_option_that_saves_more_steps():

@@ -298,7 +298,8 @@ def lr_vs_batch(r: Any, curve: Any, a: float) -> Figure:
 def steps_vs_batch(curve: Any, points: dict[str, Any]) -> Figure:
     """3.1.2: handout Fig. 1 from the noisy quadratic model, with points
     A, B and C marked at the steps computed at their own batch sizes
-    (a2.questions.nqm.operating_points)."""
+    (a2.questions.nqm.operating_points) and the two regimes on either
+    side of the critical batch size, point C's."""
     fig, ax = figure(1, height=2.4)
     ax.loglog(
         curve.batch,
@@ -328,10 +329,30 @@ def steps_vs_batch(curve: Any, points: dict[str, Any]) -> Figure:
             weight="bold",
             color=cols[name],
         )
+    # The regimes of 3.1.2(b), split at the critical batch size (point C),
+    # named at the plot's two ends, below the curve and clear of the
+    # perfect-scaling line.
+    bottom, low = curve.steps.min() / 2, curve.steps.min() / 1.6
+    c = points["C"]
+    ax.plot([c.batch] * 2, [bottom, c.steps], "--", lw=0.8, color="grey")
+    for text, at, side, shift in (
+        ("noise dominated", curve.batch.min(), "left", 4),
+        ("curvature dominated", curve.batch.max(), "right", -4),
+    ):
+        ax.annotate(
+            text,
+            (at, low),
+            textcoords="offset points",
+            xytext=(shift, 0),
+            ha=side,
+            va="center",
+            fontsize=10,
+            color="dimgrey",
+        )
     ax.set(
         xlabel="batch size $B$ (examples)",
         ylabel="steps to the target loss",
-        ylim=(curve.steps.min() / 2, curve.steps.max() * 1.5),
+        ylim=(bottom, curve.steps.max() * 1.5),
     )
     ax.legend()
     return fig

@@ -234,14 +234,30 @@ def tuned_steps(
 
 
 def knee(batch: np.ndarray, steps: np.ndarray) -> float:
-    """Batch size where steps first reach twice the perfect-scaling line
-    S(B_1) B_1 / B (log-log interpolation between grid points)."""
+    """The critical batch size: where the steps first reach twice the
+    perfect-scaling line S(B_1) B_1 / B, i.e. the examples twice the
+    fewest (:data:`rules.CRITICAL_EXAMPLES_RATIO`; log-log interpolation
+    between grid points)."""
     ratio = steps * batch / (steps[0] * batch[0])
-    i = int(np.argmax(ratio >= 2))
-    if ratio[i] < 2 or i == 0:
+    return _crossing(batch, ratio, rules.CRITICAL_EXAMPLES_RATIO)
+
+
+def _crossing(batch: np.ndarray, ratio: np.ndarray, at: float) -> float:
+    """Batch size where ``ratio`` first reaches ``at``, by log-log
+    interpolation (``ratio`` rising with the batch size)."""
+    i = int(np.argmax(ratio >= at))
+    if ratio[i] < at or i == 0:
         raise ValueError("curve never leaves perfect scaling")
     lb, lr_ = np.log(batch[i - 1 : i + 1]), np.log(ratio[i - 1 : i + 1])
-    return float(np.exp(np.interp(np.log(2), lr_, lb)))
+    return float(np.exp(np.interp(np.log(at), lr_, lb)))
+
+
+def steps_boundary(curve: StepsCurve) -> float:
+    """Batch size where the steps fall to twice the fewest: the boundary
+    a rule on the steps would draw (in the model S = S_min (1 + B_crit /
+    B) it is B_crit too; the computed curve bends more sharply)."""
+    at = rules.CRITICAL_EXAMPLES_RATIO
+    return _crossing(curve.batch, at * fewest_steps(curve) / curve.steps, 1)
 
 
 def steps_curve(
@@ -334,14 +350,15 @@ def operating_points(
 REMEDIES = VerdictTable(
     (
         "",
-        "steps",
+        "batch size $B$",
+        "critical batch size (point C)",
         "fewest steps at any $B$ (parallel compute)",
         "steps with $H^{-1/2}$ (higher order)",
     ),
-    (None, 0, 0, 0),
+    (None, 0, 0, 0, 0),
     (
         Verdict("regime", rules.regime, (1, 2)),
-        Verdict("remedy", rules.remedy, (2, 3)),
+        Verdict("remedy", rules.remedy, (3, 4)),
     ),
 )
 """3.1.2(b): the regime and remedy at A and B, each decided from the
@@ -350,13 +367,15 @@ figures beside it."""
 
 def remedy_figures(
     points: dict[str, Point], fewest: float
-) -> list[tuple[str, float, float, float]]:
-    """The figures of :data:`REMEDIES` at A and B: steps to the target
-    at the point's batch size, the fewest steps any batch size reaches
-    (as large a batch as helps: more parallel compute) and the steps
-    with the preconditioner H^-1/2 (a higher-order optimiser)."""
+) -> list[tuple[str, float, float, float, float]]:
+    """The figures of :data:`REMEDIES` at A and B: the point's batch
+    size, the critical batch size (point C's, the whole number nearest
+    the knee), the fewest steps any batch size reaches (as large a batch
+    as helps: more parallel compute) and the steps with the
+    preconditioner H^-1/2 (a higher-order optimiser)."""
+    critical = points["C"].batch
     return [
-        (f"point\u00a0{p.name}", p.steps, fewest, p.precond)
+        (f"point\u00a0{p.name}", p.batch, critical, fewest, p.precond)
         for p in points.values()
         if p.name != "C"
     ]
@@ -462,7 +481,8 @@ class PointsFacts:
     target: Md  # the target loss
     fewest_examples: Md
     best: Md  # rules.best_tradeoff
-    noise_ratio: Md  # rules.NOISE_DOMINATED_RATIO
+    examples_ratio: Md  # rules.CRITICAL_EXAMPLES_RATIO: the knee
+    steps_boundary: Md  # where the steps fall to that many times the fewest
     spacing: Md  # A and B this factor below and above C's batch size
     regime_a: Md
     regime_b: Md
@@ -474,16 +494,17 @@ def points_facts(
     points: dict[str, Point], curve: StepsCurve, p: Resources
 ) -> PointsFacts:
     fewest, least = fewest_steps(curve), fewest_examples(curve)
-    a, b = points["A"], points["B"]
+    a, b, critical = points["A"], points["B"], points["C"].batch
     return PointsFacts(
         d=fmt(p.d),
         target=fmt(p.target_loss),
         fewest_examples=fmt(int(least)),
         best=fmt(rules.best_tradeoff(points, fewest, least)),
-        noise_ratio=fmt(rules.NOISE_DOMINATED_RATIO),
+        examples_ratio=fmt(rules.CRITICAL_EXAMPLES_RATIO),
+        steps_boundary=fmt(round(steps_boundary(curve))),
         spacing=fmt(SPACING),
-        regime_a=fmt(rules.regime(a.steps, fewest)),
-        regime_b=fmt(rules.regime(b.steps, fewest)),
+        regime_a=fmt(rules.regime(a.batch, critical)),
+        regime_b=fmt(rules.regime(b.batch, critical)),
         remedy_a=fmt(rules.remedy(fewest, a.precond)),
         remedy_b=fmt(rules.remedy(fewest, b.precond)),
     )
@@ -569,8 +590,10 @@ def check_points(
     points: dict[str, Point], curve: StepsCurve, p: Resources
 ) -> None:
     """3.1.2: slope -1 at A, the plateau's steps those of noiseless
-    gradient descent, C at the knee, B on the plateau, and C the best
-    trade-off by its rule."""
+    gradient descent, C at the knee, B on the plateau, C the best
+    trade-off by its rule, and the regime rule derived from the model
+    S = S_min (1 + B_crit / B) drawing its boundary at the knee of the
+    computed curve."""
     h, c = spectrum(p.d)
     a, knee, b = points["A"], points["C"], points["B"]
     fewest, least = fewest_steps(curve), fewest_examples(curve)
@@ -578,7 +601,7 @@ def check_points(
         h, 0 * c, np.array([1 / h.max()]), 1.0, p.target_loss
     )[0]
     check(
-        "slope at point A = -1 (doubling the batch halves the steps)",
+        "slope at point A = −1 (doubling the batch halves the steps)",
         -1.0,
         np.log2(a.double_batch / a.steps),
         atol=0.1,
@@ -596,7 +619,7 @@ def check_points(
         rtol=0.02,
     )
     check(
-        "point C's examples = 2 x the fewest (the knee)",
+        "point C's examples = 2 × the fewest (the knee)",
         2.0,
         knee.examples / least,
         atol=0.05,
@@ -608,4 +631,45 @@ def check_points(
     check_true(
         "point C has the best trade-off of time and compute (rule)",
         rules.best_tradeoff(points, fewest, least) == "C",
+    )
+    check_regime_rule(points, curve)
+
+
+def check_regime_rule(points: dict[str, Point], curve: StepsCurve) -> None:
+    """3.1.2(b): the regime rule against the model it is derived from
+    and against the computed curve."""
+    ratio = rules.CRITICAL_EXAMPLES_RATIO
+    # The model S = S_min (1 + B_crit / B), in units of S_min and B_crit:
+    # the noise adds 1 / B to the curvature's 1; examples are 1 + B.
+    model = np.logspace(-2, 2, 401)
+    noise_costs_more = 1 / model > 1
+    check_true(
+        "model: noise outweighs curvature exactly when examples < 2 × fewest",
+        np.array_equal(noise_costs_more, 1 + model < ratio),
+    )
+    check_true(
+        "model: rule says noise dominated exactly when noise outweighs "
+        "curvature",
+        [rules.regime(b, 1.0) == "noise dominated" for b in model]
+        == list(noise_costs_more),
+    )
+    examples = curve.batch * curve.steps / fewest_examples(curve)
+    below = curve.batch < curve.knee
+    check_true(
+        "computed curve: examples < 2 × fewest exactly below the knee",
+        np.array_equal(examples < ratio, below),
+    )
+    critical = points["C"].batch
+    whole = np.abs(curve.batch - curve.knee) >= 0.5  # C's rounding aside
+    check_true(
+        "computed curve: the rule says noise dominated below point C only",
+        [
+            rules.regime(b, critical) == "noise dominated"
+            for b in curve.batch[whole]
+        ]
+        == list(below[whole]),
+    )
+    check_true(
+        "computed curve: steps fall to 2 × fewest below point C's batch",
+        steps_boundary(curve) < critical,
     )

@@ -306,18 +306,30 @@ class OptionsFacts:
     tie: Md  # rule: the best option leads by at least this (nats)
     crossover: Md  # baseline steps below which A would beat C
     crossover_share: Md  # that, over the baseline's steps as printed
+    steps_at: Md  # S / S_min at `factor` times the critical batch
+    cut: Md  # the steps saved there against the critical batch, in %
+    compute_at: Md  # the compute spent there, over the critical batch's
 
 
 def options_facts(
     opts: dict[str, Option], base_steps: int, p: Resources
 ) -> OptionsFacts:
     cross = round(crossover_steps(p.base_params, p.compute_factor))
+    # Eq. (5.4): S = S_min (1 + B_crit / B), 2 S_min at B = B_crit; the
+    # part 1 / factor to two significant digits, the cut exact from it.
+    places = 1 - math.floor(math.log10(1 / p.compute_factor))
+    steps_at = round(1 + 1 / p.compute_factor, places)
+    cut = 100 * (1 - steps_at / 2)
+    compute_at = f"{p.compute_factor * steps_at / 2:.{places - 1}f}"
     return OptionsFacts(
         factor=fmt(p.compute_factor),
         base_params=sci(p.base_params, 0),
         tie=fmt(LOSS_TIE),
         crossover=fmt(cross),
         crossover_share=fmt(cross / base_steps, 2),
+        steps_at=Md(f"{steps_at:.{places}f}".rstrip("0").rstrip(".")),
+        cut=Md(f"{cut:.{max(0, places - 2)}f}%"),
+        compute_at=Md(compute_at.rstrip("0").rstrip(".")),
     )
 
 
@@ -415,7 +427,7 @@ def check_options(opts: dict[str, Option]) -> None:
         rtol=1e-12,
     )
     check_true(
-        "option B: fewest steps to its loss at most 2 x the baseline's",
+        "option B: fewest steps to its loss at most 2 × the baseline's",
         opts["B"].s_min <= 2 * opts["baseline"].s_min,
     )
     check_true(

@@ -129,21 +129,20 @@ def best_tradeoff(
     return min(points.values(), key=cost).name
 
 
-NOISE_DOMINATED_RATIO = 2.0
-"""A point is "noise dominated" when its steps exceed this many times
-the fewest steps (noiseless gradient descent, the plateau): gradient
-noise, not the curvature, then costs most of its steps. In the model
-S = S_min (1 + B_crit / B) of McCandlish et al. and Shallue et al. the
-ratio is 2 exactly at the critical batch size B_crit."""
+CRITICAL_EXAMPLES_RATIO = 2.0
+"""The critical batch size B_crit is where the examples processed reach
+this many times the fewest (the steps reach twice the perfect-scaling
+line: the knee). In the model S = S_min (1 + B_crit / B) of McCandlish
+et al. and Kaplan et al., the examples are B S = E_min (1 + B / B_crit),
+twice E_min exactly at B = B_crit."""
 
 
-def regime(
-    steps: float, fewest: float, ratio: float = NOISE_DOMINATED_RATIO
-) -> str:
-    """3.1.2(b): the regime of a point with ``steps`` to the target,
-    given the fewest steps that any batch size reaches: "noise
-    dominated" or "curvature dominated"."""
-    if steps > ratio * fewest:
+def regime(batch: float, critical: float) -> str:
+    """3.1.2(b): "noise dominated" below the critical batch size,
+    "curvature dominated" from it on. In the model S = S_min (1 + B_crit
+    / B) the curvature sets S_min of the steps and the noise adds
+    S_min B_crit / B, the larger part exactly when B < B_crit."""
+    if batch < critical:
         return "noise dominated"
     return "curvature dominated"
 
