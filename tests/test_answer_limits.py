@@ -335,3 +335,40 @@ def test_printed_answers_have_sentences_a_grader_reads_at_once(smoke_built):
                     long.append(f"{stem} ({len(s.split())} words): {s}")
     assert answers >= 15
     assert long == [], "\n".join(long)
+
+
+# --- sections 1-2: every sentence, derivations and captions too -------------
+
+
+def prose_sentences(markdown: str) -> list[str]:
+    """The sentences of a section's Markdown, formulas counted by their
+    terms: headings and callout fences end a sentence, and so does a
+    displayed equation that ends with a full stop."""
+    t = re.sub(r"^(?:#+ |:::).*$", ".", markdown, flags=re.M)
+    t = re.sub(
+        r"\$\$(.*?)\$\$(\s*\{#[^}]*\})?",
+        lambda m: " X. " if m[1].rstrip().endswith(".") else " X ",
+        t,
+        flags=re.S,
+    )
+    return sentences(math_as_read(t))
+
+
+def test_prose_sentences_end_at_headings_and_full_stop_equations():
+    text = "## Answer\nIt is\n\n$$x = 1 .$$ {#eq-x}\n\nSo $a = b$ holds.\n:::"
+    assert prose_sentences(text) == ["It is X.", "So X X holds."]
+
+
+@pytest.mark.parametrize("stem", THEORY[:2])
+def test_sections_1_2_have_no_sentence_over_35_words(stem: str):
+    """Derivations and captions too (the grader's read found sentences
+    of 47 and 53 words outside the answers)."""
+    from test_grader_words import prose
+
+    long = [
+        f"{len(s.split())} words: {s}"
+        for text in prose(REPO / "report" / f"{stem}.qmd")
+        for s in prose_sentences(text)
+        if len(s.split()) > LONGEST
+    ]
+    assert long == [], "\n".join(long)
