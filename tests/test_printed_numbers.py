@@ -156,7 +156,7 @@ def test_1_1_1_rounding_build_up_follows_from_its_printed_factors(
     )
     off, longest, steps, steps_again, longest_again, drift = m.groups()
     assert (steps, longest) == (steps_again, longest_again), m[0]
-    assert value(eps) == 2.2e-16
+    assert value(eps) == pytest.approx(2.2e-16)
     assert follows(drift, value(steps) * value(eps) * value(longest)), m[0]
     assert value(off) < value(drift), m[0]
 
