@@ -337,24 +337,38 @@ def test_printed_answers_have_sentences_a_grader_reads_at_once(smoke_built):
     assert long == [], "\n".join(long)
 
 
-def prose_sentences(stem: str) -> list[str]:
-    """Every sentence of a chapter's prose, derivations and captions as
-    well as answers, each formula counted by its terms; a displayed
-    equation that ends in a full stop ends its sentence."""
-    text = (REPO / "report" / f"{stem}.qmd").read_text()
-    captions = re.findall(r'^#\| (?:tbl|fig)-cap: "(.*)"$', text, re.M)
-    text = re.sub(r"^```\{python\}\n.*?^```$", " ", text, flags=re.S | re.M)
-    text = re.sub(r"^(?::::.*|#+ .*)$", "\n", text, flags=re.M)
-    text = re.sub(r"\$\$[^$]*?\.\s*\$\$(\s*\{#[^}]*\})?", " X. ", text)
-    blocks = [text] + [c.replace("\\\\", "\\") for c in captions]
-    return [s for b in blocks for s in sentences(math_as_read(b))]
+# --- sections 1-3: every sentence, derivations and captions too -------------
 
 
-def test_section_3_derivations_and_captions_read_at_once():
-    """Not only the answers: section 3's derivations and captions keep
-    every sentence under about 35 words (the second grader's read found
-    sentences of 37 to 58 words outside the answer boxes)."""
-    found = prose_sentences("3-resources")
-    assert len(found) > 80
-    long = [s for s in found if len(s.split()) > LONGEST]
+def prose_sentences(markdown: str) -> list[str]:
+    """The sentences of a section's Markdown, formulas counted by their
+    terms: headings and callout fences end a sentence, and so does a
+    displayed equation that ends with a full stop."""
+    t = re.sub(r"^(?:#+ |:::).*$", ".", markdown, flags=re.M)
+    t = re.sub(
+        r"\$\$(.*?)\$\$(\s*\{#[^}]*\})?",
+        lambda m: " X. " if m[1].rstrip().endswith(".") else " X ",
+        t,
+        flags=re.S,
+    )
+    return sentences(math_as_read(t))
+
+
+def test_prose_sentences_end_at_headings_and_full_stop_equations():
+    text = "## Answer\nIt is\n\n$$x = 1 .$$ {#eq-x}\n\nSo $a = b$ holds.\n:::"
+    assert prose_sentences(text) == ["It is X.", "So X X holds."]
+
+
+@pytest.mark.parametrize("stem", THEORY)
+def test_sections_1_3_have_no_sentence_over_35_words(stem: str):
+    """Derivations and captions too (the second grader's read found
+    sentences of 37 to 58 words outside the answers)."""
+    from test_grader_words import prose
+
+    long = [
+        f"{len(s.split())} words: {s}"
+        for text in prose(REPO / "report" / f"{stem}.qmd")
+        for s in prose_sentences(text)
+        if len(s.split()) > LONGEST
+    ]
     assert long == [], "\n".join(long)

@@ -13,8 +13,11 @@ from a2.report import Check, worst
 # Section: (the checks whose figure a sentence cites, the sentence's start)
 CITED = {
     "1-optimization": [
-        ("SGD limit = min-norm solution", "random problems ends within"),
-        ("iterates stay in row(X)", "No iterate has a part outside"),
+        ("SGD's limit = minimum-norm solution", "random problems ends within"),
+        (
+            "every iterate lies in the row space of X",
+            "No iterate has a part outside",
+        ),
     ],
     "2-hyperparameters": [
         ("Adam with L2 reaches the ridge solution", "Adam with L2 ends"),
@@ -62,7 +65,7 @@ def test_table_1_1_shows_gradient_descents_distance_as_its_check(
     (done,) = [
         Check(**c)
         for c in record["checks"]
-        if c["name"] == "gradient descent reaches w*"
+        if c["name"] == "gradient descent reaches w∗"
     ]
     nb = json.loads((smoke_built / "book" / f"{stem}.ipynb").read_text())
     rows = [

@@ -139,6 +139,28 @@ def test_2_2_2_lambda_tilde_is_lambda_over_two_eta(chapters) -> None:
     assert follows(m[3], value(m[1]) / (2 * value(m[2]))), m[0]
 
 
+def test_1_1_1_rounding_build_up_follows_from_its_printed_factors(
+    chapters,
+) -> None:
+    """The part outside the row space is called rounding error next to
+    what rounding can build up over the steps, computed from the steps,
+    the machine epsilon and the longest iterate as printed (9.2e-15 once
+    stood beside an epsilon of 2.2e-16 with no word on the gap)."""
+    c = chapters["1"]
+    eps = c.find(rf"the machine epsilon \$\\epsilon\$, .*? is {NUM}\.")[1]
+    m = c.find(
+        rf"No iterate has a part outside the row space longer than {NUM}\. "
+        rf".*? no iterate is longer than {NUM}\. .*? so {NUM} steps could "
+        rf"build up {NUM} \$\\times\\ \\epsilon\\ \\times\$ {NUM} "
+        rf"\$=\$ {NUM} there"
+    )
+    off, longest, steps, steps_again, longest_again, drift = m.groups()
+    assert (steps, longest) == (steps_again, longest_again), m[0]
+    assert value(eps) == pytest.approx(2.2e-16)
+    assert follows(drift, value(steps) * value(eps) * value(longest)), m[0]
+    assert value(off) < value(drift), m[0]
+
+
 def test_1_2_1_first_step_follows_from_eta_and_beta(chapters) -> None:
     m = chapters["1"].find(
         rf"With \$\\eta =\$ {NUM}, \$\\beta =\$ {NUM} and .*?"
@@ -193,8 +215,8 @@ def test_2_2_3_lambda_tilde_for_each_learning_rate(chapters) -> None:
     learning rate; each L2 coefficient follows from the one printed
     (a reader once met one eta for two values)."""
     m = chapters["2"].find(
-        rf"gradient descent \(\$\\eta =\$ {NUM}\) and with RMSProp and "
-        rf"Adam \(\$\\eta =\$ {NUM}\)\. Each runs once with decoupled "
+        rf"gradient descent with \$\\eta =\$ {NUM}, RMSProp and "
+        rf"Adam with \$\\eta =\$ {NUM}\. Each runs once with decoupled "
         rf"decay \$\\lambda =\$ {NUM} and once with L2, with "
         rf"\$\\tilde\{{\\lambda\}} = \\lambda/\(2\\eta\) =\$ {NUM} "
         rf"for gradient descent and {NUM} for the"

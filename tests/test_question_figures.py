@@ -1,6 +1,6 @@
 """Figures of sections 1-3: every piece of text prints at 7 pt or more
 once the PDF scales the figure to its text width (about 14 cm); in
-section 3's, drawn from the report's parameters, no label or legend
+every figure, drawn from the report's parameters, no label or legend
 covers a curve, a marker or another label (Figure 3.3(a) once stacked
 "base", "A", "B" and "C" on one another and on the curves)."""
 
@@ -110,8 +110,14 @@ def _drawn_points(line, renderer) -> np.ndarray:
     if line.get_linestyle() not in ("None", "", " ") and len(xy) > 1:
         t = np.linspace(0, 1, 50)[:, None, None]
         xy = (xy[:-1] + t * (xy[1:] - xy[:-1])).reshape(-1, 2)
-    inside = line.axes.get_window_extent(renderer)
-    return xy[[inside.contains(x, y) for x, y in xy]]
+    box = line.axes.get_window_extent(renderer)
+    return xy[_within(box, xy)]
+
+
+def _within(box, xy: np.ndarray) -> np.ndarray:
+    """Which display points ``xy`` (n, 2) lie in ``box``, edges in."""
+    x, y = xy[:, 0], xy[:, 1]
+    return (box.x0 <= x) & (x <= box.x1) & (box.y0 <= y) & (y <= box.y1)
 
 
 def overlaps(fig) -> list[str]:
@@ -128,7 +134,7 @@ def overlaps(fig) -> list[str]:
                 pad = line.get_linewidth() * fig.dpi / 72 / 2
             grown = box.expanded(1, 1).padded(pad)
             pts = _drawn_points(line, renderer)
-            if any(grown.contains(x, y) for x, y in pts):
+            if _within(grown, pts).any():
                 found.append(f"{name} covers {line.get_label()!r}")
     for i, (n1, b1, _) in enumerate(boxes):
         for n2, b2, _ in boxes[i + 1 :]:
@@ -149,6 +155,45 @@ def test_the_overlap_finder_sees_a_label_on_a_curve():
 @pytest.mark.parametrize("name", SECTION_3)
 def test_section_3_labels_cover_no_curve_and_no_other_label(name):
     assert overlaps(FIGURES[name]) == []
+
+
+def _section_1_2_figures():
+    """Sections 1-2's figures drawn from the report's parameters, as
+    printed (Figure 2.2(b)'s legend once covered weights' markers)."""
+    p = params.load("1-optimization")
+    q = params.load("2-hyperparameters")
+    runs = minnorm.sgd_experiment(
+        p.n, p.d, p.instances, p.batch_size, p.eta, p.steps, p.seed
+    )
+    trajs = minnorm.adaptive_experiment(
+        p.adaptive_lr, p.adaptive_steps, p.beta, p.eps
+    )
+    trials = hyperopt.experiment(q.n, q.d, q.trials, q.grid_points, q.seed)
+    _, comp = weightdecay.decay_experiment(
+        q.n,
+        q.d,
+        q.eta,
+        q.adaptive_lr,
+        q.weight_decay,
+        q.steps,
+        q.beta,
+        q.eps,
+        q.seed,
+    )
+    return {
+        "sgd_min_norm": lambda: figures.sgd_min_norm(runs),
+        "adaptive_paths": lambda: figures.adaptive_paths(trajs),
+        "one_step_loss": lambda: figures.one_step_loss(trials),
+        "decay_gaps": lambda: figures.decay_gaps(comp),
+    }
+
+
+SECTIONS_1_2 = _section_1_2_figures()
+
+
+@pytest.mark.parametrize("name", sorted(SECTIONS_1_2))
+def test_sections_1_2_labels_cover_no_curve_marker_or_label(name):
+    assert overlaps(SECTIONS_1_2[name]()) == []
 
 
 # Words a reader of sections 1-2 would need the code for: an undefined

@@ -42,12 +42,16 @@ def sgd_min_norm(runs: Sequence[Any]) -> Figure:
         ylabel="distance of $w_k$ from the row space",
         ylim=(1e-18, 1),
     )
-    b.axhline(
-        np.finfo(float).eps,
+    # What rounding can build up in k steps (minnorm.rounding_drift).
+    k = np.arange(1, len(runs[0].off_row))
+    longest = max(r.longest for r in runs)
+    b.semilogy(
+        k,
+        k * np.finfo(float).eps * longest,
         color="grey",
         ls=":",
         lw=1,
-        label="machine epsilon (double precision)",
+        label="what rounding can build up in $k$ steps",
     )
     panel_label(a, "(a) distance to $w^*$")
     panel_label(b, "(b) part outside the row space of $X$")
@@ -81,7 +85,7 @@ def adaptive_paths(trajs: dict[str, np.ndarray]) -> Figure:
         (t - x[0] * u) / x[1],
         color="grey",
         lw=1,
-        label=r"solutions $x^\top w = t$",
+        label=r"$x^\top w = t$",
     )
     a.plot(
         [0, 1.2 * w_star[0]],
@@ -89,7 +93,7 @@ def adaptive_paths(trajs: dict[str, np.ndarray]) -> Figure:
         color="grey",
         ls=":",
         lw=1,
-        label=r"row space span$\{x\}$",
+        label=r"span$\{x\}$",
     )
     for i, (m, w) in enumerate(trajs.items()):
         a.plot(w[:, 0], w[:, 1], color=COLOURS[i], marker=".", ms=2, lw=0.8)
@@ -105,7 +109,7 @@ def adaptive_paths(trajs: dict[str, np.ndarray]) -> Figure:
     a.plot(*w_star, "k*", ms=9, zorder=5)
     a.plot(*limit, "kD", ms=6, mfc="white", mew=1.2, zorder=5)
     named = (
-        (w_star, "$w^*$", (7, -4), "left"),
+        (w_star, "$w^*$", (-3, -10), "right"),
         (limit, "adaptive limit", (-7, 3), "right"),
     )
     for point, name, offset, side in named:
@@ -115,7 +119,7 @@ def adaptive_paths(trajs: dict[str, np.ndarray]) -> Figure:
             xytext=offset,
             textcoords="offset points",
             ha=side,
-            va="top" if side == "left" else "bottom",
+            va="top" if point is w_star else "bottom",
             fontsize=SMALL,
         )
     a.set(
@@ -129,14 +133,31 @@ def adaptive_paths(trajs: dict[str, np.ndarray]) -> Figure:
     b.set(
         xlabel="step $k$",
         ylabel="distance to the derived limit",
+        ylim=(1e-19, 1e9),
     )
-    b.legend(title="colours in both panels")
+    # Above the curves, which all start at or below 1: a legend among
+    # them covers one (Adagrad's slope crosses the upper right).
+    b.legend(
+        title="colours in both panels",
+        ncol=2,
+        loc="upper right",
+        columnspacing=1,
+    )
     panel_label(a, "(a) trajectories from $w_0 = 0$")
     panel_label(b, "(b) convergence to the limits")
     return fig
 
 
 # --- section 2 ---------------------------------------------------------
+
+
+def _drop_line(
+    ax: Any, x: float, top: float, label: str = "_nolegend_"
+) -> None:
+    """A dashed vertical line at ``x`` from the axis up to ``top``."""
+    bottom = ax.get_ylim()[0]
+    ax.plot([x, x], [bottom, top], color="k", ls="--", lw=1, label=label)
+    ax.set_ylim(bottom=bottom)
 
 
 @styled
@@ -163,15 +184,17 @@ def one_step_loss(trials: Sequence[Any]) -> Figure:
         color=COLOURS[1],
         label="after an actual step",
     )
-    a.axvline(
+    # eta* marked from the axis up to the minimum, so that the legend
+    # above the curve covers none of it.
+    _drop_line(
+        a,
         tr.eta_star,
-        color="k",
-        ls="--",
-        lw=1,
+        float(l1_closed(tr.X, tr.t, tr.w0, tr.eta_star)),
         label=f"$\\eta^* = {tr.eta_star:.{ETA_STAR_DIGITS[1]}f}$",
     )
     a.set(xlabel=r"learning rate $\eta$", ylabel=r"$\mathcal{L}_1(\eta)$")
-    a.legend()
+    a.legend(loc="upper left")
+    lowest = 0.0
     for i, tr in enumerate(trials):
         l0 = l1_closed(tr.X, tr.t, tr.w0, 0.0)
         a_ = tr.grid / tr.eta_star
@@ -189,7 +212,9 @@ def one_step_loss(trials: Sequence[Any]) -> Figure:
             ms=3,
             color=COLOURS[i % 8],
         )
-    b.axvline(1.0, color="k", ls="--", lw=1)
+        at = l1_closed(tr.X, tr.t, tr.w0, tr.eta_star) / l0
+        lowest = max(lowest, float(at))
+    _drop_line(b, 1.0, lowest)
     b.set(
         xlabel=r"$\eta / \eta^*$",
         ylabel=r"$\mathcal{L}_1(\eta) / \mathcal{L}_0$",
@@ -229,13 +254,15 @@ def decay_gaps(comparisons: dict[str, Any]) -> Figure:
             label=_METHOD_NAMES[m],
         )
         lim = max(lim, np.abs(c.l2[-1]).max(), np.abs(c.decoupled[-1]).max())
-    b.plot([-lim, lim], [-lim, lim], color="grey", ls=":", lw=1, label="equal")
+    # The caption names the diagonal: a fourth legend row would reach it.
+    b.plot([-lim, lim], [-lim, lim], color="grey", ls=":", lw=1)
     b.set(
         xlabel="final $w_j$ with L2", ylabel="final $w_j$ with decoupled decay"
     )
-    b.legend(loc="lower right")
+    # The weights lie near the diagonal; its upper left is empty.
+    b.legend(loc="upper left")
     panel_label(a, "(a) L2 against decoupled decay")
-    panel_label(b, "(b) final weights, one dot per $j$")
+    panel_label(b, "(b) final weights, one marker per $j$")
     return fig
 
 

@@ -170,14 +170,14 @@ def check_loss(trials: list[Trial]) -> None:
         ]
     )
     check(
-        "L1(eta) = loss after an actual step",
+        "ℒ₁(η) = loss after an actual step",
         derived[..., 0],
         actual,
         rtol=1e-12,
         atol=1e-15,
     )
     check(
-        "L1(eta) = autograd",
+        "ℒ₁(η) = automatic differentiation",
         derived[..., 0],
         auto[..., 0],
         rtol=1e-9,
@@ -191,14 +191,17 @@ def check_curvature(trials: list[Trial]) -> float:
     derived = np.array([tr.derivs for tr in trials])
     auto = np.array([tr.autograd for tr in trials])
     check(
-        "d2L1/deta2 = autograd",
+        "d²ℒ₁/dη² = automatic differentiation",
         derived[..., 2],
         auto[..., 2],
         rtol=1e-9,
         atol=1e-12,
     )
     smallest = float(auto[..., 2].min())
-    check_true("d2L1/deta2 > 0 on every problem (autograd)", smallest > 0)
+    check_true(
+        "d²ℒ₁/dη² > 0 on every problem (automatic differentiation)",
+        smallest > 0,
+    )
     return smallest
 
 
@@ -208,20 +211,20 @@ def check_eta_star(trials: list[Trial]) -> None:
     derived = np.array([tr.derivs for tr in trials])
     auto = np.array([tr.autograd for tr in trials])
     check(
-        "dL1/deta = autograd",
+        "dℒ₁/dη = automatic differentiation",
         derived[..., 1],
         auto[..., 1],
         rtol=1e-9,
         atol=1e-12,
     )
     check(
-        "eta* = grid-search minimum (within one grid step)",
+        "η∗ = grid-search minimum (within one grid step)",
         [tr.eta_star for tr in trials],
         [tr.eta_grid for tr in trials],
         atol=max(tr.spacing for tr in trials),
     )
     check(
-        "dL1/deta at eta* = 0 (autograd)",
+        "dℒ₁/dη at η∗ = 0 (automatic differentiation)",
         np.zeros(len(trials)),
         [l1_autograd(tr.X, tr.t, tr.w0, tr.eta_star)[1] for tr in trials],
         atol=1e-10,

@@ -72,6 +72,7 @@ class SGDRun:
     off_row: np.ndarray  # ||(I - P_row) w_k||
     loss: np.ndarray  # L(w_k)
     residual: float  # largest |x_j^T w - t_j| at the end
+    longest: float  # largest ||w_k|| on the way
 
 
 def sgd(
@@ -101,6 +102,7 @@ def sgd(
         off_row=off_row_space(X, ws),
         loss=np.mean((ws @ X.T - t) ** 2, axis=1),
         residual=float(np.abs(X @ w - t).max()),
+        longest=float(np.linalg.norm(ws, axis=1).max()),
     )
 
 
@@ -316,7 +318,7 @@ def check_sgd(runs: list[SGDRun]) -> tuple[list[Check], list[Check]]:
     space against zero."""
     limits = [
         check(
-            f"SGD limit = min-norm solution (problem {i + 1})",
+            f"SGD's limit = minimum-norm solution (problem {i + 1})",
             r.w_star,
             r.w,
             atol=1e-8,
@@ -325,7 +327,7 @@ def check_sgd(runs: list[SGDRun]) -> tuple[list[Check], list[Check]]:
     ]
     inside = [
         check(
-            f"iterates stay in row(X) (problem {i + 1})",
+            f"every iterate lies in the row space of X (problem {i + 1})",
             0.0,
             r.off_row.max(),
             atol=1e-12,
@@ -340,10 +342,39 @@ def check_closed_form(n: int, d: int, seed: int) -> None:
     least-squares solution of an SVD, on a random problem."""
     X, t = random_problem(n, d, np.random.default_rng(seed))
     check(
-        "closed form = LAPACK min-norm solution",
+        "closed form = minimum-norm solution by singular value decomposition",
         min_norm_solution(X, t),
         min_norm_lstsq(X, t),
         atol=1e-10,
+    )
+
+
+EPS = float(np.finfo(float).eps)  # double precision's machine epsilon
+LONGEST_DIGITS = 1  # decimals of the longest iterate's length, as printed
+
+
+def longest_iterate(runs: list[SGDRun]) -> float:
+    """The largest length ||w_k|| of any iterate of any run."""
+    return max(r.longest for r in runs)
+
+
+def rounding_drift(runs: list[SGDRun], steps: int) -> float:
+    """What rounding can build up outside the row space in ``steps``
+    steps: each step rounds every weight by about eps times its size,
+    and no step pulls that part back. From eps and the longest iterate
+    as the prose prints them, so the product follows from them."""
+    eps = float(f"{EPS:.1e}")
+    return steps * eps * round(longest_iterate(runs), LONGEST_DIGITS)
+
+
+def check_rounding(runs: list[SGDRun]) -> None:
+    """1.1.1: the part outside the row space stays below what rounding
+    can build up over the run."""
+    steps = len(runs[0].off_row) - 1
+    check_true(
+        "every iterate's part outside the row space is below "
+        "steps × ε × longest iterate",
+        max(r.off_row.max() for r in runs) <= rounding_drift(runs, steps),
     )
 
 
@@ -360,6 +391,8 @@ class SgdFacts:
     off: Md  # largest component of an iterate outside the row space
     residual: Md  # largest final |x_j^T w - t_j|
     eps: Md  # double-precision machine epsilon
+    longest: Md  # largest ||w_k|| of any iterate
+    drift: Md  # steps x eps x longest, from the two as printed
 
 
 def sgd_facts(
@@ -377,7 +410,9 @@ def sgd_facts(
         distance=worst(limits).value,
         off=worst(inside).value,
         residual=sci(max(r.residual for r in runs)),
-        eps=sci(np.finfo(float).eps),
+        eps=sci(EPS),
+        longest=fmt(longest_iterate(runs), LONGEST_DIGITS),
+        drift=sci(rounding_drift(runs, p.steps)),
     )
 
 
@@ -387,19 +422,19 @@ def check_adaptive(trajs: dict[str, np.ndarray], p: Optimization) -> None:
     x, t = HINT_X[0], float(HINT_T[0])
     w_star = min_norm_solution(HINT_X, HINT_T)
     w_gd, w_rms = trajs["gd"][-1], trajs["rmsprop"][-1]
-    check("w* = [0.8, 0.4]", [0.8, 0.4], w_star, atol=1e-12)
+    check("w∗ = [0.8, 0.4]", [0.8, 0.4], w_star, atol=1e-12)
     check(  # the distance Table 1.1 prints, to the check's digits
-        "gradient descent reaches w*",
+        "gradient descent reaches w∗",
         0.0,
         distance_to_min_norm(HINT_X, HINT_T, w_gd),
         atol=1e-9,
     )
     check_true(
-        "gradient descent's limit is the min-norm solution (rule)",
+        "gradient descent's limit counts as the minimum-norm solution",
         is_min_norm(HINT_X, HINT_T, w_gd),
     )
     check(
-        "RMSProp's first step = derived",
+        "RMSProp's first step = derived step",
         first_step(x, t, "rmsprop", p.adaptive_lr, p.beta, p.eps),
         trajs["rmsprop"][1],
         rtol=1e-12,
@@ -410,17 +445,17 @@ def check_adaptive(trajs: dict[str, np.ndarray], p: Optimization) -> None:
         w_rms,
         atol=1e-6,
     )
-    check("RMSProp's limit solves x^T w = t", t, float(x @ w_rms), atol=1e-9)
+    check("RMSProp's limit solves xᵀw = t", t, float(x @ w_rms), atol=1e-9)
     check_true(
-        "RMSProp's limit is not the min-norm solution (rule)",
+        "RMSProp's limit does not count as the minimum-norm solution",
         not is_min_norm(HINT_X, HINT_T, w_rms),
     )
     check_true(
-        "RMSProp's limit is longer than w*",
+        "RMSProp's limit is longer than w∗",
         np.linalg.norm(w_rms) > np.linalg.norm(w_star),
     )
     check(
-        "RMSProp's distance from span{x} = 2/(3 sqrt 5)",
+        "RMSProp's distance from span{x} = 2/(3√5)",
         2 / (3 * np.sqrt(5)),
         float(off_row_space(HINT_X, w_rms)[0]),
         atol=1e-6,
@@ -436,7 +471,7 @@ def check_other_adaptive(
     for m in ("adagrad", "adam"):
         name = LABELS[m]
         check(
-            f"{name}'s first step = derived",
+            f"{name}'s first step = derived step",
             first_step(x, t, m, p.adaptive_lr, p.beta, p.eps),
             trajs[m][1],
             rtol=1e-12,
@@ -448,7 +483,7 @@ def check_other_adaptive(
             atol=1e-6,
         )
         check_true(
-            f"{name}'s limit is not the min-norm solution (rule)",
+            f"{name}'s limit does not count as the minimum-norm solution",
             not is_min_norm(HINT_X, HINT_T, trajs[m][-1]),
         )
     check_true(  # the overshoot the text and Figure 1.2 show

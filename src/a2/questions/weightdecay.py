@@ -242,14 +242,14 @@ def check_one_step(p: Hyperparameters) -> OneStep:
         ]
     )
     check(
-        "derived L2 step = autograd",
+        "derived L2 step = automatic differentiation",
         [step_l2(X, t, w0, p.eta, lam_tilde) for X, t, w0 in problems],
         l2,
         rtol=1e-12,
         atol=1e-15,
     )
     check(
-        "derived decay step = autograd",
+        "derived decay step = automatic differentiation",
         [step_decay(X, t, w0, p.eta, p.weight_decay) for X, t, w0 in problems],
         decay,
         rtol=1e-12,
@@ -272,7 +272,8 @@ def check_matching(step: OneStep, p: Hyperparameters) -> MatchingFacts:
     """2.2.2: with lambda~ = lambda / (2 eta) the two steps agree; the
     distance lambda / eta would miss by."""
     check(
-        "L2 step with lambda~ = lambda/(2 eta) = decay step (autograd)",
+        "L2 step with coefficient λ/(2η) = decay step "
+        "(automatic differentiation)",
         step.l2,
         step.decay,
         rtol=1e-12,
@@ -339,11 +340,11 @@ def check_decay(
         for m, c in comp.items()
     }
     check_true(
-        "GD: L2 and decoupled decay give the same trajectory (rule)",
+        "gradient descent: L2 and decoupled decay trajectories coincide",
         agree["gd"] == "coincide",
     )
     check_true(
-        "RMSProp and Adam: L2 and decoupled decay part ways (rule)",
+        "RMSProp and Adam: L2 and decoupled decay trajectories part ways",
         agree["rmsprop"] == agree["adam"] == "part ways",
     )
     check_true(  # why Table 2.2 shows one norm for every method
@@ -355,7 +356,7 @@ def check_decay(
     )
     ridge_gd = ridge_solution(X, t, matching_l2(p.weight_decay, p.eta))
     check(
-        "GD with L2 reaches the ridge solution",
+        "gradient descent with L2 reaches the ridge solution",
         ridge_gd,
         comp["gd"].l2[-1],
         atol=1e-6,
