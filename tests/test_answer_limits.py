@@ -366,9 +366,13 @@ def printed_prose(book: Path, stem: str) -> str:
                 cell["source"]
             ):
                 continue
-            parts.append(re.sub(r"\[[^\]]*\]\{\.a2-source\}", " ", md))
+            parts.append(md)
     text = "\n\n".join(parts)
-    text = re.sub(r"^\|.*\|$", " ", text, flags=re.M)
+    text = re.sub(r"^\|.*\|$|^: .*$", " ", text, flags=re.M)  # tables
+    # Source lines and the parameters' line (the lead's) are no prose.
+    text = re.sub(
+        r"(Source: )?\[.*?\]\{\.a2-(source|params)\}", " ", text, flags=re.S
+    )
     return re.sub(r"^(:::|#|Parameters:).*$", "\n\n", text, flags=re.M)
 
 

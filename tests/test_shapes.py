@@ -36,7 +36,7 @@ def test_shape_table_matches_figure_4b_and_lists_every_layer():
     assert shapes.block_shapes(rows) == shapes.figure_shapes(1, 8, 24)
     leaves = [m for m in net.modules() if not list(m.children())]
     assert len(rows) == len(leaves)
-    assert "ConvTranspose2d(16->8, k=3, s=2, p=1, output_padding=1)" in [
+    assert "ConvTranspose2d(16->8, k=3, s=2, p=1, p_out=1)" in [
         r.layer for r in rows
     ]
 

@@ -275,7 +275,7 @@ class CountTable:
             end = "." if i == len(keys) - 1 else ","
             lines.append(
                 f"{size} \\times {size}{{:}}\\quad & {first}"
-                + (f" \\\\\n & \\quad + {rest}" if rest else "")
+                + (f" + \\\\\n & \\quad {rest}" if rest else "")
                 + end
             )
         body = " \\\\\n".join(lines)

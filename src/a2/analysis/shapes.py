@@ -62,7 +62,7 @@ def describe(m: nn.Module) -> str:
     if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
         extra = ""
         if isinstance(m, nn.ConvTranspose2d):
-            extra = f", output_padding={m.output_padding[0]}"
+            extra = f", p_out={m.output_padding[0]}"
         pad = m.padding if isinstance(m.padding, str) else m.padding[0]
         return (
             f"{type(m).__name__}({m.in_channels}->{m.out_channels}, "
@@ -266,15 +266,15 @@ def source_listing(*objs: Any) -> str:
     parts = [listing]
     if len(notes) == 1:
         parts.append(
-            f"One function that the listing calls is not shown {terms}: "
-            f"{notes[0]}."
+            f"One function that the listing calls is not shown {terms}. "
+            f"{notes[0][0].upper()}{notes[0][1:]}."
         )
     elif notes:
         items = "\n".join(f"- {n}." for n in notes)
         count = NUMBER_WORDS.get(len(notes), str(len(notes)))
         parts.append(
             f"{count} functions that the listing calls are not shown "
-            f"{terms}:\n\n{items}"
+            f"{terms}.\n\n{items}"
         )
     parts += [FLAG_WORDS[o.__name__] for o in objs if o.__name__ in FLAG_WORDS]
     return "\n\n".join(parts)
@@ -287,8 +287,8 @@ NUMBER_WORDS = {2: "Two", 3: "Three", 4: "Four"}
 FLAG_WORDS = {
     "ConvTransposeNet": (
         "The flag `skips` is off in ConvTransposeNet. UNet (handout Fig. "
-        "4c) is this network with it on: blocks 4 and 5 are widened by "
-        "the channels that UNet's own forward pass joins to their inputs, "
-        "block 1's output and the input image."
+        "4c) is this network with it on. Its own forward pass joins block "
+        "1's output and the input image to the inputs of blocks 4 and 5, "
+        "which are widened to take them."
     ),
 }
