@@ -377,7 +377,7 @@ def test_5_3_gap_and_margins_follow_from_the_table_over_seeds(chapters):
     sat = c.column("tbl-seeds", "mean saturation")
     m = c.find(
         rf"\*\*(Yes|No|Not clearly):\*\* (.*?), by {NUM} nats averaged "
-        rf"over \d+ seeds \({TABLE}\)"
+        rf"over \d+ seeds? \({TABLE}\)"
     )
     verdict, words, gap = m.groups()
     means = [_mean_sd(loss[k])[0] for k in pair]
