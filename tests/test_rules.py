@@ -305,15 +305,21 @@ def ratio(low: float, high: float) -> rules.Ratio:
 @pytest.mark.parametrize(
     "low, high, change, speed, trend",
     [
-        (0.80, 0.90, "lower", "faster than", "falls"),
-        (0.90, 0.99, "lower", "faster than", "falls"),  # sign beyond spread
-        (1.10, 1.30, "higher", "slower than", "rises"),
+        (0.80, 0.90, "lower", "faster than", "is shorter"),
+        (
+            0.90,
+            0.99,
+            "lower",
+            "faster than",
+            "is shorter",
+        ),  # sign beyond spread
+        (1.10, 1.30, "higher", "slower than", "is longer"),
         (
             0.97,
             1.04,
             "about the same",
             "about as fast as",
-            "stays about the same",
+            "is about the same",
         ),
         # within 5% but below 1: "about the same" comes first
         (
@@ -321,7 +327,7 @@ def ratio(low: float, high: float) -> rules.Ratio:
             0.99,
             "about the same",
             "about as fast as",
-            "stays about the same",
+            "is about the same",
         ),
         # straddles 1 and leaves the 5% band: the measurements cannot decide
         (
@@ -329,14 +335,14 @@ def ratio(low: float, high: float) -> rules.Ratio:
             1.02,
             rules.UNDECIDED,
             "not clearly faster or slower than",
-            "neither clearly rises nor clearly falls",
+            "is not clearly longer or shorter",
         ),
         (
             0.99,
             1.08,
             rules.UNDECIDED,
             "not clearly faster or slower than",
-            "neither clearly rises nor clearly falls",
+            "is not clearly longer or shorter",
         ),
     ],
 )
@@ -346,4 +352,39 @@ def test_a_time_verdict_decides_only_beyond_its_interval(
     r = ratio(low, high)
     assert rules.time_change(r) == change
     assert rules.speed(r) == speed
-    assert rules.time_trend(r) == trend
+    assert rules.time_by_setting([r], ["64"]) == f"{trend} at $B =$ 64"
+
+
+def test_time_by_setting_groups_the_batch_sizes_by_verdict():
+    """5.5 names every batch size shown (the grader's read found a
+    verdict on the two ends only, while two in between were slower)."""
+    flat, up = ratio(0.98, 1.07), ratio(1.02, 1.06)
+    words = rules.time_by_setting(
+        [flat, up, up, flat], ["64", "128", "256", "512"]
+    )
+    assert words == (
+        "is not clearly longer or shorter at $B =$ 64 and 512, "
+        "and is longer at 128 and 256"
+    )
+    three = rules.time_by_setting(
+        [ratio(0.98, 1.02), up, ratio(0.8, 0.9)], ["64", "128", "256"]
+    )
+    assert three == (
+        "is about the same at $B =$ 64, is longer at 128, "
+        "and is shorter at 256"
+    )
+    with pytest.raises(ValueError):
+        rules.time_by_setting([flat], ["64", "128"])
+
+
+@pytest.mark.parametrize(
+    "error, ref, words",
+    [
+        (1.8, 1.4, "worse than"),
+        (1.4, 1.8, "better than"),
+        (1.5, 1.4, "about as good as"),
+        (1.4, 1.5, "about as good as"),
+    ],
+)
+def test_image_quality_counts_beyond_ten_percent(error, ref, words):
+    assert rules.image_quality(error, ref) == words

@@ -36,7 +36,7 @@ def test_shape_table_matches_figure_4b_and_lists_every_layer():
     assert shapes.block_shapes(rows) == shapes.figure_shapes(1, 8, 24)
     leaves = [m for m in net.modules() if not list(m.children())]
     assert len(rows) == len(leaves)
-    assert "ConvTranspose2d(16->8, k=3, s=2, p=1, op=1)" in [
+    assert "ConvTranspose2d(16->8, k=3, s=2, p=1, p_out=1)" in [
         r.layer for r in rows
     ]
 
@@ -57,7 +57,8 @@ def test_shape_rows_label_each_block_with_figure_4():
     assert len(table) == len(rows)
     given = [r[3] for r in table if r[3] != "inside a block"]
     assert given == shapes.figure_labels()  # every other cell says why
-    assert all(len(r) == len(shapes.HEADER) for r in table)
+    assert all(len(r) == len(shapes.header("4a")) for r in table)
+    assert shapes.header("4a")[-1] == "handout Fig. 4a"
     assert table[0][2] == "[BS, 8, 32, 32]"
 
 
@@ -67,13 +68,21 @@ def test_source_listing_is_the_library_code():
     code, _, words = text[3:].partition("```")
     assert "conv_padding(kernel" in code
     # The helper it calls, said in words below the code.
-    assert words.strip().startswith("The listing calls one helper")
-    assert "`conv_padding(kernel, stride, dilation)` gives" in words
+    assert words.strip().startswith("One function that the listing calls")
+    assert "`conv_padding` gives" in words
 
 
 def test_a_listing_says_what_each_helper_computes():
     text = shapes.source_listing(models.up_block, models.final_conv)
     words = text.rpartition("```")[2]
-    assert "calls 2 helpers" in words
+    assert words.strip().startswith("Two functions that the listing calls")
     for name in ("transpose_padding", "same_padding"):
-        assert f"- `{name}(" in words, name
+        assert f"- `{name}` gives" in words, name
+
+
+def test_a_listing_says_what_a_flag_it_shows_turns_on():
+    """ConvTransposeNet's listing shows ``skips`` but not the forward
+    pass that uses it (UNet's): a sentence says what it changes."""
+    words = shapes.source_listing(models.ConvTransposeNet).rpartition("```")[2]
+    assert "The flag `skips` is off in ConvTransposeNet" in words
+    assert "UNet" in words

@@ -73,7 +73,7 @@ def test_noise_wider_than_the_difference_cannot_decide():
     r = rules.time_ratio(times["a"], times["b"])
     assert r.rounds == timing.LOOKS[-1]
     assert rules.speed(r) == "not clearly faster or slower than"
-    assert rules.time_trend(r) == "neither clearly rises nor clearly falls"
+    assert rules.time_change(r) == rules.UNDECIDED
 
 
 def test_equal_times_are_rarely_called_different():

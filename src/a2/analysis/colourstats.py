@@ -73,13 +73,14 @@ def check_recorded(run: Run, data: ColourData) -> None:
     its last epoch equal those computed again from the loaded model."""
     again, last = rescore(run.model, data), run.history.last
     check(
-        "validation accuracy = recomputed from predictions",
+        "the validation accuracy equals its recomputation from the "
+        "predictions",
         again.acc,
         last.valid_acc,
         rtol=1e-9,
     )
     check(
-        "validation loss = recomputed cross-entropy",
+        "the validation loss equals the recomputed cross-entropy",
         again.loss,
         last.valid_loss,
         rtol=1e-5,

@@ -179,14 +179,14 @@ def check_paddings(answers: Iterable[Paddings]) -> None:
 
     for p in answers:
         k, found = p.kernel, solve_paddings(p.kernel)
-        check(f"kernel {k}: search finds one answer", len(found), 1)
+        check(f"kernel {k}: the search finds one answer", len(found), 1)
         check(
-            f"kernel {k}: closed form = search",
+            f"kernel {k}: the closed form equals the search's answer",
             settings(p),
             settings(found[0]),
         )
         check(
-            f"kernel {k}: closed form = models' paddings",
+            f"kernel {k}: the closed form equals the networks' paddings",
             settings(p),
             (conv_padding(k, stride=2), *transpose_padding(k, stride=2)),
         )
@@ -196,7 +196,7 @@ def check_paddings(answers: Iterable[Paddings]) -> None:
             )
         final, keeping = final_padding(k), keeping_paddings(k)
         check_true(
-            f"kernel {k}: final padding keeps 32x32 (search)",
+            f"kernel {k}: the final padding keeps 32 × 32 (search)",
             final in keeping,
         )
         check_true(
@@ -204,7 +204,7 @@ def check_paddings(answers: Iterable[Paddings]) -> None:
             any(b == a for b, a in keeping) == (k % 2 == 1),
         )
         check(
-            f"kernel {k}: final padding = the models' last layer",
+            f"kernel {k}: the final padding equals the network's last layer's",
             final,
             built_final_padding(k),
         )

@@ -260,17 +260,26 @@ class CountTable:
 
     def display(self, *keys: str) -> Md:
         """Polynomials too long for a line of text (``'c64'``: the
-        connections at 64 x 64), one display equation each, labelled by
-        the input size; a comma after each but the last, a full stop after
-        it."""
+        connections at 64 x 64) as one display equation, one line per
+        input size, each broken in two halves so that the lines leave
+        room for the equation's number; a comma after each but the last,
+        a full stop after it."""
         names = {n[0]: n for n in COUNTS}
         lines = []
         for i, key in enumerate(keys):
             size = int(key[1:])
             poly = polynomial_latex(self.polys[size][names[key[0]]])
+            terms = poly.split(" + ")
+            half = (len(terms) + 1) // 2
+            first, rest = " + ".join(terms[:half]), " + ".join(terms[half:])
             end = "." if i == len(keys) - 1 else ","
-            lines.append(f"$${size} \\times {size}{{:}}\\quad {poly}{end}$$")
-        return Md("\n\n".join(lines))
+            lines.append(
+                f"{size} \\times {size}{{:}}\\quad & {first}"
+                + (f" + \\\\\n & \\quad {rest}" if rest else "")
+                + end
+            )
+        body = " \\\\\n".join(lines)
+        return Md(f"$$\\begin{{aligned}}\n{body}\n\\end{{aligned}}$$")
 
     def texts(self) -> dict[str, Md]:
         """The counts for the prose: ``{'w32': '49,248', ...}``."""
@@ -310,8 +319,9 @@ def check_counts(
                 a = formula_counts(i, f, c, size, kernel, resampling)
                 b = measured_counts(net, i, size, resampling)
                 check(
-                    f"{'with' if resampling else 'no'} resampling: counts "
-                    f"NIC={i} NF={f} NC={c} {size}x{size}",
+                    f"{'with' if resampling else 'without'} pooling and "
+                    f"upsampling counted, NIC = {i}, NF = {f}, NC = {c}, "
+                    f"{size} × {size} input: closed forms equal the counts",
                     [a.weights, a.outputs, a.connections],
                     [b.weights, b.outputs, b.connections],
                     rtol=0,
@@ -320,24 +330,25 @@ def check_counts(
     measured = {s: measured_counts(net, nic, s) for s in SIZES}
     for s in SIZES:
         check(
-            f"answer's {s}x{s} values = measured counts",
+            f"the answer's values at {s} × {s} equal the measured counts",
             [table.counts[n, s] for n in COUNTS],
             [getattr(measured[s], n) for n in COUNTS],
             rtol=0,
         )
     check_true(
-        "weights' polynomial is the same at 32x32 and 64x64",
+        "the weights' polynomial is the same at 32 × 32 and 64 × 64",
         table.polys[32]["weights"] == table.polys[64]["weights"],
     )
     check(
-        "doubling the input: weights x1, outputs x4, connections x4",
+        "doubling the input: weights × 1, outputs × 4, connections × 4",
         [getattr(measured[64], n) / getattr(measured[32], n) for n in COUNTS],
         [1, 4, 4],
     )
     for s in SIZES:
         a, b = batchnorm_counts(nf, nc, s), measured_batchnorm(net, nic, s)
         check(
-            f"BatchNorm2d as a layer, {s}x{s}: weights and outputs = measured",
+            f"BatchNorm2d as a layer, {s} × {s}: its weights and outputs "
+            "equal the measured ones",
             [a.weights, a.outputs],
             [b.weights, b.outputs],
             rtol=0,
@@ -438,13 +449,15 @@ def check_cost(
     )
     for m, n in macs.items():
         check(
-            f"{models.MODELS[m].__name__}: multiply-adds, closed form = hooks",
+            f"{models.MODELS[m].__name__}: the closed form of the "
+            "multiply-adds equals the count on a forward pass",
             formula_macs(m, 1, nf, nc, 32, kernel),
             n,
             rtol=0,
         )
     check(
-        "PoolUpsampleNet: multiply-adds = 4.3 connections",
+        "PoolUpsampleNet: its multiply-adds equal its connections of "
+        "Section 4.3",
         macs["pool_upsample"],
         formula_counts(1, nf, nc, 32, kernel).connections,
         rtol=0,

@@ -207,7 +207,7 @@ def _batch_legend(fig: Figure, axes: Any) -> None:
 def sweep_curves(sweep: Sequence[Any]) -> Figure:
     """Batch-size sweep: (a) training loss, (b) validation loss, (c)
     validation accuracy per epoch, one colour per batch size."""
-    fig, axes = style.figure(ncols=3, height=2.5)
+    fig, axes = style.figure(ncols=3, height=2.3)
     for i, s in enumerate(sweep):
         cols = s.run.history.columns()
         kw = dict(
@@ -248,7 +248,7 @@ def sweep_summary(sweep: Sequence[Any], timed: Any) -> Figure:
     steps per epoch."""
     from a2.report import rules
 
-    fig, axes = style.figure(ncols=3, height=2.5)
+    fig, axes = style.figure(ncols=3, height=2.3)
     bs = [s.batch_size for s in sweep]
     last = [s.run.history.last for s in sweep]
     epochs = [len(s.run.history) for s in sweep]

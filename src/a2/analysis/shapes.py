@@ -28,7 +28,11 @@ from a2.report import Md, check, code, fmt
 # (BS, NIC, S, S) input; networks a, b and c share them.
 FIGURE_4 = (("NF", 2), ("2NF", 4), ("NF", 2), ("NC", 1), ("NC", 1))
 
-HEADER = ("layer", "module", "output shape", "handout Fig. 4")
+
+def header(figure: str) -> tuple[str, str, str, str]:
+    """The header of a layer-by-layer table against handout Fig.
+    ``figure`` (4a, 4b)."""
+    return ("layer", "module", "output shape", f"handout Fig. {figure}")
 
 
 def figure_shapes(
@@ -58,7 +62,7 @@ def describe(m: nn.Module) -> str:
     if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
         extra = ""
         if isinstance(m, nn.ConvTranspose2d):
-            extra = f", op={m.output_padding[0]}"
+            extra = f", p_out={m.output_padding[0]}"
         pad = m.padding if isinstance(m.padding, str) else m.padding[0]
         return (
             f"{type(m).__name__}({m.in_channels}->{m.out_channels}, "
@@ -121,12 +125,12 @@ def check_blocks(
     rows = shape_table(net, torch.zeros(2, 1, 32, 32))
     name = name or type(net).__name__
     check(
-        f"{name} block outputs = handout Fig. {figure} shapes",
+        f"{name}: each block's output has the shape of handout Fig. {figure}",
         block_shapes(rows),
         figure_shapes(2, nf, nc),
     )
     check(
-        f"{name} weights = conv kernels of the table",
+        f"{name}: its weights are those of the table's convolutions",
         conv_weights(net),
         sum(r.weights for r in rows),
     )
@@ -141,13 +145,13 @@ def check_handout_settings(net: nn.Module) -> None:
     if down[0].kernel_size[0] != 3:
         return
     check(
-        "kernel 3: Conv2d stride 2, padding 1",
+        "kernel 3: the convolutions have stride 2 and padding 1",
         [(c.stride[0], c.padding[0]) for c in down],
         [(2, 1)] * 2,
     )
     check(
-        "kernel 3: ConvTranspose2d stride 2, padding 1, output_padding "
-        "1, dilation 1",
+        "kernel 3: the transposed convolutions have stride 2, padding 1, "
+        "output padding 1 and dilation 1",
         [
             (c.stride[0], c.padding[0], c.output_padding[0], c.dilation[0])
             for c in up
@@ -181,7 +185,8 @@ def final_block(kernel: int, nc: int) -> FinalBlock:
 def shape_rows(
     rows: Sequence[ShapeRow], size: int = 32
 ) -> list[tuple[str, str, str, str]]:
-    """Rows for ``a2.report.table(rows, HEADER)``: a block's last layer
+    """Rows for ``a2.report.table(rows, header(figure))``: a block's last
+    layer
     carries the shape handout Fig. 4 gives for the block."""
     labels, out = iter(figure_labels(size)), []
     for r in rows:
@@ -220,16 +225,17 @@ def helpers(*objs: Any) -> list[Any]:
 HELPER_WORDS = {
     "conv_padding": (
         "the padding $p$ with which a convolution divides the height and "
-        "width by its stride $s$: the smallest $p$ with "
-        "$d(k-1) + 1 - s \\le 2p \\le d(k-1)$, which is $(k-1)/2$ at "
-        "stride 1 (an even $k$ is refused) and "
-        "$\\lfloor (k-1)/2 \\rfloor$ at stride 2"
+        "width by its stride $s$. It is the smallest $p$ with "
+        "$d(k-1) + 1 - s \\le 2p \\le d(k-1)$: $(k-1)/2$ at stride 1 "
+        "(an even $k$ is refused) and $\\lfloor (k-1)/2 \\rfloor$ at "
+        "stride 2"
     ),
     "transpose_padding": (
-        "the padding $p$ and output padding $\\mathit{op}$ with which a "
+        "the padding $p$ and output padding $p_{\\text{out}}$ with which a "
         "transposed convolution multiplies the height and width by its "
-        "stride $s$: $2p - \\mathit{op} = d(k-1) + 1 - s$ with the "
-        "smallest $p \\ge 0$ and $0 \\le \\mathit{op} < \\max(s, d)$"
+        "stride $s$. They solve $2p - p_{\\text{out}} = d(k-1) + 1 - s$ "
+        "with the smallest $p \\ge 0$ and "
+        "$0 \\le p_{\\text{out}} < \\max(s, d)$"
     ),
     "same_padding": (
         "the zeros before and after that keep the size in a stride-1 "
@@ -240,15 +246,13 @@ HELPER_WORDS = {
 
 
 def _helper_note(f: Any) -> str:
-    """A helper's call and what it computes, for the sentence under a
+    """A helper's name and what it computes, for the sentence under a
     listing (its docstring's first sentence where no words are given)."""
-    params = inspect.signature(f).parameters.values()
-    call = ", ".join(p.name for p in params)
     words = HELPER_WORDS.get(f.__name__)
     if words is None:
         words = inspect.getdoc(f).split("\n\n")[0].replace("\n", " ")
         words = words.replace("``", "`")
-    return f"`{f.__name__}({call})` gives {words}"
+    return f"`{f.__name__}` gives {words}"
 
 
 def source_listing(*objs: Any) -> str:
@@ -257,18 +261,34 @@ def source_listing(*objs: Any) -> str:
     says what each library helper it calls computes."""
     parts = [textwrap.dedent(inspect.getsource(o)).rstrip() for o in objs]
     listing = "```python\n" + "\n\n\n".join(parts) + "\n```"
-    called = helpers(*objs)
-    if not called:
-        return listing
-    notes = [_helper_note(f) for f in called]
+    notes = [_helper_note(f) for f in helpers(*objs)]
     terms = "(kernel size $k$, stride $s$, dilation $d$)"
+    parts = [listing]
     if len(notes) == 1:
-        return (
-            f"{listing}\n\nThe listing calls one helper that it does not "
-            f"show {terms}: {notes[0]}."
+        parts.append(
+            f"One function that the listing calls is not shown {terms}. "
+            f"{notes[0][0].upper()}{notes[0][1:]}."
         )
-    items = "\n".join(f"- {n}." for n in notes)
-    return (
-        f"{listing}\n\nThe listing calls {len(notes)} helpers that it "
-        f"does not show {terms}:\n\n{items}"
-    )
+    elif notes:
+        items = "\n".join(f"- {n}." for n in notes)
+        count = NUMBER_WORDS.get(len(notes), str(len(notes)))
+        parts.append(
+            f"{count} functions that the listing calls are not shown "
+            f"{terms}.\n\n{items}"
+        )
+    parts += [FLAG_WORDS[o.__name__] for o in objs if o.__name__ in FLAG_WORDS]
+    return "\n\n".join(parts)
+
+
+NUMBER_WORDS = {2: "Two", 3: "Three", 4: "Four"}
+
+# A class attribute that a listing shows but whose use it does not: one
+# sentence says what turns it on and what that changes.
+FLAG_WORDS = {
+    "ConvTransposeNet": (
+        "The flag `skips` is off in ConvTransposeNet. UNet (handout Fig. "
+        "4c) is this network with it on. Its own forward pass joins block "
+        "1's output and the input image to the inputs of blocks 4 and 5, "
+        "which are widened to take them."
+    ),
+}

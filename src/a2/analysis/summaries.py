@@ -51,6 +51,9 @@ def typical_seconds(timed: timing.Timed, name: Hashable) -> float:
 
 
 SECONDS_DIGITS = 3  # times per epoch, in the tables and the prose
+# Losses, accuracies (%) and mean saturations: one number of digits for
+# each, wherever a run's value is printed (prose, tables, appendix).
+LOSS_DIGITS, ACC_DIGITS, SAT_DIGITS = 4, 2, 3
 
 
 def model_label(model: str) -> str:
@@ -134,11 +137,13 @@ def summary(run: Run, data: ColourData) -> RunSummary:
     valid = [r.valid_loss for r in h]
     uniform = math.log(data.num_colours)
     steps = optimiser_steps(len(data.train_grey), c.batch_size, c.epochs)
-    train, final = printed(last.train_loss, 3), printed(last.valid_loss, 3)
+    train = printed(last.train_loss, LOSS_DIGITS)
+    final = printed(last.valid_loss, LOSS_DIGITS)
     lowest = (
         "also its lowest"
         if best.epoch == last.epoch
-        else f"lowest {best.valid_loss:.3f}, after epoch {best.epoch}"
+        else f"lowest {best.valid_loss:.{LOSS_DIGITS}f}, after epoch "
+        f"{best.epoch}"
     )
     return RunSummary(
         epochs=plural(c.epochs, "epoch"),
@@ -148,11 +153,13 @@ def summary(run: Run, data: ColourData) -> RunSummary:
         key=Md(code(run.key)),
         device=_device_words(devices(run)),
         steps=fmt(steps),
-        train_loss=fmt(train, 3),
-        valid_loss=fmt(final, 3),
+        train_loss=fmt(train, LOSS_DIGITS),
+        valid_loss=fmt(final, LOSS_DIGITS),
         lowest=Md(lowest),
-        acc=fmt(last.valid_acc, 1),
-        gap=_signed(final - train, 3, "{} nats below", "{} nats above"),
+        acc=fmt(last.valid_acc, ACC_DIGITS),
+        gap=_signed(
+            final - train, LOSS_DIGITS, "{} nats below", "{} nats above"
+        ),
         state=fmt(rules.training_state(valid)),
         evidence=_recent_change(valid),
         uniform=fmt(uniform, 3),
@@ -229,6 +236,7 @@ class Thresholds:
     loss_margin: Md
     noise_factor: Md
     close: Md  # below this many times its margin: "only just beyond"
+    rgb_ratio: Md  # one mean RGB error "worse" beyond this many times another
     time_se: Md  # standard errors either side of a time ratio
     time_margin: Md  # in %
 
@@ -243,14 +251,13 @@ def thresholds() -> Thresholds:
         loss_margin=fmt(rules.LOSS_MARGIN),
         noise_factor=fmt(rules.NOISE_FACTOR),
         close=fmt(rules.CLOSE_FACTOR),
+        rgb_ratio=fmt(rules.RGB_ERROR_RATIO),
         time_se=fmt(rules.TIME_SE_FACTOR),
         time_margin=fmt(100 * rules.TIME_MARGIN, 0),
     )
 
 
 # --- 5.3: the networks compared ---------------------------------------------
-
-LOSS_DIGITS, ACC_DIGITS, SAT_DIGITS = 4, 2, 3  # over seeds, as printed
 
 
 @dataclass(frozen=True)
@@ -341,8 +348,9 @@ class Comparison:
     from the means and spreads of the table over seeds."""
 
     lower: Md  # rules.lower: is ConvTransposeNet's mean loss lower?
+    winner: Md  # the same in words: "ConvTransposeNet's ... is lower"
     n_seeds: Md
-    gap: Md  # PoolUpsampleNet's mean loss minus ConvTransposeNet's
+    gap: Md  # of the mean losses, unsigned
     beyond: Md
     loss_tol: Md
     loss_tol_from: Md  # where the margin comes from, in words
@@ -358,6 +366,7 @@ def comparison(s: SeedStudy) -> Comparison:
         s.mean("loss", "conv_transpose"),
     )
     gap = printed(pool - ct, LOSS_DIGITS)
+    verdict = rules.lower(ct, pool, s.loss_tol)
     sat_pool = s.mean("saturation", "pool_upsample")
     sat_ct = s.mean("saturation", "conv_transpose")
     sat_gap = printed(abs(sat_ct - sat_pool), SAT_DIGITS)
@@ -366,9 +375,10 @@ def comparison(s: SeedStudy) -> Comparison:
     else:
         source = "twice the larger standard deviation in @tbl-seeds"
     return Comparison(
-        lower=fmt(rules.lower(ct, pool, s.loss_tol)),
+        lower=fmt(verdict),
+        winner=Md(WINNER[verdict]),
         n_seeds=plural(len(s.loss["conv_transpose"]), "seed"),
-        gap=Md(f"{gap:+.{LOSS_DIGITS}f}"),
+        gap=fmt(abs(gap), LOSS_DIGITS),
         beyond=fmt(rules.beyond(gap, s.loss_tol)),
         loss_tol=fmt(s.loss_tol, LOSS_DIGITS),
         loss_tol_from=Md(source),
@@ -377,6 +387,25 @@ def comparison(s: SeedStudy) -> Comparison:
         sat_beyond=fmt(rules.beyond(sat_gap, s.sat_tol)),
         sat_tol=fmt(s.sat_tol, SAT_DIGITS),
     )
+
+
+WINNER = {  # 5.3's answer after rules.lower's word
+    "Yes": "ConvTransposeNet's validation loss is lower than "
+    "PoolUpsampleNet's",
+    "No": "ConvTransposeNet's validation loss is higher than "
+    "PoolUpsampleNet's",
+    "Not clearly": "neither network's validation loss is clearly lower",
+}
+
+
+def head_gap(head: Mapping[str, Run]) -> Md:
+    """5.3: the pair's difference of validation losses at the section's
+    own seed, from the values as the table of the networks prints them
+    (a different quantity from the gap of the means over seeds)."""
+    pool, ct = (
+        printed(head[m].history.last.valid_loss, LOSS_DIGITS) for m in PAIR
+    )
+    return fmt(abs(pool - ct), LOSS_DIGITS)
 
 
 @dataclass(frozen=True)
@@ -401,7 +430,7 @@ def cost(head: Mapping[str, Run], data: ColourData, images: int) -> Cost:
     return Cost(macs, timing.paired_epochs(configs, data, pair, images))
 
 
-COMPARE_DIGITS = (None, 4, 2, None, None, SECONDS_DIGITS)
+COMPARE_DIGITS = (None, LOSS_DIGITS, ACC_DIGITS, None, None, SECONDS_DIGITS)
 
 
 def seconds_header(timed: timing.Timed) -> str:
@@ -549,9 +578,10 @@ def sweep_timing(
 BATCH_TIME_ON_CPU = Md(
     "The usual expectation, that an epoch takes less time as $B$ grows, "
     "holds where a batch is computed in parallel. On one CPU thread the "
-    "cost is each image's arithmetic, the same at any batch size, so a "
-    "larger batch saves only the fixed cost of each optimiser step it "
-    "avoids. On a GPU, where a small batch leaves most of the parallel "
+    "cost is each image's arithmetic, the same at any batch size. A "
+    "larger batch saves at most the fixed cost of each optimiser step it "
+    "avoids, and its larger feature maps can cost more memory traffic. "
+    "On a GPU, where a small batch leaves most of the parallel "
     "units idle, an epoch should take less time as $B$ grows, until the "
     "device is full."
 )
@@ -578,7 +608,8 @@ class Sweep:
     sat_small: Md
     sat_large: Md
     vivid: Md
-    time_trend: Md  # rules.time_trend
+    images: Md  # rules.image_quality: the largest batch's colourings
+    time_words: Md  # rules.time_by_setting: each batch against the smallest
     timed: Timing  # the largest batch's time over the smallest's
     time_reason: Md  # why the times go as they do, for where they ran
 
@@ -600,12 +631,18 @@ def sweep(
     lv = [printed(r.valid_loss, SWEEP_DIGITS[3]) for r in last]
     batches = [f"$B = {r.batch_size}$" for r in runs]
     batches[1:] = [str(r.batch_size) for r in runs[1:]]
-    sat = [
+    # Mean saturations, and mean RGB errors over the palette's own, as
+    # 5.5 prints them.
+    stats = [
+        colourstats.colour_stats(r.run.model, data) for r in (small, large)
+    ]
+    sat = [printed(c.pred_saturation, SAT_DIGITS) for c in stats]
+    err = [
         printed(
-            colourstats.colour_stats(r.run.model, data).pred_saturation,
-            SAT_DIGITS,
+            printed(c.pred_rgb_error, 4) / printed(c.quantised_rgb_error, 4),
+            1,
         )
-        for r in (small, large)
+        for c in stats
     ]
     return Sweep(
         epochs=plural(small.run.config.epochs, "epoch"),
@@ -619,13 +656,32 @@ def sweep(
         sat_small=fmt(sat[0], SAT_DIGITS),
         sat_large=fmt(sat[1], SAT_DIGITS),
         vivid=fmt(rules.vividness(sat[1], sat[0], s.sat_tol)),
-        time_trend=fmt(rules.time_trend(timed.ratio)),
+        images=fmt(rules.image_quality(err[1], err[0])),
+        time_words=Md(
+            rules.time_by_setting(
+                [
+                    rules.time_ratio(
+                        timed.seconds[r.batch_size],
+                        timed.seconds[small.batch_size],
+                    )
+                    for r in runs[1:]
+                ],
+                [str(r.batch_size) for r in runs[1:]],
+            )
+        ),
         timed=facts,
         time_reason=BATCH_TIME_ON_CPU if facts.on_cpu else BATCH_TIME_ON_GPU,
     )
 
 
-SWEEP_DIGITS = (None, None, 4, 4, 2, SECONDS_DIGITS)
+SWEEP_DIGITS = (
+    None,
+    None,
+    LOSS_DIGITS,
+    LOSS_DIGITS,
+    ACC_DIGITS,
+    SECONDS_DIGITS,
+)
 
 
 def sweep_header(timed: timing.Timed) -> tuple[str, ...]:

@@ -258,6 +258,24 @@ def vividness(sat: float, ref: float, tol: float = SATURATION_MARGIN) -> str:
     return "about as vivid as"
 
 
+RGB_ERROR_RATIO = 1.1
+"""5.5: one network's colourings are "worse" than another's when their
+mean RGB error is more than this many times the other's (10%), "better"
+when less than its inverse, else "about as good as"."""
+
+
+def image_quality(
+    error: float, ref: float, ratio: float = RGB_ERROR_RATIO
+) -> str:
+    """5.5: colourings with mean RGB error ``error`` against ``ref``:
+    "worse than", "better than" or "about as good as"."""
+    if error > ratio * ref:
+        return "worse than"
+    if error * ratio < ref:
+        return "better than"
+    return "about as good as"
+
+
 def leaning(pred_share: float, truth_share: float) -> str:
     """Share of pixels in the model's commonest colours, predicted
     against true: "leans on" when above :data:`LEAN_RATIO` times,
@@ -415,14 +433,35 @@ def speed(r: Ratio, margin: float = TIME_MARGIN) -> str:
     }[time_change(r, margin)]
 
 
-def time_trend(r: Ratio, margin: float = TIME_MARGIN) -> str:
-    """5.5, :func:`time_change` in words for "the time per epoch ... from
-    the smallest setting to the largest" (``r``: the largest's time over
-    the smallest's): "falls", "rises", "stays about the same" or
-    "neither clearly rises nor clearly falls"."""
-    return {
-        "lower": "falls",
-        "higher": "rises",
-        "about the same": "stays about the same",
-        UNDECIDED: "neither clearly rises nor clearly falls",
-    }[time_change(r, margin)]
+TIME_WORDS = {
+    "higher": "is longer",
+    "lower": "is shorter",
+    "about the same": "is about the same",
+    UNDECIDED: "is not clearly longer or shorter",
+}
+"""5.5, :func:`time_change` in words for "the time per epoch ... at
+$B =$ 64" (against the smallest batch's)."""
+
+
+def time_by_setting(
+    ratios: Sequence[Ratio], labels: Sequence[str], margin: float = TIME_MARGIN
+) -> str:
+    """5.5: each batch size's time per epoch against the smallest's
+    (``ratios``, one per larger batch size, named by ``labels``), the
+    batch sizes grouped by :func:`time_change`'s verdict, e.g. "is not
+    clearly longer or shorter at $B =$ 64 and 512, and is longer at 128
+    and 256" (:data:`TIME_WORDS`)."""
+    if len(ratios) != len(labels) or not ratios:
+        raise ValueError("a label for each of 1+ ratios")
+    groups: dict[str, list[str]] = {}
+    for r, label in zip(ratios, labels):
+        groups.setdefault(time_change(r, margin), []).append(label)
+    parts = []
+    for change, group in groups.items():
+        where = " and ".join([", ".join(group[:-1]), group[-1]][-2:])
+        where = where.removeprefix(" and ")
+        prefix = "$B =$ " if not parts else ""
+        parts.append(f"{TIME_WORDS[change]} at {prefix}{where}")
+    return ", and ".join([", ".join(parts[:-1]), parts[-1]]).removeprefix(
+        ", and "
+    )
