@@ -147,6 +147,10 @@ local function leads_into(b, next_block)
   if b.t ~= "Para" or not next_block or displayed_equation(b) then
     return false
   end
+  -- A chunk's output is a Div around what it shows: look inside.
+  while next_block.t == "Div" and #next_block.content > 0 do
+    next_block = next_block.content[1]
+  end
   if displayed_equation(next_block) then return true end
   local last = b.content[#b.content]
   return (next_block.t == "BulletList" or next_block.t == "OrderedList")
