@@ -142,7 +142,7 @@ local function displayed_equation(b)
 end
 
 -- Whether a paragraph leads into the block after it: a displayed
--- equation, or a list its last words (ending in a colon) introduce.
+-- equation, or a list.
 local function leads_into(b, next_block)
   if b.t ~= "Para" or not next_block or displayed_equation(b) then
     return false
@@ -152,9 +152,8 @@ local function leads_into(b, next_block)
     next_block = next_block.content[1]
   end
   if displayed_equation(next_block) then return true end
-  local last = b.content[#b.content]
-  return (next_block.t == "BulletList" or next_block.t == "OrderedList")
-    and last ~= nil and last.t == "Str" and last.text:match(":$") ~= nil
+  -- A list keeps the paragraph that introduces it.
+  return next_block.t == "BulletList" or next_block.t == "OrderedList"
 end
 
 local function keep_with_equation(blocks)

@@ -53,7 +53,9 @@ def text(html: str) -> str:
 
 def answer(page: str) -> str:
     """The sentence of 4.2's answer that states the accuracy."""
-    found = re.search(r"After \d+ epochs? the network gives [\d.]+%", page)
+    found = re.search(
+        r"After \d+ epochs?(?: \([^)]*\))? the network gives [\d.]+%", page
+    )
     assert found, page[:2000]
     return found.group(0)
 

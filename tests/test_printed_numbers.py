@@ -147,11 +147,14 @@ def test_1_1_1_rounding_build_up_follows_from_its_printed_factors(
     the machine epsilon and the longest iterate as printed (9.2e-15 once
     stood beside an epsilon of 2.2e-16 with no word on the gap)."""
     c = chapters["1"]
-    eps = c.find(rf"the machine epsilon \$\\epsilon\$, .*? is {NUM}\.")[1]
+    epsilon = re.escape(r"$\varepsilon_{\mathrm{mach}}$")
+    eps = c.find(rf"the machine epsilon {epsilon}, .*? is {NUM}\.")[1]
     m = c.find(
         rf"No iterate has a part outside the row space longer than {NUM}\. "
         rf".*? no iterate is longer than {NUM}\. .*? so {NUM} steps could "
-        rf"build up {NUM} \$\\times\\ \\epsilon\\ \\times\$ {NUM} "
+        rf"build up {NUM} "
+        + re.escape(r"$\times\ \varepsilon_{\mathrm{mach}}\ \times$")
+        + rf" {NUM} "
         rf"\$=\$ {NUM} there"
     )
     off, longest, steps, steps_again, longest_again, drift = m.groups()

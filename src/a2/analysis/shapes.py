@@ -262,19 +262,19 @@ def source_listing(*objs: Any) -> str:
     parts = [textwrap.dedent(inspect.getsource(o)).rstrip() for o in objs]
     listing = "```python\n" + "\n\n\n".join(parts) + "\n```"
     notes = [_helper_note(f) for f in helpers(*objs)]
-    terms = "(kernel size $k$, stride $s$, dilation $d$)"
+    terms = "Below, $k$ is the kernel size, $s$ the stride, $d$ the dilation."
     parts = [listing]
     if len(notes) == 1:
         parts.append(
-            f"One function that the listing calls is not shown {terms}. "
+            f"One function that the listing calls is not shown. {terms} "
             f"{notes[0][0].upper()}{notes[0][1:]}."
         )
     elif notes:
         items = "\n".join(f"- {n}." for n in notes)
         count = NUMBER_WORDS.get(len(notes), str(len(notes)))
         parts.append(
-            f"{count} functions that the listing calls are not shown "
-            f"{terms}.\n\n{items}"
+            f"{count} functions that the listing calls are not shown. "
+            f"{terms}\n\n{items}"
         )
     parts += [FLAG_WORDS[o.__name__] for o in objs if o.__name__ in FLAG_WORDS]
     return "\n\n".join(parts)
@@ -287,8 +287,8 @@ NUMBER_WORDS = {2: "Two", 3: "Three", 4: "Four"}
 FLAG_WORDS = {
     "ConvTransposeNet": (
         "The flag `skips` is off in ConvTransposeNet. UNet (handout Fig. "
-        "4c) is this network with it on. Its own forward pass joins block "
-        "1's output and the input image to the inputs of blocks 4 and 5, "
-        "which are widened to take them."
+        "4c) is this network with it on. Its own forward pass joins the "
+        "output of block 1 and the input image to the inputs of blocks 4 "
+        "and 5, which are widened to take them."
     ),
 }

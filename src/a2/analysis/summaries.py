@@ -373,7 +373,10 @@ def comparison(s: SeedStudy) -> Comparison:
     if s.loss_tol == rules.LOSS_MARGIN:
         source = "the rule's floor: the seeds spread less"
     else:
-        source = "twice the larger standard deviation in @tbl-seeds"
+        source = (
+            "twice the larger of the two networks' standard deviations in "
+            "@tbl-seeds"
+        )
     return Comparison(
         lower=fmt(verdict),
         winner=Md(WINNER[verdict]),
