@@ -7,6 +7,7 @@ whole; `quarto render` of the whole book says, in one line, to use
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import shutil
@@ -47,8 +48,9 @@ def files(root: Path) -> set[str]:
     }
 
 
-def text(html: str) -> str:
-    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+def text(page: str) -> str:
+    """The words of a page, its entities read (&nbsp; as a space)."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
 
 
 def answer(page: str) -> str:

@@ -193,7 +193,10 @@ def shape_rows(
         shape = "[" + ", ".join(["BS", *map(str, r.shape[1:])]) + "]"
         # The handout gives a shape after each block only.
         fig = next(labels, "") if r.block_end else "inside a block"
-        out.append((f"`{r.name}`", f"`{r.layer}`", shape, fig))
+        # "3.0": block 3's first layer (the captions say so); the short
+        # name leaves the module column room on one line.
+        name = r.name.removeprefix("block")
+        out.append((f"`{name}`", f"`{r.layer}`", shape, fig))
     return out
 
 
