@@ -727,9 +727,10 @@ def misplaced_floats(
     them, or that lie past the next heading after the last text before
     them that does (in another question). A question may point ahead to
     another chapter's table (Section 5 to the appendix's): the table
-    keeps its place when its own question refers to it. A figure's image
-    lies above its caption and holds no text, so "before" compares with
-    the caption."""
+    keeps its place when its own question refers to it. A float atop the
+    page whose text refers to it is in place, as in any book. A figure's
+    image lies above its caption and holds no text, so "before" compares
+    with the caption."""
     refs = references(found)
     out = []
     for label, cap in captions(found).items():
@@ -737,6 +738,13 @@ def misplaced_floats(
             continue
         where = f"{label} (page {cap.page})"
         before = [r for r in refs[label] if r.at < cap.at]
+        # A float set atop the page that refers to it, as books set one:
+        # no text above it there.
+        atop = any(r.page == cap.page for r in refs[label]) and not any(
+            r.page == cap.page and r.at < cap.at for r in found
+        )
+        if not before and atop:
+            continue
         if not before:
             out.append(
                 f"{where} comes before the first text that refers to it "
