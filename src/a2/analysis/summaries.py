@@ -584,9 +584,9 @@ BATCH_TIME_ON_CPU = Md(
     "cost is each image's arithmetic, the same at any batch size. A "
     "larger batch saves at most the fixed cost of each optimiser step it "
     "avoids, and its larger feature maps can cost more memory traffic. "
-    "On a GPU, where a small batch leaves most of the parallel "
-    "units idle, an epoch should take less time as $B$ grows, until the "
-    "device is full."
+    "No GPU was at hand for this book; on one, where a small batch leaves "
+    "most of the parallel units idle, an epoch is expected to take less "
+    "time as $B$ grows, until the device is full."
 )
 BATCH_TIME_ON_GPU = Md(
     "On a GPU a small batch leaves most of the parallel units idle, so an "
