@@ -584,8 +584,8 @@ BATCH_TIME_ON_CPU = Md(
     "cost is each image's arithmetic, the same at any batch size. A "
     "larger batch saves at most the fixed cost of each optimiser step it "
     "avoids, and its larger feature maps can cost more memory traffic. "
-    "No GPU was at hand for this book; on one, where a small batch leaves "
-    "most of the parallel units idle, an epoch is expected to take less "
+    "No GPU was at hand for this book. On one, a small batch leaves most "
+    "of the parallel units idle, so an epoch is expected to take less "
     "time as $B$ grows, until the device is full."
 )
 BATCH_TIME_ON_GPU = Md(
