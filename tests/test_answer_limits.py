@@ -307,10 +307,11 @@ ANSWER_BOX = re.compile(
 )
 
 
-def printed_answers(book: Path, stem: str) -> list[str]:
-    """A staged chapter's answers as printed, inline values in (a value
-    such as "over the last 3 epochs the validation loss fell by ..." is
-    words a grader reads): listings, tables and figures left out."""
+def staged_markdown(book: Path, stem: str) -> str:
+    """A staged chapter as printed, inline values in (a value such as
+    "over the last 3 epochs the validation loss fell by ..." is words a
+    grader reads): its Markdown and its chunks' Markdown outputs, with
+    listings, tables and the checks' results left out."""
     import json
 
     nb = json.loads((book / f"{stem}.ipynb").read_text())
@@ -321,12 +322,20 @@ def printed_answers(book: Path, stem: str) -> list[str]:
             continue
         for out in cell.get("outputs", []):
             md = "".join(out.get("data", {}).get("text/markdown", ""))
-            if md.strip() and not md.lstrip().startswith(("|", "```")):
-                parts.append(md)
-    text = "\n\n".join(parts)
+            md = re.sub(r"^```python\n.*?^```$", " ", md, flags=re.S | re.M)
+            if md.lstrip().startswith("|") or "checks()" in "".join(
+                cell["source"]
+            ):
+                continue
+            parts.append(md)
+    return "\n\n".join(parts)
+
+
+def printed_answers(book: Path, stem: str) -> list[str]:
+    """A staged chapter's answers as printed."""
     return [
         re.sub(r"^\|.*\|$", " ", m[1], flags=re.M)
-        for m in ANSWER_BOX.finditer(text)
+        for m in ANSWER_BOX.finditer(staged_markdown(book, stem))
     ]
 
 
@@ -386,27 +395,10 @@ def test_sections_1_3_have_no_sentence_over_35_words(stem: str):
 
 def printed_prose(book: Path, stem: str) -> str:
     """A staged chapter's prose as printed, answers and derivations
-    alike, inline values in: listings, tables and figures left out."""
-    import json
-
-    nb = json.loads((book / f"{stem}.ipynb").read_text())
-    parts = []
-    for cell in nb["cells"]:
-        if cell["cell_type"] == "markdown":
-            parts.append("".join(cell["source"]))
-            continue
-        for out in cell.get("outputs", []):
-            md = "".join(out.get("data", {}).get("text/markdown", ""))
-            md = re.sub(r"^```python\n.*?^```$", " ", md, flags=re.S | re.M)
-            # Tables, checks' results and source lines are no prose.
-            if md.lstrip().startswith("|") or "checks()" in "".join(
-                cell["source"]
-            ):
-                continue
-            parts.append(md)
-    text = "\n\n".join(parts)
+    alike."""
+    text = staged_markdown(book, stem)
     text = re.sub(r"^\|.*\|$|^: .*$", " ", text, flags=re.M)  # tables
-    # Source lines and the parameters' line (the lead's) are no prose.
+    # Source lines and the parameters' line are no prose.
     text = re.sub(
         r"(Source: )?\[.*?\]\{\.a2-(source|params)\}", " ", text, flags=re.S
     )
