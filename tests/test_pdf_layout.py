@@ -206,6 +206,7 @@ def test_the_checks_find_each_defect(defective: Path, tmp_path: Path) -> None:
         "Figure 1.2 (page 1) lies past the heading on page 1",
         "Figure 1.3 (page 1) is never referred to",
         "Figure 1.4 (page 4) is never referred to",
+        "Figure 2.5 (page 7) is set above the heading on page 7",
         "page 6 holds only '2 Alone'",
         "page 4 ends with heading 'A title left at the foot'",
     )

@@ -305,21 +305,21 @@ def ratio(low: float, high: float) -> rules.Ratio:
 @pytest.mark.parametrize(
     "low, high, change, speed, trend",
     [
-        (0.80, 0.90, "lower", "faster than", "is shorter"),
+        (0.80, 0.90, "lower", "faster than", "is faster"),
         (
             0.90,
             0.99,
             "lower",
             "faster than",
-            "is shorter",
+            "is faster",
         ),  # sign beyond spread
-        (1.10, 1.30, "higher", "slower than", "is longer"),
+        (1.10, 1.30, "higher", "slower than", "is slower"),
         (
             0.97,
             1.04,
             "about the same",
             "about as fast as",
-            "is about the same",
+            "is about as fast",
         ),
         # within 5% but below 1: "about the same" comes first
         (
@@ -327,7 +327,7 @@ def ratio(low: float, high: float) -> rules.Ratio:
             0.99,
             "about the same",
             "about as fast as",
-            "is about the same",
+            "is about as fast",
         ),
         # straddles 1 and leaves the 5% band: the measurements cannot decide
         (
@@ -335,14 +335,14 @@ def ratio(low: float, high: float) -> rules.Ratio:
             1.02,
             rules.UNDECIDED,
             "not clearly faster or slower than",
-            "is not clearly longer or shorter",
+            "is not clearly faster or slower",
         ),
         (
             0.99,
             1.08,
             rules.UNDECIDED,
             "not clearly faster or slower than",
-            "is not clearly longer or shorter",
+            "is not clearly faster or slower",
         ),
     ],
 )
@@ -363,15 +363,15 @@ def test_time_by_setting_groups_the_batch_sizes_by_verdict():
         [flat, up, up, flat], ["64", "128", "256", "512"]
     )
     assert words == (
-        "is not clearly longer or shorter at $B =$ 64 and 512, "
-        "and is longer at 128 and 256"
+        "is not clearly faster or slower at $B =$ 64 and 512, "
+        "and is slower at 128 and 256"
     )
     three = rules.time_by_setting(
         [ratio(0.98, 1.02), up, ratio(0.8, 0.9)], ["64", "128", "256"]
     )
     assert three == (
-        "is about the same at $B =$ 64, is longer at 128, "
-        "and is shorter at 256"
+        "is about as fast at $B =$ 64, is slower at 128, "
+        "and is faster at 256"
     )
     with pytest.raises(ValueError):
         rules.time_by_setting([flat], ["64", "128"])

@@ -728,7 +728,8 @@ def misplaced_floats(
     them that does (in another question). A question may point ahead to
     another chapter's table (Section 5 to the appendix's): the table
     keeps its place when its own question refers to it. A float atop the
-    page whose text refers to it is in place, as in any book. A figure's
+    page whose text refers to it is in place, as in any book, unless a
+    heading lies between it and that text. A figure's
     image lies above its caption and holds no text, so "before" compares
     with the caption."""
     refs = references(found)
@@ -744,6 +745,13 @@ def misplaced_floats(
             r.page == cap.page and r.at < cap.at for r in found
         )
         if not before and atop:
+            # ... unless it sits above its own question's heading there.
+            over = [h for h in heads if cap.at < h < refs[label][0].at]
+            if over:
+                out.append(
+                    f"{where} is set above the heading on page "
+                    f"{over[0][0]} of the question that refers to it"
+                )
             continue
         if not before:
             out.append(

@@ -115,14 +115,31 @@ def _signed(x: float, digits: int, down: str, up: str) -> Md:
 
 
 def _recent_change(valid: Sequence[float]) -> Md:
-    """The evidence of ``rules.training_state``: how the validation loss
-    changed per epoch over the last epochs."""
+    """The evidence of ``rules.training_state``, with the rule's
+    threshold beside it: how far the last validation loss lies above the
+    lowest, or how it changed per epoch over the last epochs."""
     if len(valid) < 2:
         return Md("there is no earlier epoch to compare with")
-    rate = _signed(rules.recent_rate(valid), 4, "fell by {}", "rose by {}")
+    above = valid[-1] - min(valid)
+    if above > rules.LOSS_MARGIN:
+        return Md(
+            f"the last validation loss lies {above:.4f} nats above its "
+            f"lowest, more than the {fmt(rules.LOSS_MARGIN)} allowed"
+        )
+    rate = rules.recent_rate(valid)
+    change = _signed(rate, 4, "fell by {}", "rose by {}")
     tail = plural(min(rules.TAIL_EPOCHS, len(valid) - 1), "epoch")
+    plateau = fmt(rules.PLATEAU_RATE)
+    rule = (
+        f"{'more' if rate < -rules.PLATEAU_RATE else 'less'} than the "
+        f"{plateau} that counts as still improving"
+        if rate < 0
+        else f"while only a fall of more than {plateau} counts as still "
+        "improving"
+    )
     return Md(
-        f"over the last {tail} the validation loss {rate} nats per epoch"
+        f"over the last {tail} the validation loss {change} nats per "
+        f"epoch, {rule}"
     )
 
 

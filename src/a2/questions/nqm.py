@@ -482,7 +482,8 @@ class PointsFacts:
     fewest_examples: Md
     best: Md  # rules.best_tradeoff
     examples_ratio: Md  # rules.CRITICAL_EXAMPLES_RATIO: the knee
-    steps_boundary: Md  # where the steps fall to that many times the fewest
+    critical: Md  # point C's batch size: the knee, B_crit
+    critical_steps: Md  # point C's steps over the fewest, as Table 3.2
     spacing: Md  # A and B this factor below and above C's batch size
     regime_a: Md
     regime_b: Md
@@ -501,7 +502,8 @@ def points_facts(
         fewest_examples=fmt(int(least)),
         best=fmt(rules.best_tradeoff(points, fewest, least)),
         examples_ratio=fmt(rules.CRITICAL_EXAMPLES_RATIO),
-        steps_boundary=fmt(round(steps_boundary(curve))),
+        critical=fmt(int(critical)),
+        critical_steps=fmt(int(points["C"].steps) / int(fewest), 2),
         spacing=fmt(SPACING),
         regime_a=fmt(rules.regime(a.batch, critical)),
         regime_b=fmt(rules.regime(b.batch, critical)),

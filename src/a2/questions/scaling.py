@@ -3,18 +3,14 @@
 Constants (arXiv:2001.08361v1):
 - eq. (1.4): B_crit(L) = B_* / L^(1/alpha_B), B_* ~ 2e8 tokens,
   alpha_B ~ 0.21;
-- eq. (1.5) = (4.1): L(N, D) = [(N_c/N)^(alpha_N/alpha_D) + D_c/D]^alpha_D
-  with Table 2: alpha_N = 0.076, alpha_D = 0.103, N_c = 6.4e13,
-  D_c = 1.8e13 tokens;
 - eq. (1.6) = (5.6): L(N, S_min) = (N_c/N)^alpha_N + (S_c/S_min)^alpha_S
   with Table 3: alpha_N = 0.077, alpha_S = 0.76, N_c = 6.5e13, S_c = 2.1e3;
 - eq. (5.4): S_min = S / (1 + B_crit(L)/B);
 - section 2.1: training compute C ~ 6 N B S FLOPs (B in tokens);
 - eq. (1.8): alpha_C^min = 1 / (1/alpha_S + 1/alpha_B + 1/alpha_N).
-The single-factor fits (1.1)-(1.2) (N_c = 8.8e13, alpha_N = 0.076;
-D_c = 5.4e13, alpha_D = 0.095) belong to L(N) and L(D) alone; the joint
-forms use their own fitted constants above. N counts non-embedding
-parameters; losses are in nats per token.
+The single-factor fit (1.1) (N_c = 8.8e13, alpha_N = 0.076) belongs to
+L(N) alone; the joint form (1.6) uses its own fitted constants above.
+N counts non-embedding parameters; losses are in nats per token.
 
 Used by report/3-resources.qmd.
 """
@@ -30,7 +26,6 @@ from a2.config.params import Resources
 from a2.report import Md, check, check_true, fmt, sci
 
 NS = dict(alpha_n=0.077, alpha_s=0.76, n_c=6.5e13, s_c=2.1e3)  # Table 3
-ND = dict(alpha_n=0.076, alpha_d=0.103, n_c=6.4e13, d_c=1.8e13)  # Table 2
 B_STAR, ALPHA_B = 2e8, 0.21  # eq. (1.4)
 PF_DAY = 1e15 * 24 * 3600  # FLOPs in one petaflop/s-day
 
@@ -40,15 +35,6 @@ def loss_ns(n: np.ndarray, s_min: np.ndarray) -> np.ndarray:
     return (NS["n_c"] / np.asarray(n, float)) ** NS["alpha_n"] + (
         NS["s_c"] / np.asarray(s_min, float)
     ) ** NS["alpha_s"]
-
-
-def loss_nd(n: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """Eq. (1.5): early-stopped test loss for N parameters, D tokens."""
-    a_n, a_d = ND["alpha_n"], ND["alpha_d"]
-    return (
-        (ND["n_c"] / np.asarray(n, float)) ** (a_n / a_d)
-        + ND["d_c"] / np.asarray(d, float)
-    ) ** a_d
 
 
 def b_crit(loss: np.ndarray) -> np.ndarray:

@@ -434,13 +434,14 @@ def speed(r: Ratio, margin: float = TIME_MARGIN) -> str:
 
 
 TIME_WORDS = {
-    "higher": "is longer",
-    "lower": "is shorter",
-    "about the same": "is about the same",
-    UNDECIDED: "is not clearly longer or shorter",
+    "higher": "is slower",
+    "lower": "is faster",
+    "about the same": "is about as fast",
+    UNDECIDED: "is not clearly faster or slower",
 }
-"""5.5, :func:`time_change` in words for "the time per epoch ... at
-$B =$ 64" (against the smallest batch's)."""
+"""5.5, :func:`time_change` in words for "Against $B =$ 32, an epoch ...
+at $B =$ 64": the words of :func:`speed` (5.3), for one verdict one set
+of words throughout the report."""
 
 
 def time_by_setting(
@@ -449,7 +450,7 @@ def time_by_setting(
     """5.5: each batch size's time per epoch against the smallest's
     (``ratios``, one per larger batch size, named by ``labels``), the
     batch sizes grouped by :func:`time_change`'s verdict, e.g. "is not
-    clearly longer or shorter at $B =$ 64 and 512, and is longer at 128
+    clearly faster or slower at $B =$ 64 and 512, and is slower at 128
     and 256" (:data:`TIME_WORDS`)."""
     if len(ratios) != len(labels) or not ratios:
         raise ValueError("a label for each of 1+ ratios")
