@@ -304,9 +304,9 @@ def test_3_1_2_points_a_and_b_follow_from_c_as_printed(chapters) -> None:
 def test_3_1_2_regime_boundary_is_point_c_as_printed(chapters) -> None:
     """Table 3.3's critical batch size is point C's batch size in Table
     3.2; the points below it process under the critical ratio times the
-    fewest examples, those above more; a rule on the steps would draw
-    its boundary below point C, as the text says; and the answer's
-    regimes are the table's."""
+    fewest examples, those above more; point C's steps over the fewest
+    are as Table 3.2 prints them; and the answer's regimes are the
+    table's."""
     c = chapters["3"]
     batch = c.column("tbl-steps-points", "batch size")
     ratio = c.column("tbl-steps-points", "× fewest examples")
@@ -321,8 +321,14 @@ def test_3_1_2_regime_boundary_is_point_c_as_printed(chapters) -> None:
         assert regime[point] == word, regime
         answer = c.find(rf"{point.title()}: Regime: \*\*([a-z ]+)\*\*")
         assert answer[1] == word, answer[0]
-    steps = value(c.find(rf"twice the fewest already at \$B =\$ {NUM}")[1])
-    assert steps < value(batch["point C"])
+    # Point C's steps over the fewest, as the prose says them, are the
+    # table's, and under the model's 2.
+    fewest = c.column("tbl-steps-points", "× fewest steps")["point C"]
+    said = c.find(rf"but only {NUM} times the fewest steps")[1]
+    assert said == fewest and value(said) < 2, (said, fewest)
+    assert (
+        c.find(rf"\$B_{{\\mathrm{{crit}}}} =\$ {NUM}")[1] == batch["point C"]
+    )
 
 
 def test_3_2_steps_cut_follows_from_eq_5_4_as_printed(chapters) -> None:
@@ -557,7 +563,7 @@ def test_5_3_cost_follows_from_the_table_of_the_networks(chapters):
 def test_5_5_sweep_follows_from_its_table(chapters) -> None:
     c = chapters["5"]
     head, rows = c.tables["tbl-batch-sweep"]
-    times = {r[0]: r[-1] for r in rows}
+    times = {r[0]: r[-2] for r in rows}
     n = value(c.find(rf"\$N =\$ {NUM} training images")[1])
     epochs = value(c.find(rf"the number of epochs \({NUM} epochs?\)")[1])
     for batch, steps, *_ in rows:
@@ -566,10 +572,22 @@ def test_5_5_sweep_follows_from_its_table(chapters) -> None:
     largest, smallest = times[rows[-1][0]], times[rows[0][0]]
     assert follows(ratio, value(largest) / value(smallest)), ratio
     # The time verdict names every batch size the table shows (the
-    # grader's read found one on the two ends only).
-    said = c.find(r"the time per epoch (is .*?) \(")[1]
+    # grader's read found one on the two ends only), each with the word
+    # its interval in the last column gives.
+    from a2.report import rules
+
+    said = c.find(r"an epoch of the same images (is .*?) \(")[1]
     named = re.findall(r"\d+", said.replace("$B =$", ""))
     assert sorted(named) == sorted(r[0] for r in rows[1:]), said
+    for batch, *_, seconds, over in rows[1:]:
+        m = re.fullmatch(rf"{NUM} \({NUM} to {NUM}\)", over)
+        assert m, over
+        assert follows(m[1], value(seconds) / value(times[rows[0][0]])), over
+        r = rules.Ratio(value(m[1]), value(m[2]), value(m[3]), 0)
+        word = rules.TIME_WORDS[rules.time_change(r)]
+        assert re.search(
+            rf"{word} at (\$B =\$ )?([\d, ]+and )?[\d, ]*\b{batch}\b", said
+        ), (batch, over, said)
 
 
 def test_5_5_loss_words_follow_from_the_table_and_the_margin(chapters):
@@ -585,7 +603,7 @@ def test_5_5_loss_words_follow_from_the_table_and_the_margin(chapters):
     tol = value(c.find(margin)[1])
     labels = [f"$B = {rows[0][0]}$"] + [r[0] for r in rows[1:]]
     for j, words in (
-        (2, "the final training loss "),
+        (2, "The final training loss "),
         (3, "The validation loss "),
     ):
         said = rules.trend_by_steps([value(r[j]) for r in rows], labels, tol)

@@ -370,8 +370,7 @@ def test_time_by_setting_groups_the_batch_sizes_by_verdict():
         [ratio(0.98, 1.02), up, ratio(0.8, 0.9)], ["64", "128", "256"]
     )
     assert three == (
-        "is about as fast at $B =$ 64, is slower at 128, "
-        "and is faster at 256"
+        "is about as fast at $B =$ 64, is slower at 128, and is faster at 256"
     )
     with pytest.raises(ValueError):
         rules.time_by_setting([flat], ["64", "128"])

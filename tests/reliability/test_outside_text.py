@@ -137,10 +137,6 @@ def routes(h: str, root: Path, monkeypatch) -> dict[str, tuple[str, list]]:
             [h],
         ),
         "source line": (f"[Source: {link(h, f'params/{h}')}]", [h]),
-        "environment": (
-            table(appendix.environment_rows(h, h), ("", "")),
-            [h],
-        ),
     }
 
 

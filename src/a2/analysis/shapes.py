@@ -262,8 +262,15 @@ def source_listing(*objs: Any) -> str:
     """Library source as a Markdown ``python`` code block (the report
     shows the code that runs, not a copy), followed by a sentence that
     says what each library helper it calls computes."""
-    parts = [textwrap.dedent(inspect.getsource(o)).rstrip() for o in objs]
-    listing = "```python\n" + "\n\n\n".join(parts) + "\n```"
+    # One code block per definition: a page break keeps a definition's
+    # first lines with its body (a2.typ's orphan cost reaches a block's
+    # first lines only).
+    listing = "\n\n".join(
+        "```python\n"
+        + textwrap.dedent(inspect.getsource(o)).rstrip()
+        + "\n```"
+        for o in objs
+    )
     notes = [_helper_note(f) for f in helpers(*objs)]
     terms = "Below, $k$ is the kernel size, $s$ the stride, $d$ the dilation."
     parts = [listing]

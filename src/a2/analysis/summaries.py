@@ -596,20 +596,39 @@ def sweep_timing(
 # expectation holds on a device that computes a batch in parallel, not
 # on a CPU thread, whose cost is each image's arithmetic.
 BATCH_TIME_ON_CPU = Md(
+    "No GPU was at hand for this book; on one, an epoch is expected to "
+    "take less time as $B$ grows, until the device is full."
+)
+BATCH_TIME_ON_GPU = Md(
+    "On this GPU an epoch is expected to take less time as $B$ grows, "
+    "until the device is full."
+)
+BATCH_TIME_WHY = Md(
     "The usual expectation, that an epoch takes less time as $B$ grows, "
     "holds where a batch is computed in parallel. On one CPU thread the "
     "cost is each image's arithmetic, the same at any batch size. A "
     "larger batch saves at most the fixed cost of each optimiser step it "
-    "avoids, and its larger feature maps can cost more memory traffic. "
-    "No GPU was at hand for this book. On one, a small batch leaves most "
-    "of the parallel units idle, so an epoch is expected to take less "
-    "time as $B$ grows, until the device is full."
+    "avoids, and its larger feature maps can cost more memory traffic. On "
+    "a GPU a small batch leaves most of the parallel units idle: a larger "
+    "one fills them, so an epoch takes less time until the device is "
+    "full, and then about the same."
 )
-BATCH_TIME_ON_GPU = Md(
-    "On a GPU a small batch leaves most of the parallel units idle, so an "
-    "epoch is expected to take less time as $B$ grows, until the device "
-    "is full; beyond that the time per epoch levels off."
-)
+
+
+def _headline(loss: int, images: str) -> str:
+    """5.5's first words: the largest batch's validation loss against the
+    smallest's (``rules.step_changes`` at the noise margin: +1, -1, 0)
+    and its colourings (``rules.image_quality``)."""
+    said = {1: "a higher", -1: "a lower", 0: "about the same"}[loss]
+    looks = {
+        "worse than": "worse colourings",
+        "better than": "better colourings",
+        "about as good as": "colourings about as good",
+    }[images]
+    return (
+        f"A larger batch size $B$ gives {said} final validation loss "
+        f"and {looks}"
+    )
 
 
 @dataclass(frozen=True)
@@ -629,9 +648,11 @@ class Sweep:
     sat_large: Md
     vivid: Md
     images: Md  # rules.image_quality: the largest batch's colourings
+    headline: Md  # the answer's first words: loss and colourings
     time_words: Md  # rules.time_by_setting: each batch against the smallest
     timed: Timing  # the largest batch's time over the smallest's
-    time_reason: Md  # why the times go as they do, for where they ran
+    time_reason: Md  # what to expect on a GPU, for where they ran
+    time_why: Md  # why the times go as they do
 
 
 def sweep(
@@ -677,6 +698,12 @@ def sweep(
         sat_large=fmt(sat[1], SAT_DIGITS),
         vivid=fmt(rules.vividness(sat[1], sat[0], s.sat_tol)),
         images=fmt(rules.image_quality(err[1], err[0])),
+        headline=Md(
+            _headline(
+                rules.step_changes([lv[0], lv[-1]], s.loss_tol)[0],
+                rules.image_quality(err[1], err[0]),
+            )
+        ),
         time_words=Md(
             rules.time_by_setting(
                 [
@@ -691,6 +718,7 @@ def sweep(
         ),
         timed=facts,
         time_reason=BATCH_TIME_ON_CPU if facts.on_cpu else BATCH_TIME_ON_GPU,
+        time_why=BATCH_TIME_WHY,
     )
 
 
@@ -701,6 +729,7 @@ SWEEP_DIGITS = (
     LOSS_DIGITS,
     ACC_DIGITS,
     SECONDS_DIGITS,
+    None,
 )
 
 
@@ -713,19 +742,38 @@ def sweep_header(timed: timing.Timed) -> tuple[str, ...]:
         "validation loss",
         "validation accuracy (%)",
         seconds_header(timed),
+        "time over the smallest batch's (interval)",
     )
 
 
 def sweep_rows(runs: Sequence[SweepRun], timed: timing.Timed) -> list[tuple]:
-    """The rows of 5.5's table, one per batch size."""
-    return [
-        (
-            r.batch_size,
-            r.steps,
-            r.run.history.last.train_loss,
-            r.run.history.last.valid_loss,
-            r.run.history.last.valid_acc,
-            typical_seconds(timed, r.batch_size),
+    """The rows of 5.5's table, one per batch size, each time also over
+    the smallest batch's: the ratio of the times as printed, and the
+    interval of the paired ratios that the time words read."""
+    first = runs[0].batch_size
+    base = printed(typical_seconds(timed, first), SECONDS_DIGITS)
+    rows = []
+    for r in runs:
+        seconds = printed(typical_seconds(timed, r.batch_size), SECONDS_DIGITS)
+        if r.batch_size == first:
+            over = "1 (the reference)"
+        else:
+            ratio = rules.time_ratio(
+                timed.seconds[r.batch_size], timed.seconds[first]
+            )
+            over = (
+                f"{seconds / base:.2f} ({ratio.low:.2f} to {ratio.high:.2f})"
+            )
+        last = r.run.history.last
+        rows.append(
+            (
+                r.batch_size,
+                r.steps,
+                last.train_loss,
+                last.valid_loss,
+                last.valid_acc,
+                seconds,
+                over,
+            )
         )
-        for r in runs
-    ]
+    return rows

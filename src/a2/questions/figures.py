@@ -203,6 +203,8 @@ def one_step_loss(trials: Sequence[Any]) -> Figure:
             a_[keep],
             l1_closed(tr.X, tr.t, tr.w0, tr.grid[keep]) / l0,
             color=COLOURS[i % 8],
+            # dashes too: two problems' curves can lie on each other
+            linestyle=("-", "--", ":", "-.")[i % 4],
             label=f"problem {i + 1}",
         )
         b.plot(
