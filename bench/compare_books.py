@@ -50,7 +50,10 @@ def build(rev: str, where: Path, profile: str) -> str:
     )
     if proc.returncode != 0:
         sys.exit(f"{rev}: the build failed\n{proc.stderr[-3000:]}")
-    return pdf_text(next((where / "build" / profile).rglob("a2-writeup.pdf")))
+    # The full profile's outputs go to dist/, another profile's to
+    # build/<profile>/dist/.
+    out = where / "dist" if profile == "full" else where / "build" / profile
+    return pdf_text(next(out.rglob("a2-writeup.pdf")))
 
 
 def pdf_text(pdf: str | Path) -> str:
