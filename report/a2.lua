@@ -54,7 +54,10 @@ local function source_span(span)
   local params = span.classes:includes("a2-params")
   if not (params or span.classes:includes("a2-source")) then return nil end
   if not html then
-    span = span:walk{Link = in_print}
+    -- Names in code type would print at 0.8 of the line's 7.5 pt: plain.
+    span = span:walk{Link = in_print, Code = function(c)
+      return pandoc.Str(c.text)
+    end}
     -- A parameter line is read (the values a section ran with), a source
     -- line only looked up.
     span.attributes["typst:text:size"] = params and "8.5pt" or "7.5pt"
