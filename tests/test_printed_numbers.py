@@ -576,7 +576,7 @@ def test_5_5_sweep_follows_from_its_table(chapters) -> None:
     # its interval in the last column gives.
     from a2.report import rules
 
-    said = c.find(r"an epoch of the same images (is .*?) \(")[1]
+    said = c.find(rf"Against \$B =\$ {NUM}, it (is .*?) \(")[2]
     named = re.findall(r"\d+", said.replace("$B =$", ""))
     assert sorted(named) == sorted(r[0] for r in rows[1:]), said
     for batch, *_, seconds, over in rows[1:]:

@@ -84,5 +84,5 @@ def test_a_listing_says_what_a_flag_it_shows_turns_on():
     """ConvTransposeNet's listing shows ``skips`` but not the forward
     pass that uses it (UNet's): a sentence says what it changes."""
     words = shapes.source_listing(models.ConvTransposeNet).rpartition("```")[2]
-    assert "The flag `skips` is off in ConvTransposeNet" in words
+    assert "skip connections are switched off" in words
     assert "UNet" in words

@@ -262,9 +262,7 @@ def source_listing(*objs: Any) -> str:
     """Library source as a Markdown ``python`` code block (the report
     shows the code that runs, not a copy), followed by a sentence that
     says what each library helper it calls computes."""
-    # One code block per definition: a page break keeps a definition's
-    # first lines with its body (a2.typ's orphan cost reaches a block's
-    # first lines only).
+    # One code block per definition, each read on its own.
     listing = "\n\n".join(
         "```python\n"
         + textwrap.dedent(inspect.getsource(o)).rstrip()
@@ -296,8 +294,9 @@ NUMBER_WORDS = {2: "Two", 3: "Three", 4: "Four"}
 # sentence says what turns it on and what that changes.
 FLAG_WORDS = {
     "ConvTransposeNet": (
-        "The flag `skips` is off in ConvTransposeNet. UNet (handout Fig. "
-        "4c) is this network with it on. Its own forward pass joins the "
+        "ConvTransposeNet's skip connections are switched off (the "
+        "class attribute skips). UNet (handout Fig. 4c) is this network "
+        "with them on. Its own forward pass joins the "
         "output of block 1 and the input image to the inputs of blocks 4 "
         "and 5, which are widened to take them."
     ),

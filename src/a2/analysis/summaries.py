@@ -615,19 +615,19 @@ BATCH_TIME_WHY = Md(
 )
 
 
-def _headline(loss: int, images: str) -> str:
-    """5.5's first words: the largest batch's validation loss against the
-    smallest's (``rules.step_changes`` at the noise margin: +1, -1, 0)
-    and its colourings (``rules.image_quality``)."""
-    said = {1: "a higher", -1: "a lower", 0: "about the same"}[loss]
+def _headline(small: int, large: int, loss: int, images: str) -> str:
+    """5.5's first words: the largest batch's final validation loss
+    against the smallest's (``rules.step_changes`` at the noise margin:
+    +1, -1, 0) and its colourings (``rules.image_quality``)."""
+    said = {1: "rises", -1: "falls", 0: "stays about the same"}[loss]
     looks = {
-        "worse than": "worse colourings",
-        "better than": "better colourings",
-        "about as good as": "colourings about as good",
+        "worse than": "get worse",
+        "better than": "get better",
+        "about as good as": "stay about as good",
     }[images]
     return (
-        f"A larger batch size $B$ gives {said} final validation loss "
-        f"and {looks}"
+        f"From $B = {small}$ to $B = {large}$ the final validation loss "
+        f"{said} and the colourings {looks}"
     )
 
 
@@ -700,6 +700,8 @@ def sweep(
         images=fmt(rules.image_quality(err[1], err[0])),
         headline=Md(
             _headline(
+                small.batch_size,
+                large.batch_size,
                 rules.step_changes([lv[0], lv[-1]], s.loss_tol)[0],
                 rules.image_quality(err[1], err[0]),
             )

@@ -616,8 +616,8 @@ def check_points(
     )
     check(
         "steps at point B within 2% of noiseless gradient descent's",
-        noiseless,
         b.steps,
+        noiseless,
         rtol=0.02,
     )
     check(
