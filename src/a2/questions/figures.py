@@ -364,7 +364,8 @@ def steps_vs_batch(curve: Any, points: dict[str, Any]) -> Figure:
     # perfect-scaling line.
     bottom, low = curve.steps.min() / 2, curve.steps.min() / 1.6
     c = points["C"]
-    ax.plot([c.batch] * 2, [bottom, c.steps], "--", lw=0.8, color="grey")
+    # The critical batch size, the whole height of the plot.
+    ax.axvline(c.batch, ls="--", lw=1.0, color="grey", zorder=0)
     for text, at, side, shift in (
         ("noise dominated", curve.batch.min(), "left", 4),
         ("curvature dominated", curve.batch.max(), "right", -4),

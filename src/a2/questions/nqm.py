@@ -545,15 +545,19 @@ def points_rows(points: dict[str, Point], curve: StepsCurve) -> list[tuple]:
 # --- the checks of section 3.1 ----------------------------------------------
 
 
+MC_SE_LIMIT = 4.0  # standard errors: a simulation off by more is wrong
+
+
 def check_lr(r: LrVsBatch, curve: StepsCurve, p: Resources) -> None:
     """3.1.1: the recursion against the Monte-Carlo simulation and the
     small-eta formula, the trend rule, the noiseless best step 1/a, and
     the tuned eta of the d-dimensional model reaching 1/h_max."""
     check(
-        "Monte-Carlo loss = recursion (every batch size and learning rate)",
-        r.closed,
-        r.mc,
-        rtol=0.15,
+        "Monte-Carlo loss = recursion, in standard errors of the simulation "
+        "(every batch size and learning rate)",
+        (r.mc - r.closed) / r.mc_se,
+        np.zeros_like(r.mc),
+        atol=MC_SE_LIMIT,
     )
     check(
         "Monte-Carlo best learning rate = recursion's",

@@ -381,7 +381,8 @@ different in about 4% of measurements (``tests/test_timing.py``)."""
 class Ratio:
     """The ratio of two times measured in pairs (one pair per round): the
     geometric mean of the paired ratios, and the interval of
-    :data:`TIME_SE_FACTOR` standard errors of their mean logarithm."""
+    :data:`TIME_SE_FACTOR` standard errors of their mean logarithm, its
+    bounds to :data:`RATIO_DIGITS` decimals."""
 
     value: float
     low: float
@@ -400,10 +401,16 @@ def time_ratio(a: Sequence[float], b: Sequence[float]) -> Ratio:
     if len(logs) < 2:
         return Ratio(math.exp(mean), 0.0, math.inf, len(logs))
     half = TIME_SE_FACTOR * statistics.stdev(logs) / math.sqrt(len(logs))
-    return Ratio(
-        math.exp(mean), math.exp(mean - half), math.exp(mean + half), len(a)
+    # The bounds as the report prints them: a verdict follows from the
+    # interval a reader sees.
+    low, high = (
+        round(math.exp(mean + h), RATIO_DIGITS) for h in (-half, half)
     )
+    return Ratio(math.exp(mean), low, high, len(a))
 
+
+RATIO_DIGITS = 2
+"""Decimals of a time ratio and its interval wherever they are printed."""
 
 UNDECIDED = "undecided"
 
