@@ -151,7 +151,7 @@ def test_1_1_1_rounding_build_up_follows_from_its_printed_factors(
     eps = c.find(rf"the machine epsilon {epsilon}, .*? is {NUM}\.")[1]
     m = c.find(
         rf"No iterate has a part outside the row space longer than {NUM}\. "
-        rf".*? no iterate is longer than {NUM}\. .*? so {NUM} steps could "
+        rf".*? no iterate is longer than {NUM}\. .*? So {NUM} steps could "
         rf"build up {NUM} "
         + re.escape(r"$\times\ \varepsilon_{\mathrm{mach}}\ \times$")
         + rf" {NUM} "
@@ -599,7 +599,7 @@ def test_5_5_loss_words_follow_from_the_table_and_the_margin(chapters):
 
     c = chapters["5"]
     _, rows = c.tables["tbl-batch-sweep"]
-    margin = rf"noise margin of (?:@sec-compare|Section 5\.3) \({NUM} nats"
+    margin = rf"noise margin of (?:@sec-compare|Section 5\.3), {NUM} nats"
     tol = value(c.find(margin)[1])
     labels = [f"$B = {rows[0][0]}$"] + [r[0] for r in rows[1:]]
     for j, words in (

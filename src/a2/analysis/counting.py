@@ -442,7 +442,7 @@ def check_cost(
     closed form; PoolUpsampleNet's equal its connections of 4.3 (one
     product per connection)."""
     check(
-        "PoolUpsampleNet and ConvTransposeNet have the same weights",
+        "PoolUpsampleNet and ConvTransposeNet have as many weights",
         conv_weights(nets["pool_upsample"]),
         conv_weights(nets["conv_transpose"]),
         rtol=0,

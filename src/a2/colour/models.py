@@ -134,7 +134,7 @@ class ConvTransposeNet(nn.Module):
 
     The handout fixes padding 1 and output_padding 1 for kernel 3; other
     kernels get the paddings that keep the same shapes (question 5.4).
-    ``dilation`` applies to the transposed convolutions, as in 5.1.
+    ``dilation`` applies to the transposed convolutions (question 5.1).
     """
 
     skips = False  # UNet's skip connections (handout Fig. 4c)

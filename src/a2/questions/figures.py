@@ -133,12 +133,12 @@ def adaptive_paths(trajs: dict[str, np.ndarray]) -> Figure:
     b.set(
         xlabel="step $k$",
         ylabel="distance to the derived limit",
-        ylim=(1e-19, 1e9),
+        ylim=(1e-19, 1e5),
     )
     # Above the curves, which all start at or below 1: a legend among
-    # them covers one (Adagrad's slope crosses the upper right).
+    # them covers one (Adagrad's slope crosses the upper right). The
+    # caption says its colours hold in both panels.
     b.legend(
-        title="colours in both panels",
         ncol=2,
         loc="upper right",
         columnspacing=1,
@@ -364,8 +364,20 @@ def steps_vs_batch(curve: Any, points: dict[str, Any]) -> Figure:
     # perfect-scaling line.
     bottom, low = curve.steps.min() / 2, curve.steps.min() / 1.6
     c = points["C"]
-    # The critical batch size, the whole height of the plot.
-    ax.axvline(c.batch, ls="--", lw=1.0, color="grey", zorder=0)
+    # The critical batch size: a dashed line from the foot to well above
+    # point C, named at its top (the legend keeps the plot's top).
+    top = c.steps * 6
+    ax.plot([c.batch] * 2, [bottom, top], "--", lw=1.0, color="grey")
+    ax.annotate(
+        "critical batch size",
+        (c.batch, top),
+        textcoords="offset points",
+        xytext=(0, 3),
+        ha="center",
+        va="bottom",
+        fontsize=10,
+        color="dimgrey",
+    )
     for text, at, side, shift in (
         ("noise dominated", curve.batch.min(), "left", 4),
         ("curvature dominated", curve.batch.max(), "right", -4),

@@ -585,7 +585,8 @@ def check_lr(r: LrVsBatch, curve: StepsCurve, p: Resources) -> None:
     )
     h, _ = spectrum(p.d)
     check(
-        "tuned learning rate reaches 1 / the largest curvature",
+        "tuned learning rate reaches its search's top, 1 / the largest "
+        "curvature",
         1 / h.max(),
         curve.eta.max(),
         rtol=1e-12,
