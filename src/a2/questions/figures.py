@@ -96,7 +96,16 @@ def adaptive_paths(trajs: dict[str, np.ndarray]) -> Figure:
         label=r"span$\{x\}$",
     )
     for i, (m, w) in enumerate(trajs.items()):
-        a.plot(w[:, 0], w[:, 1], color=COLOURS[i], marker=".", ms=2, lw=0.8)
+        # The adaptive paths lie on one another along [1, 1]: each is
+        # drawn thinner than the one before, over it, so all show.
+        a.plot(
+            w[:, 0],
+            w[:, 1],
+            color=COLOURS[i],
+            marker=".",
+            ms=2,
+            lw=max(3.2 - 0.8 * i, 0.8),
+        )
         d = np.linalg.norm(w - (w_star if m == "gd" else limit), axis=1)
         b.semilogy(
             np.arange(len(w)),
@@ -260,12 +269,12 @@ def decay_gaps(comparisons: dict[str, Any]) -> Figure:
     # The caption names the diagonal: a fourth legend row would reach it.
     b.plot([-lim, lim], [-lim, lim], color="grey", ls=":", lw=1)
     b.set(
-        xlabel="final $w_j$ with L2", ylabel="final $w_j$ with decoupled decay"
+        xlabel="final $w_i$ with L2", ylabel="final $w_i$ with decoupled decay"
     )
     # The weights lie near the diagonal; its upper left is empty.
     b.legend(loc="upper left")
     panel_label(a, "(a) L2 against decoupled decay")
-    panel_label(b, "(b) final weights, one marker per $j$")
+    panel_label(b, "(b) final weights, one marker per $i$")
     return fig
 
 

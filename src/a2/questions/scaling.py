@@ -372,7 +372,7 @@ def frontier_facts(numerical_exponent: float) -> FrontierFacts:
         e_n=fmt(shown["N"], 2),
         e_b=fmt(shown["B"], 2),
         e_s=fmt(shown["S"], 2),
-        e_n_numerical=fmt(numerical_exponent, 3),
+        e_n_numerical=fmt(numerical_exponent, 2),  # as e_n: the same digits
         gain_n=fmt(10 ** shown["N"], 1),
         gain_b=fmt(10 ** shown["B"], 1),
         gain_s=fmt(10 ** shown["S"], 2),
