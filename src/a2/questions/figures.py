@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -418,8 +419,13 @@ def scaling_options(drawn: Any, opts: dict[str, Any], factor: float) -> Figure:
     would share one point of compute and cover one another."""
     curves, sweep_steps, sweep = drawn.learning, drawn.sweep_steps, drawn.sweep
     fig, (p, q, r) = figure(3, height=2.8)
+    # One model size after another: shades of one sequential map, light
+    # to dark, so that the order of N reads off the colour.
+    shades = matplotlib.colormaps["viridis"](
+        np.linspace(0.9, 0.0, len(curves))
+    )
     for i, (n, c) in enumerate(curves.items()):
-        col = COLOURS[i % 8]
+        col = shades[i]
         p.loglog(
             c["pf_days"],
             c["loss"],

@@ -480,6 +480,7 @@ class PointsFacts:
     d: Md  # dimensions of the model
     target: Md  # the target loss
     fewest_examples: Md
+    fewest_steps: Md  # as Table 3.3 prints them
     best: Md  # rules.best_tradeoff
     examples_ratio: Md  # rules.CRITICAL_EXAMPLES_RATIO: the knee
     critical: Md  # point C's batch size: the knee, B_crit
@@ -500,6 +501,7 @@ def points_facts(
         d=fmt(p.d),
         target=fmt(p.target_loss),
         fewest_examples=fmt(int(least)),
+        fewest_steps=fmt(int(fewest)),
         best=fmt(rules.best_tradeoff(points, fewest, least)),
         examples_ratio=fmt(rules.CRITICAL_EXAMPLES_RATIO),
         critical=fmt(int(critical)),
