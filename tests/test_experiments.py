@@ -70,9 +70,6 @@ def test_load_gives_the_plans_runs_in_its_shape_from_the_cache(
     n = len(tiny_data.train_grey)
     assert [s.batch_size for s in runs.sweep] == [64, 128]
     assert [s.steps for s in runs.sweep] == [-(-n // 64), -(-n // 128)]
-    assert runs.sweep[0].train_s == pytest.approx(
-        sum(ex.epoch_seconds(runs.sweep[0].run))
-    )
     ex.check_sweep(runs.sweep, 1, n)
     with pytest.raises(CheckFailed):
         ex.check_sweep(runs.sweep, 2, n)

@@ -550,9 +550,9 @@ def timing_facts(
             if rules.time_change(t.ratio) == rules.UNDECIDED
             else "decided"
         ),
-        ratio=fmt(a / b, 2),
-        low=fmt(t.ratio.low, 2),
-        high=fmt(t.ratio.high, 2),
+        ratio=fmt(a / b, rules.RATIO_DIGITS),
+        low=fmt(t.ratio.low, rules.RATIO_DIGITS),
+        high=fmt(t.ratio.high, rules.RATIO_DIGITS),
     )
 
 
@@ -652,7 +652,6 @@ class Sweep:
     time_words: Md  # rules.time_by_setting: each batch against the smallest
     timed: Timing  # the largest batch's time over the smallest's
     time_reason: Md  # what to expect on a GPU, for where they ran
-    time_why: Md  # why the times go as they do
 
 
 def sweep(
@@ -720,7 +719,6 @@ def sweep(
         ),
         timed=facts,
         time_reason=BATCH_TIME_ON_CPU if facts.on_cpu else BATCH_TIME_ON_GPU,
-        time_why=BATCH_TIME_WHY,
     )
 
 
@@ -764,7 +762,9 @@ def sweep_rows(runs: Sequence[SweepRun], timed: timing.Timed) -> list[tuple]:
                 timed.seconds[r.batch_size], timed.seconds[first]
             )
             over = (
-                f"{seconds / base:.2f} ({ratio.low:.2f} to {ratio.high:.2f})"
+                f"{fmt(seconds / base, rules.RATIO_DIGITS)} "
+                f"({fmt(ratio.low, rules.RATIO_DIGITS)} to "
+                f"{fmt(ratio.high, rules.RATIO_DIGITS)})"
             )
         last = r.run.history.last
         rows.append(

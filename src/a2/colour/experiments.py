@@ -88,7 +88,6 @@ class SweepRun:
     batch_size: int
     run: cache.Run
     steps: int  # optimiser steps over the whole run
-    train_s: float  # training time summed over epochs (no validation)
 
 
 @dataclass
@@ -115,7 +114,6 @@ def load(planned: Plan, data: ColourData, log: Log = stderr_log) -> Runs:
                 c.batch_size,
                 runs[c],
                 optimiser_steps(n, c.batch_size, c.epochs),
-                train_seconds(runs[c]),
             )
             for c in planned.sweep
         ],
@@ -148,18 +146,6 @@ def optimiser_steps(n: int, batch_size: int, epochs: int) -> int:
     """Adam steps of a run: ceil(N / B) batches per epoch (the last one
     may be partial)."""
     return math.ceil(n / batch_size) * epochs
-
-
-def epoch_seconds(r: cache.Run) -> list[float]:
-    """Training seconds of each epoch, as recorded when the run was
-    trained (a loaded run keeps the times of the machine that trained
-    it)."""
-    return [float(s) for s in r.history.columns()["train_s"]]
-
-
-def train_seconds(r: cache.Run) -> float:
-    """Training time of a run, summed over its epochs."""
-    return sum(epoch_seconds(r))
 
 
 def devices(r: cache.Run) -> str:
